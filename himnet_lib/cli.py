@@ -1,0 +1,187 @@
+"""The ``himnet`` command line: argument parsing only, every command calls into the library.
+
+User-facing errors (:class:`himnet_lib.errors.HimnetError`) are printed as one line on stderr with
+exit status 2; no traceback is shown for bad data or refused runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .errors import HimnetError
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def _command(name: str):
+    def register(fn):
+        _COMMANDS[name] = fn
+        return fn
+    return register
+
+
+# --- data -------------------------------------------------------------------------------------
+
+@_command("check-data")
+def _check_data(args: argparse.Namespace) -> int:
+    from .data.summary import check_data
+    ok, report = check_data(args.root, snippet_seconds=args.snippet_seconds, feature_dim=args.feature_dim)
+    print(report)
+    return 0 if ok else 2
+
+
+@_command("make-synthetic")
+def _make_synthetic(args: argparse.Namespace) -> int:
+    from .data.synthetic import make_synthetic
+    root = make_synthetic(args.preset, seed=args.seed, out=args.out)
+    print(f"wrote synthetic '{args.preset}' benchmark (seed {args.seed}) to {root}")
+    return 0
+
+
+# --- evaluation -------------------------------------------------------------------------------
+
+@_command("evaluate")
+def _evaluate(args: argparse.Namespace) -> int:
+    from .metrics import evaluate_files, format_result
+    import json
+    result = evaluate_files(args.gt, args.pred, subset=args.subset, tiou=args.tiou,
+                            snippet_seconds=args.snippet_seconds)
+    if args.json:
+        print(json.dumps(result.to_json(), sort_keys=True))
+    else:
+        print(format_result(result))
+    return 0
+
+
+# --- training ---------------------------------------------------------------------------------
+
+def _run_config(args: argparse.Namespace):
+    from .config import build_config, parse_override
+    overrides = dict(parse_override(s) for s in (args.set or []))
+    if args.losses is not None:
+        overrides["loss.terms"] = [t.strip() for t in args.losses.split(",") if t.strip()]
+    if args.alpha is not None:
+        overrides["loss.alpha"] = args.alpha
+    if args.seed is not None:
+        overrides["train.seed"] = args.seed
+    if args.iterations is not None:
+        overrides["train.iterations"] = args.iterations
+    if args.model is not None:
+        overrides["train.model"] = args.model
+    return build_config(args.profile, overrides)
+
+
+@_command("train")
+def _train(args: argparse.Namespace) -> int:
+    from .train import train_run
+    cfg = _run_config(args)
+    m = train_run(cfg, args.data, args.out, device=args.device, force=args.force,
+                  num_threads=args.threads, stop_after=args.stop_after)
+    if m:
+        print(f"{args.out}: average mAP {100 * m['average_mAP']:.2f} "
+              f"(tIoU {m['tiou'][0]:g}:{m['tiou'][-1]:g}), snippet acc {100 * m['snippet_acc']:.1f}, "
+              f"fg/bg acc {100 * m['fg_bg_acc']:.1f} [{m['selection']}]")
+    return 0
+
+
+@_command("localize")
+def _localize(args: argparse.Namespace) -> int:
+    from .config import parse_override
+    from .train import predict_run
+    overrides = dict(parse_override(s) for s in (args.set or []))
+    preds = predict_run(args.run, args.data, args.out, subset=args.subset, overrides=overrides,
+                        device=args.device)
+    n = sum(len(v) for v in preds["results"].values())
+    print(f"wrote {n} proposals for {len(preds['results'])} videos to {args.out}")
+    return 0
+
+
+@_command("reproduce")
+def _reproduce(args: argparse.Namespace) -> int:
+    from .runs import reproduce
+    reproduce(args.profile, data_root=str(args.data) if args.data else None, seeds=args.seeds,
+              workers=args.workers, executor=args.executor, results=args.results,
+              notebooks=args.notebooks)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="himnet", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    c = sub.add_parser("check-data", help="validate a dataset root and print a summary or every problem found")
+    c.add_argument("root", type=Path, help="W-TALC bundle root or per-video (BaS-Net style) root")
+    c.add_argument("--snippet-seconds", type=float, default=16 / 25, help="seconds per feature snippet (default 0.64)")
+    c.add_argument("--feature-dim", type=int, default=None, help="expected feature dimension 2D (default: from the data)")
+
+    c = sub.add_parser("make-synthetic", help="write the synthetic THUMOS-like benchmark as a W-TALC bundle")
+    c.add_argument("--preset", choices=["smoke", "demo", "full"], default="demo")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--out", type=Path, required=True, help="output root directory")
+
+    c = sub.add_parser("evaluate", help="ActivityNet-exact detection mAP of a result JSON")
+    c.add_argument("--gt", required=True, type=Path, help="W-TALC bundle root, per-video root, or ActivityNet ground-truth JSON")
+    c.add_argument("--pred", required=True, type=Path, help="ActivityNet result JSON")
+    c.add_argument("--subset", default=None, help="ground-truth subset (default: the dataset's test subset)")
+    c.add_argument("--tiou", type=float, nargs="+", default=None,
+                   help="tIoU thresholds (default: THUMOS14 0.1:0.1:0.7, or 0.5:0.05:0.95 for ActivityNet-style GT)")
+    c.add_argument("--snippet-seconds", type=float, default=16 / 25, help="seconds per snippet when GT is a dataset root")
+    c.add_argument("--json", action="store_true", help='print {"tiou", "mAP", "average_mAP"} as JSON')
+
+    c = sub.add_parser("train", help="train (or resume) one run and write its records to --out")
+    c.add_argument("--data", required=True, type=Path, help="dataset root (W-TALC bundle or per-video layout)")
+    c.add_argument("--profile", default="demo", choices=["smoke", "demo", "thumos14", "activitynet13"],
+                   help="named settings (default: demo)")
+    c.add_argument("--model", default=None, choices=["himnet", "basnet", "hamnet"], help="model variant (default himnet)")
+    c.add_argument("--losses", default=None, help="comma-separated loss terms, e.g. mil,cll,vcl,scl")
+    c.add_argument("--alpha", type=float, default=None, help="SCL uncertainty alpha (Eq. 9)")
+    c.add_argument("--seed", type=int, default=None)
+    c.add_argument("--iterations", type=int, default=None)
+    c.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override one setting, e.g. --set train.lr=1e-4 --set loss.scl_centre=target (repeatable)")
+    c.add_argument("--out", required=True, type=Path, help="run directory")
+    c.add_argument("--force", action="store_true", help="discard a finished or different run in --out and retrain")
+    c.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda")
+    c.add_argument("--threads", type=int, default=None, help="torch CPU threads (not part of the run identity)")
+    c.add_argument("--stop-after", type=int, default=None, help=argparse.SUPPRESS)
+
+    c = sub.add_parser("localize", help="predict proposals of a trained run as ActivityNet result JSON")
+    c.add_argument("--run", required=True, type=Path, help="run directory written by himnet train")
+    c.add_argument("--data", required=True, type=Path, help="dataset root")
+    c.add_argument("--subset", default=None, help="subset to localize (default: the dataset's test subset)")
+    c.add_argument("--out", required=True, type=Path, help="output ActivityNet result JSON")
+    c.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a localization setting, e.g. --set localize.nms=soft")
+    c.add_argument("--device", default="auto")
+
+    c = sub.add_parser("reproduce", help="train every run and execute the study notebooks: all tables and figures")
+    c.add_argument("--profile", default="demo", choices=["smoke", "demo", "thumos14", "activitynet13"])
+    c.add_argument("--data", type=Path, default=None,
+                   help="dataset root (default for smoke/demo: generate the synthetic benchmark)")
+    c.add_argument("--seeds", type=int, default=3, help="seeds per configuration (default 3)")
+    c.add_argument("--workers", type=int, default=2, help="runs trained at once (default 2)")
+    c.add_argument("--executor", choices=["local", "slurm"], default="local",
+                   help="local worker processes, or a Slurm job array via submitit (extra 'cluster')")
+    c.add_argument("--results", default=None, help="output folder (default results/<profile>)")
+    c.add_argument("--notebooks", nargs="*", default=None, help="only these study notebooks (default: all)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except HimnetError as e:
+        print(f"himnet {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"himnet {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,234 @@
+"""Run configuration: typed dataclasses, named profiles, and ``key=value`` overrides.
+
+A run is fully described by a :class:`RunConfig`. Profiles are named sets of overrides of the
+defaults (which are the paper's THUMOS14 settings); ``--set section.key=value`` (or an unambiguous
+bare ``key=value``) overrides one key at a time. The dimensions that come from the data
+(``model.feature_dim``, ``model.num_classes``) are filled in by :func:`resolve_config`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import yaml
+
+from .errors import HimnetError
+from .localize import LocalizeConfig
+from .losses import LossConfig
+from .model import ModelConfig
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and bookkeeping settings (paper Sec. 4.1 defaults)."""
+
+    model: str = "himnet"          # model variant: himnet | basnet | hamnet
+    iterations: int = 10_000       # fixed number of Adam steps; the LAST iterate is the reported model
+    batch_size: int = 10           # videos per batch
+    n_pairs: int = 3               # co-action pairs per batch (videos sharing a class), Sec. 4.1
+    seq_len: int = 560             # T: snippets sampled per training video
+    sampling: str = "perturb"      # perturb (stratified random) | uniform
+    lr: float = 3e-5
+    weight_decay: float = 1e-3
+    seed: int = 0
+    log_interval: int = 50         # iterations averaged into one history.csv row
+    eval_interval: int = 0         # test-set evaluation for learning curves only (0 = never)
+    checkpoint_interval: int = 500  # atomic checkpoint every N iterations
+    amp: str = "none"              # none | bf16 (autocast)
+    select_on_test: bool = False   # peers' protocol: report the best test-set checkpoint (labelled in outputs)
+
+
+@dataclass
+class RunConfig:
+    profile: str = "thumos14"
+    snippet_seconds: float = 16 / 25
+    train: TrainConfig = field(default_factory=TrainConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    localize: LocalizeConfig = field(default_factory=LocalizeConfig)
+
+    def to_dict(self) -> dict:
+        return _jsonable(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "RunConfig":
+        cfg = cls()
+        for key, value in _flatten(d).items():
+            _assign(cfg, key, value)
+        return cfg
+
+    def identity(self) -> str:
+        """Hash of every setting that can change the result (the run's identity)."""
+        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+SECTIONS = ("train", "model", "loss", "localize")
+
+# Named profiles: overrides of the defaults above (which are the paper's THUMOS14 settings).
+PROFILES: dict[str, dict[str, Any]] = {
+    # Seconds, for tests: tiny model and few iterations on the synthetic `smoke` preset.
+    "smoke": {
+        "train.iterations": 24, "train.batch_size": 6, "train.n_pairs": 2, "train.seq_len": 48,
+        "train.lr": 1e-3, "train.log_interval": 4, "train.checkpoint_interval": 8,
+        "model.attention_hidden": 16, "model.head_hidden": 32,
+        "loss.topk_ratio": 8.0,
+    },
+    # The main job's default on the synthetic `demo` benchmark (128-d features); sized so that
+    # `make demo` (every table and figure, 3 seeds) fits in an hour on a 2-core CPU.
+    "demo": {
+        "train.iterations": 1200, "train.batch_size": 10, "train.n_pairs": 3, "train.seq_len": 256,
+        "train.lr": 1e-4, "train.log_interval": 50, "train.checkpoint_interval": 300,
+        "model.attention_hidden": 64, "model.head_hidden": 128,
+        "loss.topk_ratio": 8.0,
+    },
+    # The paper's THUMOS14 settings (Sec. 4.1): 2048-d I3D, T = 560, k = 80, batch 10 with 3 pairs,
+    # Adam lr 3e-5 wd 1e-3, 10,000 iterations, lambda1 = 1, lambda2 = 0.01, alpha = 4.
+    "thumos14": {},
+    # ActivityNet 1.3 (Sec. 4.1): T = 60, k = 6, 20,000 iterations, otherwise as THUMOS14.
+    "activitynet13": {
+        "train.iterations": 20_000, "train.seq_len": 60, "loss.topk_ratio": 10.0,
+        "localize.class_topk_ratio": 10.0,
+        "train.checkpoint_interval": 1000,
+    },
+}
+
+
+def profile_config(name: str) -> RunConfig:
+    if name not in PROFILES:
+        raise HimnetError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}")
+    cfg = RunConfig(profile=name)
+    for key, value in PROFILES[name].items():
+        _assign(cfg, key, value)
+    return cfg
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``'loss.alpha=2'`` -> ``('loss.alpha', 2)``; the value is parsed as YAML (numbers, bools, lists)."""
+    if "=" not in text:
+        raise HimnetError(f"override {text!r} is not of the form key=value")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as e:
+        raise HimnetError(f"override {text!r}: cannot parse value: {e}") from None
+    return key.strip(), value
+
+
+def apply_overrides(cfg: RunConfig, overrides: Mapping[str, Any]) -> RunConfig:
+    for key, value in overrides.items():
+        _assign(cfg, _qualify(key), value)
+    return cfg
+
+
+def resolve_config(cfg: RunConfig, *, feature_dim: int, num_classes: int) -> RunConfig:
+    """Fill in the dimensions that come from the data."""
+    cfg.model = dataclasses.replace(cfg.model, feature_dim=int(feature_dim), num_classes=int(num_classes))
+    return cfg
+
+
+def build_config(profile: str, overrides: Mapping[str, Any] | None = None) -> RunConfig:
+    return apply_overrides(profile_config(profile), overrides or {})
+
+
+# ---------------------------------------------------------------------------------------------
+
+def _qualify(key: str) -> str:
+    if "." in key:
+        return key
+    owners = [s for s in SECTIONS if key in _field_types(type(getattr(RunConfig(), s)))]
+    if key in _field_types(RunConfig):
+        owners.append("")
+    if len(owners) != 1:
+        where = "no section" if not owners else "sections " + ", ".join(owners)
+        raise HimnetError(f"setting {key!r} is ambiguous or unknown ({where}); use section.key, "
+                          f"sections: {', '.join(SECTIONS)}")
+    return f"{owners[0]}.{key}" if owners[0] else key
+
+
+def _field_types(cls) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _assign(cfg: RunConfig, key: str, value: Any) -> None:
+    parts = key.split(".")
+    target = cfg
+    for p in parts[:-1]:
+        if p not in SECTIONS:
+            raise HimnetError(f"unknown settings section {p!r} in {key!r}; sections: {', '.join(SECTIONS)}")
+        target = getattr(target, p)
+    name = parts[-1]
+    types = _field_types(type(target))
+    if name not in types:
+        raise HimnetError(f"unknown setting {key!r}; known: {', '.join(sorted(types))}")
+    value = _coerce(key, value, types[name])
+    if target is not cfg and target.__dataclass_params__.frozen:
+        # A frozen section (LossConfig) is replaced whole; its __post_init__ validates the result.
+        try:
+            setattr(cfg, parts[0], dataclasses.replace(target, **{name: value}))
+        except (TypeError, ValueError) as e:
+            raise HimnetError(f"setting {key!r} = {value!r}: {e}") from None
+    else:
+        setattr(target, name, value)
+
+
+def _coerce(key: str, value: Any, typ: Any) -> Any:
+    origin = typing.get_origin(typ)
+    args = typing.get_args(typ)
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(key, value, inner[0]) if len(inner) == 1 else value
+    if origin in (tuple, list):
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            value = [value]
+        elem = args[0] if args else Any
+        out = [_coerce(key, v, elem) for v in value]
+        return tuple(out) if origin is tuple else out
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        raise HimnetError(f"setting {key!r} expects true/false, got {value!r}")
+    if typ is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise HimnetError(f"setting {key!r} expects a number, got {value!r}")
+    if typ is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise HimnetError(f"setting {key!r} expects an integer, got {value!r}")
+    if typ is str:
+        if isinstance(value, str):
+            return value
+        raise HimnetError(f"setting {key!r} expects a string, got {value!r}")
+    return value
+
+
+def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping) and k in SECTIONS and not prefix:
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    return x

@@ -1,0 +1,343 @@
+"""Action localization at inference (Sec. 3.5): class-agnostic multi-threshold proposals from the
+attention ``A``, outer-inner-contrast (OIC) scores on ``Ŝ``, per-class NMS or Gaussian Soft-NMS.
+
+Pipeline for one video with T snippets (``A`` (T,), ``Ŝ = S·A`` (T, C+1), last column background):
+
+1. Video-level class scores ``p`` (as the CO2-Net/HAM-Net inference, ``peer_implementations.md``
+   §4.1): top-k mean of ``Ŝ`` over time per class with ``k = max(1, floor(T / r))`` (Eq. 1-2
+   aggregation, ``r = class_topk_ratio``), softmax over the C+1 columns, background dropped AFTER
+   the softmax. Classes with ``p_c >= class_threshold`` are localized; if none, the best class.
+2. Candidates: for every threshold θ, the maximal runs ``[s..e]`` (inclusive snippet indices) of
+   consecutive snippets with ``a_t > θ``. Runs do not depend on the class; a run found at several
+   thresholds is kept once per threshold (as the peers do: Soft-NMS then decays the copies).
+3. OIC score of run ``[s..e]`` (n = e - s + 1 snippets) for class c (λ = ``oic_flank``)::
+
+       inner = mean(Ŝ[s..e, c])
+       left  = [max(0, trunc(s - λn)), s)            -> s - ceil(λn) snippets when inside the video
+       right = (e, min(T - 1, trunc(e + λn))]        -> floor(λn) snippets when inside the video
+       outer = mean(Ŝ[left ∪ right, c])  (pooled; 0 when both flanks are empty)
+       ψ = inner - outer + γ · p_c
+
+   These flank bounds are exactly the peers' ``int()`` expressions (truncation), so the left flank
+   is ``ceil(λn)`` long and the right one ``floor(λn)``: for λ = 0.25 a run of 1-3 snippets has a
+   1-snippet left flank and no right flank. Kept on purpose for parity with the published code.
+4. Per class, over all thresholds' candidates: hard NMS (keep the best, drop others with
+   IoU > ``nms_iou``; default 0.6 as UM/CoLA, the most recent NMS-block peers of Table 1) or
+   Gaussian Soft-NMS (take the best, multiply the rest by ``exp(-IoU² / σ)``, σ = 0.3, nothing
+   dropped unless ``soft_min_score`` is set). IoU is continuous on ``[s, e + 1)`` snippet
+   intervals (no "+1" inclusive-length convention). Ties in (current) score go to the earlier
+   start, then the earlier end, then the lower threshold.
+5. Seconds: ``start = s·Δ``, ``end = (e + 1)·Δ`` (Δ = ``snippet_seconds``), clipped to the
+   duration when given (a proposal that starts at or after the end of the video is dropped).
+6. Optional: drop proposals with positive overlap with any ambiguous segment of the video
+   (CO2-Net protocol, on seconds here), then keep the ``max_proposals_per_video`` best.
+
+Output proposals are sorted by descending score (stable: class index, then NMS order).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .errors import EvaluationError
+from .io import atomic_write_json
+
+__all__ = [
+    "LocalizeConfig",
+    "Proposals",
+    "video_class_scores",
+    "select_classes",
+    "threshold_runs",
+    "oic_scores",
+    "interval_iou",
+    "hard_nms",
+    "soft_nms",
+    "localize_video",
+    "localize_videos",
+    "write_results",
+]
+
+
+def _default_thresholds() -> tuple[float, ...]:
+    return tuple(np.linspace(0.1, 0.9, 10).tolist())
+
+
+@dataclass
+class LocalizeConfig:
+    """Inference post-processing (Sec. 3.5; defaults as the CO2-Net/HAM-Net tester).
+
+    Attributes:
+        thresholds: attention thresholds θ for the class-agnostic runs (``a_t > θ``).
+        class_threshold: localize classes with video score ``p_c >=`` this (else the argmax class).
+        class_topk_ratio: r in ``k = max(1, floor(T / r))`` for the video-level top-k mean.
+        oic_flank: λ, flank length relative to the run length.
+        gamma: γ, weight of the video-level class score added to the OIC contrast.
+        nms: ``"soft"`` (Gaussian Soft-NMS) or ``"nms"`` (hard NMS).
+        nms_iou: hard-NMS suppression threshold (IoU strictly above it is suppressed).
+        soft_sigma: σ of the Soft-NMS decay ``exp(-IoU² / σ)``.
+        soft_min_score: drop Soft-NMS outputs whose decayed score is below this (None: keep all).
+        max_proposals_per_video: keep only the best proposals of a video (None: all).
+        remove_ambiguous: drop proposals overlapping the video's ambiguous segments.
+    """
+
+    thresholds: tuple[float, ...] = field(default_factory=_default_thresholds)
+    class_threshold: float = 0.2
+    class_topk_ratio: float = 10.0
+    oic_flank: float = 0.25
+    gamma: float = 0.2
+    nms: str = "soft"
+    nms_iou: float = 0.6
+    soft_sigma: float = 0.3
+    soft_min_score: float | None = None
+    max_proposals_per_video: int | None = None
+    remove_ambiguous: bool = False
+
+    def __post_init__(self) -> None:
+        if self.nms not in ("soft", "nms"):
+            raise ValueError(f"LocalizeConfig.nms must be 'soft' or 'nms', got {self.nms!r}")
+        if len(self.thresholds) == 0:
+            raise ValueError("LocalizeConfig.thresholds is empty")
+        if self.class_topk_ratio <= 0 or self.soft_sigma <= 0 or self.oic_flank < 0:
+            raise ValueError("class_topk_ratio and soft_sigma must be > 0, oic_flank >= 0")
+
+
+@dataclass
+class Proposals:
+    """Detections of one video (P proposals), sorted by descending score.
+
+    Attributes: class_idx (P,) int64 in [0, C); start, end (P,) float64 seconds; score (P,) float64.
+    """
+
+    class_idx: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    score: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.score.shape[0])
+
+    @classmethod
+    def empty(cls) -> "Proposals":
+        return cls(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0))
+
+
+# --- building blocks --------------------------------------------------------------------------
+
+def video_class_scores(cas_supp: np.ndarray, ratio: float = 10.0) -> np.ndarray:
+    """Video-level class scores p (C,) from Ŝ (T, C+1): softmax over C+1 of the top-k temporal
+    mean, k = max(1, floor(T / ratio)); the background entry is dropped after the softmax."""
+    T = cas_supp.shape[0]
+    k = max(1, int(np.floor(T / ratio)))
+    top = -np.partition(-cas_supp, k - 1, axis=0)[:k]
+    logits = top.mean(axis=0)
+    e = np.exp(logits - logits.max())
+    return (e / e.sum())[:-1]
+
+
+def select_classes(p: np.ndarray, threshold: float) -> np.ndarray:
+    """Indices of classes with ``p_c >= threshold``; the argmax class if there is none."""
+    sel = np.flatnonzero(p >= threshold)
+    return sel if sel.size else np.array([int(np.argmax(p))], dtype=np.int64)
+
+
+def threshold_runs(attention: np.ndarray, thresholds: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Maximal runs of ``attention > θ`` for every θ at once.
+
+    Returns ``(start, end, thr_idx)`` (R,) int64: inclusive snippet bounds and the threshold index,
+    ordered by threshold, then start.
+    """
+    a = np.asarray(attention, dtype=np.float64).reshape(-1)
+    thr = np.asarray(thresholds, dtype=np.float64).reshape(-1, 1)
+    above = a[None, :] > thr                                    # (n_thr, T)
+    edges = np.diff(np.pad(above.astype(np.int8), ((0, 0), (1, 1))), axis=1)  # (n_thr, T+1)
+    ti, s = np.nonzero(edges == 1)                              # row-major: same order for ends
+    _, e = np.nonzero(edges == -1)
+    return s.astype(np.int64), (e - 1).astype(np.int64), ti.astype(np.int64)
+
+
+def oic_scores(cas_cols: np.ndarray, start: np.ndarray, end: np.ndarray, flank: float = 0.25) -> np.ndarray:
+    """Outer-inner contrast ``inner - outer`` (R, K) of runs ``[start..end]`` on columns (T, K).
+
+    Flanks: left ``[max(0, trunc(s - λn)), s)``, right ``(e, min(T-1, trunc(e + λn))]``, n = e-s+1;
+    outer is the mean over both flanks pooled, 0 when they are empty. Uses cumulative sums.
+    """
+    T = cas_cols.shape[0]
+    c = np.concatenate([np.zeros((1, cas_cols.shape[1])), np.cumsum(cas_cols, axis=0, dtype=np.float64)])
+    n = (end - start + 1).astype(np.float64)
+    ls = np.maximum(0, np.trunc(start - flank * n)).astype(np.int64)
+    re = np.minimum(T - 1, np.trunc(end + flank * n)).astype(np.int64)
+    inner = (c[end + 1] - c[start]) / n[:, None]
+    n_out = (start - ls) + (re - end)
+    out_sum = (c[start] - c[ls]) + (c[re + 1] - c[end + 1])
+    outer = np.where(n_out[:, None] > 0, out_sum / np.maximum(n_out, 1)[:, None], 0.0)
+    return inner - outer
+
+
+def interval_iou(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """(R, R) IoU of half-open intervals ``[start, end)`` (continuous, no "+1"; 0 when union is 0)."""
+    s, e = np.asarray(start, np.float64), np.asarray(end, np.float64)
+    inter = np.clip(np.minimum(e[:, None], e[None, :]) - np.maximum(s[:, None], s[None, :]), 0, None)
+    union = (e - s)[:, None] + (e - s)[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def hard_nms(scores: np.ndarray, iou: np.ndarray, iou_threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Hard NMS for K classes at once over R shared candidates.
+
+    Args: scores (K, R) (NaN/-inf = not a candidate); iou (R, R).
+    Returns: (keep_idx, keep_score), each (K, R) with -1 / NaN padding after the kept ones, in
+    selection order (best first; ties -> lowest candidate index).
+    """
+    K, R = scores.shape
+    alive = np.isfinite(scores)
+    cur = np.where(alive, scores, -np.inf)
+    keep = np.full((K, R), -1, np.int64)
+    kscore = np.full((K, R), np.nan)
+    rows = np.arange(K)
+    for it in range(R):
+        if not alive.any():
+            break
+        best = np.argmax(cur, axis=1)                          # first max: lowest index on ties
+        live = alive[rows, best]
+        keep[live, it] = best[live]
+        kscore[live, it] = cur[live, best[live]]
+        kill = (iou[best] > iou_threshold) & live[:, None]
+        kill[rows[live], best[live]] = True
+        alive &= ~kill
+        cur[kill] = -np.inf
+    return keep, kscore
+
+
+def soft_nms(scores: np.ndarray, iou: np.ndarray, sigma: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian Soft-NMS for K classes at once over R shared candidates.
+
+    Repeatedly takes the candidate with the highest current score (ties -> lowest index), keeps it
+    with that score, and multiplies every remaining score by ``exp(-IoU² / sigma)``.
+    Args/returns as :func:`hard_nms` (everything is kept, in selection order).
+    """
+    K, R = scores.shape
+    decay = np.exp(-(iou ** 2) / sigma)                        # (R, R)
+    cur = np.where(np.isfinite(scores), scores, -np.inf).astype(np.float64)
+    n_alive = np.isfinite(scores).sum(axis=1)
+    keep = np.full((K, R), -1, np.int64)
+    kscore = np.full((K, R), np.nan)
+    rows = np.arange(K)
+    buf = np.empty_like(cur)
+    for it in range(int(n_alive.max(initial=0))):
+        best = np.argmax(cur, axis=1)
+        keep[:, it] = best
+        kscore[:, it] = cur[rows, best]
+        # Like the peers, a NEGATIVE score moves up towards 0 when decayed (OIC scores are unbounded).
+        np.take(decay, best, axis=0, out=buf)
+        cur *= buf                                             # -inf stays -inf (decay > 0)
+        cur[rows, best] = -np.inf
+    dead = np.arange(R)[None, :] >= n_alive[:, None]           # rows with fewer candidates
+    keep[dead] = -1
+    kscore[dead] = np.nan
+    return keep, kscore
+
+
+# --- one video --------------------------------------------------------------------------------
+
+def localize_video(attention: np.ndarray, cas_supp: np.ndarray, cfg: LocalizeConfig,
+                   snippet_seconds: float, ambiguous: np.ndarray | None = None,
+                   duration: float | None = None) -> Proposals:
+    """Proposals of one video.
+
+    Args:
+        attention: A (T,) in (0, 1). cas_supp: Ŝ (T, C+1) (last column background).
+        cfg: post-processing settings. snippet_seconds: Δ, seconds per snippet.
+        ambiguous: (M, 2) seconds, used when ``cfg.remove_ambiguous``.
+        duration: seconds; proposals are clipped to it.
+    """
+    a = np.asarray(attention, dtype=np.float64).reshape(-1)
+    w = np.asarray(cas_supp, dtype=np.float64)
+    if w.ndim != 2 or w.shape[0] != a.shape[0] or w.shape[1] < 2:
+        raise EvaluationError(f"localize_video: attention {a.shape} and cas_supp {w.shape} must be (T,) and (T, C+1)")
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(w))):
+        raise EvaluationError("localize_video: attention / cas_supp contain NaN or inf")
+    if a.shape[0] == 0:
+        return Proposals.empty()
+    p = video_class_scores(w, cfg.class_topk_ratio)
+    classes = select_classes(p, cfg.class_threshold)
+    s, e, ti = threshold_runs(a, cfg.thresholds)
+    if s.size == 0:
+        return Proposals.empty()
+    order = np.lexsort((ti, e, s))                              # tie order: start, end, threshold
+    s, e = s[order], e[order]
+    score = oic_scores(w[:, classes], s, e, cfg.oic_flank) + cfg.gamma * p[classes][None, :]  # (R, K)
+    iou = interval_iou(s, e + 1)
+    if cfg.nms == "nms":
+        keep, kscore = hard_nms(score.T, iou, cfg.nms_iou)
+    else:
+        keep, kscore = soft_nms(score.T, iou, cfg.soft_sigma)
+    ok = keep >= 0
+    if cfg.nms == "soft" and cfg.soft_min_score is not None:
+        ok &= kscore >= cfg.soft_min_score
+    k_idx, slot = np.nonzero(ok)                               # class-major, selection order
+    run = keep[k_idx, slot]
+    cls = classes[k_idx]
+    sc = kscore[k_idx, slot]
+    t0 = s[run] * snippet_seconds
+    t1 = (e[run] + 1) * snippet_seconds
+    if duration is not None:
+        t1 = np.minimum(t1, duration)
+        inside = t0 < duration
+        cls, t0, t1, sc = cls[inside], t0[inside], t1[inside], sc[inside]
+    if cfg.remove_ambiguous and ambiguous is not None and len(ambiguous):
+        amb = np.asarray(ambiguous, dtype=np.float64).reshape(-1, 2)
+        overlap = (np.minimum(t1[:, None], amb[None, :, 1]) - np.maximum(t0[:, None], amb[None, :, 0])) > 0
+        free = ~overlap.any(axis=1)
+        cls, t0, t1, sc = cls[free], t0[free], t1[free], sc[free]
+    best = np.argsort(-sc, kind="stable")
+    if cfg.max_proposals_per_video is not None:
+        best = best[: cfg.max_proposals_per_video]
+    return Proposals(cls[best].astype(np.int64), t0[best], t1[best], sc[best])
+
+
+# --- many videos ------------------------------------------------------------------------------
+
+def localize_videos(outputs: Mapping[str, tuple[np.ndarray, np.ndarray]], classes: Sequence[str],
+                    cfg: LocalizeConfig, snippet_seconds: float,
+                    ambiguous: Mapping[str, np.ndarray] | None = None,
+                    durations: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """ActivityNet result object for many videos.
+
+    Args:
+        outputs: video name -> (attention (T,), cas_supp (T, C+1)).
+        classes: the C class names (index = class id).
+        ambiguous: video name -> (M, 2) seconds. durations: video name -> seconds.
+    Returns:
+        ``{"version", "results": {video: [{"label", "segment": [s, e], "score"}]}, "external_data"}``
+        (every video present, possibly with an empty list).
+    """
+    results: dict[str, list[dict[str, Any]]] = {}
+    for name, (att, cas) in outputs.items():
+        cas = np.asarray(cas)
+        if cas.ndim != 2 or cas.shape[1] != len(classes) + 1:
+            raise EvaluationError(f"localize_videos: video {name}: cas_supp has shape {cas.shape}, "
+                                  f"expected (T, {len(classes) + 1}) for {len(classes)} classes")
+        try:
+            prop = localize_video(att, cas, cfg, snippet_seconds,
+                                  ambiguous=None if ambiguous is None else ambiguous.get(name),
+                                  duration=None if durations is None else durations.get(name))
+        except EvaluationError as err:
+            raise EvaluationError(f"video {name}: {err}") from None
+        results[name] = [{"label": classes[c], "segment": [s, e], "score": sc}
+                         for c, s, e, sc in zip(prop.class_idx.tolist(), prop.start.tolist(),
+                                                prop.end.tolist(), prop.score.tolist())]
+    return {
+        "version": "himnet-study",
+        "results": results,
+        "external_data": {"used": False, "details": f"HiM-Net localization: nms={cfg.nms}, "
+                                                    f"{len(cfg.thresholds)} attention thresholds"},
+    }
+
+
+def write_results(path: str | os.PathLike, obj: Mapping[str, Any]) -> None:
+    """Write a result object atomically as JSON (sorted keys)."""
+    atomic_write_json(path, obj)

@@ -1,0 +1,394 @@
+"""HiM-Net losses (paper Eq. 1-11) and the Table 4 alternatives, as pure functions.
+
+Conventions: B videos, T snippets, C action classes; class axis C+1 with the background last.
+``labels`` are video-level multi-hot (B,C). Every loss returns a 0-dim tensor averaged over the
+batch. Inputs in bf16/fp16 are promoted to float32 (float64 stays float64) before any log/exp.
+
+Numerical guard: probabilities inside a log are clamped to ``[EPS, 1 - EPS]`` with
+``EPS = 1e-6`` (the smallest round value for which ``1 - EPS`` is still < 1 in float32). The clamp
+caps a single log term at ``-log(1e-6) ≈ 13.8`` and gives it zero gradient while clamped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = [
+    "EPS",
+    "topk_k",
+    "topk_video_logits",
+    "cce",
+    "mil_loss",
+    "cll_loss",
+    "vcl_loss",
+    "uncertainty",
+    "scl_terms",
+    "scl_loss",
+    "guide_loss",
+    "ml_loss",
+    "LossConfig",
+    "KNOWN_TERMS",
+    "TABLE3_TERMS",
+    "TABLE4_ROWS",
+    "table3_config",
+    "table4_config",
+    "compose_losses",
+]
+
+EPS = 1e-6
+
+
+def _promote(x: Tensor) -> Tensor:
+    return x if x.dtype == torch.float64 else x.float()
+
+
+# ----------------------------------------------------------------------------- Eq. 1-2, 5
+
+def topk_k(T: int, r: float) -> int:
+    """Eq. 1's k from a ratio: k = max(1, floor(T / r)). Paper: T=560, r=7 -> 80; T=60, r=10 -> 6."""
+    if r <= 0:
+        raise ValueError(f"topk ratio must be > 0, got {r}")
+    return max(1, int(T // r))
+
+
+def topk_video_logits(cas: Tensor, k: int) -> Tensor:
+    """Eq. 1: γ_c = mean of the k largest s_{c,t} over time, per class (own top-k set per class).
+
+    cas (B,T,K) -> (B,K). k is clipped to [1, T]. Eq. 2's P is ``softmax(γ, dim=-1)``.
+    """
+    k = max(1, min(int(k), cas.shape[1]))
+    return torch.topk(_promote(cas), k, dim=1).values.mean(dim=1)
+
+
+def _cce_log(target: Tensor, log_probs: Tensor) -> Tensor:
+    return -(target * log_probs).sum(dim=-1) / target.shape[-1]
+
+
+def cce(target: Tensor, probs: Tensor, eps: float = EPS) -> Tensor:
+    """Eq. 5: L_CCE(Y|P) = (1/K) Σ_c -y_c log p_c, per row. target, probs (..., K) -> (...).
+
+    p is clamped to >= eps before the log (module docstring).
+    """
+    probs = _promote(probs)
+    return _cce_log(target.to(probs.dtype), torch.log(probs.clamp_min(eps)))
+
+
+def _check_labels(labels: Tensor, B: int, C: int, name: str) -> None:
+    if labels.shape != (B, C):
+        raise ValueError(f"{name}: labels must be (B, C) = ({B}, {C}), got {tuple(labels.shape)}")
+
+
+# ----------------------------------------------------------------------------- Eq. 4 (MIL)
+
+def mil_loss(cas: Tensor, cas_supp: Tensor, labels: Tensor, k: int,
+             target: str = "paper") -> Tensor:
+    """Eq. 4: L_MIL = L_CCE(Ȳ|P) + L_CCE(Ŷ|P̂), averaged over the batch.
+
+    cas S, cas_supp Ŝ (B,T,C+1); labels (B,C); k from :func:`topk_k`.
+    P = softmax(topk(S)) with Ȳ = [y, 1]; P̂ = softmax(topk(Ŝ)) with Ŷ = [y, 0].
+
+    target="paper": Eq. 5 as printed, (1/(C+1)) Σ_c -y_c log p_c, with log p from ``log_softmax``
+    (the same value as Eq. 5 without needing the eps clamp).
+    target="normalized": the peers' form (W-TALC/HAM-Net/CO2-Net): ỹ = [y, β] / (Σ_c y_c + β)
+    (β = 1 for P, 0 for P̂; an all-zero row stays zero) and loss -Σ_c ỹ_c log p_c, i.e. no 1/(C+1)
+    factor and each positive weighted by 1/#positives. CO2-Net adds 1e-4 to the denominator; we
+    do not (a relative change of < 1e-4).
+    """
+    B, T, K = cas.shape
+    _check_labels(labels, B, K - 1, "mil_loss")
+    if cas_supp.shape != cas.shape:
+        raise ValueError(f"mil_loss: cas_supp {tuple(cas_supp.shape)} != cas {tuple(cas.shape)}")
+    if target not in ("paper", "normalized"):
+        raise ValueError(f"mil_loss: target must be 'paper' or 'normalized', got {target!r}")
+    logp = F.log_softmax(topk_video_logits(cas, k), dim=-1)
+    logp_hat = F.log_softmax(topk_video_logits(cas_supp, k), dim=-1)
+    y = labels.to(logp.dtype)
+    y_bar = torch.cat([y, torch.ones_like(y[:, :1])], dim=1)
+    y_hat = torch.cat([y, torch.zeros_like(y[:, :1])], dim=1)
+    if target == "paper":
+        per_video = _cce_log(y_bar, logp) + _cce_log(y_hat, logp_hat)
+    else:
+        def norm(t: Tensor) -> Tensor:
+            s = t.sum(dim=1, keepdim=True)
+            return t / torch.where(s > 0, s, torch.ones_like(s))
+        per_video = -(norm(y_bar) * logp).sum(-1) - (norm(y_hat) * logp_hat).sum(-1)
+    return per_video.mean()
+
+
+# ----------------------------------------------------------------------------- Eq. 6 (CLL)
+
+def cll_loss(probs: Tensor, labels: Tensor, eps: float = EPS) -> Tensor:
+    """Eq. 6: L_CLL = (1/T) Σ_t L_CCE(1 - Ȳ | 1 - b_t), averaged over the batch.
+
+    probs B (B,T,C+1) from Eq. 3; labels (B,C). 1 - Ȳ = [1 - y, 0]: only the non-labelled action
+    classes contribute (labelled classes and background have target 0 and get no gradient), each
+    as -log(1 - b_{c,t}) / (C+1), with 1 - b clamped to >= eps.
+    """
+    B, T, K = probs.shape
+    _check_labels(labels, B, K - 1, "cll_loss")
+    probs = _promote(probs)
+    comp = torch.cat([1 - labels.to(probs.dtype), torch.zeros_like(probs[:, 0, :1])], dim=1)  # (B,C+1)
+    per_snippet = cce(comp.unsqueeze(1), 1 - probs, eps)  # (B,T)
+    return per_snippet.mean(dim=1).mean()
+
+
+# ----------------------------------------------------------------------------- Eq. 7-8 (VCL)
+
+def vcl_loss(features: Tensor, cas_supp: Tensor, labels: Tensor, margin: float = 0.5) -> Tensor:
+    """Eq. 7-8: co-action similarity triplet loss over all pairs of videos sharing a class.
+
+    features X̂ (B,T,D), cas_supp Ŝ (B,T,C+1), labels (B,C).
+    μ_{t,c} = softmax_t(Ŝ[:, c]); V_c = Σ_t μ_{t,c} x̂_t; V̄_c = Σ_t (1 - μ_{t,c}) x̂_t / max(T-1, 1)
+    (Eq. 7's 1/(T-1); T=1 would divide by zero, so its denominator is taken as 1 - it does not
+    change the cosine anyway). d = 1 - cos, with cos(u, 0) := 0 (at T = 1, μ = 1 and V̄ is the
+    zero vector, so d(V, V̄) = 1). For every unordered pair i<j and every class c with
+    y_ic·y_jc = 1:
+        ½[d(V_c^i,V_c^j) - d(V_c^i,V̄_c^j) + δ]_+ + ½[d(V_c^i,V_c^j) - d(V_c^j,V̄_c^i) + δ]_+ ,
+    averaged over all such (pair, class) terms. No such term -> exactly 0 (with a zero gradient).
+    Only foreground classes count (the background column of Ŝ is ignored).
+    """
+    B, T, K = cas_supp.shape
+    _check_labels(labels, B, K - 1, "vcl_loss")
+    if features.shape[:2] != (B, T):
+        raise ValueError(f"vcl_loss: features {tuple(features.shape)} do not match cas_supp {tuple(cas_supp.shape)}")
+    x = _promote(features)
+    s = cas_supp[..., :-1].to(x.dtype)
+    mu = torch.softmax(s, dim=1)                                            # (B,T,C)
+    fg = torch.einsum("btc,btd->bcd", mu, x)                                # V   (B,C,D)
+    bg = torch.einsum("btc,btd->bcd", 1 - mu, x) / max(T - 1, 1)            # V̄   (B,C,D)
+    # cosine via unit vectors; eps keeps an all-zero V at cos = 0 instead of NaN
+    fg_n, bg_n = F.normalize(fg, dim=-1, eps=1e-12), F.normalize(bg, dim=-1, eps=1e-12)
+    d_ff = 1 - torch.einsum("icd,jcd->ijc", fg_n, fg_n)                     # d(V^i, V^j)
+    d_fb = 1 - torch.einsum("icd,jcd->ijc", fg_n, bg_n)                     # d(V^i, V̄^j)
+    term = 0.5 * F.relu(d_ff - d_fb + margin) + 0.5 * F.relu(d_ff - d_fb.transpose(0, 1) + margin)
+    y = labels.to(x.dtype)
+    pair = torch.triu(torch.ones(B, B, dtype=torch.bool, device=x.device), diagonal=1)
+    mask = torch.einsum("ic,jc->ijc", y, y) * pair.unsqueeze(-1).to(x.dtype)
+    n = mask.sum()
+    return (mask * term).sum() / torch.clamp(n, min=1.0)
+
+
+# ----------------------------------------------------------------------------- Eq. 9-10 (SCL)
+
+def _clamp_p(p: Tensor, eps: float) -> Tensor:
+    return p.clamp(eps, 1 - eps)
+
+
+def _bernoulli_kl(p: Tensor, q: Tensor) -> Tensor:
+    return p * torch.log(p / q) + (1 - p) * torch.log((1 - p) / (1 - q))
+
+
+def uncertainty(p: Tensor, q: Tensor, alpha: float = 4.0, kl: str = "bernoulli",
+                centre: str = "self", eps: float = EPS) -> Tensor:
+    """Eq. 9: U(p‖q) = exp(-α·KL), elementwise; p, q (...) probabilities, clamped to [eps, 1-eps].
+
+    centre="self" (default): KL(p‖q), "from the prediction p to the pseudo target q";
+    centre="target": KL(q‖p) (Table 4's U(q‖p) row); centre="none": U = 1.
+    kl="bernoulli" (default): the two-outcome KL p log(p/q) + (1-p) log((1-p)/(1-q)) >= 0, so
+    U ∈ (0, 1]. kl="paper": Eq. 9's printed one-term p log(p/q), which is negative whenever p < q,
+    so U can exceed 1. α = 0 gives U = 1 exactly. Gradients flow through whatever is passed in;
+    :func:`scl_terms` passes detached tensors unless asked otherwise.
+    """
+    if centre not in ("self", "target", "none"):
+        raise ValueError(f"uncertainty: centre must be 'self', 'target' or 'none', got {centre!r}")
+    if kl not in ("bernoulli", "paper"):
+        raise ValueError(f"uncertainty: kl must be 'bernoulli' or 'paper', got {kl!r}")
+    if centre == "none":
+        return torch.ones_like(p)
+    p, q = _clamp_p(p, eps), _clamp_p(q, eps)
+    if centre == "target":
+        p, q = q, p
+    div = _bernoulli_kl(p, q) if kl == "bernoulli" else p * torch.log(p / q)
+    return torch.exp(-alpha * div)
+
+
+def _bce(p: Tensor, q: Tensor) -> Tensor:
+    return -(q * torch.log(p) + (1 - q) * torch.log(1 - p))
+
+
+def scl_terms(attention: Tensor, bg_prob: Tensor, alpha: float = 4.0, kl: str = "bernoulli",
+              centre: str = "self", u_grad: bool = False, eps: float = EPS) -> tuple[Tensor, Tensor]:
+    """The two halves of Eq. 10, each Σ_t U_t·BCE(p_t, q_t) averaged over the batch.
+
+    attention a (B,T), bg_prob b = B_{C+1} (B,T).
+    (i)  background term: p = b learns from q = 1 - a (detached), weighted by U(b‖1-a);
+    (ii) attention term:  p = a learns from q = 1 - b (detached), weighted by U(a‖1-b).
+    BCE(p,q) = -(q log p + (1-q) log(1-p)). Both p and q are clamped to [eps, 1-eps].
+    U (:func:`uncertainty`) is computed from detached p by default; ``u_grad=True`` lets the
+    gradient flow through U (through p; q is always a constant target). Returns (term_i, term_ii).
+    """
+    if attention.shape != bg_prob.shape or attention.dim() != 2:
+        raise ValueError(f"scl_terms: attention {tuple(attention.shape)} and bg_prob "
+                         f"{tuple(bg_prob.shape)} must both be (B,T)")
+    a, b = _promote(attention), _promote(bg_prob).to(_promote(attention).dtype)
+
+    def term(p: Tensor, q: Tensor) -> Tensor:
+        q = _clamp_p(q.detach(), eps)
+        p = _clamp_p(p, eps)
+        u = uncertainty(p if u_grad else p.detach(), q, alpha, kl, centre, eps)
+        return (u * _bce(p, q)).sum(dim=1).mean()
+
+    return term(b, 1 - a), term(a, 1 - b)
+
+
+def scl_loss(attention: Tensor, bg_prob: Tensor, alpha: float = 4.0, kl: str = "bernoulli",
+             centre: str = "self", u_grad: bool = False, eps: float = EPS) -> Tensor:
+    """Eq. 10: L_SCL = Σ_t U(1-a_t|b_t)·BCE(b_t|1-a_t) + Σ_t U(a_t|1-b_t)·BCE(a_t|1-b_t), batch mean.
+
+    attention (B,T), bg_prob (B,T); options as in :func:`scl_terms`. Sum (not mean) over snippets,
+    as Eq. 10 writes it, hence the small λ2 = 0.01.
+    """
+    t1, t2 = scl_terms(attention, bg_prob, alpha, kl, centre, u_grad, eps)
+    return t1 + t2
+
+
+# ----------------------------------------------------------------------------- Table 4 alternatives
+
+def guide_loss(attention: Tensor, bg_prob: Tensor) -> Tensor:
+    """HAM-Net/CO2-Net guide loss: mean_t |1 - a_t - b_t|, averaged over the batch. (B,T),(B,T) -> ().
+
+    No stop-gradient: both branches are pulled towards each other.
+    """
+    a = _promote(attention)
+    return (1 - a - bg_prob.to(a.dtype)).abs().mean()
+
+
+def ml_loss(attention: Tensor, bg_prob: Tensor) -> Tensor:
+    """Mutual learning between the two foreground estimates a and 1 - b (B,T each):
+    ½·mean_t (a - sg(1-b))² + ½·mean_t ((1-b) - sg(a))², averaged over the batch.
+
+    This is CO2-Net's mutual-learning loss (there between the RGB and flow attentions) applied
+    between the attention branch and the classification branch's background, as Table 4 does.
+    """
+    a = _promote(attention)
+    fg = 1 - bg_prob.to(a.dtype)
+    return 0.5 * F.mse_loss(a, fg.detach()) + 0.5 * F.mse_loss(fg, a.detach())
+
+
+# ----------------------------------------------------------------------------- Eq. 11
+
+KNOWN_TERMS = ("mil", "cll", "vcl", "scl", "guide", "ml")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Which terms enter Eq. 11 and their settings.
+
+    total = L_MIL + L_CLL + λ_vcl·L_VCL + λ_scl·L_SCL + λ_guide·L_guide + λ_ml·L_ml (present terms).
+    ``topk_k`` (explicit k) overrides ``topk_ratio`` (k = max(1, floor(T/r))). Paper: k = 80 at
+    T = 560 (r = 7) on THUMOS14, k = 6 at T = 60 (r = 10) on ActivityNet1.3.
+    guide/ml are means over snippets with weight 1.0 by default (CO2-Net weights guide 0.8 and
+    averages it over three attentions; set ``lambda_guide=0.8`` to follow it).
+    """
+
+    terms: tuple[str, ...] = ("mil", "cll", "vcl", "scl")
+    topk_ratio: float = 7.0
+    topk_k: int | None = None
+    mil_target: str = "paper"
+    lambda_vcl: float = 1.0
+    vcl_margin: float = 0.5
+    lambda_scl: float = 0.01
+    alpha: float = 4.0
+    scl_kl: str = "bernoulli"
+    scl_centre: str = "self"
+    scl_u_grad: bool = False
+    lambda_guide: float = 1.0
+    lambda_ml: float = 1.0
+
+    def __post_init__(self) -> None:
+        unknown = [t for t in self.terms if t not in KNOWN_TERMS]
+        if unknown:
+            raise ValueError(f"LossConfig.terms: unknown term(s) {unknown}; known: {KNOWN_TERMS}")
+        if len(set(self.terms)) != len(self.terms):
+            raise ValueError(f"LossConfig.terms has duplicates: {self.terms}")
+        if "mil" not in self.terms:
+            raise ValueError("LossConfig.terms must contain 'mil' (every row of Tables 3-5 keeps L_MIL)")
+        if self.mil_target not in ("paper", "normalized"):
+            raise ValueError(f"LossConfig.mil_target must be 'paper' or 'normalized', got {self.mil_target!r}")
+        if self.scl_kl not in ("bernoulli", "paper"):
+            raise ValueError(f"LossConfig.scl_kl must be 'bernoulli' or 'paper', got {self.scl_kl!r}")
+        if self.scl_centre not in ("self", "target", "none"):
+            raise ValueError(f"LossConfig.scl_centre must be 'self', 'target' or 'none', got {self.scl_centre!r}")
+        if self.topk_k is not None and self.topk_k < 1:
+            raise ValueError(f"LossConfig.topk_k must be >= 1, got {self.topk_k}")
+        if self.topk_k is None and self.topk_ratio <= 0:
+            raise ValueError(f"LossConfig.topk_ratio must be > 0, got {self.topk_ratio}")
+
+    def k_for(self, T: int) -> int:
+        return self.topk_k if self.topk_k is not None else topk_k(T, self.topk_ratio)
+
+
+# Table 3 (exp number -> terms). The extracted table prints Exp 5 with four ticks; from the text
+# (Exp 6 = "w/o L_CLL", 2.9 below Exp 4) and the eight subsets, Exp 5 is MIL + CLL + SCL (w/o VCL).
+TABLE3_TERMS: dict[int, tuple[str, ...]] = {
+    1: ("mil",),
+    2: ("mil", "cll"),
+    3: ("mil", "cll", "vcl"),
+    4: ("mil", "cll", "vcl", "scl"),
+    5: ("mil", "cll", "scl"),
+    6: ("mil", "vcl", "scl"),
+    7: ("mil", "vcl"),
+    8: ("mil", "scl"),
+}
+
+# Table 4 rows: MIL + CLL + VCL plus the snippet-level consistency term under test.
+TABLE4_ROWS: dict[str, dict] = {
+    "guide": {"terms": ("mil", "cll", "vcl", "guide")},
+    "ml": {"terms": ("mil", "cll", "vcl", "ml")},
+    "wo_scl": {"terms": ("mil", "cll", "vcl")},
+    "scl_wo_u": {"terms": ("mil", "cll", "vcl", "scl"), "scl_centre": "none"},
+    "scl_u_qp": {"terms": ("mil", "cll", "vcl", "scl"), "scl_centre": "target"},
+    "scl": {"terms": ("mil", "cll", "vcl", "scl"), "scl_centre": "self"},
+}
+
+
+def table3_config(exp: int, base: LossConfig | None = None) -> LossConfig:
+    """LossConfig of Table 3's experiment ``exp`` (1-8), other settings from ``base``."""
+    if exp not in TABLE3_TERMS:
+        raise ValueError(f"Table 3 has experiments 1-8, got {exp}")
+    return replace(base or LossConfig(), terms=TABLE3_TERMS[exp])
+
+
+def table4_config(row: str, base: LossConfig | None = None) -> LossConfig:
+    """LossConfig of Table 4's row ``row`` (a key of :data:`TABLE4_ROWS`)."""
+    if row not in TABLE4_ROWS:
+        raise ValueError(f"Table 4 rows are {tuple(TABLE4_ROWS)}, got {row!r}")
+    return replace(base or LossConfig(), **TABLE4_ROWS[row])
+
+
+def compose_losses(out, labels: Tensor, cfg: LossConfig) -> tuple[Tensor, dict[str, Tensor]]:
+    """Eq. 11: total = L_MIL + L_CLL + λ1·L_VCL + λ2·L_SCL (+ λ·alternatives), over cfg.terms.
+
+    out: a ``himnet_lib.model.ModelOutput`` (attention (B,T), cas / cas_supp / probs (B,T,C+1),
+    features (B,T,D)); labels (B,C). Returns the weighted total and the *unweighted* term values
+    (0-dim tensors, still attached to the graph; call ``.item()`` for logging).
+    """
+    T = out.cas.shape[1]
+    bg = out.probs[..., -1]
+    terms: dict[str, Tensor] = {}
+    weights: dict[str, float] = {}
+    for name in cfg.terms:
+        if name == "mil":
+            terms[name] = mil_loss(out.cas, out.cas_supp, labels, cfg.k_for(T), cfg.mil_target)
+            weights[name] = 1.0
+        elif name == "cll":
+            terms[name] = cll_loss(out.probs, labels)
+            weights[name] = 1.0
+        elif name == "vcl":
+            terms[name] = vcl_loss(out.features, out.cas_supp, labels, cfg.vcl_margin)
+            weights[name] = cfg.lambda_vcl
+        elif name == "scl":
+            terms[name] = scl_loss(out.attention, bg, cfg.alpha, cfg.scl_kl, cfg.scl_centre, cfg.scl_u_grad)
+            weights[name] = cfg.lambda_scl
+        elif name == "guide":
+            terms[name] = guide_loss(out.attention, bg)
+            weights[name] = cfg.lambda_guide
+        elif name == "ml":
+            terms[name] = ml_loss(out.attention, bg)
+            weights[name] = cfg.lambda_ml
+    total = sum(weights[n] * v for n, v in terms.items())
+    return total, terms

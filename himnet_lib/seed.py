@@ -1,0 +1,42 @@
+"""One seed drives everything: python, numpy, torch (initialisation, dropout) and data sampling."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> np.random.Generator:
+    """Seed python, numpy's legacy global state and torch; return the numpy Generator used for
+    data sampling (its state is checkpointed, so a resumed run draws the same batches)."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
+    if torch.backends.cudnn.is_available():
+        torch.backends.cudnn.benchmark = False
+    # A separate stream for data so that changing the model (number of dropout draws) does not
+    # change which videos are sampled.
+    return np.random.default_rng([seed, 0xDA7A])
+
+
+def rng_state(gen: np.random.Generator) -> dict:
+    """Everything needed to continue a run's random streams exactly (for checkpoints)."""
+    return {
+        "python": random.getstate(),
+        "numpy_global": np.random.get_state(),
+        "numpy_data": gen.bit_generator.state,
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def restore_rng_state(state: dict, gen: np.random.Generator) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy_global"])
+    gen.bit_generator.state = state["numpy_data"]
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

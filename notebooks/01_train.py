@@ -1,0 +1,118 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 · Train one HiM-Net run
+#
+# The unit of work of the study: one configuration, one seed, one run directory holding
+# `params.json`, `history.csv`, `metrics.json`, `predictions.json` and `outputs.npz`
+# (see `himnet_lib.train`). The study runner (`himnet_lib.runs.run_specs`) executes this notebook
+# with papermill for every run of every table; run it by hand to inspect a single run.
+#
+# The defaults are the `smoke` profile (tiny synthetic benchmark, a few seconds on a CPU).
+# A finished run in `out_dir` is reused, an unfinished one is resumed from its checkpoint.
+
+# %% tags=["parameters"]
+profile: str = "smoke"  # named settings: smoke | demo | thumos14 | activitynet13
+data_root: str = ""  # dataset root; "" = the profile's synthetic preset, generated under results/<profile>/data
+losses: str = "mil,cll,vcl,scl"  # comma-separated loss terms of Eq. 11 (mil, cll, vcl, scl, guide, ml)
+alpha: float = 4.0  # alpha of the SCL uncertainty U(p||q) (Eq. 9)
+seed: int = 0  # training seed (model init and batch sampling)
+iterations: int = 0  # training iterations; 0 = the profile's default
+overrides: dict = {}  # further settings, "section.key" -> value, e.g. {"train.lr": 1e-4}
+out_dir: str = ""  # run directory; "" = results/<profile>/runs/<name from the settings>
+threads: int = 0  # torch CPU threads; 0 = torch's default
+show_figures: bool = True  # draw the loss curves and timelines
+
+# %%
+import json
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import display
+
+from himnet_lib import runs, viz
+from himnet_lib.config import build_config
+from himnet_lib.data import load_dataset
+from himnet_lib.train import load_history, load_outputs, train_run
+
+# %% [markdown]
+# ## Configuration
+# The same mapping as `himnet train --losses ... --alpha ... --seed ... --set key=value`;
+# the study runner relies on it resolving to exactly its run's settings.
+
+# %%
+settings = {**overrides, "loss.terms": [t.strip() for t in losses.split(",") if t.strip()],
+            "loss.alpha": alpha, "train.seed": seed}
+if iterations:
+    settings["train.iterations"] = iterations
+cfg = build_config(profile, settings)
+
+# %%
+results = runs.results_root(profile)
+data = runs.ensure_data(profile, data_root or None, results)
+if out_dir:
+    run_dir = Path(out_dir)
+else:
+    name = "-".join(cfg.loss.terms) + f"_a{cfg.loss.alpha:g}_it{cfg.train.iterations}_s{cfg.train.seed}"
+    run_dir = results / "runs" / f"{name}_{cfg.identity()[:8]}"
+print(f"data: {data}\nrun:  {run_dir}")
+pd.DataFrame(
+    [(f"{sec}.{k}", v) for sec, d in cfg.to_dict().items() if isinstance(d, dict) for k, v in d.items()],
+    columns=["setting", "value"],
+).set_index("setting").T
+
+# %% [markdown]
+# ## Train, localize, evaluate
+
+# %%
+metrics = train_run(cfg, data, run_dir, num_threads=threads or None, progress=False)
+print(f"wall time {metrics['wall_time_s']:.1f} s, {metrics['num_params']:,} parameters, "
+      f"model: {metrics['selection']}")
+
+# %% [markdown]
+# ## Metrics (test subset)
+# Detection mAP at each tIoU (ActivityNet evaluation code semantics), the averages over
+# 0.1:0.7 (Table 3's AVG) and 0.1:0.5 (Table 1's AVG), the snippet classification accuracy of S
+# (Table 3's ACC) and the foreground/background accuracy of A (Table 4's ACC), in percent.
+
+# %%
+row = {f"mAP@{t:g}": 100 * m for t, m in zip(metrics["tiou"], metrics["mAP"])}
+row["AVG (all tIoU)"] = 100 * metrics["average_mAP"]
+if metrics.get("average_mAP_0.1_0.5") is not None:
+    row["AVG 0.1:0.5"] = 100 * metrics["average_mAP_0.1_0.5"]
+row["snippet ACC"] = 100 * metrics["snippet_acc"]
+row["fg/bg ACC"] = 100 * metrics["fg_bg_acc"]
+display(pd.DataFrame([row], index=[run_dir.name]).round(2))
+
+# %% [markdown]
+# ## Loss curves
+
+# %%
+if show_figures:
+    viz.show(viz.loss_curves(load_history(run_dir)))
+
+# %% [markdown]
+# ## Timelines of two test videos (as Fig. 8)
+# GT (blue), suppressed CAS Ŝ of the video's main class (orange) with its top proposals (green),
+# attention A (green) and background probability B_BG (gray).
+
+# %%
+if show_figures:
+    ds = load_dataset(data, snippet_seconds=cfg.snippet_seconds)
+    outputs = load_outputs(run_dir)
+    predictions = json.loads((run_dir / "predictions.json").read_text())["results"]
+    for video in [v for v in ds.test_videos() if len(v.segments)][:2]:
+        viz.show(viz.timeline_for(video, outputs[video.name], predictions.get(video.name, []), ds))

@@ -1,0 +1,87 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 04 · Fig. 7: uncertainty of background snippets, with and without L_SCL
+#
+# Which U: the weight of the background-probability half of Eq. 10,
+# U(b‖1-a) = exp(-α·KL(b‖1-a)) with p = B_BG (the prediction being taught) and q = 1 - A
+# (its pseudo target), self-centred, computed by the library's `himnet_lib.losses.uncertainty`
+# (the same function the loss uses, with each run's own α and KL form from its config) on the
+# saved test-set outputs. U near 1 means the two branches agree on the snippet (consensus).
+#
+# Background snippets: ground-truth background, i.e. snippets whose centre lies in no GT
+# instance (`himnet_lib.metrics.snippet_labels`, last column), of every test video, pooled over
+# seeds. The paper's claim: with L_SCL the background snippets are separated with more consensus
+# (their U mass moves towards 1).
+
+# %% tags=["parameters"]
+profile: str = "smoke"  # named settings: smoke | demo | thumos14 | activitynet13
+data_root: str = ""  # dataset root; "" = the profile's synthetic preset, generated under results_dir/data
+seeds: int = 1  # seeds per model (U values are pooled over seeds)
+workers: int = 1  # runs trained at once
+results_dir: str = ""  # output folder; "" = results/<profile>
+executor: str = "local"  # local | slurm (submitit)
+
+# %%
+import numpy as np
+import pandas as pd
+import torch
+from IPython.display import display
+
+from himnet_lib import runs, study, viz
+from himnet_lib.data import load_dataset
+from himnet_lib.losses import uncertainty
+from himnet_lib.metrics import snippet_labels
+from himnet_lib.train import load_outputs
+
+results = runs.results_root(profile, results_dir or None)
+data = runs.ensure_data(profile, data_root or None, results)
+runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
+
+# %%
+specs = study.uncertainty_specs(profile, seeds)
+runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor)
+
+# %% [markdown]
+# ## U on ground-truth background snippets
+
+# %%
+ds = load_dataset(data, snippet_seconds=specs[0].config().snippet_seconds)
+background = {v.name: snippet_labels(v.segments, v.segment_classes, v.num_snippets, ds.snippet_seconds,
+                                     ds.num_classes)[:, -1] for v in ds.test_videos()}
+values: dict[str, list[np.ndarray]] = {}
+for spec in specs:
+    lcfg = spec.config().loss
+    outputs = load_outputs(runs_dir / spec.run_id)
+    for name, is_bg in background.items():
+        o = outputs[name]
+        u = uncertainty(torch.from_numpy(o["bg_prob"]).double(), 1 - torch.from_numpy(o["attention"]).double(),
+                        alpha=lcfg.alpha, kl=lcfg.scl_kl, centre="self")
+        values.setdefault(spec.label, []).append(u.numpy()[is_bg])
+pooled = {label: np.concatenate(v) for label, v in values.items()}
+
+table = pd.DataFrame([
+    {"model": label, "runs": sum(s.label == label for s in specs), "background_snippets": int(u.size),
+     "U_mean": float(u.mean()), "U_median": float(np.median(u)), "frac_U_gt_0.5": float((u > 0.5).mean())}
+    for label, u in pooled.items()
+])
+runs.write_table(table, "fig7_uncertainty", tables_dir)
+display(table)
+
+# %%
+fig = viz.uncertainty_kde(pooled, title=f"Fig. 7 ({profile}, {seeds} seed(s)): U(B_BG‖1-A) on GT background")
+viz.save_figure(fig, "fig7_uncertainty_kde", figures_dir)
+viz.show(fig)

@@ -1,0 +1,121 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 · Fig. 8 and Fig. 5: qualitative timelines
+#
+# **Fig. 8**: test videos under the full HiM-Net (Table 3's Exp 4): GT (blue), the suppressed
+# CAS Ŝ of the video's main GT class (orange) with its top proposals (green boxes), and the
+# attention A (green) and background probability B_BG (gray) strips, which the paper shows to be
+# predicted oppositely.
+#
+# **Fig. 5**: one video under several rows of Table 3. The paper compares L_MIL (Exp 1) with
+# L_MIL + L_CLL (Exp 2), and the full model (Exp 4) with the model without L_CLL (Exp 6).
+#
+# Batch runs (papermill) draw the fixed list `videos` (default: the first `n_videos` test videos
+# with GT); in JupyterLab set `interactive = True` for a picker over every test video and run.
+
+# %% tags=["parameters"]
+profile: str = "smoke"  # named settings: smoke | demo | thumos14 | activitynet13
+data_root: str = ""  # dataset root; "" = the profile's synthetic preset, generated under results_dir/data
+seeds: int = 1  # seeds of the study (only `seed` is drawn; kept for a uniform runner interface)
+workers: int = 1  # runs trained at once
+results_dir: str = ""  # output folder; "" = results/<profile>
+executor: str = "local"  # local | slurm (submitit)
+videos: list = []  # test videos to draw; [] = the first n_videos test videos with GT
+n_videos: int = 3  # how many videos when `videos` is empty
+seed: int = 0  # which seed's runs to draw
+fig5_rows: list = ["Exp 1", "Exp 2", "Exp 6", "Exp 4"]  # Table 3 rows shown in Fig. 5
+interactive: bool = False  # add an ipywidgets picker (JupyterLab); batch runs draw the fixed list
+
+# %%
+import json
+
+from IPython.display import display
+
+from himnet_lib import runs, study, viz
+from himnet_lib.data import load_dataset
+from himnet_lib.train import load_outputs
+
+results = runs.results_root(profile, results_dir or None)
+data = runs.ensure_data(profile, data_root or None, results)
+runs_dir, figures_dir = results / "runs", results / "figures"
+
+# %%
+rows = list(dict.fromkeys([*fig5_rows, "Exp 4"]))
+specs = [s for s in study.table3_specs(profile, seed + 1) if s.seed == seed and s.label in rows]
+missing = sorted(set(rows) - {s.label for s in specs})
+assert not missing, f"unknown Table 3 rows {missing}; known: {[lab for lab, _ in study.TABLE3_ROWS]}"
+runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor)
+
+ds = load_dataset(data, snippet_seconds=specs[0].config().snippet_seconds)
+records = {}
+for s in specs:
+    run_dir = runs_dir / s.run_id
+    records[s.label] = (load_outputs(run_dir), json.loads((run_dir / "predictions.json").read_text())["results"])
+terms = dict(study.TABLE3_ROWS)
+row_title = {lab: f"{lab}: " + " + ".join(f"L_{t.upper()}" for t in terms[lab]) for lab in rows}
+
+chosen = list(videos) or [v.name for v in ds.test_videos() if len(v.segments)][:n_videos]
+test_names = {v.name for v in ds.test_videos()}
+unknown = [name for name in chosen if name not in test_names]
+assert not unknown, f"not test videos of {data}: {unknown}"
+print("videos:", chosen)
+
+# %% [markdown]
+# ## Fig. 8: the full model
+
+# %%
+outputs, predictions = records["Exp 4"]
+for name in chosen:
+    video = ds.video(name)
+    fig = viz.timeline_for(video, outputs[name], predictions.get(name, []), ds)
+    viz.save_figure(fig, f"fig8_{viz.safe_name(name)}", figures_dir)
+    viz.show(fig)
+
+# %% [markdown]
+# ## Fig. 5: the same video under several Table 3 rows
+
+# %%
+def panels_for(name: str) -> dict:
+    return {row_title[lab]: {**records[lab][0][name], "proposals": records[lab][1].get(name, [])}
+            for lab in fig5_rows}
+
+
+for name in chosen:
+    video = ds.video(name)
+    fig = viz.timelines_grid(name, video.segments, video.segment_classes, viz.main_class(video),
+                             panels_for(name), ds.snippet_seconds, ds.classes)
+    viz.save_figure(fig, f"fig5_{viz.safe_name(name)}", figures_dir)
+    viz.show(fig)
+
+# %% [markdown]
+# ## Interactive picker (JupyterLab only)
+
+# %%
+if interactive:
+    import ipywidgets as widgets
+
+    all_specs = [s for s in study.table3_specs(profile, seeds) if (runs_dir / s.run_id / "metrics.json").exists()]
+    run_picker = widgets.Dropdown(description="run", options=[(f"{row_title.get(s.label, s.label)} · seed {s.seed}",
+                                                               s.run_id) for s in all_specs])
+    video_picker = widgets.Dropdown(description="video", options=[v.name for v in ds.test_videos()])
+
+    def draw(run_id: str, name: str) -> None:
+        out = load_outputs(runs_dir / run_id)[name]
+        preds = json.loads((runs_dir / run_id / "predictions.json").read_text())["results"]
+        viz.show(viz.timeline_for(ds.video(name), out, preds.get(name, []), ds))
+
+    display(widgets.interactive(draw, run_id=run_picker, name=video_picker))
