@@ -25,11 +25,13 @@ For every ground-truth class ``c`` of the subset and every tIoU threshold ``θ``
    ``mprec_i = max_{j>=i} mprec_j``, ``AP = Σ_i (mrec_i - mrec_{i-1}) mprec_i``.
 6. ``mAP(θ)`` = mean AP over the GT classes; ``average_mAP`` = mean of ``mAP`` over the thresholds.
 
-Implementation: all tIoU pairs (prediction × GT of the same class and video) are computed with
-numpy; only pairs that qualify at the smallest threshold are kept ("candidates"). The greedy
-matching is sequential within one (class, video) group but groups are independent, so step ``j``
-processes the ``j``-th candidate-bearing prediction of EVERY group and every threshold at once;
-the number of Python iterations is the largest number of such predictions in one group.
+Implementation (pure numpy): tIoU pairs (prediction × GT of the same class and video, restricted
+by binary search to GT that can overlap the prediction) are computed at once; only pairs that
+qualify at the smallest threshold are kept ("candidates"). The greedy matching is sequential only
+inside a connected component of the prediction-GT candidate graph (predictions sharing no
+candidate GT, even transitively, cannot affect each other), so step ``j`` processes the ``j``-th
+prediction (in rank order) of EVERY component, at every threshold, with small padded arrays; the
+number of Python iterations is the largest component (a few hundred on THUMOS-sized input).
 
 Snippet-level metrics (Tables 3 and 4 of the paper)
 ---------------------------------------------------

@@ -54,6 +54,23 @@ UNCERTAINTY_ROWS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
+# Table 5 (paper order): L_CLL and L_SCL added to peers with explicit background modelling
+# (himnet_lib.baselines). "mil" = the method's own losses. Labels carry the framework so that
+# every row is unique ("+ L_CLL" appears under both); TABLE5_DISPLAY gives the paper's row names.
+# All rows are scored with HiM-Net's inference (attention thresholds + OIC on cas_supp).
+TABLE5_ROWS: list[tuple[str, dict[str, Any]]] = [
+    ("BaS-Net", {"train.model": "basnet", "loss.terms": ("mil",)}),
+    ("BaS-Net + L_CLL", {"train.model": "basnet", "loss.terms": ("mil", "cll")}),
+    ("BaS-Net + L_CLL + L_SCL", {"train.model": "basnet", "loss.terms": ("mil", "cll", "scl")}),
+    ("HAM-Net", {"train.model": "hamnet", "loss.terms": ("mil",)}),
+    ("HAM-Net + L_CLL", {"train.model": "hamnet", "loss.terms": ("mil", "cll")}),
+    ("HAM-Net + L_SCL", {"train.model": "hamnet", "loss.terms": ("mil", "scl")}),
+]
+TABLE5_BASE_ROWS = ("BaS-Net", "HAM-Net")  # the rows each gain Δ is measured against
+TABLE5_DISPLAY = {"BaS-Net": "BaS-Net", "BaS-Net + L_CLL": "+ L_CLL", "BaS-Net + L_CLL + L_SCL": "+ L_CLL + L_SCL",
+                  "HAM-Net": "HAM-Net", "HAM-Net + L_CLL": "+ L_CLL", "HAM-Net + L_SCL": "+ L_SCL"}
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """One training run of the study: a profile plus overrides plus a seed."""
@@ -108,3 +125,7 @@ def unique_runs(specs: Iterable[RunSpec]) -> list[RunSpec]:
     for s in specs:
         seen.setdefault(s.run_id, s)
     return list(seen.values())
+
+
+def table5_specs(profile: str, seeds: int) -> list[RunSpec]:
+    return _specs("table5", TABLE5_ROWS, profile, seeds)

@@ -134,10 +134,15 @@ def loss_curves(history) -> Any:
     for term in LOSS_TERMS:
         if term in history.columns:
             ax.plot(it, history[term].to_numpy(), lw=1.0, label=f"L_{term.upper()}")
+    # terms differ by orders of magnitude (L_SCL is a sum over snippets, weighted by λ2 = 0.01 in
+    # the total), so a log axis when every plotted value is positive
+    values = np.concatenate([line.get_ydata() for line in ax.get_lines()])
+    if values.size and np.all(values > 0) and values.max() / values.min() > 20:
+        ax.set_yscale("log")
     ax.set_xlabel("iteration")
-    ax.set_ylabel("loss (interval mean)")
+    ax.set_ylabel("loss (interval mean, unweighted terms)")
     ax.set_title("training losses")
-    ax.legend(loc="upper right", ncols=2, frameon=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     if tests:
         ax2 = axes[1]
         for c in tests:
@@ -370,6 +375,9 @@ def timelines_grid(video_name: str, gt_segments: np.ndarray, gt_classes: np.ndar
         _draw_timeline(axes[4 * i:4 * i + 4], gt_segments, gt_classes, class_idx, p["cas_supp"],
                        p["attention"], p["bg_prob"], p.get("proposals"), snippet_seconds, class_names,
                        top_k, label=label)
+    for ax in axes[:-1]:  # one time axis, at the bottom
+        ax.set_xlabel("")
+        ax.tick_params(labelbottom=False)
     cname = class_names[class_idx] if class_names is not None else str(class_idx)
     fig.suptitle(f"{video_name}: {cname}", fontsize=9)
     return fig

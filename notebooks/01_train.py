@@ -26,14 +26,14 @@
 
 # %% tags=["parameters"]
 profile: str = "smoke"  # named settings: smoke | demo | thumos14 | activitynet13
-data_root: str = ""  # dataset root; "" = the profile's synthetic preset, generated under results/<profile>/data
+data_root: str = ""  # dataset root; empty for the synthetic preset of the profile, under results/<profile>/data
 losses: str = "mil,cll,vcl,scl"  # comma-separated loss terms of Eq. 11 (mil, cll, vcl, scl, guide, ml)
 alpha: float = 4.0  # alpha of the SCL uncertainty U(p||q) (Eq. 9)
 seed: int = 0  # training seed (model init and batch sampling)
-iterations: int = 0  # training iterations; 0 = the profile's default
+iterations: int = 0  # training iterations; 0 for the profile default
 overrides: dict = {}  # further settings, "section.key" -> value, e.g. {"train.lr": 1e-4}
-out_dir: str = ""  # run directory; "" = results/<profile>/runs/<name from the settings>
-threads: int = 0  # torch CPU threads; 0 = torch's default
+out_dir: str = ""  # run directory; empty for results/<profile>/runs/<name from the settings>
+threads: int = 0  # torch CPU threads; 0 for the torch default
 show_figures: bool = True  # draw the loss curves and timelines
 
 # %%
@@ -72,7 +72,7 @@ print(f"data: {data}\nrun:  {run_dir}")
 pd.DataFrame(
     [(f"{sec}.{k}", v) for sec, d in cfg.to_dict().items() if isinstance(d, dict) for k, v in d.items()],
     columns=["setting", "value"],
-).set_index("setting").T
+).set_index("setting")
 
 # %% [markdown]
 # ## Train, localize, evaluate

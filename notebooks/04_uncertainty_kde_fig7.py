@@ -29,10 +29,10 @@
 
 # %% tags=["parameters"]
 profile: str = "smoke"  # named settings: smoke | demo | thumos14 | activitynet13
-data_root: str = ""  # dataset root; "" = the profile's synthetic preset, generated under results_dir/data
+data_root: str = ""  # dataset root; empty for the synthetic preset of the profile, generated under results_dir/data
 seeds: int = 1  # seeds per model (U values are pooled over seeds)
 workers: int = 1  # runs trained at once
-results_dir: str = ""  # output folder; "" = results/<profile>
+results_dir: str = ""  # output folder; empty for results/<profile>
 executor: str = "local"  # local | slurm (submitit)
 
 # %%

@@ -29,12 +29,12 @@
 
 # %% tags=["parameters"]
 profile: str = "smoke"  # named settings: smoke | demo | thumos14 | activitynet13
-data_root: str = ""  # dataset root; "" = the profile's synthetic preset, generated under results_dir/data
+data_root: str = ""  # dataset root; empty for the synthetic preset of the profile, generated under results_dir/data
 seeds: int = 1  # seeds of the study (only `seed` is drawn; kept for a uniform runner interface)
 workers: int = 1  # runs trained at once
-results_dir: str = ""  # output folder; "" = results/<profile>
+results_dir: str = ""  # output folder; empty for results/<profile>
 executor: str = "local"  # local | slurm (submitit)
-videos: list = []  # test videos to draw; [] = the first n_videos test videos with GT
+videos: list = []  # test videos to draw; empty for the first n_videos test videos with GT
 n_videos: int = 3  # how many videos when `videos` is empty
 seed: int = 0  # which seed's runs to draw
 fig5_rows: list = ["Exp 1", "Exp 2", "Exp 6", "Exp 4"]  # Table 3 rows shown in Fig. 5

@@ -27,7 +27,7 @@ def test_every_profile_builds(name):
 
 
 def test_overrides_qualified_bare_and_typed():
-    cfg = build_config("smoke", dict([parse_override("train.lr=0.01"), parse_override("alpha=2"),
+    cfg = build_config("smoke", dict([parse_override("train.lr=1e-2"), parse_override("alpha=2"),
                                       parse_override("loss.terms=mil,cll")]))
     assert cfg.train.lr == 0.01 and cfg.loss.alpha == 2.0 and isinstance(cfg.loss.alpha, float)
     assert cfg.loss.terms == ("mil", "cll")

@@ -94,7 +94,8 @@ def test_png_identical_in_a_fresh_process(tmp_path):
         "from tests.test_viz import _timeline_inputs, CLASSES",
         "from himnet_lib import viz",
         "seg, cls, cas, a, b, props = _timeline_inputs()",
-        f"viz.save_figure(viz.timeline('v', seg, cls, 1, cas, a, b, props, 0.64, CLASSES), 't', {str(tmp_path / 'there')!r})",
+        "fig = viz.timeline('v', seg, cls, 1, cas, a, b, props, 0.64, CLASSES)",
+        f"viz.save_figure(fig, 't', {str(tmp_path / 'there')!r})",
     ])
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONHASHSEED": "123"})
     for p in here:

@@ -1,0 +1,72 @@
+"""Seconds per training iteration of the real trainer loop (sampling + forward + losses + backward
++ Adam) for a profile on its synthetic benchmark, in float32 and bf16 autocast.
+
+    python benchmarks/bench_train.py                    # demo profile, 1 and 2 threads
+    python benchmarks/bench_train.py --profile smoke
+
+The paper-scale step (B=10, T=560, 2048-d) is timed by benchmarks/bench_model_step.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+from himnet_lib.config import build_config, resolve_config
+from himnet_lib.data import load_dataset
+from himnet_lib.data.sampling import CoActionSampler, make_batch
+from himnet_lib.data.synthetic import make_synthetic
+from himnet_lib.seed import seed_everything
+from himnet_lib.train import _autocast, build_variant
+
+
+def time_iterations(ds, cfg, amp: str, n: int, warmup: int = 5) -> list[float]:
+    rng = seed_everything(0)
+    cfg = resolve_config(cfg, feature_dim=ds.feature_dim, num_classes=ds.num_classes)
+    model, compose = build_variant(cfg)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    videos = ds.train_videos()
+    sampler = CoActionSampler(np.stack([v.labels for v in videos]), cfg.train.batch_size, cfg.train.n_pairs, rng)
+    dev = torch.device("cpu")
+    times = []
+    for i in range(warmup + n):
+        t0 = time.perf_counter()
+        x, y = make_batch(videos, sampler.sample(), cfg.train.seq_len, rng)
+        with _autocast(dev, amp):
+            out = model(torch.from_numpy(x))
+        total, _ = compose(out, torch.from_numpy(y), cfg.loss)
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        opt.step()
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    return times
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--profile", default="demo")
+    ap.add_argument("--iterations", type=int, default=40)
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = make_synthetic(args.profile if args.profile in ("smoke", "demo") else "demo", seed=0, out=f"{tmp}/d")
+        ds = load_dataset(root)
+        cfg = build_config(args.profile)
+        print(f"profile {args.profile}: B={cfg.train.batch_size}, T={cfg.train.seq_len}, D={ds.feature_dim}, "
+              f"C={ds.num_classes}, {cfg.train.iterations} iterations per run")
+        for threads in args.threads:
+            torch.set_num_threads(threads)
+            for amp in ("none", "bf16"):
+                t = statistics.median(time_iterations(ds, build_config(args.profile), amp, args.iterations))
+                print(f"  threads={threads} amp={amp:5s}: {1000 * t:7.1f} ms/iteration "
+                      f"-> {t * cfg.train.iterations:6.1f} s per run (training only)")
+
+
+if __name__ == "__main__":
+    main()

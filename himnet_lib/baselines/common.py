@@ -1,0 +1,104 @@
+"""Shared pieces of the peer baselines: their settings, the label-normalised MIL term, and the
+HiM-Net terms (CLL, SCL) that Table 5 adds to them.
+
+Conventions as in :mod:`himnet_lib.losses`: B videos, T snippets, C classes, class axis C+1 with the
+background last, labels (B,C) multi-hot, every loss a 0-dim tensor averaged over the batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..errors import HimnetError
+from ..losses import LossConfig, cll_loss, scl_loss, topk_video_logits
+
+__all__ = ["BaselineConfig", "BASELINE_TERMS", "check_terms", "normalized_target", "mil_term",
+           "transfer_terms"]
+
+# "mil" = the method's own base losses; "cll" / "scl" = HiM-Net's Eq. 6 / Eq. 10 added on top.
+BASELINE_TERMS = ("mil", "cll", "scl")
+
+
+@dataclass(frozen=True)
+class BaselineConfig:
+    """Hyper-parameters of the peer baselines (the ``baseline`` settings section).
+
+    Defaults are each method's published THUMOS14 values (``peer_implementations.md`` §3.2).
+    Top-k ratios are fractions of the sampled length T (k = max(1, floor(T / r))), so they carry
+    over unchanged to the smoke/demo profiles, which only shorten T: BaS-Net keeps 1/8 of the
+    snippets and HAM-Net 1/10 at every T (e.g. smoke T = 48: k = 6 and 4; demo T = 256: 32 and 25).
+    Widths come from the ``model`` section (``attention_hidden``, ``head_hidden``, ``dropout``).
+    """
+
+    basnet_topk_ratio: float = 8.0       # BaS-Net: k = T // 8 for both branches
+    basnet_lambda_l1: float = 1e-4       # BaS-Net: weight of mean_b ||w||_1
+    hamnet_topk_ratio: float = 10.0      # HAM-Net: r = 10 (THUMOS14), 20 (ActivityNet)
+    hamnet_drop_thr: float = 0.2         # HAM-Net ADL: thr = min a + θ (max a - min a)
+    hamnet_drop_weight: float = 0.2      # HAM-Net w (drop_prob): 0.2 THUMOS14, 0.5 ActivityNet
+    hamnet_lambda_1: float = 1.0         # lm1 on loss_1 = w·HAL + (1-w)·BCL
+    hamnet_lambda_2: float = 1.0         # lm2 on loss_2 = w·SSAL + (1-w)·SAL
+    hamnet_lambda_norm: float = 0.8      # α on the sparsity mean(a)
+    hamnet_lambda_guide: float = 0.8     # β on the guide loss mean |1 - a - b_bg|
+    hamnet_attention_dropout: float = 0.0  # HAM-Net's attention branch has no dropout
+    hamnet_scl_replaces_guide: bool = False  # "+ L_SCL": add SCL (False) or swap it for the guide
+
+    def __post_init__(self) -> None:
+        if self.basnet_topk_ratio <= 0 or self.hamnet_topk_ratio <= 0:
+            raise ValueError("BaselineConfig: top-k ratios must be > 0")
+        if not 0.0 <= self.hamnet_drop_thr <= 1.0:
+            raise ValueError(f"BaselineConfig.hamnet_drop_thr must be in [0, 1], got {self.hamnet_drop_thr}")
+        if not 0.0 <= self.hamnet_drop_weight <= 1.0:
+            raise ValueError(f"BaselineConfig.hamnet_drop_weight must be in [0, 1], got {self.hamnet_drop_weight}")
+        if not 0.0 <= self.hamnet_attention_dropout < 1.0:
+            raise ValueError("BaselineConfig.hamnet_attention_dropout must be in [0, 1)")
+
+
+def check_terms(model: str, cfg: LossConfig) -> None:
+    """Refuse loss terms a baseline does not define (before any training starts)."""
+    unknown = [t for t in cfg.terms if t not in BASELINE_TERMS]
+    if unknown:
+        raise HimnetError(f"model {model!r} supports loss.terms from {BASELINE_TERMS} "
+                          f"(mil = the method's own losses), got {list(cfg.terms)}")
+
+
+def normalized_target(labels: Tensor, beta: float, dtype: torch.dtype) -> Tensor:
+    """ỹ = [y, β] / (Σ_c y_c + β), (B,C) -> (B,C+1); an all-zero row stays zero (no 0/0).
+
+    The peers add 1e-4 to the denominator; we do not (a relative change below 1e-4), as
+    :func:`himnet_lib.losses.mil_loss` with ``target="normalized"``.
+    """
+    y = labels.to(dtype)
+    t = torch.cat([y, torch.full_like(y[:, :1], float(beta))], dim=1)
+    s = t.sum(dim=1, keepdim=True)
+    return t / torch.where(s > 0, s, torch.ones_like(s))
+
+
+def mil_term(cas: Tensor, labels: Tensor, k: int, beta: float) -> Tensor:
+    """One top-k MIL branch with the peers' label-normalised softmax cross-entropy
+    (HAM-Net's ``topkloss``): -Σ_c ỹ_c log softmax(topk-mean(Z))_c, batch mean.
+
+    cas Z (B,T,C+1); labels (B,C); β = 1 when Z must also explain the background, 0 when not.
+    """
+    logp = F.log_softmax(topk_video_logits(cas, k), dim=-1)
+    return -(normalized_target(labels, beta, logp.dtype) * logp).sum(dim=-1).mean()
+
+
+def transfer_terms(out, labels: Tensor, cfg: LossConfig) -> dict[str, tuple[float, Tensor]]:
+    """HiM-Net's CLL (Eq. 6, weight 1 as in Eq. 11) and SCL (Eq. 10, weight λ2 = ``lambda_scl``)
+    for the terms in ``cfg.terms``, as {name: (weight, unweighted value)}.
+
+    CLL reads the snippet softmax of the base CAS (``out.probs``); SCL pairs the method's
+    foreground estimate (``out.attention``: BaS-Net's w, HAM-Net's a) with its background-class
+    probability ``out.probs[..., -1]``, with HiM-Net's α and SCL options from ``cfg``.
+    """
+    terms: dict[str, tuple[float, Tensor]] = {}
+    if "cll" in cfg.terms:
+        terms["cll"] = (1.0, cll_loss(out.probs, labels))
+    if "scl" in cfg.terms:
+        terms["scl"] = (cfg.lambda_scl, scl_loss(out.attention, out.probs[..., -1], cfg.alpha, cfg.scl_kl,
+                                                 cfg.scl_centre, cfg.scl_u_grad))
+    return terms

@@ -1,0 +1,258 @@
+"""Every notebook executed by papermill under the ``smoke`` profile, asserting on the files it writes.
+
+The study notebooks share one results folder (module-scoped), so a run used by several tables
+(e.g. the full model) is trained once, exactly as ``himnet reproduce`` does. Grids are cut down
+(1 seed, 2 alphas) so the whole file takes a few minutes on a 2-core CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from himnet_lib import runs, study
+from himnet_lib.paths import PROJECT_ROOT, notebooks_dir
+
+pytest.importorskip("papermill")
+jupytext = pytest.importorskip("jupytext")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _quiet_home(tmp_path_factory):
+    """Jupyter, IPython and matplotlib state in temporary folders (never $HOME); results too."""
+    base = tmp_path_factory.mktemp("jupyter-home")
+    with pytest.MonkeyPatch.context() as mp:
+        for var in ("IPYTHONDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR"):
+            mp.setenv(var, str(base / var.lower()))
+        if not os.environ.get("MPLCONFIGDIR"):  # the font cache is slow to build: keep it in the checkout
+            mp.setenv("MPLCONFIGDIR", str(PROJECT_ROOT / ".cache" / "matplotlib"))
+        mp.setenv("HIMNET_RESULTS", str(base / "results"))  # where "" paths would go
+        mp.setenv("TQDM_DISABLE", "1")
+        mp.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+        yield
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """One results folder and the smoke benchmark, shared by every study notebook below."""
+    results = tmp_path_factory.mktemp("results-smoke")
+    data = runs.ensure_data("smoke", None, results)
+    return {"results": results, "data": data, "executed": results / "notebooks"}
+
+
+def execute(name: str, shared: dict, **params) -> dict:
+    """Run ``notebooks/<name>.ipynb`` with the shared results folder; return the executed notebook."""
+    base = {"profile": "smoke", "data_root": str(shared["data"]), "results_dir": str(shared["results"]),
+            "seeds": 1, "workers": 2}
+    out = runs.execute_notebook(f"{name}.ipynb", shared["executed"] / f"{name}.ipynb", {**base, **params})
+    nb = json.loads(out.read_text())
+    errors = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c["outputs"] if o["output_type"] == "error"]
+    assert not errors
+    return nb
+
+
+def images(nb: dict) -> int:
+    return sum("image/png" in o.get("data", {}) for c in nb["cells"] if c["cell_type"] == "code" for o in c["outputs"])
+
+
+def read_table(shared: dict, name: str) -> pd.DataFrame:
+    tables = shared["results"] / "tables"
+    assert (tables / f"{name}.md").read_text().startswith("|")
+    return pd.read_csv(tables / f"{name}.csv", keep_default_na=False)
+
+
+def assert_fractions(df: pd.DataFrame, cols) -> None:
+    for c in cols:
+        v = df[c].to_numpy(dtype=float)
+        assert np.isfinite(v).all() and (v >= 0).all() and (v <= 1).all(), (c, v)
+
+
+def assert_figure(shared: dict, name: str) -> None:
+    for ext, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF")):
+        p = shared["results"] / "figures" / f"{name}.{ext}"
+        assert p.read_bytes().startswith(magic), p
+
+
+def assert_runs_match_specs(shared: dict, specs) -> None:
+    """Each run directory was made by 01_train with exactly its spec's settings."""
+    for s in specs:
+        run_dir = shared["results"] / "runs" / s.run_id
+        assert (run_dir / "executed.ipynb").exists() and (run_dir / "metrics.json").exists()
+        saved = json.loads((run_dir / "params.json").read_text())["config"]
+        want = s.config().to_dict()
+        for d in (saved, want):
+            d["model"].pop("feature_dim")
+            d["model"].pop("num_classes")
+        assert saved == want, s
+
+
+# --- 01_train --------------------------------------------------------------------------------------
+
+def train_notebook_config(params: dict):
+    """The RunConfig that 01_train's configuration cell builds from ``params`` (papermill's injection)."""
+    nb = jupytext.read(notebooks_dir() / "01_train.py")
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    ns: dict = {}
+    exec(next(c.source for c in nb.cells if "parameters" in c.metadata.get("tags", [])), ns)
+    ns.update(params)
+    exec("from himnet_lib.config import build_config", ns)
+    exec(next(c for c in code if "cfg = build_config(" in c), ns)
+    return ns["cfg"]
+
+
+def test_train_notebook_builds_exactly_each_study_runs_config():
+    for spec in study.unique_runs(runs.all_study_specs("smoke", 2)):
+        params = runs.notebook_parameters(spec, Path("/data"), Path("/run"), 1)
+        assert train_notebook_config(params).to_dict() == spec.config().to_dict(), spec
+
+
+def test_train_notebook_defaults_are_the_full_smoke_model():
+    cfg = train_notebook_config({})
+    assert cfg.profile == "smoke" and cfg.loss.terms == ("mil", "cll", "vcl", "scl") and cfg.loss.alpha == 4.0
+    assert cfg.train.iterations == 24  # 0 = profile default
+    assert train_notebook_config({"iterations": 5, "overrides": {"train.lr": 0.5}}).train.lr == 0.5
+
+
+@pytest.mark.notebooks
+def test_01_train(shared, tmp_path):
+    run_dir = tmp_path / "run"
+    nb = execute("01_train", shared, **{"out_dir": str(run_dir), "losses": "mil,cll", "alpha": 2.0, "seed": 1})
+    for name in ("params.json", "history.csv", "metrics.json", "predictions.json", "outputs.npz"):
+        assert (run_dir / name).exists(), name
+    m = json.loads((run_dir / "metrics.json").read_text())
+    assert all(math.isfinite(v) for v in [*m["mAP"], m["average_mAP"], m["snippet_acc"], m["fg_bg_acc"]])
+    cfg = json.loads((run_dir / "params.json").read_text())["config"]
+    assert cfg["loss"]["terms"] == ["mil", "cll"] and cfg["loss"]["alpha"] == 2.0 and cfg["train"]["seed"] == 1
+    assert images(nb) == 3  # loss curves + two timelines
+
+
+# --- study notebooks --------------------------------------------------------------------------------
+
+@pytest.mark.notebooks
+def test_02_ablation_table3(shared):
+    nb = execute("02_ablation_table3", shared)
+    specs = study.table3_specs("smoke", 1)
+    assert_runs_match_specs(shared, specs)
+    t = read_table(shared, "table3")
+    assert list(t["Exp"]) == [lab for lab, _ in study.TABLE3_ROWS]
+    for term in ("mil", "cll", "vcl", "scl"):
+        assert list(t[f"L_{term.upper()}"] == "✓") == [term in terms for _, terms in study.TABLE3_ROWS]
+    assert_fractions(t, ["average_mAP_mean", "average_mAP_std", "snippet_acc_mean", "snippet_acc_std"])
+    assert (t["n"] == 1).all()
+    assert t["AVG"].str.fullmatch(r"\d+\.\d ± \d+\.\d").all()
+    raw = read_table(shared, "table3_runs")
+    assert len(raw) == 8 and set(raw["run_id"]) == {s.run_id for s in specs}
+    # the table is the runs' metrics.json, aggregated
+    by_label = {s.label: json.loads((shared["results"] / "runs" / s.run_id / "metrics.json").read_text())
+                for s in specs}
+    np.testing.assert_allclose(t["average_mAP_mean"], [by_label[e]["average_mAP"] for e in t["Exp"]], atol=1e-4)
+    assert_figure(shared, "fig_table3")
+    assert images(nb) == 1
+
+
+@pytest.mark.notebooks
+def test_03_alpha_sweep_fig6(shared):
+    nb = execute("03_alpha_sweep_fig6", shared, seeds=2, alphas=[0.5, 4.0])
+    assert_runs_match_specs(shared, study.alpha_specs("smoke", 2, alphas=[0.5, 4.0]))
+    t = read_table(shared, "fig6_alpha")
+    assert list(t["alpha"]) == [0.5, 4.0] and list(t["n"]) == [2, 2]
+    assert_fractions(t, ["average_mAP_mean", "average_mAP_std"])
+    assert_figure(shared, "fig6_alpha")
+    assert images(nb) == 1
+
+
+def _background_u_mean(shared: dict, specs) -> float:
+    """Mean of Eq. 9's U(b‖1-a) (two-outcome KL, self-centred) over GT-background snippets, by loops."""
+    from himnet_lib.data import load_dataset
+    from himnet_lib.train import load_outputs
+    ds = load_dataset(shared["data"])
+    total, count = 0.0, 0
+    for s in specs:
+        lcfg = s.config().loss
+        assert lcfg.scl_kl == "bernoulli" and lcfg.scl_centre == "self"
+        out = load_outputs(shared["results"] / "runs" / s.run_id)
+        for v in ds.test_videos():
+            a, b = out[v.name]["attention"], out[v.name]["bg_prob"]
+            for t in range(v.num_snippets):
+                centre = (t + 0.5) * ds.snippet_seconds
+                if any(st <= centre < en for st, en in v.segments):
+                    continue
+                p = min(max(float(b[t]), 1e-6), 1 - 1e-6)  # the loss clamps both to [eps, 1-eps]
+                q = min(max(1.0 - float(a[t]), 1e-6), 1 - 1e-6)
+                kl = p * math.log(p / q) + (1 - p) * math.log((1 - p) / (1 - q))
+                total += math.exp(-lcfg.alpha * kl)
+                count += 1
+    return total / count
+
+
+@pytest.mark.notebooks
+def test_04_uncertainty_kde_fig7(shared):
+    nb = execute("04_uncertainty_kde_fig7", shared)
+    specs = study.uncertainty_specs("smoke", 1)
+    assert_runs_match_specs(shared, specs)
+    t = read_table(shared, "fig7_uncertainty").set_index("model")
+    assert list(t.index) == [lab for lab, _ in study.UNCERTAINTY_ROWS]
+    assert_fractions(t, ["U_mean", "U_median", "frac_U_gt_0.5"])
+    assert (t["background_snippets"] > 0).all()
+    for label in t.index:
+        want = _background_u_mean(shared, [s for s in specs if s.label == label])
+        assert t.loc[label, "U_mean"] == pytest.approx(want, abs=2e-4)
+    assert_figure(shared, "fig7_uncertainty_kde")
+    assert images(nb) == 1
+
+
+@pytest.mark.notebooks
+def test_05_qualitative_fig8(shared):
+    nb = execute("05_qualitative_fig8", shared, n_videos=2, interactive=True)
+    from himnet_lib.data import load_dataset
+    from himnet_lib.viz import safe_name
+    names = [v.name for v in load_dataset(shared["data"]).test_videos() if len(v.segments)][:2]
+    for name in names:
+        assert_figure(shared, f"fig8_{safe_name(name)}")
+        assert_figure(shared, f"fig5_{safe_name(name)}")
+    widget = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c["outputs"]
+              if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert widget, "the interactive picker was not displayed"
+    # Fig. 8 and Fig. 5 per video (the picker draws into its own Output widget, not the cell)
+    assert images(nb) == 2 * len(names)
+
+
+@pytest.mark.notebooks
+def test_06_scl_variants_table4(shared):
+    nb = execute("06_scl_variants_table4", shared)
+    assert_runs_match_specs(shared, study.table4_specs("smoke", 1))
+    t = read_table(shared, "table4")
+    assert list(t["Method"]) == [lab for lab, _ in study.TABLE4_ROWS]
+    assert {"0.1", "0.3", "0.5", "0.7", "AVG", "ACC", "n"} <= set(t.columns)
+    assert_fractions(t, ["average_mAP_mean", "fg_bg_acc_mean", "mAP@0.1_mean", "mAP@0.7_mean"])
+    assert_figure(shared, "fig_table4")
+    assert images(nb) == 1
+
+
+@pytest.mark.notebooks
+def test_07_comparison_table1(shared):
+    execute("07_comparison_table1", shared)
+    specs = study.table1_specs("smoke", 1)
+    assert_runs_match_specs(shared, specs)
+    t = read_table(shared, "table1")
+    assert list(zip(t["Method"], t["Post-processing"])) == [
+        (lab, pp) for lab, _ in study.TABLE1_ROWS for pp in ("NMS", "Soft-NMS")]
+    cols = [f"mAP@{x / 10:g}_mean" for x in range(1, 8)] + ["average_mAP_0.1_0.5_mean", "average_mAP_mean"]
+    assert_fractions(t, cols)
+    # AVG 0.1:0.5 is the mean of the first five thresholds
+    np.testing.assert_allclose(t["average_mAP_0.1_0.5_mean"], t[cols[:5]].mean(axis=1), atol=1e-3)
+    # the runs' own post-processing reproduces their metrics.json
+    own = {"soft": "Soft-NMS", "nms": "NMS"}[specs[0].config().localize.nms]
+    for s in specs:
+        m = json.loads((shared["results"] / "runs" / s.run_id / "metrics.json").read_text())
+        row = t[(t["Method"] == s.label) & (t["Post-processing"] == own)]
+        assert row["average_mAP_mean"].iloc[0] == pytest.approx(m["average_mAP"], abs=1e-4)
+    paper = read_table(shared, "paper_table1_2")
+    assert list(paper["Post-processing"]) == ["NMS", "Soft-NMS", "NMS", "Soft-NMS"]
+    assert list(paper["AVG"].astype(str)) == ["54.5", "55.2", "24.8", "25.6"]
