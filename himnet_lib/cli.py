@@ -81,7 +81,7 @@ def _train(args: argparse.Namespace) -> int:
     m = train_run(cfg, args.data, args.out, device=args.device, force=args.force,
                   num_threads=args.threads, stop_after=args.stop_after)
     if m:
-        print(f"{args.out}: average mAP {100 * m['average_mAP']:.2f} "
+        print(f"{args.out}: average mAP {100 * m['average_mAP']:.2f}% "
               f"(tIoU {m['tiou'][0]:g}:{m['tiou'][-1]:g}), snippet acc {100 * m['snippet_acc']:.1f}, "
               f"fg/bg acc {100 * m['fg_bg_acc']:.1f} [{m['selection']}]")
     return 0

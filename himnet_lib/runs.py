@@ -274,3 +274,48 @@ def reproduce(profile: str, *, data_root: str | None = None, seeds: int = 3, wor
         atomic_write_text(root / "notebooks" / "01_train.ipynb", src.read_text())
     log(f"reproduce {profile}: done in {time.time() - t0:.0f}s -> {root}")
     return root
+
+
+def relocalized(specs: Sequence[RunSpec], ds, runs_dir: str | os.PathLike,
+                post_processing: Sequence[str] = ("nms", "soft"), label_suffix: str = ""):
+    """Score every finished run under each ``localize.nms`` setting from its saved outputs (no
+    retraining): one row per (run, post-processing) with per-tIoU mAP and both THUMOS averages.
+    The run's own setting must reproduce its ``metrics.json`` (checked)."""
+    import numpy as np
+    import pandas as pd
+    from .train import relocalize
+    names = {"nms": "NMS", "soft": "Soft-NMS"}
+    rows = []
+    for spec in specs:
+        run_dir = Path(runs_dir) / spec.run_id
+        own = json.loads((run_dir / "metrics.json").read_text())["average_mAP"]
+        for pp in post_processing:
+            m, _ = relocalize(run_dir, ds, {"localize.nms": pp})
+            if pp == spec.config().localize.nms and not np.isclose(m["average_mAP"], own):
+                raise RunError(f"re-localizing {spec.run_id} with its own settings gives {m['average_mAP']} "
+                               f"but its metrics.json says {own}")
+            row = {"Method": spec.label + label_suffix, "Post-processing": names.get(pp, pp),
+                   "seed": spec.seed, "run_id": spec.run_id,
+                   "average_mAP_0.1_0.5": m.get("average_mAP_0.1_0.5"), "average_mAP": m["average_mAP"]}
+            row.update({f"mAP@{t:g}": v for t, v in zip(m["tiou"], m["mAP"])})
+            rows.append(row)
+    df = pd.DataFrame(rows)
+    df["row"] = df["Method"] + " · " + df["Post-processing"]
+    return df
+
+
+def comparison_table(df, order: Sequence[str]):
+    """Mean ± std per (method, post-processing) row of :func:`relocalized` output, Table 1 layout."""
+    tious = [c for c in df.columns if c.startswith("mAP@")]
+    metrics = (*tious, "average_mAP_0.1_0.5", "average_mAP")
+    stats = mean_std(df, by=("row",), metrics=metrics, order=order)
+    table = df.drop_duplicates("row").set_index("row")[["Method", "Post-processing"]].loc[stats["row"]]
+    table = table.reset_index(drop=True)
+    column = {"average_mAP_0.1_0.5": "AVG 0.1:0.5", "average_mAP": "AVG 0.1:0.7"}
+    for m in metrics:
+        table[column.get(m, m.removeprefix("mAP@"))] = stats[m]
+    table["n"] = stats["n"]
+    for m in metrics:
+        table[f"{m}_mean"] = stats[f"{m}_mean"]
+        table[f"{m}_std"] = stats[f"{m}_std"]
+    return table

@@ -129,3 +129,17 @@ def unique_runs(specs: Iterable[RunSpec]) -> list[RunSpec]:
 
 def table5_specs(profile: str, seeds: int) -> list[RunSpec]:
     return _specs("table5", TABLE5_ROWS, profile, seeds)
+
+
+def trivial_predictions(ds, subset: str | None = None) -> dict:
+    """The trivial reference predictor of the training-runs issue: for every video of ``subset``
+    (default: the test subset), one proposal covering the whole video for each class in the
+    video-level label (score 1). It uses the test labels, so it is an oracle on classification and
+    measures only how much localization the models add. Returns an ActivityNet result JSON."""
+    videos = ds.subset(subset) if subset else ds.test_videos()
+    results = {}
+    for v in videos:
+        results[v.name] = [{"label": ds.classes[c], "segment": [0.0, float(v.duration)], "score": 1.0}
+                           for c in map(int, (v.labels > 0).nonzero()[0])]
+    return {"version": "trivial whole-video predictor", "results": results,
+            "external_data": {"used": False, "details": "video-level test labels (oracle)"}}

@@ -35,13 +35,13 @@ executor: str = "local"  # local | slurm (submitit)
 post_processing: list = ["nms", "soft"]  # localize.nms values to compare: "nms" (hard) and "soft" (Soft-NMS)
 
 # %%
-import numpy as np
 import pandas as pd
 from IPython.display import display
 
 from himnet_lib import runs, study
 from himnet_lib.data import load_dataset
-from himnet_lib.train import relocalize
+from himnet_lib.groundtruth import gt_from_dataset
+from himnet_lib.metrics import evaluate_results
 
 results = runs.results_root(profile, results_dir or None)
 data = runs.ensure_data(profile, data_root or None, results)
@@ -50,7 +50,6 @@ runs_dir, tables_dir = results / "runs", results / "tables"
 # %%
 specs = study.table1_specs(profile, seeds)
 runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor)
-trained = runs.collect(specs, runs_dir)
 
 # %% [markdown]
 # ## Re-localize every run under each post-processing
@@ -58,39 +57,26 @@ trained = runs.collect(specs, runs_dir)
 # %%
 NAMES = {"nms": "NMS", "soft": "Soft-NMS"}
 ds = load_dataset(data, snippet_seconds=specs[0].config().snippet_seconds)
-rows = []
-for spec in specs:
-    for pp in post_processing:
-        m, _ = relocalize(runs_dir / spec.run_id, ds, {"localize.nms": pp})
-        if pp == spec.config().localize.nms:  # the run's own setting must reproduce its metrics.json
-            own = trained.loc[trained["run_id"] == spec.run_id, "average_mAP"].iloc[0]
-            assert np.isclose(m["average_mAP"], own), (spec.run_id, m["average_mAP"], own)
-        row = {"Method": spec.label, "Post-processing": NAMES.get(pp, pp), "seed": spec.seed,
-               "run_id": spec.run_id, "average_mAP_0.1_0.5": m["average_mAP_0.1_0.5"],
-               "average_mAP": m["average_mAP"]}
-        row.update({f"mAP@{t:g}": v for t, v in zip(m["tiou"], m["mAP"])})
-        rows.append(row)
-df = pd.DataFrame(rows)
-df["row"] = df["Method"] + " · " + df["Post-processing"]
+df = runs.relocalized(specs, ds, runs_dir, post_processing)
 runs.write_table(df.drop(columns="row"), "table1_runs", tables_dir)
 
 # %% [markdown]
 # ## Table 1 (ours)
+# Last row: the trivial reference predictor (one whole-video proposal per class of the video-level
+# test label; an oracle on classification), which shows how much localization the models add.
 
 # %%
-tious = [c for c in df.columns if c.startswith("mAP@")]
-metrics = (*tious, "average_mAP_0.1_0.5", "average_mAP")
 order = [f"{label} · {NAMES.get(pp, pp)}" for label, _ in study.TABLE1_ROWS for pp in post_processing]
-stats = runs.mean_std(df, by=("row",), metrics=metrics, order=order)
-method_pp = df.drop_duplicates("row").set_index("row")[["Method", "Post-processing"]]
-table = method_pp.loc[stats["row"]].reset_index(drop=True)
-COLUMN = {"average_mAP_0.1_0.5": "AVG 0.1:0.5", "average_mAP": "AVG 0.1:0.7"}
-for m in metrics:
-    table[COLUMN.get(m, m.removeprefix("mAP@"))] = stats[m]
-table["n"] = stats["n"]
-for m in metrics:
-    table[f"{m}_mean"] = stats[f"{m}_mean"]
-    table[f"{m}_std"] = stats[f"{m}_std"]
+table = runs.comparison_table(df, order)
+gt = gt_from_dataset(ds, ds.test_subset)
+trivial = evaluate_results(gt, study.trivial_predictions(ds)).to_json()
+trivial_row = {"Method": "Trivial: whole video per labelled class", "Post-processing": "-", "n": 1,
+               "AVG 0.1:0.5": f"{100 * trivial['average_mAP_0.1_0.5']:.1f}",
+               "AVG 0.1:0.7": f"{100 * trivial['average_mAP']:.1f}",
+               "average_mAP_0.1_0.5_mean": trivial["average_mAP_0.1_0.5"], "average_mAP_mean": trivial["average_mAP"]}
+trivial_row.update({f"{t:g}": f"{100 * v:.1f}" for t, v in zip(trivial["tiou"], trivial["mAP"])})
+trivial_row.update({f"mAP@{t:g}_mean": v for t, v in zip(trivial["tiou"], trivial["mAP"])})
+table = pd.concat([table, pd.DataFrame([trivial_row])], ignore_index=True)
 runs.write_table(table, "table1", tables_dir)
 display(table)
 
@@ -126,32 +112,10 @@ display(paper)
 # %%
 peer_specs = [s for s in study.table5_specs(profile, seeds) if s.label in study.TABLE5_BASE_ROWS]
 runs.run_specs(peer_specs, data, runs_dir, workers=workers, executor=executor)
-peer_trained = runs.collect(peer_specs, runs_dir)
-peer_rows = []
-for spec in peer_specs:
-    for pp in post_processing:
-        m, _ = relocalize(runs_dir / spec.run_id, ds, {"localize.nms": pp})
-        if pp == spec.config().localize.nms:
-            own = peer_trained.loc[peer_trained["run_id"] == spec.run_id, "average_mAP"].iloc[0]
-            assert np.isclose(m["average_mAP"], own), (spec.run_id, m["average_mAP"], own)
-        row = {"Method": f"{spec.label} (re-implemented)", "Post-processing": NAMES.get(pp, pp),
-               "seed": spec.seed, "run_id": spec.run_id, "average_mAP_0.1_0.5": m["average_mAP_0.1_0.5"],
-               "average_mAP": m["average_mAP"]}
-        row.update({f"mAP@{t:g}": v for t, v in zip(m["tiou"], m["mAP"])})
-        peer_rows.append(row)
-peer_df = pd.DataFrame(peer_rows)
-peer_df["row"] = peer_df["Method"] + " · " + peer_df["Post-processing"]
+peer_df = runs.relocalized(peer_specs, ds, runs_dir, post_processing, label_suffix=" (re-implemented)")
 peer_order = [f"{label} (re-implemented) · {NAMES.get(pp, pp)}" for label in study.TABLE5_BASE_ROWS
               for pp in post_processing]
-peer_stats = runs.mean_std(peer_df, by=("row",), metrics=metrics, order=peer_order)
-peer_table = peer_df.drop_duplicates("row").set_index("row")[["Method", "Post-processing"]]
-peer_table = peer_table.loc[peer_stats["row"]].reset_index(drop=True)
-for m in metrics:
-    peer_table[{"average_mAP_0.1_0.5": "AVG 0.1:0.5", "average_mAP": "AVG 0.1:0.7"}.get(m, m.removeprefix("mAP@"))] = peer_stats[m]
-peer_table["n"] = peer_stats["n"]
-for m in metrics:
-    peer_table[f"{m}_mean"] = peer_stats[f"{m}_mean"]
-    peer_table[f"{m}_std"] = peer_stats[f"{m}_std"]
+peer_table = runs.comparison_table(peer_df, peer_order)
 runs.write_table(peer_table, "table1_peers", tables_dir)
 shown = [c for c in peer_table.columns if not c.endswith(("_mean", "_std"))]
 display(pd.concat([table[shown], peer_table[shown]], ignore_index=True))
