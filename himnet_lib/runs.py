@@ -237,7 +237,7 @@ def all_study_specs(profile: str, seeds: int) -> list[RunSpec]:
     from . import study
     specs = (study.table3_specs(profile, seeds) + study.alpha_specs(profile, seeds)
              + study.table4_specs(profile, seeds) + study.table1_specs(profile, seeds)
-             + study.uncertainty_specs(profile, seeds))
+             + study.uncertainty_specs(profile, seeds) + study.mil_target_specs(profile, seeds))
     if hasattr(study, "table5_specs"):
         specs += study.table5_specs(profile, seeds)
     return specs

@@ -154,6 +154,12 @@ def test_02_ablation_table3(shared):
     np.testing.assert_allclose(t["average_mAP_mean"], [by_label[e]["average_mAP"] for e in t["Exp"]], atol=1e-4)
     assert_figure(shared, "fig_table3")
     assert images(nb) == 1
+    mt = read_table(shared, "table3_mil_target")
+    assert list(mt["label"]) == [lab for lab, _ in study.MIL_TARGET_ROWS]
+    assert_fractions(mt, ["average_mAP_mean", "snippet_acc_mean", "fg_bg_acc_mean"])
+    # the smoke default is the paper-literal target: those rows are Table 3's Exp 1 / Exp 4 runs
+    shared_ids = {s.run_id for s in study.mil_target_specs("smoke", 1)} & {s.run_id for s in specs}
+    assert len(shared_ids) == 2
 
 
 @pytest.mark.notebooks
