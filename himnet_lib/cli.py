@@ -109,7 +109,10 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="himnet", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="himnet",
+        description="HiM-Net study: check data, make the synthetic benchmark, train, localize, evaluate, "
+                    "and reproduce every table and figure.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     c = sub.add_parser("check-data", help="validate a dataset root and print a summary or every problem found")

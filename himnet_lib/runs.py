@@ -43,11 +43,15 @@ def ensure_data(profile: str, data_root: str | os.PathLike | None, results: Path
     return out
 
 
-def _finished(run_dir: Path, spec: RunSpec) -> bool:
-    """A run is done when its metrics exist and its saved settings are the spec's."""
+def _finished(run_dir: Path, spec: RunSpec, fingerprint: str | None = None) -> bool:
+    """A run is done when its metrics exist and its saved settings (and, when given, the data
+    fingerprint) are the spec's: a results folder reused with other data is not mistaken for done."""
     if not (run_dir / "metrics.json").exists() or not (run_dir / "params.json").exists():
         return False
-    saved = json.loads((run_dir / "params.json").read_text())["config"]
+    params = json.loads((run_dir / "params.json").read_text())
+    if fingerprint is not None and params.get("data", {}).get("fingerprint") != fingerprint:
+        return False
+    saved = params["config"]
     want = spec.config().to_dict()
     for sec in ("model",):  # dimensions come from the data
         for k in ("feature_dim", "num_classes"):
@@ -108,10 +112,10 @@ def _scrub_notebook(path: Path) -> None:
     atomic_write_text(path, nbformat.writes(nb))
 
 
-def _run_one(args: tuple[RunSpec, str, str, int]) -> str:
-    spec, data_root, run_dir, threads = args
+def _run_one(args: tuple[RunSpec, str, str, int, str | None]) -> str:
+    spec, data_root, run_dir, threads, fingerprint = args
     run_dir_p = Path(run_dir)
-    if _finished(run_dir_p, spec):
+    if _finished(run_dir_p, spec, fingerprint):
         return run_dir
     params = notebook_parameters(spec, Path(data_root), run_dir_p, threads)
     execute_notebook(TRAIN_NOTEBOOK, run_dir_p / "executed.ipynb", params)
@@ -134,9 +138,16 @@ def run_specs(specs: Sequence[RunSpec], data_root: str | os.PathLike, runs_dir: 
     unique: dict[str, RunSpec] = {}
     for s in specs:
         unique.setdefault(s.run_id, s)
-    todo = [s for s in unique.values() if not _finished(runs_dir / s.run_id, s)]
+    fingerprint = None
+    if unique:
+        from .data import load_dataset
+        from .train import dataset_fingerprint
+        snippet = next(iter(unique.values())).config().snippet_seconds
+        fingerprint = dataset_fingerprint(load_dataset(data_root, snippet_seconds=snippet))
+    todo = [s for s in unique.values() if not _finished(runs_dir / s.run_id, s, fingerprint)]
     threads = threads or max(1, (os.cpu_count() or 1) // max(1, workers))
-    jobs = [(s, str(Path(data_root).resolve()), str((runs_dir / s.run_id).resolve()), threads) for s in todo]
+    jobs = [(s, str(Path(data_root).resolve()), str((runs_dir / s.run_id).resolve()), threads, fingerprint)
+            for s in todo]
     log(f"{len(unique)} distinct runs, {len(unique) - len(todo)} already finished, {len(todo)} to train "
         f"({executor}, {workers} worker(s), {threads} thread(s) each)")
     failures: list[str] = []

@@ -1,0 +1,58 @@
+"""The study runner: run identity, sharing of runs between tables, skip logic, aggregation."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from himnet_lib import runs, study
+from himnet_lib.train import train_run
+
+
+def test_run_ids_are_deterministic_and_shared_between_tables():
+    t3 = {s.label: s.run_id for s in study.table3_specs("demo", 1)}
+    assert t3 == {s.label: s.run_id for s in study.table3_specs("demo", 1)}
+    assert len(set(t3.values())) == 8
+    full = t3["Exp 4"]
+    # the full model is Table 3's Exp 4, Table 4's L_SCL row, alpha = 4 in Fig. 6 and Table 1's HiM-Net
+    assert {s.run_id for s in study.table4_specs("demo", 1) if s.label == "L_SCL"} == {full}
+    assert {s.run_id for s in study.alpha_specs("demo", 1) if s.label == "alpha=4"} == {full}
+    assert {s.run_id for s in study.table1_specs("demo", 1) if s.label == "HiM-Net"} == {full}
+    # seeds and settings make different runs
+    assert study.table3_specs("demo", 2)[1].run_id != full
+    assert len(runs.all_study_specs("demo", 3)) > len(study.unique_runs(runs.all_study_specs("demo", 3)))
+
+
+def test_notebook_parameters_resolve_to_the_spec():
+    spec = [s for s in study.table4_specs("smoke", 1) if s.label == "L_SCL with U(q||p)"][0]
+    p = runs.notebook_parameters(spec, runs.Path("/d"), runs.Path("/r"), threads=1)
+    assert p["losses"] == "mil,cll,vcl,scl" and p["overrides"] == {"loss.scl_centre": "target"}
+
+
+def test_finished_checks_settings_and_data(smoke_root, tmp_path):
+    spec = study.table3_specs("smoke", 1)[0]
+    run_dir = tmp_path / spec.run_id
+    train_run(spec.config(), smoke_root, run_dir, num_threads=1, progress=False, log=lambda s: None)
+    fp = json.loads((run_dir / "params.json").read_text())["data"]["fingerprint"]
+    assert runs._finished(run_dir, spec, fp)
+    assert not runs._finished(run_dir, spec, "another-dataset")
+    other = study.table3_specs("smoke", 1)[1]
+    assert not runs._finished(run_dir, other, fp)
+    # run_specs skips it: nothing to train, so no notebook is executed
+    assert runs.run_specs([spec], smoke_root, tmp_path, log=lambda s: None) == [run_dir]
+    df = runs.collect([spec], tmp_path)
+    assert df.loc[0, "run_id"] == spec.run_id and 0 <= df.loc[0, "average_mAP"] <= 1
+
+
+def test_mean_std_and_write_table(tmp_path):
+    df = pd.DataFrame({"label": ["b", "a", "b", "a"], "average_mAP": [0.30, 0.10, 0.32, 0.14],
+                       "snippet_acc": [0.8, 0.7, 0.9, 0.7]})
+    t = runs.mean_std(df, order=["a", "b"])
+    assert list(t["label"]) == ["a", "b"] and list(t["n"]) == [2, 2]
+    assert t.loc[0, "average_mAP_mean"] == pytest.approx(0.12)
+    assert t.loc[0, "average_mAP_std"] == pytest.approx(0.0282842712, abs=1e-9)  # sample std
+    assert t.loc[1, "average_mAP"] == "31.0 ± 1.4"
+    paths = runs.write_table(t, "x", tmp_path)
+    assert [p.name for p in paths] == ["x.csv", "x.md"]
+    assert pd.read_csv(paths[0])["label"].tolist() == ["a", "b"]
+    assert paths[1].read_text().startswith("| label | n |")
