@@ -82,7 +82,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "loss.topk_ratio": 8.0,
     },
     # The main job's default on the synthetic `demo` benchmark (128-d features); sized so that
-    # `make demo` (every table and figure, 3 seeds, ~90 runs) fits in an hour on a 2-core CPU.
+    # `make demo` (every table and figure, 3 seeds, 78 runs) fits in an hour on a 2-core CPU.
     # mil_target="normalized" (the peers' label-normalised MIL, CO2-Net lineage): with the
     # paper-literal Eq. 5 (1/(C+1) scaling) the snippet-summed SCL term outweighs MIL several
     # times and A and B_BG settle in a constant consensus on this benchmark (README, "Findings").
