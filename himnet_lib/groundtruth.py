@@ -183,7 +183,7 @@ def gt_from_records(subset: str, videos: Sequence[str],
     vid, cls, seg = [], [], []
     for video, label, s, e in annotations:
         if video not in vindex:
-            raise EvaluationError(f"annotation for a video not in the subset" + _where(source, video))
+            raise EvaluationError("annotation for a video not in the subset" + _where(source, video))
         if not isinstance(label, str):
             raise EvaluationError(f"label must be a string, got {label!r}" + _where(source, video, "label"))
         vid.append(vindex[video])

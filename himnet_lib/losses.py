@@ -11,7 +11,7 @@ caps a single log term at ``-log(1e-6) ≈ 13.8`` and gives it zero gradient whi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -32,10 +32,6 @@ __all__ = [
     "ml_loss",
     "LossConfig",
     "KNOWN_TERMS",
-    "TABLE3_TERMS",
-    "TABLE4_ROWS",
-    "table3_config",
-    "table4_config",
     "compose_losses",
 ]
 
@@ -320,44 +316,6 @@ class LossConfig:
 
     def k_for(self, T: int) -> int:
         return self.topk_k if self.topk_k is not None else topk_k(T, self.topk_ratio)
-
-
-# Table 3 (exp number -> terms). The extracted table prints Exp 5 with four ticks; from the text
-# (Exp 6 = "w/o L_CLL", 2.9 below Exp 4) and the eight subsets, Exp 5 is MIL + CLL + SCL (w/o VCL).
-TABLE3_TERMS: dict[int, tuple[str, ...]] = {
-    1: ("mil",),
-    2: ("mil", "cll"),
-    3: ("mil", "cll", "vcl"),
-    4: ("mil", "cll", "vcl", "scl"),
-    5: ("mil", "cll", "scl"),
-    6: ("mil", "vcl", "scl"),
-    7: ("mil", "vcl"),
-    8: ("mil", "scl"),
-}
-
-# Table 4 rows: MIL + CLL + VCL plus the snippet-level consistency term under test.
-TABLE4_ROWS: dict[str, dict] = {
-    "guide": {"terms": ("mil", "cll", "vcl", "guide")},
-    "ml": {"terms": ("mil", "cll", "vcl", "ml")},
-    "wo_scl": {"terms": ("mil", "cll", "vcl")},
-    "scl_wo_u": {"terms": ("mil", "cll", "vcl", "scl"), "scl_centre": "none"},
-    "scl_u_qp": {"terms": ("mil", "cll", "vcl", "scl"), "scl_centre": "target"},
-    "scl": {"terms": ("mil", "cll", "vcl", "scl"), "scl_centre": "self"},
-}
-
-
-def table3_config(exp: int, base: LossConfig | None = None) -> LossConfig:
-    """LossConfig of Table 3's experiment ``exp`` (1-8), other settings from ``base``."""
-    if exp not in TABLE3_TERMS:
-        raise ValueError(f"Table 3 has experiments 1-8, got {exp}")
-    return replace(base or LossConfig(), terms=TABLE3_TERMS[exp])
-
-
-def table4_config(row: str, base: LossConfig | None = None) -> LossConfig:
-    """LossConfig of Table 4's row ``row`` (a key of :data:`TABLE4_ROWS`)."""
-    if row not in TABLE4_ROWS:
-        raise ValueError(f"Table 4 rows are {tuple(TABLE4_ROWS)}, got {row!r}")
-    return replace(base or LossConfig(), **TABLE4_ROWS[row])
 
 
 def compose_losses(out, labels: Tensor, cfg: LossConfig) -> tuple[Tensor, dict[str, Tensor]]:

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence
 from .errors import HimnetError, RunError
 from .io import atomic_write_text
 from .paths import notebooks_dir, results_dir
-from .study import RunSpec
+from .study import RunSpec, unique_runs
 
 SYNTHETIC_PROFILES = {"smoke": "smoke", "demo": "demo"}
 TRAIN_NOTEBOOK = "01_train.ipynb"
@@ -135,16 +135,13 @@ def run_specs(specs: Sequence[RunSpec], data_root: str | os.PathLike, runs_dir: 
     """
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
     runs_dir = Path(runs_dir)
-    unique: dict[str, RunSpec] = {}
-    for s in specs:
-        unique.setdefault(s.run_id, s)
+    unique = unique_runs(specs)
     fingerprint = None
     if unique:
         from .data import load_dataset
         from .train import dataset_fingerprint
-        snippet = next(iter(unique.values())).config().snippet_seconds
-        fingerprint = dataset_fingerprint(load_dataset(data_root, snippet_seconds=snippet))
-    todo = [s for s in unique.values() if not _finished(runs_dir / s.run_id, s, fingerprint)]
+        fingerprint = dataset_fingerprint(load_dataset(data_root, snippet_seconds=unique[0].config().snippet_seconds))
+    todo = [s for s in unique if not _finished(runs_dir / s.run_id, s, fingerprint)]
     threads = threads or max(1, (os.cpu_count() or 1) // max(1, workers))
     jobs = [(s, str(Path(data_root).resolve()), str((runs_dir / s.run_id).resolve()), threads, fingerprint)
             for s in todo]
@@ -207,7 +204,6 @@ def collect(specs: Iterable[RunSpec], runs_dir: str | os.PathLike):
 def mean_std(df, by: Sequence[str] = ("label",), metrics: Sequence[str] = ("average_mAP", "snippet_acc"),
              order: Sequence[str] | None = None):
     """Mean and sample std over seeds per row, plus a "45.1 ± 0.1" column per metric (percent)."""
-    import pandas as pd
     g = df.groupby(list(by), sort=False)
     out = g.size().rename("n").reset_index()
     for m in metrics:
@@ -248,9 +244,8 @@ def all_study_specs(profile: str, seeds: int) -> list[RunSpec]:
     from . import study
     specs = (study.table3_specs(profile, seeds) + study.alpha_specs(profile, seeds)
              + study.table4_specs(profile, seeds) + study.table1_specs(profile, seeds)
-             + study.uncertainty_specs(profile, seeds) + study.mil_target_specs(profile, seeds))
-    if hasattr(study, "table5_specs"):
-        specs += study.table5_specs(profile, seeds)
+             + study.uncertainty_specs(profile, seeds) + study.mil_target_specs(profile, seeds)
+             + study.table5_specs(profile, seeds))
     return specs
 
 

@@ -106,7 +106,6 @@ def read_pervideo(root: str | Path, *, snippet_seconds: float, feature_dim: int 
         entries = [(vid, str(v.get("subset", ""))) if isinstance(v, dict) else (vid, "")
                    for vid, v in database.items()]
 
-    shapes: dict[str, tuple[Path, Path, int, int]] = {}
     records = []
     for vid, subset in entries:
         entry = database.get(vid)
