@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
+from .config import READINGS
 from .errors import HimnetError
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -71,7 +72,7 @@ def _run_config(args: argparse.Namespace):
         overrides["train.iterations"] = args.iterations
     if args.model is not None:
         overrides["train.model"] = args.model
-    return build_config(args.profile, overrides)
+    return build_config(args.profile, overrides, reading=args.reading)
 
 
 @_command("train")
@@ -104,7 +105,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     from .runs import reproduce
     reproduce(args.profile, data_root=str(args.data) if args.data else None, seeds=args.seeds,
               workers=args.workers, executor=args.executor, results=args.results,
-              notebooks=args.notebooks)
+              notebooks=args.notebooks, reading=args.reading)
     return 0
 
 
@@ -139,7 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--profile", default="demo", choices=["smoke", "demo", "thumos14", "activitynet13"],
                    help="named settings (default: demo)")
     c.add_argument("--model", default=None, choices=["himnet", "basnet", "hamnet"], help="model variant (default himnet)")
-    c.add_argument("--losses", default=None, help="comma-separated loss terms, e.g. mil,cll,vcl,scl")
+    c.add_argument("--losses", default=None,
+                   help="comma-separated loss terms, e.g. mil,cll,vcl,scl (default: the profile's; a baseline's own set "
+                        "for --model basnet|hamnet)")
+    c.add_argument("--reading", default=None, choices=list(READINGS),
+                   help="reading of the paper: literal (Eq. 1-11 as printed) or lineage (+ what the authors' CO2-Net "
+                        "code always does); default: the profile's")
     c.add_argument("--alpha", type=float, default=None, help="SCL uncertainty alpha (Eq. 9)")
     c.add_argument("--seed", type=int, default=None)
     c.add_argument("--iterations", type=int, default=None)
@@ -170,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="local worker processes, or a Slurm job array via submitit (extra 'cluster')")
     c.add_argument("--results", default=None, help="output folder (default results/<profile>)")
     c.add_argument("--notebooks", nargs="*", default=None, help="only these study notebooks (default: all)")
+    c.add_argument("--reading", default=None, choices=list(READINGS),
+                   help="the reading the study's tables use (default: the profile's); the claims table covers both")
     return p
 
 

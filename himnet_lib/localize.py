@@ -47,8 +47,10 @@ from .errors import EvaluationError
 from .io import atomic_write_json
 
 __all__ = [
+    "ATTENTION_NORMS",
     "LocalizeConfig",
     "Proposals",
+    "normalize_attention",
     "video_class_scores",
     "select_classes",
     "threshold_runs",
@@ -60,6 +62,20 @@ __all__ = [
     "localize_videos",
     "write_results",
 ]
+
+
+ATTENTION_NORMS = ("none", "minmax")
+
+
+def normalize_attention(attention: np.ndarray, mode: str = "none") -> np.ndarray:
+    """The attention read-out of :class:`LocalizeConfig` ``attention_norm`` for one video (T,)."""
+    a = np.asarray(attention, dtype=np.float64).reshape(-1)
+    if mode == "none" or a.size == 0:
+        return a
+    if mode == "minmax":
+        lo, hi = float(a.min()), float(a.max())
+        return (a - lo) / (hi - lo) if hi > lo else np.ones_like(a)
+    raise ValueError(f"unknown attention_norm {mode!r}; choose one of {ATTENTION_NORMS}")
 
 
 def _default_thresholds() -> tuple[float, ...]:
@@ -82,6 +98,11 @@ class LocalizeConfig:
         soft_min_score: drop Soft-NMS outputs whose decayed score is below this (None: keep all).
         max_proposals_per_video: keep only the best proposals of a video (None: all).
         remove_ambiguous: drop proposals overlapping the video's ambiguous segments.
+        attention_norm: the read-out of A before thresholding. ``"none"`` thresholds A as it is
+            (the peers); ``"minmax"`` first rescales A per video to [0, 1] with its own minimum and
+            maximum, so the fixed thresholds cut every video's attention at the same relative
+            levels whatever A's scale (a flat A becomes all ones: the whole video is the only run).
+            Ŝ (the OIC scores) is never rescaled.
     """
 
     thresholds: tuple[float, ...] = field(default_factory=_default_thresholds)
@@ -95,8 +116,12 @@ class LocalizeConfig:
     soft_min_score: float | None = None
     max_proposals_per_video: int | None = None
     remove_ambiguous: bool = False
+    attention_norm: str = "none"
 
     def __post_init__(self) -> None:
+        if self.attention_norm not in ATTENTION_NORMS:
+            raise ValueError(f"LocalizeConfig.attention_norm must be one of {ATTENTION_NORMS}, "
+                             f"got {self.attention_norm!r}")
         if self.nms not in ("soft", "nms"):
             raise ValueError(f"LocalizeConfig.nms must be 'soft' or 'nms', got {self.nms!r}")
         if len(self.thresholds) == 0:
@@ -264,7 +289,7 @@ def localize_video(attention: np.ndarray, cas_supp: np.ndarray, cfg: LocalizeCon
         return Proposals.empty()
     p = video_class_scores(w, cfg.class_topk_ratio)
     classes = select_classes(p, cfg.class_threshold)
-    s, e, ti = threshold_runs(a, cfg.thresholds)
+    s, e, ti = threshold_runs(normalize_attention(a, cfg.attention_norm), cfg.thresholds)
     if s.size == 0:
         return Proposals.empty()
     order = np.lexsort((ti, e, s))                              # tie order: start, end, threshold

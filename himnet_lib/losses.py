@@ -12,6 +12,7 @@ caps a single log term at ``-log(1e-6) ≈ 13.8`` and gives it zero gradient whi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +31,8 @@ __all__ = [
     "scl_loss",
     "guide_loss",
     "ml_loss",
+    "norm_loss",
+    "modality_mutual_loss",
     "LossConfig",
     "KNOWN_TERMS",
     "compose_losses",
@@ -207,12 +210,16 @@ def _bce(p: Tensor, q: Tensor) -> Tensor:
 
 
 def scl_terms(attention: Tensor, bg_prob: Tensor, alpha: float = 4.0, kl: str = "bernoulli",
-              centre: str = "self", u_grad: bool = False, eps: float = EPS) -> tuple[Tensor, Tensor]:
+              centre: str = "self", u_grad: bool = False, eps: float = EPS,
+              first_u: str = "swapped") -> tuple[Tensor, Tensor]:
     """The two halves of Eq. 10, each Σ_t U_t·BCE(p_t, q_t) averaged over the batch.
 
     attention a (B,T), bg_prob b = B_{C+1} (B,T).
     (i)  background term: p = b learns from q = 1 - a (detached), weighted by U(b‖1-a);
     (ii) attention term:  p = a learns from q = 1 - b (detached), weighted by U(a‖1-b).
+    ``first_u`` reads the weight of term (i): "swapped" (default) is U(b‖1-a), prediction first as
+    in term (ii) and in Eq. 9's definition; "printed" is Eq. 10's literal U(1-a‖b) (the target
+    in the prediction's place; always computed without gradient, as 1-a is the detached target).
     BCE(p,q) = -(q log p + (1-q) log(1-p)). Both p and q are clamped to [eps, 1-eps].
     U (:func:`uncertainty`) is computed from detached p by default; ``u_grad=True`` lets the
     gradient flow through U (through p; q is always a constant target). Returns (term_i, term_ii).
@@ -222,23 +229,30 @@ def scl_terms(attention: Tensor, bg_prob: Tensor, alpha: float = 4.0, kl: str = 
                          f"{tuple(bg_prob.shape)} must both be (B,T)")
     a, b = _promote(attention), _promote(bg_prob).to(_promote(attention).dtype)
 
-    def term(p: Tensor, q: Tensor) -> Tensor:
+    if first_u not in ("swapped", "printed"):
+        raise ValueError(f"scl_terms: first_u must be 'swapped' or 'printed', got {first_u!r}")
+
+    def term(p: Tensor, q: Tensor, printed: bool = False) -> Tensor:
         q = _clamp_p(q.detach(), eps)
         p = _clamp_p(p, eps)
-        u = uncertainty(p if u_grad else p.detach(), q, alpha, kl, centre, eps)
+        if printed:  # U(q‖p): the detached target in the prediction's slot
+            u = uncertainty(q, p.detach(), alpha, kl, centre, eps)
+        else:
+            u = uncertainty(p if u_grad else p.detach(), q, alpha, kl, centre, eps)
         return (u * _bce(p, q)).sum(dim=1).mean()
 
-    return term(b, 1 - a), term(a, 1 - b)
+    return term(b, 1 - a, first_u == "printed"), term(a, 1 - b)
 
 
 def scl_loss(attention: Tensor, bg_prob: Tensor, alpha: float = 4.0, kl: str = "bernoulli",
-             centre: str = "self", u_grad: bool = False, eps: float = EPS) -> Tensor:
+             centre: str = "self", u_grad: bool = False, eps: float = EPS,
+             first_u: str = "swapped") -> Tensor:
     """Eq. 10: L_SCL = Σ_t U(1-a_t|b_t)·BCE(b_t|1-a_t) + Σ_t U(a_t|1-b_t)·BCE(a_t|1-b_t), batch mean.
 
     attention (B,T), bg_prob (B,T); options as in :func:`scl_terms`. Sum (not mean) over snippets,
     as Eq. 10 writes it, hence the small λ2 = 0.01.
     """
-    t1, t2 = scl_terms(attention, bg_prob, alpha, kl, centre, u_grad, eps)
+    t1, t2 = scl_terms(attention, bg_prob, alpha, kl, centre, u_grad, eps, first_u)
     return t1 + t2
 
 
@@ -265,9 +279,30 @@ def ml_loss(attention: Tensor, bg_prob: Tensor) -> Tensor:
     return 0.5 * F.mse_loss(a, fg.detach()) + 0.5 * F.mse_loss(fg, a.detach())
 
 
+# ----------------------------------------------------------------------------- lineage terms (not in Eq. 11)
+
+def norm_loss(attentions: Sequence[Tensor]) -> Tensor:
+    """CO2-Net/HAM-Net attention sparsity ("norm"): mean over the given attentions of mean_t a_t,
+    averaged over the batch. attentions: the fused A and the per-modality attentions, each (B,T)
+    (CO2-Net: (L_norm + L_norm_r + L_norm_f)/3). Not in the HiM-Net paper; lineage reading only."""
+    if not attentions:
+        raise ValueError("norm_loss: no attention given")
+    return torch.stack([_promote(a).mean() for a in attentions]).mean()
+
+
+def modality_mutual_loss(parts: Sequence[Tensor]) -> Tensor:
+    """CO2-Net's mutual learning between the RGB and flow attentions a_r, a_f (B,T each):
+    ½·mean (a_r - sg(a_f))² + ½·mean (a_f - sg(a_r))². Exactly 0 with fewer than two parts
+    (``model.attention = "joint"``). Not in the HiM-Net paper; lineage reading only."""
+    if len(parts) < 2:
+        return torch.zeros((), dtype=torch.float32, device=parts[0].device if parts else None)
+    r, f = _promote(parts[0]), _promote(parts[1])
+    return 0.5 * F.mse_loss(r, f.detach()) + 0.5 * F.mse_loss(f, r.detach())
+
+
 # ----------------------------------------------------------------------------- Eq. 11
 
-KNOWN_TERMS = ("mil", "cll", "vcl", "scl", "guide", "ml")
+KNOWN_TERMS = ("mil", "cll", "vcl", "scl", "guide", "ml", "norm", "mu")
 
 
 @dataclass(frozen=True)
@@ -279,9 +314,16 @@ class LossConfig:
     T = 560 (r = 7) on THUMOS14, k = 6 at T = 60 (r = 10) on ActivityNet1.3.
     guide/ml are means over snippets with weight 1.0 by default (CO2-Net weights guide 0.8 and
     averages it over three attentions; set ``lambda_guide=0.8`` to follow it).
+
+    ``extra_terms`` are added to ``terms`` (the reading's additions, so that a table row that sets
+    ``terms`` keeps them): the ``lineage`` reading puts CO2-Net's "norm" (λ_norm·mean attention over
+    the fused and per-modality attentions) and "mu" (λ_mu·mutual learning of the two modality
+    attentions) there. ``lambda_cll`` weights L_CLL (Eq. 11: 1). ``scl_first_u`` is the reading of
+    Eq. 10's first uncertainty (:func:`scl_terms`).
     """
 
     terms: tuple[str, ...] = ("mil", "cll", "vcl", "scl")
+    extra_terms: tuple[str, ...] = ()
     topk_ratio: float = 7.0
     topk_k: int | None = None
     mil_target: str = "paper"
@@ -294,9 +336,18 @@ class LossConfig:
     scl_u_grad: bool = False
     lambda_guide: float = 1.0
     lambda_ml: float = 1.0
+    lambda_cll: float = 1.0
+    lambda_norm: float = 0.8
+    lambda_mu: float = 1.0
+    scl_first_u: str = "swapped"
+
+    @property
+    def active_terms(self) -> tuple[str, ...]:
+        """``terms`` followed by the ``extra_terms`` not already in it."""
+        return tuple(self.terms) + tuple(t for t in self.extra_terms if t not in self.terms)
 
     def __post_init__(self) -> None:
-        unknown = [t for t in self.terms if t not in KNOWN_TERMS]
+        unknown = [t for t in (*self.terms, *self.extra_terms) if t not in KNOWN_TERMS]
         if unknown:
             raise ValueError(f"LossConfig.terms: unknown term(s) {unknown}; known: {KNOWN_TERMS}")
         if len(set(self.terms)) != len(self.terms):
@@ -309,6 +360,8 @@ class LossConfig:
             raise ValueError(f"LossConfig.scl_kl must be 'bernoulli' or 'paper', got {self.scl_kl!r}")
         if self.scl_centre not in ("self", "target", "none"):
             raise ValueError(f"LossConfig.scl_centre must be 'self', 'target' or 'none', got {self.scl_centre!r}")
+        if self.scl_first_u not in ("swapped", "printed"):
+            raise ValueError(f"LossConfig.scl_first_u must be 'swapped' or 'printed', got {self.scl_first_u!r}")
         if self.topk_k is not None and self.topk_k < 1:
             raise ValueError(f"LossConfig.topk_k must be >= 1, got {self.topk_k}")
         if self.topk_k is None and self.topk_ratio <= 0:
@@ -335,12 +388,13 @@ def compose_losses(out, labels: Tensor, cfg: LossConfig) -> tuple[Tensor, dict[s
             weights[name] = 1.0
         elif name == "cll":
             terms[name] = cll_loss(out.probs, labels)
-            weights[name] = 1.0
+            weights[name] = cfg.lambda_cll
         elif name == "vcl":
             terms[name] = vcl_loss(out.features, out.cas_supp, labels, cfg.vcl_margin)
             weights[name] = cfg.lambda_vcl
         elif name == "scl":
-            terms[name] = scl_loss(out.attention, bg, cfg.alpha, cfg.scl_kl, cfg.scl_centre, cfg.scl_u_grad)
+            terms[name] = scl_loss(out.attention, bg, cfg.alpha, cfg.scl_kl, cfg.scl_centre, cfg.scl_u_grad,
+                                   first_u=cfg.scl_first_u)
             weights[name] = cfg.lambda_scl
         elif name == "guide":
             terms[name] = guide_loss(out.attention, bg)
@@ -348,5 +402,12 @@ def compose_losses(out, labels: Tensor, cfg: LossConfig) -> tuple[Tensor, dict[s
         elif name == "ml":
             terms[name] = ml_loss(out.attention, bg)
             weights[name] = cfg.lambda_ml
+        elif name == "norm":
+            parts = tuple(out.attention_parts)
+            terms[name] = norm_loss((out.attention,) + (parts if len(parts) > 1 else ()))
+            weights[name] = cfg.lambda_norm
+        elif name == "mu":
+            terms[name] = modality_mutual_loss(tuple(out.attention_parts))
+            weights[name] = cfg.lambda_mu
     total = sum(weights[n] * v for n, v in terms.items())
     return total, terms

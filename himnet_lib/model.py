@@ -6,7 +6,8 @@ Layout (all blocks work channels-first, ``(B, channels, T)``, as ``Conv1d`` does
 * classification branch: fusion unit X (B,T,2D) -> X̂ (B,T,2D), then a temporal classifier with an
   extra background class -> CAS S (B,T,C+1) (last channel = background);
 * attention branch: class-agnostic foreground attention A (B,T) in (0,1);
-* Ŝ = S·A (plain product, Sec. 3.2) and B = softmax_c(S) (Eq. 3).
+* Ŝ = S·A (plain product, Sec. 3.2) and B = softmax_c(S) (Eq. 3). ``model.supp = "include_min"``
+  trains with CO2-Net's a·(S - min_c S) + min_c S instead (inference keeps the product, as CO2-Net).
 
 The default network follows CO2-Net's layout (cross-modal consensus gating per modality, one
 attention head per gated modality, averaged), which is the closest public ancestor of HiM-Net.
@@ -35,11 +36,13 @@ __all__ = [
     "ConsensusFusion",
     "HiMNet",
     "build_model",
+    "suppress",
     "init_weights",
     "count_parameters",
 ]
 
 FUSIONS = ("ccm", "conv")
+SUPPS = ("product", "include_min")
 ATTENTIONS = ("modality", "joint")
 
 
@@ -69,10 +72,16 @@ class ModelConfig:
     head_input_dropout: float = 0.0
     head_hidden: int | None = None  # width of the classifier's k=3 conv; None = feature_dim (2D)
     leaky_slope: float = 0.2
+    # Ŝ during TRAINING (the losses' and VCL's Ŝ): "product" = S·A as Sec. 3.2 prints it;
+    # "include_min" = CO2-Net's A·(S - min_c S) + min_c S. Eval mode always uses the product
+    # (CO2-Net's tester does). The lineage reading selects include_min.
+    supp: str = "product"
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSIONS:
             raise ValueError(f"ModelConfig.fusion must be one of {FUSIONS}, got {self.fusion!r}")
+        if self.supp not in SUPPS:
+            raise ValueError(f"ModelConfig.supp must be one of {SUPPS}, got {self.supp!r}")
         if self.attention not in ATTENTIONS:
             raise ValueError(f"ModelConfig.attention must be one of {ATTENTIONS}, got {self.attention!r}")
         if self.feature_dim < 1 or self.num_classes < 1 or self.attention_hidden < 1:
@@ -276,11 +285,27 @@ class HiMNet(nn.Module):
         return ModelOutput(
             attention=attention,
             cas=cas,
-            cas_supp=cas * attention.unsqueeze(-1),              # Ŝ = S·A (Sec. 3.2)
+            cas_supp=suppress(cas, attention, self.cfg.supp if self.training else "product"),
             probs=torch.softmax(cas, dim=-1),                    # Eq. 3
             features=fused.transpose(1, 2),                      # X̂ (B,T,2D)
             attention_parts=parts,
         )
+
+
+def suppress(cas: Tensor, weight: Tensor, mode: str = "product") -> Tensor:
+    """Attention-suppressed CAS Ŝ from S (B,T,K) and a weight (B,T).
+
+    "product": Ŝ = w·S (Sec. 3.2). "include_min": Ŝ = w·(S - m) + m with m_t = min_c S[t, c], the
+    minimum over the CLASS axis per snippet (CO2-Net; HAM-Net's HAL/SSAL), so a suppressed snippet
+    goes to its own lowest class logit rather than to 0.
+    """
+    w = weight.unsqueeze(-1).to(cas.dtype)
+    if mode == "product":
+        return cas * w
+    if mode == "include_min":
+        m = cas.min(dim=-1, keepdim=True).values
+        return w * (cas - m) + m
+    raise ValueError(f"suppress: mode must be one of {SUPPS}, got {mode!r}")
 
 
 def build_model(cfg: ModelConfig) -> HiMNet:

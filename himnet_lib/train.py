@@ -113,30 +113,69 @@ def infer_videos(model: torch.nn.Module, videos, device: torch.device, amp: str 
     return out
 
 
+# Read-outs scored for every run from the same outputs (no retraining): attention read-out x NMS.
+READOUTS: tuple[tuple[str, str], ...] = (("none", "soft"), ("none", "nms"), ("minmax", "soft"), ("minmax", "nms"))
+
+
+def readout_key(attention_norm: str, nms: str) -> str:
+    return f"{attention_norm}/{nms}"
+
+
 def evaluate_outputs(ds, outputs: dict[str, dict[str, np.ndarray]], cfg: RunConfig,
-                     localize_cfg=None) -> tuple[dict, dict]:
-    """Localize every test video and score it. Returns (metrics, ActivityNet result JSON)."""
-    from .localize import localize_videos
+                     localize_cfg=None, readouts: bool = True) -> tuple[dict, dict]:
+    """Localize every test video and score it. Returns (metrics, ActivityNet result JSON).
+
+    Besides the run's own localization settings, ``metrics["by_readout"]`` scores every read-out of
+    :data:`READOUTS` (``"<attention_norm>/<nms>"`` -> mAP per tIoU and the averages) from the same
+    outputs, and the threshold-free diagnostics of :mod:`himnet_lib.diagnostics` are added.
+    """
+    from .diagnostics import attention_diagnostics
     from .groundtruth import gt_from_dataset
+    from .localize import localize_videos
     from .metrics import (evaluate_results, fg_bg_accuracy, snippet_classification_accuracy,
                           snippet_labels)
     lcfg = localize_cfg or cfg.localize
     videos = ds.test_videos()
-    preds = localize_videos(
-        {v.name: (outputs[v.name]["attention"], outputs[v.name]["cas_supp"]) for v in videos},
-        ds.classes, lcfg, ds.snippet_seconds,
-        ambiguous=ds.ambiguous if getattr(lcfg, "remove_ambiguous", False) else None,
-        durations={v.name: v.duration for v in videos},
-    )
     gt = gt_from_dataset(ds, ds.test_subset)
-    det = evaluate_results(gt, preds)
+
+    def score(loc):
+        preds = localize_videos(
+            {v.name: (outputs[v.name]["attention"], outputs[v.name]["cas_supp"]) for v in videos},
+            ds.classes, loc, ds.snippet_seconds,
+            ambiguous=ds.ambiguous if getattr(loc, "remove_ambiguous", False) else None,
+            durations={v.name: v.duration for v in videos},
+        )
+        return evaluate_results(gt, preds), preds
+
+    det, preds = score(lcfg)
     members = [snippet_labels(v.segments, v.segment_classes, v.num_snippets, ds.snippet_seconds,
                               ds.num_classes) for v in videos]
     metrics = det.to_json()
     metrics["snippet_acc"] = float(snippet_classification_accuracy([outputs[v.name]["cas"] for v in videos], members))
     metrics["fg_bg_acc"] = float(fg_bg_accuracy([outputs[v.name]["attention"] for v in videos], members))
+    metrics.update(attention_diagnostics(outputs, videos, members))
     metrics["num_predictions"] = int(sum(len(r) for r in preds["results"].values()))
+    metrics["readout"] = readout_key(lcfg.attention_norm, lcfg.nms)
+    if readouts:
+        by = {}
+        for norm, nms in READOUTS:
+            key = readout_key(norm, nms)
+            if key == metrics["readout"]:
+                d = metrics
+            else:
+                d = score(dataclasses.replace(lcfg, attention_norm=norm, nms=nms))[0].to_json()
+            by[key] = {k: d[k] for k in ("tiou", "mAP", "average_mAP", "average_mAP_0.1_0.5") if k in d}
+        metrics["by_readout"] = by
     return metrics, preds
+
+
+def evaluation_dataset(ds, cfg: RunConfig):
+    """The dataset a run is scored on: ``ds`` itself, or its validation view when
+    ``train.val_fraction > 0`` (held-out training videos; the test videos are not in the view)."""
+    if cfg.train.val_fraction > 0:
+        from .data.dataset import validation_view
+        return validation_view(ds, cfg.train.val_fraction, cfg.train.val_seed)
+    return ds
 
 
 # --- the run -------------------------------------------------------------------------------------
@@ -236,6 +275,11 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
     cfg = resolve_config(dataclasses.replace(cfg), feature_dim=ds.feature_dim, num_classes=ds.num_classes)
     dev = select_device(device)
     params = _params_record(cfg, ds, data_root, dev)
+    ds = evaluation_dataset(ds, cfg)
+    params["data"]["evaluated_on"] = ("validation fold of the training videos" if cfg.train.val_fraction > 0
+                                      else "test subset")
+    params["data"]["num_train"] = len(ds.train_videos())
+    params["data"]["num_eval"] = len(ds.test_videos())
 
     params_path, metrics_path, ckpt_path = run_dir / "params.json", run_dir / "metrics.json", run_dir / "checkpoint.pt"
     if params_path.exists() and not force:
@@ -306,8 +350,11 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
             acc = {}
             if tc.eval_interval and (done % tc.eval_interval == 0 or done == tc.iterations):
                 m, _ = evaluate_outputs(ds, infer_videos(model, ds.test_videos(), dev, tc.amp), cfg)
-                row.update({"test_average_mAP": m["average_mAP"], "test_snippet_acc": m["snippet_acc"],
-                            "test_fg_bg_acc": m["fg_bg_acc"]})
+                pre = "val" if tc.val_fraction > 0 else "test"
+                row.update({f"{pre}_average_mAP": m["average_mAP"], f"{pre}_snippet_acc": m["snippet_acc"],
+                            f"{pre}_fg_bg_acc": m["fg_bg_acc"], f"{pre}_fg_bg_auc": m["fg_bg_auc"]})
+                for key, d in m.get("by_readout", {}).items():
+                    row[f"{pre}_average_mAP[{key}]"] = d["average_mAP"]
                 if tc.select_on_test and (best is None or m["average_mAP"] > best["average_mAP"]):
                     best = {"iteration": done, "average_mAP": m["average_mAP"],
                             "model": {k: t.detach().clone() for k, t in model.state_dict().items()}}
@@ -332,6 +379,7 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
     metrics.update({
         "selection": SELECTION_TEST if tc.select_on_test else SELECTION_LAST,
         "selected_iteration": best["iteration"] if tc.select_on_test else tc.iterations,
+        "evaluated_on": params["data"]["evaluated_on"],
         "identity": params["identity"],
         "num_params": int(sum(p.numel() for p in model.parameters())),
         "wall_time_s": round(time.time() - t0, 2),
@@ -417,4 +465,4 @@ def relocalize(run_dir, data=None, localize_overrides: dict | None = None) -> tu
     cfg = apply_overrides(RunConfig.from_dict(params["config"]), localize_overrides or {})
     ds = data if hasattr(data, "videos") else load_dataset(data or params["data"]["root"],
                                                            snippet_seconds=cfg.snippet_seconds)
-    return evaluate_outputs(ds, load_outputs(run_dir), cfg)
+    return evaluate_outputs(evaluation_dataset(ds, cfg), load_outputs(run_dir), cfg)

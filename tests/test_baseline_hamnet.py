@@ -68,14 +68,23 @@ def test_hybrid_attention_uses_the_include_min_threshold():
 
 # --- loop references ---------------------------------------------------------------------------
 
-def _mil_ref(cas, weights, labels, k, beta):
-    """-Σ_c ỹ_c log softmax(top-k mean over t of weights[b,t]·cas[b,t,c])_c, ỹ = [y,β]/Σ, batch mean."""
+def _mil_ref(cas, weights, labels, k, beta, include_min=False):
+    """-Σ_c ỹ_c log softmax(top-k mean over t of weights[b,t]·cas[b,t,c])_c, ỹ = [y,β]/Σ, batch mean.
+    include_min: the weighted CAS is w·(s - m) + m with m = min over the classes of snippet t."""
     B, T, K = cas.shape
     total = 0.0
+
+    def weighted(b, t, c):
+        s = float(cas[b, t, c])
+        if not include_min:
+            return weights[b][t] * s
+        m = min(float(cas[b, t, j]) for j in range(K))
+        return weights[b][t] * (s - m) + m
+
     for b in range(B):
         v = []
         for c in range(K):
-            col = sorted((weights[b][t] * float(cas[b, t, c]) for t in range(T)), reverse=True)
+            col = sorted((weighted(b, t, c) for t in range(T)), reverse=True)
             v.append(sum(col[:k]) / k)
         m = max(v)
         logz = m + math.log(sum(math.exp(x - m) for x in v))
@@ -120,8 +129,11 @@ def test_loss_terms_match_loop_references(terms):
     ones = [[1.0] * T for _ in range(B)]
     semi = [[a[b][t] * hard[b][t] for t in range(T)] for b in range(B)]
     k = T // 10
-    ref = {"bcl": _mil_ref(out.cas, ones, labels, k, 1.0), "hal": _mil_ref(out.cas, hard, labels, k, 1.0),
-           "sal": _mil_ref(out.cas, a, labels, k, 0.0), "ssal": _mil_ref(out.cas, semi, labels, k, 0.0),
+    # HAM-Net's code: include-min for the hard (HAL) and semi-soft (SSAL) drops, plain product for SAL
+    ref = {"bcl": _mil_ref(out.cas, ones, labels, k, 1.0),
+           "hal": _mil_ref(out.cas, hard, labels, k, 1.0, include_min=True),
+           "sal": _mil_ref(out.cas, a, labels, k, 0.0),
+           "ssal": _mil_ref(out.cas, semi, labels, k, 0.0, include_min=True),
            "norm": sum(map(sum, a)) / (B * T),
            "guide": sum(abs(1 - a[b][t] - float(out.probs[b, t, -1])) for b in range(B) for t in range(T)) / (B * T)}
     for name, value in ref.items():

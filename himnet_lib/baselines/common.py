@@ -45,6 +45,7 @@ class BaselineConfig:
     hamnet_lambda_guide: float = 0.8     # β on the guide loss mean |1 - a - b_bg|
     hamnet_attention_dropout: float = 0.0  # HAM-Net's attention branch has no dropout
     hamnet_scl_replaces_guide: bool = False  # "+ L_SCL": add SCL (False) or swap it for the guide
+    hamnet_include_min: bool = True      # HAL/SSAL use w·(S - min_c S) + min_c S, as HAM-Net's code
 
     def __post_init__(self) -> None:
         if self.basnet_topk_ratio <= 0 or self.hamnet_topk_ratio <= 0:
@@ -97,8 +98,8 @@ def transfer_terms(out, labels: Tensor, cfg: LossConfig) -> dict[str, tuple[floa
     """
     terms: dict[str, tuple[float, Tensor]] = {}
     if "cll" in cfg.terms:
-        terms["cll"] = (1.0, cll_loss(out.probs, labels))
+        terms["cll"] = (cfg.lambda_cll, cll_loss(out.probs, labels))
     if "scl" in cfg.terms:
         terms["scl"] = (cfg.lambda_scl, scl_loss(out.attention, out.probs[..., -1], cfg.alpha, cfg.scl_kl,
-                                                 cfg.scl_centre, cfg.scl_u_grad))
+                                                 cfg.scl_centre, cfg.scl_u_grad, first_u=cfg.scl_first_u))
     return terms

@@ -13,7 +13,11 @@ Training-only hybrid attention (HAM-Net's ADL, "include_min" threshold), per vid
 snippets (the most salient are erased), semi-soft a_t·h_t. With MIL(Z, β) the label-normalised
 softmax CE of :func:`~himnet_lib.baselines.common.mil_term` (k = max(1, T // r), r = 10):
 
-    BCL = MIL(S, 1)   HAL = MIL(h·S, 1)   SAL = MIL(a·S, 0)   SSAL = MIL(a·h·S, 0)
+    BCL = MIL(S, 1)   HAL = MIL(h ⊙ S, 1)   SAL = MIL(a·S, 0)   SSAL = MIL(a·h ⊙ S, 0)
+
+where ``w ⊙ S`` is HAM-Net's include-min product w·(S - min_c S) + min_c S (its code uses it for
+HAL and SSAL; SAL is the plain product) — ``baseline.hamnet_include_min=false`` uses plain
+products everywhere (the form before this option existed).
     loss_1 = w·HAL + (1-w)·BCL,  loss_2 = w·SSAL + (1-w)·SAL   (w = 0.2 on THUMOS14)
     total  = lm1·loss_1 + lm2·loss_2 + α·mean(a) + β·mean|1 - a - softmax(S)_bg|   (α = β = 0.8)
 
@@ -28,7 +32,7 @@ from torch import Tensor, nn
 
 from ..errors import DataError
 from ..losses import LossConfig, guide_loss, topk_k
-from ..model import AttentionHead, ClassifierHead, ConvBlock, ModelConfig, ModelOutput, init_weights
+from ..model import AttentionHead, ClassifierHead, ConvBlock, ModelConfig, ModelOutput, init_weights, suppress
 from .common import BaselineConfig, mil_term, transfer_terms
 
 __all__ = ["HAMNet", "hybrid_attention", "hamnet_terms", "compose_hamnet"]
@@ -76,11 +80,12 @@ def hamnet_terms(out: ModelOutput, labels: Tensor, settings: BaselineConfig = Ba
     a, cas = out.attention, out.cas
     k = topk_k(cas.shape[1], settings.hamnet_topk_ratio)
     semi, hard = hybrid_attention(a, settings.hamnet_drop_thr)
+    drop = "include_min" if settings.hamnet_include_min else "product"
     return {
         "bcl": mil_term(cas, labels, k, 1.0),
-        "hal": mil_term(cas * hard.unsqueeze(-1), labels, k, 1.0),
+        "hal": mil_term(suppress(cas, hard, drop), labels, k, 1.0),
         "sal": mil_term(cas * a.unsqueeze(-1), labels, k, 0.0),
-        "ssal": mil_term(cas * semi.unsqueeze(-1), labels, k, 0.0),
+        "ssal": mil_term(suppress(cas, semi, drop), labels, k, 0.0),
         "norm": a.float().mean(),
         "guide": guide_loss(a, out.probs[..., -1]),
     }

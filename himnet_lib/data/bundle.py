@@ -245,7 +245,8 @@ def read_bundle(root: str | Path, *, snippet_seconds: float, feature_dim: int | 
     train, test = split_subsets(set(subsets))
     return Dataset(name=name, root=root, classes=classes, videos=videos, snippet_seconds=snippet_seconds,
                    ambiguous=ambiguous, train_subset=train, test_subset=test,
-                   _feature_dim=int(ref_dim or 0), layout="wtalc")
+                   _feature_dim=int(ref_dim or 0), layout="wtalc",
+                   label_source="labels_all.npy" if "labels_all" in arrays else "segments")
 
 
 def _object_array(items: Sequence[Any]) -> np.ndarray:

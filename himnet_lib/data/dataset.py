@@ -6,6 +6,7 @@ by default (W-TALC/CO2-Net/BaS-Net convention); snippet ``t`` spans ``[t, t+1) *
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -69,6 +70,9 @@ class Dataset:
     test_subset: str
     _feature_dim: int = field(default=0, repr=False)
     layout: str = "wtalc"  # "wtalc" (npy bundle) | "pervideo" (BaS-Net style)
+    # Where the video-level (weak) labels come from: "labels_all.npy" (W-TALC/CO2-Net) or the
+    # segment labels ("segments"), the fallback of a bundle without labels_all.npy and BaS-Net's rule.
+    label_source: str = "labels_all.npy"
 
     def __post_init__(self) -> None:
         self._by_name = {v.name: i for i, v in enumerate(self.videos)}
@@ -100,3 +104,38 @@ class Dataset:
         if not vids:
             return np.zeros((0, self.num_classes), np.float32)
         return np.stack([v.labels for v in vids]).astype(np.float32, copy=False)
+
+
+VALIDATION_SUBSET = "validation"
+
+
+def validation_view(ds: Dataset, fraction: float, seed: int = 0) -> Dataset:
+    """A view of ``ds`` for hyperparameter selection without the test set.
+
+    A fixed ``fraction`` of the TRAINING videos (chosen by ``seed``, independent of the training
+    seed, stratified by primary class so every class keeps training videos) is held out with its
+    ground truth as subset ``"validation"``, which becomes the view's test subset. The real test
+    videos are dropped from the view, so nothing trained or scored on it can see them.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"validation fraction must be in (0, 1), got {fraction}")
+    train = ds.train_videos()
+    if len(train) < 2:
+        raise ValueError(f"dataset {ds.name}: too few training videos ({len(train)}) for a validation fold")
+    rng = np.random.default_rng(seed)
+    primary = np.array([int(np.argmax(v.labels)) if v.labels.any() else -1 for v in train])
+    held: set[int] = set()
+    for c in np.unique(primary):
+        idx = np.flatnonzero(primary == c)
+        rng.shuffle(idx)
+        n = int(round(fraction * idx.size))
+        if idx.size - n < 1:
+            n = idx.size - 1
+        held.update(idx[:n].tolist())
+    videos = [dataclasses.replace(v, subset=VALIDATION_SUBSET) if i in held else v
+              for i, v in enumerate(train)]
+    view = Dataset(name=f"{ds.name} (validation fold {fraction:g}, seed {seed})", root=ds.root,
+                   classes=list(ds.classes), videos=videos, snippet_seconds=ds.snippet_seconds,
+                   ambiguous={}, train_subset=ds.train_subset, test_subset=VALIDATION_SUBSET,
+                   _feature_dim=ds.feature_dim, layout=ds.layout, label_source=ds.label_source)
+    return view

@@ -178,4 +178,4 @@ def read_pervideo(root: str | Path, *, snippet_seconds: float, feature_dim: int 
                             duration=duration, _num_snippets=T, _source=PerVideoFeatures(rgb, flow, vid)))
     return Dataset(name=root.name, root=root, classes=classes, videos=videos, snippet_seconds=snippet_seconds,
                    ambiguous={}, train_subset="train", test_subset="test", _feature_dim=int(ref_dim or 0),
-                   layout="pervideo")
+                   layout="pervideo", label_source="segments")

@@ -47,6 +47,7 @@ def summarize(ds: Dataset) -> dict:
     return {
         "name": ds.name,
         "layout": ds.layout,
+        "label_source": ds.label_source,
         "root": str(ds.root),
         "num_videos": len(ds.videos),
         "num_classes": ds.num_classes,
@@ -82,8 +83,12 @@ def format_summary(s: dict) -> str:
         f"  {s['num_videos']} videos, {s['num_classes']} classes, feature dim {s['feature_dim']}, "
         f"snippet {s['snippet_seconds']:.4g} s; train subset '{s['train_subset']}', test subset '{s['test_subset']}'",
         f"  ambiguous segments: {s['ambiguous_segments']} in {s['ambiguous_videos']} videos",
+        f"  video-level labels from: {s['label_source']}",
         "  percentiles are p5 / p25 / p50 / p75 / p95",
     ]
+    if s["layout"] == "wtalc" and s["label_source"] != "labels_all.npy":
+        lines.insert(1, "  WARNING: labels_all.npy is missing: video-level labels fall back to the segment "
+                        "labels (CO2-Net trains on labels_all.npy; THUMOS14's differ for 28 of 412 videos)")
     for name, sub in s["subsets"].items():
         lines += [
             f"  subset '{name}': {sub['videos']} videos, {sub['instances']} instances, "
