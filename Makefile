@@ -6,7 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 WORKERS ?= 2
-SEEDS   ?= 3
+SEEDS   ?= 5
+SEEDS_OTHER ?= 3
 
 # Keep Jupyter, IPython and matplotlib state inside the checkout, not in the user's home.
 CACHE := $(CURDIR)/.cache
@@ -30,7 +31,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 demo: $(STAMP)
-	$(BIN)/himnet reproduce --profile demo --seeds $(SEEDS) --workers $(WORKERS)
+	$(BIN)/himnet reproduce --profile demo --seeds $(SEEDS) --seeds-other $(SEEDS_OTHER) --workers $(WORKERS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

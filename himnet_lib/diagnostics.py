@@ -25,7 +25,7 @@ import numpy as np
 
 from .errors import EvaluationError
 
-__all__ = ["roc_auc", "attention_diagnostics", "DIAGNOSTIC_KEYS"]
+__all__ = ["roc_auc", "attention_diagnostics", "background_uncertainty", "DIAGNOSTIC_KEYS"]
 
 DIAGNOSTIC_KEYS = ("fg_bg_auc", "fg_bg_auc_video", "attention_min", "attention_max", "attention_range",
                    "bg_prob_on_fg", "bg_prob_on_bg", "off_label_argmax_share")
@@ -113,3 +113,26 @@ def attention_diagnostics(outputs: Mapping[str, Mapping[str, np.ndarray]], video
         "bg_prob_on_bg": float(b_all[~fg_all].mean()) if (~fg_all).any() else float("nan"),
         "off_label_argmax_share": off / total if total else float("nan"),
     }
+
+
+def background_uncertainty(outputs: Mapping[str, Mapping[str, np.ndarray]], videos: Sequence,
+                           memberships: Sequence[np.ndarray], alpha: float = 4.0,
+                           kl: str = "bernoulli") -> np.ndarray:
+    """Fig. 7's statistic: U(B_BG ‖ 1 - A) (Eq. 9, self-centred, the weight of Eq. 10's first term
+    as implemented) on every ground-truth background snippet of ``videos``, pooled (1-D array).
+
+    outputs: video name -> {"attention" (T,), "bg_prob" (T,)}; memberships from
+    :func:`himnet_lib.metrics.snippet_labels` (last column = background).
+    """
+    import torch
+
+    from .losses import uncertainty
+    values = []
+    for v, m in zip(videos, memberships):
+        o = outputs[v.name]
+        is_bg = np.asarray(m, dtype=bool)[:, -1]
+        u = uncertainty(torch.from_numpy(np.asarray(o["bg_prob"], np.float64)),
+                        1 - torch.from_numpy(np.asarray(o["attention"], np.float64)),
+                        alpha=alpha, kl=kl, centre="self")
+        values.append(u.numpy()[is_bg])
+    return np.concatenate(values) if values else np.zeros(0)

@@ -382,7 +382,7 @@ def compose_losses(out, labels: Tensor, cfg: LossConfig) -> tuple[Tensor, dict[s
     bg = out.probs[..., -1]
     terms: dict[str, Tensor] = {}
     weights: dict[str, float] = {}
-    for name in cfg.terms:
+    for name in cfg.active_terms:  # terms plus the reading's extra_terms
         if name == "mil":
             terms[name] = mil_loss(out.cas, out.cas_supp, labels, cfg.k_for(T), cfg.mil_target)
             weights[name] = 1.0

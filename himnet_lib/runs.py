@@ -21,25 +21,33 @@ SYNTHETIC_PROFILES = {"smoke": "smoke", "demo": "demo"}
 TRAIN_NOTEBOOK = "01_train.ipynb"
 STUDY_NOTEBOOKS = ("02_ablation_table3", "03_alpha_sweep_fig6", "04_uncertainty_kde_fig7",
                    "05_qualitative_fig8", "06_scl_variants_table4", "07_comparison_table1",
-                   "08_generality_table5")
+                   "08_generality_table5", "09_attention_diagnostics", "10_claims")
+# Notebooks whose rows are Table 3's and take the Table 3 seed count; the others take
+# ``seeds_other`` (the claims notebook takes both).
+TABLE3_SEED_NOTEBOOKS = ("02_ablation_table3", "05_qualitative_fig8", "09_attention_diagnostics")
 
 
 def results_root(profile: str, results: str | os.PathLike | None = None) -> Path:
     return Path(results) if results else results_dir() / profile
 
 
-def ensure_data(profile: str, data_root: str | os.PathLike | None, results: Path, seed: int = 0) -> Path:
-    """The dataset root for a study: the user's, or the synthetic preset of ``profile``
-    generated once under ``<results>/data`` (deterministic, so regenerating gives the same files)."""
-    if data_root:
+def ensure_data(profile: str, data_root: str | os.PathLike | None, results: Path, seed: int = 0,
+                benchmark: str = "") -> Path:
+    """The dataset root for a study: the user's, or the synthetic preset of ``profile`` (or the
+    given ``benchmark`` preset, see :data:`himnet_lib.study.BENCHMARKS`) generated once under
+    ``<results>/data`` (deterministic, so regenerating gives the same files)."""
+    from .study import benchmarks
+    main = benchmarks(profile)[0]
+    if data_root and benchmark in ("", main):
         return Path(data_root)
     if profile not in SYNTHETIC_PROFILES:
         raise HimnetError(f"profile {profile!r} needs real data: pass --data ROOT "
                           "(see README: THUMOS14 / ActivityNet 1.3 features)")
     from .data.synthetic import make_synthetic
-    out = results / "data" / f"synthetic-{SYNTHETIC_PROFILES[profile]}-seed{seed}"
+    preset = benchmark or SYNTHETIC_PROFILES[profile]
+    out = results / "data" / f"synthetic-{preset}-seed{seed}"
     if not out.exists():
-        make_synthetic(SYNTHETIC_PROFILES[profile], seed=seed, out=out)
+        make_synthetic(preset, seed=seed, out=out)
     return out
 
 
@@ -240,41 +248,49 @@ def _markdown(df) -> str:
 
 # --- the one command ----------------------------------------------------------------------------
 
-def all_study_specs(profile: str, seeds: int) -> list[RunSpec]:
+def all_study_specs(profile: str, seeds: int, seeds_other: int | None = None,
+                    reading: str | None = None) -> list[RunSpec]:
+    """Every run of every study notebook (Table 3 rows with ``seeds``, the others ``seeds_other``)."""
     from . import study
-    specs = (study.table3_specs(profile, seeds) + study.alpha_specs(profile, seeds)
-             + study.table4_specs(profile, seeds) + study.table1_specs(profile, seeds)
-             + study.uncertainty_specs(profile, seeds) + study.mil_target_specs(profile, seeds)
-             + study.table5_specs(profile, seeds))
+    other = seeds if seeds_other is None else seeds_other
+    specs = (study.table3_specs(profile, seeds, reading) + study.alpha_specs(profile, other, reading=reading)
+             + study.table4_specs(profile, other, reading) + study.table1_specs(profile, other, reading)
+             + study.uncertainty_specs(profile, other, reading) + study.table5_specs(profile, other)
+             + study.claims_specs(profile, seeds, other) + study.selection_specs(profile))
     return specs
 
 
-def reproduce(profile: str, *, data_root: str | None = None, seeds: int = 3, workers: int = 2,
-              executor: str = "local", results: str | None = None, notebooks: Sequence[str] | None = None,
-              log=None) -> Path:
+def reproduce(profile: str, *, data_root: str | None = None, seeds: int = 5, seeds_other: int = 3,
+              workers: int = 2, executor: str = "local", results: str | None = None,
+              notebooks: Sequence[str] | None = None, reading: str | None = None, log=None) -> Path:
     """Regenerate every table and figure: train all runs (shared ones once, in parallel), then
-    execute the study notebooks in order, writing ``results/<profile>/{tables,figures,notebooks}``."""
+    execute the study notebooks in order, writing ``results/<profile>/{tables,figures,notebooks}``.
+    Table 3's rows get ``seeds`` seeds, every other row ``seeds_other`` (at most ``seeds``)."""
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
     t0 = time.time()
+    seeds_other = min(seeds_other, seeds)
     root = results_root(profile, results)
     data = ensure_data(profile, data_root, root)
     log(f"data: {data}")
     runs_dir = root / "runs"
-    specs = all_study_specs(profile, seeds)
-    run_specs(specs, data, runs_dir, workers=workers, executor=executor, log=log)
+    specs = all_study_specs(profile, seeds, seeds_other, reading)
+    run_study_specs(specs, profile, root, data_root, workers=workers, executor=executor, log=log)
     names = list(notebooks) if notebooks else list(STUDY_NOTEBOOKS)
     for name in names:
         if not (notebooks_dir() / f"{name}.ipynb").exists():
             log(f"skipping {name}: notebook not present")
             continue
         t1 = time.time()
-        execute_notebook(f"{name}.ipynb", root / "notebooks" / f"{name}.ipynb",
-                         {"profile": profile, "data_root": str(data), "seeds": seeds, "workers": workers,
-                          "results_dir": str(root), "executor": executor})
+        params = {"profile": profile, "data_root": str(data), "workers": workers, "results_dir": str(root),
+                  "executor": executor, "reading": reading or "",
+                  "seeds": seeds if name in TABLE3_SEED_NOTEBOOKS or name == "10_claims" else seeds_other}
+        if name == "10_claims":
+            params["seeds_other"] = seeds_other
+        execute_notebook(f"{name}.ipynb", root / "notebooks" / f"{name}.ipynb", params)
         log(f"{name}: {time.time() - t1:.0f}s")
     # 01_train as run for the full model (first seed): the unit of work, shown with its outputs.
     from .study import table1_specs
-    full = [s for s in table1_specs(profile, 1) if s.label == "HiM-Net"][0]
+    full = [s for s in table1_specs(profile, 1, reading) if s.label == "HiM-Net"][0]
     src = runs_dir / full.run_id / "executed.ipynb"
     if src.exists():
         atomic_write_text(root / "notebooks" / "01_train.ipynb", src.read_text())
@@ -325,3 +341,17 @@ def comparison_table(df, order: Sequence[str]):
         table[f"{m}_mean"] = stats[f"{m}_mean"]
         table[f"{m}_std"] = stats[f"{m}_std"]
     return table
+
+
+def run_study_specs(specs: Sequence[RunSpec], profile: str, results: Path, data_root: str | os.PathLike | None = None,
+                    **kwargs) -> dict[str, Path]:
+    """:func:`run_specs` for specs on several benchmarks: one call per benchmark with its data root
+    (the user's ``data_root`` for the main benchmark). Returns {benchmark: data root}."""
+    groups: dict[str, list[RunSpec]] = {}
+    for s in specs:
+        groups.setdefault(s.benchmark, []).append(s)
+    roots = {}
+    for bench, group in groups.items():
+        roots[bench] = ensure_data(profile, data_root, results, benchmark=bench)
+        run_specs(group, roots[bench], results / "runs", **kwargs)
+    return roots

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .config import RunConfig, build_config
+from .config import PROFILES, READINGS, RunConfig, build_config
 
 FULL = ("mil", "cll", "vcl", "scl")
 
@@ -47,14 +47,6 @@ TABLE1_ROWS: list[tuple[str, dict[str, Any]]] = [
     ("HiM-Net", {"loss.terms": FULL}),
 ]
 
-# The reading of Eq. 5 (README "Where the paper is ambiguous", L3/T2): the MIL-only baseline and
-# the full model under the paper-literal L_CCE (1/(C+1), unnormalised labels) and under the peers'
-# label-normalised target. Rows equal to the profile's default are Table 3's runs (shared).
-MIL_TARGET_ROWS: list[tuple[str, dict[str, Any]]] = [
-    (f"{exp} · {target}", {"loss.terms": terms, "loss.mil_target": target})
-    for target in ("paper", "normalized") for exp, terms in (("Exp 1", ("mil",)), ("Exp 4", FULL))
-]
-
 # Fig. 7: the uncertainty of background snippets for models trained with and without SCL.
 UNCERTAINTY_ROWS: list[tuple[str, dict[str, Any]]] = [
     ("w/o L_SCL", {"loss.terms": ("mil", "cll", "vcl")}),
@@ -79,56 +71,88 @@ TABLE5_DISPLAY = {"BaS-Net": "BaS-Net", "BaS-Net + L_CLL": "+ L_CLL", "BaS-Net +
                   "HAM-Net": "HAM-Net", "HAM-Net + L_CLL": "+ L_CLL", "HAM-Net + L_SCL": "+ L_SCL"}
 
 
+# The benchmarks of a profile: synthetic presets, the first being the profile's main one. Every
+# claim is tested on each (no conclusion rests on one generator); real-data profiles use the
+# user's data root and have no synthetic benchmark.
+BENCHMARKS: dict[str, tuple[str, ...]] = {"smoke": ("smoke", "smoke-b"), "demo": ("demo", "demo-b")}
+
+
+def benchmarks(profile: str) -> tuple[str, ...]:
+    """The profile's benchmarks ("" = the user's data for a real-data profile)."""
+    return BENCHMARKS.get(profile, ("",))
+
+
+def default_reading(profile: str) -> str:
+    return str(PROFILES.get(profile, {}).get("reading", "literal"))
+
+
 @dataclass(frozen=True)
 class RunSpec:
-    """One training run of the study: a profile plus overrides plus a seed."""
+    """One training run of the study: a profile plus overrides plus a seed, on a benchmark.
+
+    ``benchmark`` is a synthetic preset of the profile ("" or the profile's first preset = its
+    main benchmark). A reading other than the profile's is an override ``("reading", name)``.
+    """
 
     table: str
     label: str
     seed: int
     overrides: tuple[tuple[str, Any], ...]
     profile: str
+    benchmark: str = ""
 
     def config(self) -> RunConfig:
         return build_config(self.profile, {**dict(self.overrides), "train.seed": self.seed})
 
     @property
+    def main_benchmark(self) -> bool:
+        return self.benchmark in ("", benchmarks(self.profile)[0])
+
+    @property
     def run_id(self) -> str:
-        """Deterministic id from the resolved settings: equal settings give the same run."""
-        return f"{self.profile}-s{self.seed}-{self.config().identity()[:12]}"
+        """Deterministic id from the resolved settings (and the benchmark): equal settings give the
+        same run."""
+        bench = "" if self.main_benchmark else f"{self.benchmark}-"
+        return f"{self.profile}-{bench}s{self.seed}-{self.config().identity()[:12]}"
+
+    @property
+    def reading(self) -> str:
+        return self.config().reading
 
     def overrides_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.overrides}
 
 
-def _specs(table: str, rows: Iterable[tuple[str, dict[str, Any]]], profile: str, seeds: int) -> list[RunSpec]:
-    return [RunSpec(table, label, seed, tuple(sorted(over.items())), profile)
+def _specs(table: str, rows: Iterable[tuple[str, dict[str, Any]]], profile: str, seeds: int,
+           reading: str | None = None, benchmark: str = "") -> list[RunSpec]:
+    extra = {} if reading in (None, default_reading(profile)) else {"reading": reading}
+    return [RunSpec(table, label, seed, tuple(sorted({**over, **extra}.items())), profile, benchmark)
             for label, over in rows for seed in range(seeds)]
 
 
-def table3_specs(profile: str, seeds: int) -> list[RunSpec]:
-    return _specs("table3", [(lab, {"loss.terms": terms}) for lab, terms in TABLE3_ROWS], profile, seeds)
+def table3_specs(profile: str, seeds: int, reading: str | None = None, benchmark: str = "",
+                 rows: Iterable[str] | None = None) -> list[RunSpec]:
+    keep = set(rows) if rows is not None else None
+    return _specs("table3", [(lab, {"loss.terms": terms}) for lab, terms in TABLE3_ROWS
+                             if keep is None or lab in keep], profile, seeds, reading, benchmark)
 
 
-def alpha_specs(profile: str, seeds: int, alphas: Iterable[float] = ALPHAS) -> list[RunSpec]:
+def alpha_specs(profile: str, seeds: int, alphas: Iterable[float] = ALPHAS, reading: str | None = None,
+                benchmark: str = "") -> list[RunSpec]:
     return _specs("alpha", [(f"alpha={a:g}", {"loss.terms": FULL, "loss.alpha": float(a)}) for a in alphas],
-                  profile, seeds)
+                  profile, seeds, reading, benchmark)
 
 
-def table4_specs(profile: str, seeds: int) -> list[RunSpec]:
-    return _specs("table4", TABLE4_ROWS, profile, seeds)
+def table4_specs(profile: str, seeds: int, reading: str | None = None, benchmark: str = "") -> list[RunSpec]:
+    return _specs("table4", TABLE4_ROWS, profile, seeds, reading, benchmark)
 
 
-def table1_specs(profile: str, seeds: int) -> list[RunSpec]:
-    return _specs("table1", TABLE1_ROWS, profile, seeds)
+def table1_specs(profile: str, seeds: int, reading: str | None = None, benchmark: str = "") -> list[RunSpec]:
+    return _specs("table1", TABLE1_ROWS, profile, seeds, reading, benchmark)
 
 
-def uncertainty_specs(profile: str, seeds: int) -> list[RunSpec]:
-    return _specs("fig7", UNCERTAINTY_ROWS, profile, seeds)
-
-
-def mil_target_specs(profile: str, seeds: int) -> list[RunSpec]:
-    return _specs("mil_target", MIL_TARGET_ROWS, profile, seeds)
+def uncertainty_specs(profile: str, seeds: int, reading: str | None = None, benchmark: str = "") -> list[RunSpec]:
+    return _specs("fig7", UNCERTAINTY_ROWS, profile, seeds, reading, benchmark)
 
 
 def unique_runs(specs: Iterable[RunSpec]) -> list[RunSpec]:
@@ -139,8 +163,56 @@ def unique_runs(specs: Iterable[RunSpec]) -> list[RunSpec]:
     return list(seen.values())
 
 
-def table5_specs(profile: str, seeds: int) -> list[RunSpec]:
-    return _specs("table5", TABLE5_ROWS, profile, seeds)
+def table5_specs(profile: str, seeds: int, benchmark: str = "") -> list[RunSpec]:
+    """Baselines train their own objective: the reading does not apply to them."""
+    return _specs("table5", TABLE5_ROWS, profile, seeds, None, benchmark)
+
+
+# Claims (himnet_lib.claims): the Table 3 rows they compare get SEEDS_TABLE3 seeds, the others
+# SEEDS_OTHER (cost); the claims table records n_seeds per row.
+CLAIM_TABLE3_ROWS = ("Exp 1", "Exp 2", "Exp 3", "Exp 4")
+
+
+def claims_specs(profile: str, seeds_table3: int, seeds_other: int) -> list[RunSpec]:
+    """Every run the claims table reads: on each benchmark, Table 3's Exp 1-4 and Table 4 under
+    both readings; the α sweep under the profile's reading; Table 5 (reading-free)."""
+    specs: list[RunSpec] = []
+    for bench in benchmarks(profile):
+        for reading in READINGS:
+            specs += table3_specs(profile, seeds_table3, reading, bench, rows=CLAIM_TABLE3_ROWS)
+            specs += table4_specs(profile, seeds_other, reading, bench)
+        specs += alpha_specs(profile, seeds_other, benchmark=bench)
+        specs += table5_specs(profile, seeds_other, benchmark=bench)
+    return specs
+
+
+# Schedule selection on a validation fold of the training videos (never the test videos):
+# MIL-only and the full model per reading, with learning curves every SELECTION_EVAL iterations.
+# (iterations, evaluation interval) per profile: 2.5x the demo schedule, so that the curves show
+# whether the chosen number of iterations has converged.
+SELECTION_SCHEDULE: dict[str, tuple[int, int]] = {"smoke": (48, 12), "demo": (1500, 250)}
+SELECTION_VAL_FRACTION = 0.2
+
+
+def selection_schedule(profile: str) -> tuple[int, int]:
+    return SELECTION_SCHEDULE.get(profile, (1500, 250))
+
+
+def selection_rows(profile: str) -> list[tuple[str, dict[str, Any]]]:
+    iterations, every = selection_schedule(profile)
+    rows = []
+    for reading in READINGS:
+        for exp, terms in (("Exp 1", ("mil",)), ("Exp 4", FULL)):
+            rows.append((f"{exp} · {reading}", {"loss.terms": terms, "reading": reading,
+                                                "train.iterations": iterations,
+                                                "train.eval_interval": every,
+                                                "train.val_fraction": SELECTION_VAL_FRACTION}))
+    return rows
+
+
+def selection_specs(profile: str, seeds: int = 1, benchmark: str = "") -> list[RunSpec]:
+    return [RunSpec("selection", label, seed, tuple(sorted(over.items())), profile, benchmark)
+            for label, over in selection_rows(profile) for seed in range(seeds)]
 
 
 def trivial_predictions(ds, subset: str | None = None) -> dict:

@@ -153,7 +153,9 @@ def evaluate_outputs(ds, outputs: dict[str, dict[str, np.ndarray]], cfg: RunConf
     metrics = det.to_json()
     metrics["snippet_acc"] = float(snippet_classification_accuracy([outputs[v.name]["cas"] for v in videos], members))
     metrics["fg_bg_acc"] = float(fg_bg_accuracy([outputs[v.name]["attention"] for v in videos], members))
-    metrics.update(attention_diagnostics(outputs, videos, members))
+    # NaN (e.g. an AUC on videos without foreground) is stored as null: metrics.json is strict JSON
+    metrics.update({k: (v if math.isfinite(v) else None)
+                    for k, v in attention_diagnostics(outputs, videos, members).items()})
     metrics["num_predictions"] = int(sum(len(r) for r in preds["results"].values()))
     metrics["readout"] = readout_key(lcfg.attention_norm, lcfg.nms)
     if readouts:

@@ -22,6 +22,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from .losses import KNOWN_TERMS
+
 DPI = 150
 FIG_WIDTH = 7.0  # inches: one column of a notebook / half a page
 # Fixed style applied on top of matplotlib's internal defaults (never the user's matplotlibrc).
@@ -113,7 +115,7 @@ def show(fig) -> None:
 
 # --- training ----------------------------------------------------------------------------------
 
-LOSS_TERMS = ("mil", "cll", "vcl", "scl", "guide", "ml")
+LOSS_TERMS = KNOWN_TERMS  # one list of loss terms: himnet_lib.losses
 
 
 @_styled
@@ -124,8 +126,9 @@ def loss_curves(history) -> Any:
     if "iteration" not in history.columns or len(history) == 0:
         raise ValueError("loss_curves: history needs rows and an 'iteration' column")
     it = history["iteration"].to_numpy()
-    tests = [c for c in ("test_average_mAP", "test_snippet_acc", "test_fg_bg_acc") if c in history.columns
-             and history[c].notna().any()]
+    tests = [c for c in ("test_average_mAP", "test_snippet_acc", "test_fg_bg_acc",
+                         "val_average_mAP", "val_snippet_acc", "val_fg_bg_acc", "val_fg_bg_auc")
+             if c in history.columns and history[c].notna().any()]
     fig = new_figure(FIG_WIDTH, 2.8)
     axes = fig.subplots(1, 2 if tests else 1, squeeze=False)[0]
     ax = axes[0]
@@ -148,10 +151,12 @@ def loss_curves(history) -> Any:
         for c in tests:
             ok = history[c].notna().to_numpy()
             ax2.plot(it[ok], 100 * history[c].to_numpy()[ok], marker="o", ms=3, lw=1.0,
-                     label=c.removeprefix("test_"))
+                     label=c)
         ax2.set_xlabel("iteration")
-        ax2.set_ylabel("test set (%)")
-        ax2.set_title("learning curves (test set, for inspection only)")
+        on_val = any(c.startswith("val_") for c in tests)
+        ax2.set_ylabel("validation fold (%)" if on_val else "test set (%)")
+        ax2.set_title("learning curves (validation fold of the training videos)" if on_val
+                      else "learning curves (test set, for inspection only)")
         ax2.legend(frameon=False)
     return fig
 
@@ -402,3 +407,88 @@ def timeline_for(video, outputs: Mapping[str, np.ndarray], proposals, dataset, c
     return timeline(video.name, video.segments, video.segment_classes, c, outputs["cas_supp"],
                     outputs["attention"], outputs["bg_prob"], proposals, dataset.snippet_seconds,
                     dataset.classes, top_k)
+
+
+# --- attention diagnostics, learning curves, read-outs, claims ----------------------------------
+
+@_styled
+def distributions(values: Mapping[str, Mapping[str, np.ndarray]], title: str = "", xlabel: str = "value") -> Any:
+    """One panel per outer key (e.g. a reading), one histogram per inner key (e.g. "Exp 1 · fg"):
+    densities of values in [0, 1] with 40 bins."""
+    panels = list(values)
+    fig = new_figure(FIG_WIDTH, 2.6 * max(1, len(panels)))
+    axes = fig.subplots(max(1, len(panels)), 1, squeeze=False)[:, 0]
+    bins = np.linspace(0, 1, 41)
+    for ax, panel in zip(axes, panels):
+        for label, v in values[panel].items():
+            v = np.asarray(v, dtype=float).ravel()
+            if v.size:
+                ax.hist(np.clip(v, 0, 1), bins=bins, density=True, histtype="step", lw=1.3, label=label)
+        ax.set_title(f"{title} · {panel}" if title else str(panel))
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("density")
+        ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig
+
+
+@_styled
+def learning_curves(histories: Mapping[str, Any], columns: Sequence[str] = ("val_average_mAP[none/soft]",
+                                                                            "val_average_mAP[minmax/soft]",
+                                                                            "val_fg_bg_auc")) -> Any:
+    """Learning curves of several runs (label -> history DataFrame), one panel per column."""
+    fig = new_figure(FIG_WIDTH, 2.8)
+    axes = fig.subplots(1, len(columns), squeeze=False)[0]
+    for ax, col in zip(axes, columns):
+        for label, h in histories.items():
+            if col not in h.columns:
+                continue
+            ok = h[col].notna().to_numpy()
+            scale = 1.0 if col.endswith("auc") else 100.0
+            ax.plot(h["iteration"].to_numpy()[ok], scale * h[col].to_numpy()[ok], marker="o", ms=2.5, lw=1.0,
+                    label=label)
+        ax.set_xlabel("iteration")
+        ax.set_title(col.replace("val_", "validation "), fontsize=8)
+    axes[0].set_ylabel("AVG mAP (%) / AUC")
+    axes[-1].legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig
+
+
+@_styled
+def readout_comparison(table, label_col: str = "row", fixed: str = "fixed_mean", minmax: str = "minmax_mean",
+                       fixed_std: str = "fixed_std", minmax_std: str = "minmax_std") -> Any:
+    """Grouped bars: AVG mAP of each row under the fixed and the min-max read-out (mean ± std)."""
+    labels = list(table[label_col])
+    x = np.arange(len(labels))
+    fig = new_figure(FIG_WIDTH, 3.0)
+    ax = fig.subplots()
+    ax.bar(x - 0.2, table[fixed], 0.4, yerr=table[fixed_std], label="fixed thresholds", color="tab:gray")
+    ax.bar(x + 0.2, table[minmax], 0.4, yerr=table[minmax_std], label="per-video min-max", color="tab:blue")
+    ax.set_xticks(x, labels, rotation=45, ha="right", fontsize=7)
+    ax.set_ylabel("AVG mAP 0.1:0.7 (%)")
+    ax.set_title("the same runs under two attention read-outs")
+    ax.legend(frameon=False)
+    return fig
+
+
+VERDICT_COLORS = {"holds": "tab:green", "reversed": "tab:red", "within noise": "tab:gray", "n/a": "white"}
+
+
+@_styled
+def claims_forest(table) -> Any:
+    """Each claim row: our effect ± 2 se (colour = verdict), and the paper's effect (black x)."""
+    rows = table.reset_index(drop=True)
+    fig = new_figure(FIG_WIDTH, 0.16 * len(rows) + 1.2)
+    ax = fig.subplots()
+    y = np.arange(len(rows))[::-1]
+    for yi, (_, r) in zip(y, rows.iterrows()):
+        c = VERDICT_COLORS.get(r["verdict"], "black")
+        se = r["se"] if np.isfinite(r["se"]) else 0.0
+        ax.errorbar(r["our_effect"], yi, xerr=2 * se, fmt="o", ms=3, color=c, ecolor=c, lw=1)
+        if np.isfinite(r["paper_effect"]):
+            ax.plot(r["paper_effect"], yi, "x", color="black", ms=4)
+    names = [f"{r.claim} | {r.reading} | {r.readout} | {r.benchmark}" for r in rows.itertuples()]
+    ax.set_yticks(y, names, fontsize=5)
+    ax.axvline(0, color="black", lw=0.6)
+    ax.set_xlabel("effect (points; x = paper)")
+    ax.set_title("the paper's claims: our effect ± 2 se (green holds, red reversed, gray noise)")
+    return fig

@@ -27,7 +27,8 @@
 # %% tags=["parameters"]
 profile: str = "smoke"  # named settings: smoke | demo | thumos14 | activitynet13
 data_root: str = ""  # dataset root; empty for the synthetic preset of the profile, under results/<profile>/data
-losses: str = "mil,cll,vcl,scl"  # comma-separated loss terms of Eq. 11 (mil, cll, vcl, scl, guide, ml)
+reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.READINGS)
+losses: str = "mil,cll,vcl,scl"  # comma-separated loss terms (mil, cll, vcl, scl, guide, ml, norm, mu)
 alpha: float = 4.0  # alpha of the SCL uncertainty U(p||q) (Eq. 9)
 seed: int = 0  # training seed (model init and batch sampling)
 iterations: int = 0  # training iterations; 0 for the profile default
@@ -50,7 +51,7 @@ from himnet_lib.train import load_history, load_outputs, train_run
 
 # %% [markdown]
 # ## Configuration
-# The same mapping as `himnet train --losses ... --alpha ... --seed ... --set key=value`;
+# The same mapping as `himnet train --reading ... --losses ... --alpha ... --seed ... --set key=value`;
 # the study runner relies on it resolving to exactly its run's settings.
 
 # %%
@@ -58,7 +59,7 @@ settings = {**overrides, "loss.terms": [t.strip() for t in losses.split(",") if 
             "loss.alpha": alpha, "train.seed": seed}
 if iterations:
     settings["train.iterations"] = iterations
-cfg = build_config(profile, settings)
+cfg = build_config(profile, settings, reading=reading or None)
 
 # %%
 results = runs.results_root(profile)

@@ -27,6 +27,7 @@ seeds: int = 1  # seeds per alpha
 workers: int = 1  # runs trained at once
 results_dir: str = ""  # output folder; empty for results/<profile>
 executor: str = "local"  # local | slurm (submitit)
+reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.READINGS)
 alphas: list = [0.5, 1.0, 2.0, 4.0, 6.0, 8.0, 10.0]  # alpha values of the sweep (paper: 0.5 to 10)
 
 # %%
@@ -39,7 +40,7 @@ data = runs.ensure_data(profile, data_root or None, results)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
 
 # %%
-specs = study.alpha_specs(profile, seeds, alphas=[float(a) for a in alphas])
+specs = study.alpha_specs(profile, seeds, alphas=[float(a) for a in alphas], reading=reading or None)
 runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor)
 df = runs.collect(specs, runs_dir)
 alpha_of = {s.label: float(dict(s.overrides)["loss.alpha"]) for s in specs}

@@ -34,16 +34,16 @@ seeds: int = 1  # seeds per model (U values are pooled over seeds)
 workers: int = 1  # runs trained at once
 results_dir: str = ""  # output folder; empty for results/<profile>
 executor: str = "local"  # local | slurm (submitit)
+reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.READINGS)
 
 # %%
 import numpy as np
 import pandas as pd
-import torch
 from IPython.display import display
 
 from himnet_lib import runs, study, viz
 from himnet_lib.data import load_dataset
-from himnet_lib.losses import uncertainty
+from himnet_lib.diagnostics import background_uncertainty
 from himnet_lib.metrics import snippet_labels
 from himnet_lib.train import load_outputs
 
@@ -52,7 +52,7 @@ data = runs.ensure_data(profile, data_root or None, results)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
 
 # %%
-specs = study.uncertainty_specs(profile, seeds)
+specs = study.uncertainty_specs(profile, seeds, reading or None)
 runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor)
 
 # %% [markdown]
@@ -60,17 +60,14 @@ runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor)
 
 # %%
 ds = load_dataset(data, snippet_seconds=specs[0].config().snippet_seconds)
-background = {v.name: snippet_labels(v.segments, v.segment_classes, v.num_snippets, ds.snippet_seconds,
-                                     ds.num_classes)[:, -1] for v in ds.test_videos()}
+videos = ds.test_videos()
+members = [snippet_labels(v.segments, v.segment_classes, v.num_snippets, ds.snippet_seconds, ds.num_classes)
+           for v in videos]
 values: dict[str, list[np.ndarray]] = {}
 for spec in specs:
     lcfg = spec.config().loss
-    outputs = load_outputs(runs_dir / spec.run_id)
-    for name, is_bg in background.items():
-        o = outputs[name]
-        u = uncertainty(torch.from_numpy(o["bg_prob"]).double(), 1 - torch.from_numpy(o["attention"]).double(),
-                        alpha=lcfg.alpha, kl=lcfg.scl_kl, centre="self")
-        values.setdefault(spec.label, []).append(u.numpy()[is_bg])
+    values.setdefault(spec.label, []).append(background_uncertainty(
+        load_outputs(runs_dir / spec.run_id), videos, members, alpha=lcfg.alpha, kl=lcfg.scl_kl))
 pooled = {label: np.concatenate(v) for label, v in values.items()}
 
 table = pd.DataFrame([

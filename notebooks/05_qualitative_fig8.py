@@ -34,6 +34,7 @@ seeds: int = 1  # seeds of the study (only `seed` is drawn; kept for a uniform r
 workers: int = 1  # runs trained at once
 results_dir: str = ""  # output folder; empty for results/<profile>
 executor: str = "local"  # local | slurm (submitit)
+reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.READINGS)
 videos: list = []  # test videos to draw; empty for the first n_videos test videos with GT
 n_videos: int = 3  # how many videos when `videos` is empty
 seed: int = 0  # which seed's runs to draw
@@ -55,7 +56,7 @@ runs_dir, figures_dir = results / "runs", results / "figures"
 
 # %%
 rows = list(dict.fromkeys([*fig5_rows, "Exp 4"]))
-specs = [s for s in study.table3_specs(profile, seed + 1) if s.seed == seed and s.label in rows]
+specs = [s for s in study.table3_specs(profile, seed + 1, reading or None) if s.seed == seed and s.label in rows]
 missing = sorted(set(rows) - {s.label for s in specs})
 assert not missing, f"unknown Table 3 rows {missing}; known: {[lab for lab, _ in study.TABLE3_ROWS]}"
 runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor)
@@ -108,7 +109,7 @@ for name in chosen:
 if interactive:
     import ipywidgets as widgets
 
-    all_specs = [s for s in study.table3_specs(profile, seeds) if (runs_dir / s.run_id / "metrics.json").exists()]
+    all_specs = [s for s in study.table3_specs(profile, seeds, reading or None) if (runs_dir / s.run_id / "metrics.json").exists()]
     run_picker = widgets.Dropdown(description="run", options=[(f"{row_title.get(s.label, s.label)} · seed {s.seed}",
                                                                s.run_id) for s in all_specs])
     video_picker = widgets.Dropdown(description="video", options=[v.name for v in ds.test_videos()])

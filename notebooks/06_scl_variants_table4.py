@@ -29,19 +29,20 @@ seeds: int = 1  # seeds per row
 workers: int = 1  # runs trained at once
 results_dir: str = ""  # output folder; empty for results/<profile>
 executor: str = "local"  # local | slurm (submitit)
+reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.READINGS)
 
 # %%
 import pandas as pd
 from IPython.display import display
 
-from himnet_lib import runs, study, viz
+from himnet_lib import paper, runs, study, viz
 
 results = runs.results_root(profile, results_dir or None)
 data = runs.ensure_data(profile, data_root or None, results)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
 
 # %%
-specs = study.table4_specs(profile, seeds)
+specs = study.table4_specs(profile, seeds, reading or None)
 runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor)
 df = runs.collect(specs, runs_dir)
 runs.write_table(df, "table4_runs", tables_dir)
@@ -75,12 +76,7 @@ viz.show(fig)
 
 # %%
 paper_table4 = pd.DataFrame(
-    [("L_guide", 70.3, 55.8, 37.3, 13.3, 44.3, 80.1),
-     ("L_ml", 70.2, 55.4, 36.9, 13.8, 44.3, 76.6),
-     ("w/o L_SCL", 70.1, 55.2, 37.0, 13.5, 44.4, 80.1),
-     ("L_SCL w/o U(p||q)", 69.8, 55.4, 38.1, 14.1, 44.8, 80.1),
-     ("L_SCL with U(q||p)", 70.2, 56.0, 37.7, 13.4, 44.8, 79.7),
-     ("L_SCL", 70.4, 55.8, 37.8, 14.0, 45.1, 80.3)],
+    [(row, *values) for row, values in paper.TABLE4.items()],
     columns=["Method", "paper 0.1", "paper 0.3", "paper 0.5", "paper 0.7", "paper AVG", "paper ACC"],
 )
 side = table[["Method", "AVG", "ACC", "n"]].rename(columns={"AVG": f"AVG ({profile})", "ACC": f"ACC ({profile})"})

@@ -32,12 +32,14 @@ seeds: int = 1  # seeds per model
 workers: int = 1  # runs trained at once
 results_dir: str = ""  # output folder; empty for results/<profile>
 executor: str = "local"  # local | slurm (submitit)
+reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.READINGS)
 post_processing: list = ["nms", "soft"]  # localize.nms values to compare: "nms" (hard) and "soft" (Soft-NMS)
 
 # %%
 import pandas as pd
 from IPython.display import display
 
+from himnet_lib import paper as paper_facts
 from himnet_lib import runs, study
 from himnet_lib.data import load_dataset
 from himnet_lib.groundtruth import gt_from_dataset
@@ -48,7 +50,7 @@ data = runs.ensure_data(profile, data_root or None, results)
 runs_dir, tables_dir = results / "runs", results / "tables"
 
 # %%
-specs = study.table1_specs(profile, seeds)
+specs = study.table1_specs(profile, seeds, reading or None)
 runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor)
 
 # %% [markdown]
@@ -88,15 +90,13 @@ display(table)
 # a column of that table).
 
 # %%
-paper = pd.DataFrame(
-    [("Table 1", "THUMOS14", "HiM-Net", "NMS", 70.6, 65.3, 55.9, 45.1, 35.7, 21.8, 10.8, None, None, 54.5),
-     ("Table 1", "THUMOS14", "HiM-Net", "Soft-NMS", 70.4, 65.0, 55.8, 46.7, 37.8, 25.7, 14.0, None, None, 55.2),
-     ("Table 2", "ActivityNet 1.3", "HiM-Net", "NMS", None, None, None, None, 38.6, None, None, 25.2, 5.6, 24.8),
-     ("Table 2", "ActivityNet 1.3", "HiM-Net", "Soft-NMS", None, None, None, None, 40.8, None, None, 25.6, 6.0, 25.6)],
-    columns=["Table", "Dataset", "Method", "Post-processing", "0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7",
-             "0.75", "0.95", "AVG"],
+cols = ["0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.75", "0.95", "AVG"]
+paper_rows = pd.DataFrame(
+    [(table_name, dataset, "HiM-Net", pp, *(values.get(c) for c in cols))
+     for (table_name, dataset, pp), values in paper_facts.TABLE1_2.items()],
+    columns=["Table", "Dataset", "Method", "Post-processing", *cols],
 )
-paper = paper.astype(object).map(lambda v: "" if v is None or v != v else f"{v:.1f}" if isinstance(v, float) else v)
+paper = paper_rows.astype(object).map(lambda v: "" if v is None or v != v else f"{v:.1f}" if isinstance(v, float) else v)
 runs.write_table(paper, "paper_table1_2", tables_dir)
 display(paper)
 
@@ -121,9 +121,9 @@ shown = [c for c in peer_table.columns if not c.endswith(("_mean", "_std"))]
 display(pd.concat([table[shown], peer_table[shown]], ignore_index=True))
 
 # %%
+peer_cols = ["0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "AVG"]
 paper_peers = pd.DataFrame(
-    [("BaS-Net", "NMS", 58.2, 52.3, 44.6, 36.0, 27.0, 18.6, 10.4, 43.6),
-     ("HAM-Net", "Soft-NMS", 65.4, 59.0, 50.3, 41.1, 31.0, 20.7, 11.1, 49.4)],
-    columns=["Method", "Post-processing", "0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "AVG 0.1:0.5"],
+    [(method, pp, *(values[c] for c in peer_cols)) for (method, pp), values in paper_facts.TABLE1_PEERS.items()],
+    columns=["Method", "Post-processing", *peer_cols[:-1], "AVG 0.1:0.5"],
 )
 display(paper_peers)  # published (paper Table 1, THUMOS14): not comparable with the synthetic benchmark

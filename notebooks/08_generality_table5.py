@@ -42,12 +42,13 @@ seeds: int = 1  # seeds per row (mean ± std over seeds)
 workers: int = 1  # runs trained at once
 results_dir: str = ""  # output folder; empty for results/<profile>
 executor: str = "local"  # local | slurm (submitit)
+reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.READINGS)
 
 # %%
 import pandas as pd
 from IPython.display import display
 
-from himnet_lib import runs, study, viz
+from himnet_lib import paper, runs, study, viz
 
 results = runs.results_root(profile, results_dir or None)
 data = runs.ensure_data(profile, data_root or None, results)
@@ -105,12 +106,7 @@ viz.show(fig)
 
 # %%
 paper_table5 = pd.DataFrame(
-    [("BaS-Net", "BaS-Net", 56.5, 43.1, 26.0, 9.9, 34.1, "-"),
-     ("BaS-Net", "+ L_CLL", 59.6, 45.4, 29.6, 10.0, 36.4, "+2.3"),
-     ("BaS-Net", "+ L_CLL + L_SCL", 60.5, 46.9, 31.5, 11.3, 37.8, "+3.7"),
-     ("HAM-Net", "HAM-Net", 65.4, 50.3, 31.0, 11.1, 39.8, "-"),
-     ("HAM-Net", "+ L_CLL", 66.9, 51.3, 32.4, 12.2, 40.9, "+1.1"),
-     ("HAM-Net", "+ L_SCL", 66.1, 51.8, 31.8, 11.8, 40.7, "+0.9")],
+    [(fw, row, *v[:5], "-" if v[5] is None else f"{v[5]:+.1f}") for (fw, row), v in paper.TABLE5.items()],
     columns=["Framework", "Method", "paper 0.1", "paper 0.3", "paper 0.5", "paper 0.7", "paper AVG", "paper Δ"],
 )
 side = table[["Framework", "Method", "AVG", "Δ", "n"]].rename(columns={"AVG": f"AVG ({profile})", "Δ": f"Δ ({profile})"})

@@ -16,8 +16,10 @@ jupytext = pytest.importorskip("jupytext")
 
 NOTEBOOKS = sorted(notebooks_dir().glob("*.ipynb"))
 STUDY_PARAMETERS = {"profile": ("str", "smoke"), "data_root": ("str", ""), "seeds": ("int", 1),
-                    "workers": ("int", 1), "results_dir": ("str", ""), "executor": ("str", "local")}
-TRAIN_PARAMETERS = {"profile": ("str", "smoke"), "data_root": ("str", ""), "losses": ("str", "mil,cll,vcl,scl"),
+                    "workers": ("int", 1), "results_dir": ("str", ""), "executor": ("str", "local"),
+                    "reading": ("str", "")}
+TRAIN_PARAMETERS = {"profile": ("str", "smoke"), "data_root": ("str", ""), "reading": ("str", ""),
+                    "losses": ("str", "mil,cll,vcl,scl"),
                     "alpha": ("float", 4.0), "seed": ("int", 0), "iterations": ("int", 0), "overrides": ("dict", {}),
                     "out_dir": ("str", ""), "threads": ("int", 0), "show_figures": ("bool", True)}
 LINE = re.compile(r"^(?P<name>[A-Za-z_]\w*): (?P<type>int|float|str|bool|list|dict) = (?P<value>.+?)"
@@ -65,7 +67,8 @@ def parameters_cell(nb) -> str:
 def test_notebooks_exist():
     names = {p.stem for p in NOTEBOOKS}
     assert {"01_train", "02_ablation_table3", "03_alpha_sweep_fig6", "04_uncertainty_kde_fig7",
-            "05_qualitative_fig8", "06_scl_variants_table4", "07_comparison_table1"} <= names
+            "05_qualitative_fig8", "06_scl_variants_table4", "07_comparison_table1", "08_generality_table5",
+            "09_attention_diagnostics", "10_claims"} <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

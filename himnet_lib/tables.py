@@ -1,0 +1,110 @@
+"""Tables built from run records only (``metrics.json``, ``history.csv``): per-run metric rows,
+mean ± std over seeds, the attention diagnostics, the read-out comparison and the schedule
+selection on the validation fold. The notebooks call these and display the result."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .diagnostics import DIAGNOSTIC_KEYS
+from .study import RunSpec
+
+__all__ = ["run_metrics", "summarize", "diagnostics_table", "readout_table", "selection_curves",
+           "selection_table"]
+
+READOUT_COLUMNS = {"fixed": "none/soft", "minmax": "minmax/soft", "fixed_nms": "none/nms", "minmax_nms": "minmax/nms"}
+
+
+def run_metrics(specs: Iterable[RunSpec], runs_dir: str | Path) -> pd.DataFrame:
+    """One row per spec: identity (table, label, seed, benchmark, reading, run_id), AVG mAP under
+    each read-out (``avg[fixed]``, ``avg[minmax]``, ...; fractions), snippet / fg-bg accuracy and the
+    attention diagnostics of :mod:`himnet_lib.diagnostics`."""
+    rows = []
+    for s in specs:
+        m = json.loads((Path(runs_dir) / s.run_id / "metrics.json").read_text())
+        row = {"table": s.table, "label": s.label, "seed": s.seed, "benchmark": s.benchmark or "main",
+               "reading": s.reading, "run_id": s.run_id, "average_mAP": m["average_mAP"],
+               "snippet_acc": m["snippet_acc"], "fg_bg_acc": m["fg_bg_acc"]}
+        for name, key in READOUT_COLUMNS.items():
+            if key in m.get("by_readout", {}):
+                row[f"avg[{name}]"] = m["by_readout"][key]["average_mAP"]
+        for k in DIAGNOSTIC_KEYS:
+            v = m.get(k)
+            row[k] = np.nan if v is None else v
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def summarize(df: pd.DataFrame, by: Sequence[str], metrics: Sequence[str], scale: dict[str, float] | None = None,
+              order: Sequence[str] | None = None) -> pd.DataFrame:
+    """Mean and sample std over seeds of each metric per group, with ``<m>_mean``, ``<m>_std`` and a
+    display column ``<m>`` ("12.3 ± 0.4", scaled by ``scale[m]``, default 100), plus ``n``."""
+    scale = scale or {}
+    g = df.groupby(list(by), sort=False)
+    out = g.size().rename("n").reset_index()
+    for m in metrics:
+        k = scale.get(m, 100.0)
+        mean = g[m].mean().to_numpy()
+        std = g[m].std(ddof=1).fillna(0.0).to_numpy()
+        out[f"{m}_mean"] = mean
+        out[f"{m}_std"] = std
+        digits = 1 if k == 100.0 else 3
+        out[m] = [f"{k * a:.{digits}f} ± {k * b:.{digits}f}" for a, b in zip(mean, std)]
+    if order is not None:
+        rank = {lab: i for i, lab in enumerate(order)}
+        out = out.sort_values(list(by), key=lambda c: c.map(rank) if c.name == by[-1] else c,
+                              kind="stable").reset_index(drop=True)
+    return out
+
+
+def diagnostics_table(df: pd.DataFrame, order: Sequence[str] | None = None) -> pd.DataFrame:
+    """Per (benchmark, reading, label): fg/bg AUC and ACC, A's per-video range, B_BG on GT foreground
+    vs background, the off-label argmax share, AVG mAP under both read-outs (mean ± std)."""
+    metrics = ["fg_bg_auc", "fg_bg_auc_video", "fg_bg_acc", "attention_min", "attention_max", "attention_range",
+               "bg_prob_on_fg", "bg_prob_on_bg", "off_label_argmax_share", "avg[fixed]", "avg[minmax]"]
+    scale = {m: 1.0 for m in ("fg_bg_auc", "fg_bg_auc_video", "attention_min", "attention_max", "attention_range",
+                              "bg_prob_on_fg", "bg_prob_on_bg")}
+    return summarize(df, ("benchmark", "reading", "label"), [m for m in metrics if m in df.columns], scale, order)
+
+
+def readout_table(df: pd.DataFrame, order: Sequence[str] | None = None) -> pd.DataFrame:
+    """AVG mAP (percent) of the same runs under the fixed and the min-max read-out, per
+    (benchmark, reading, label), with the display row name ``row``."""
+    t = summarize(df, ("benchmark", "reading", "label"), ["avg[fixed]", "avg[minmax]"], order=order)
+    t = t.rename(columns={"avg[fixed]_mean": "fixed_mean", "avg[fixed]_std": "fixed_std",
+                          "avg[minmax]_mean": "minmax_mean", "avg[minmax]_std": "minmax_std",
+                          "avg[fixed]": "AVG fixed", "avg[minmax]": "AVG minmax"})
+    for c in ("fixed_mean", "fixed_std", "minmax_mean", "minmax_std"):
+        t[c] = 100 * t[c]
+    t["row"] = t["label"] + " · " + t["reading"] + " · " + t["benchmark"]
+    return t
+
+
+def selection_curves(specs: Iterable[RunSpec], runs_dir: str | Path) -> dict[str, pd.DataFrame]:
+    """label (with seed) -> the run's ``history.csv`` rows that carry validation metrics."""
+    out = {}
+    for s in specs:
+        h = pd.read_csv(Path(runs_dir) / s.run_id / "history.csv")
+        if "val_average_mAP" in h.columns:
+            h = h[h["val_average_mAP"].notna()].reset_index(drop=True)
+        label = s.label if s.benchmark in ("",) else f"{s.label} · {s.benchmark}"
+        out[f"{label} · s{s.seed}"] = h
+    return out
+
+
+def selection_table(curves: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per run and evaluation iteration: validation AVG mAP (percent) under both read-outs and the
+    attention AUC (long format, one row per point of the learning curves)."""
+    rows = []
+    for label, h in curves.items():
+        for _, r in h.iterrows():
+            rows.append({"run": label, "iteration": int(r["iteration"]),
+                         "val AVG fixed": 100 * r.get("val_average_mAP[none/soft]", np.nan),
+                         "val AVG minmax": 100 * r.get("val_average_mAP[minmax/soft]", np.nan),
+                         "val fg/bg AUC": r.get("val_fg_bg_auc", np.nan)})
+    return pd.DataFrame(rows)
