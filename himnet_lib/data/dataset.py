@@ -106,7 +106,8 @@ class Dataset:
         return np.stack([v.labels for v in vids]).astype(np.float32, copy=False)
 
 
-VALIDATION_SUBSET = "validation"
+# Not "validation": THUMOS14's TRAINING subset is called "validation" in the W-TALC files.
+VALIDATION_SUBSET = "heldout"
 
 
 def validation_view(ds: Dataset, fraction: float, seed: int = 0) -> Dataset:
@@ -120,6 +121,8 @@ def validation_view(ds: Dataset, fraction: float, seed: int = 0) -> Dataset:
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"validation fraction must be in (0, 1), got {fraction}")
     train = ds.train_videos()
+    if VALIDATION_SUBSET in {v.subset for v in ds.videos}:
+        raise ValueError(f"dataset {ds.name} already has a subset named {VALIDATION_SUBSET!r}")
     if len(train) < 2:
         raise ValueError(f"dataset {ds.name}: too few training videos ({len(train)}) for a validation fold")
     rng = np.random.default_rng(seed)
