@@ -41,6 +41,7 @@ __all__ = [
 
 FUSIONS = ("ccm", "conv")
 ATTENTIONS = ("modality", "joint")
+IMPLS = ("fast", "reference")
 
 
 @dataclass
@@ -69,8 +70,15 @@ class ModelConfig:
     head_input_dropout: float = 0.0
     head_hidden: int | None = None  # width of the classifier's k=3 conv; None = feature_dim (2D)
     leaky_slope: float = 0.2
+    # How the forward pass is computed, not what it computes: "reference" runs the nn.Module
+    # blocks below (Conv1d, channels-first); "fast" (himnet_lib.fastops) computes the same function
+    # from the same parameters with matrix products in (B,T,C) layout, fused LeakyReLU+dropout and
+    # one RNG draw for all dropout masks. Same state_dict either way; train-mode dropout masks differ.
+    impl: str = "fast"
 
     def __post_init__(self) -> None:
+        if self.impl not in IMPLS:
+            raise ValueError(f"ModelConfig.impl must be one of {IMPLS}, got {self.impl!r}")
         if self.fusion not in FUSIONS:
             raise ValueError(f"ModelConfig.fusion must be one of {FUSIONS}, got {self.fusion!r}")
         if self.attention not in ATTENTIONS:
@@ -264,6 +272,9 @@ class HiMNet(nn.Module):
             raise DataError(
                 f"HiMNet expects features of shape (B, T>=1, {self.cfg.feature_dim}), got {tuple(x.shape)}",
                 field="features")
+        if self.cfg.impl == "fast":
+            from .fastops import fast_forward
+            return fast_forward(self, x)
         xc = x.transpose(1, 2)                                   # (B,2D,T)
         fused, modality_feats = self.fusion(xc)
         if self.cfg.attention == "modality":
