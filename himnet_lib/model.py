@@ -44,6 +44,7 @@ __all__ = [
 FUSIONS = ("ccm", "conv")
 SUPPS = ("product", "include_min")
 ATTENTIONS = ("modality", "joint")
+IMPLS = ("fast", "reference")
 
 
 @dataclass
@@ -76,8 +77,15 @@ class ModelConfig:
     # "include_min" = CO2-Net's A·(S - min_c S) + min_c S. Eval mode always uses the product
     # (CO2-Net's tester does). The lineage reading selects include_min.
     supp: str = "product"
+    # How the forward pass is computed, not what it computes: "reference" runs the nn.Module
+    # blocks below (Conv1d, channels-first); "fast" (himnet_lib.fastops) computes the same function
+    # from the same parameters with matrix products in (B,T,C) layout, fused LeakyReLU+dropout and
+    # one RNG draw for all dropout masks. Same state_dict either way; train-mode dropout masks differ.
+    impl: str = "fast"
 
     def __post_init__(self) -> None:
+        if self.impl not in IMPLS:
+            raise ValueError(f"ModelConfig.impl must be one of {IMPLS}, got {self.impl!r}")
         if self.fusion not in FUSIONS:
             raise ValueError(f"ModelConfig.fusion must be one of {FUSIONS}, got {self.fusion!r}")
         if self.supp not in SUPPS:
@@ -273,6 +281,9 @@ class HiMNet(nn.Module):
             raise DataError(
                 f"HiMNet expects features of shape (B, T>=1, {self.cfg.feature_dim}), got {tuple(x.shape)}",
                 field="features")
+        if self.cfg.impl == "fast":
+            from .fastops import fast_forward
+            return fast_forward(self, x)
         xc = x.transpose(1, 2)                                   # (B,2D,T)
         fused, modality_feats = self.fusion(xc)
         if self.cfg.attention == "modality":

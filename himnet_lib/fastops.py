@@ -1,0 +1,253 @@
+"""Fast forward pass of :class:`~himnet_lib.model.HiMNet` (``ModelConfig.impl = "fast"``).
+
+The same function as the reference modules, computed from the *same parameters* (so checkpoints
+are interchangeable), with cheaper building blocks:
+
+* time-major ``(B, T, C)`` layout throughout (no transposes);
+* every convolution as one matrix product: k=1 as ``addmm``; k=3 as one product over the unfolded
+  input ``[x[t-1], x[t], x[t+1]]`` (zero padded), with the weight ``(out, in, 3)`` reshaped to
+  ``(3*in, out)``; the length-1 global context of the consensus gate as a ``Linear``;
+* the two modality branches (two consensus gates, two attention heads; same shapes) run as one
+  *batched* product (``baddbmm`` over a leading group axis of 2) instead of two;
+* LeakyReLU and dropout fused into one multiplication by a factor ``d`` (``slope`` or 1 on the sign
+  of the pre-activation, times ``mask / (1 - p)``), whose backward is one multiplication;
+* every dropout mask of a forward pass comes from ONE call of the random generator (raw 64-bit
+  words) and is read as 8, 16 or 32-bit integers compared with a threshold, instead of one
+  ``bernoulli_`` call per layer (the dominant cost of the reference step at demo scale).
+
+Dropout masks (exactness): the keep probability ``q = 1 - p`` is realised as ``round(q * 2^b) / 2^b``
+with ``b`` the smallest of 8, 16, 32 bits that represents ``q`` exactly (p = 0.5: 8 bits, exact),
+else b = 32 (error < 1.2e-10, i.e. below the float32 resolution of ``q``); kept values are
+scaled by ``1 / q`` as ``nn.Dropout`` does. The masks are drawn from torch's default generator, so
+``torch.manual_seed`` and the trainer's RNG checkpointing cover them; they are not the same
+masks as the reference path's (the distribution is).
+
+Under CPU bf16 autocast the products run in bf16 (the autocast policy of ``addmm``/``baddbmm``)
+and the elementwise work follows in bf16; attention and the CAS leave in float32 as in the
+reference path.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = ["keep_threshold", "draw_keep_masks", "fast_forward"]
+
+_INT = {8: torch.int8, 16: torch.int16, 32: torch.int32}
+
+
+def keep_threshold(p: float) -> tuple[int, int]:
+    """(bits, threshold) such that an unsigned uniform ``bits``-bit integer u is kept iff
+    ``u < threshold``; ``threshold / 2**bits`` equals ``1 - p`` exactly when 8, 16 or 32 bits can
+    represent it, else to within 2**-33."""
+    q = 1.0 - float(p)
+    for bits in (8, 16, 32):
+        t = q * (1 << bits)
+        if t == math.floor(t):
+            return bits, int(t)
+    return 32, int(round(q * (1 << 32)))
+
+
+def draw_keep_masks(specs: list[tuple[tuple[int, ...], float]], device: torch.device,
+                    scaled: bool = True) -> list[Tensor | None]:
+    """Float32 dropout factors for several layers from ONE draw of random 64-bit words.
+
+    ``specs``: (shape, p) per layer. Each factor is ``keep / (1 - p)`` (``scaled``) or the 0/1
+    keep mask; p = 0 gives None (no dropout), p = 1 all zeros. Layers with the same p share one
+    threshold comparison (their random words are adjacent), so the work is a handful of
+    vectorised passes however many layers there are. Comparisons go through uint8 views, not
+    bool tensors (mixed bool arithmetic is several times slower on CPU).
+    """
+    groups: dict[float, list[int]] = {}
+    for i, (shape, p) in enumerate(specs):
+        if 0.0 < p < 1.0 and math.prod(shape) > 0:
+            groups.setdefault(float(p), []).append(i)
+    plan, offset = [], 0  # (p, bits, thr, byte offset, [(layer, start, n)], total n)
+    for p, idx in groups.items():
+        bits, thr = keep_threshold(p)
+        layers, n = [], 0
+        for i in idx:
+            k = math.prod(specs[i][0])
+            layers.append((i, n, k))
+            n += k
+        plan.append((p, bits, thr, offset, layers, n))
+        offset += -(-n * bits // 64) * 8  # 8-byte aligned group segments
+    out: list[Tensor | None] = [None] * len(specs)
+    for i, (shape, p) in enumerate(specs):
+        if p >= 1.0:
+            out[i] = torch.zeros(shape, device=device)
+    if not offset:
+        return out
+    raw = torch.empty(offset // 8, dtype=torch.int64, device=device).random_(-2 ** 63, None).view(torch.uint8)
+    for p, bits, thr, off, layers, n in plan:
+        seg = raw[off: off + n * bits // 8].view(_INT[bits])[:n]
+        # signed view of an unsigned uniform u: u < thr  <=>  s < thr - 2^(bits-1)
+        f = (seg < thr - (1 << (bits - 1))).view(torch.uint8).to(torch.float32)
+        if scaled:
+            f.mul_(1.0 / (1.0 - p))
+        for i, start, k in layers:
+            out[i] = f[start: start + k].view(specs[i][0])
+    return out
+
+
+def _act_drop(y: Tensor, slope: float, factor: Tensor | None) -> Tensor:
+    """LeakyReLU(y) then dropout given as a float factor ``keep / (1 - p)`` (None: no dropout).
+    Under bf16 the product is taken in float32 (a bf16 factor would round 1/(1-p))."""
+    z = F.leaky_relu(y, slope)
+    return z if factor is None else z * factor
+
+
+def _drop(y: Tensor, factor: Tensor | None) -> Tensor:
+    return y if factor is None else y * factor
+
+
+class _Unfold3(torch.autograd.Function):
+    """(..., T, C) -> (..., T, 3C) = [x[t-1], x[t], x[t+1]] with zeros outside [0, T); a hand
+    backward (three slice adds) instead of the generic unfold/as_strided backward."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        T, C = x.shape[-2], x.shape[-1]
+        out = x.new_empty(*x.shape[:-1], 3, C)
+        out[..., 1, :] = x
+        out[..., 0, 0, :] = 0
+        out[..., -1, 2, :] = 0
+        if T > 1:
+            out[..., 1:, 0, :] = x[..., :-1, :]
+            out[..., :-1, 2, :] = x[..., 1:, :]
+        return out.flatten(-2)
+
+    @staticmethod
+    def backward(ctx, g: Tensor) -> Tensor:
+        g = g.unflatten(-1, (3, -1))
+        gx = g[..., 1, :].clone()
+        if gx.shape[-2] > 1:
+            gx[..., :-1, :] += g[..., 1:, 0, :]
+            gx[..., 1:, :] += g[..., :-1, 2, :]
+        return gx
+
+
+def _unfold3(x: Tensor) -> Tensor:
+    return _Unfold3.apply(x)
+
+
+def _w3(w: Tensor) -> Tensor:
+    """Conv1d k=3 weight (out, in, 3) -> (3*in, out) matching :func:`_unfold3`."""
+    return w.permute(2, 1, 0).reshape(3 * w.shape[1], w.shape[0])
+
+
+def _w3g(ws: list[Tensor]) -> Tensor:
+    """Stacked k=3 weights of G groups -> (G, 3*in, out)."""
+    return torch.stack([_w3(w) for w in ws])
+
+
+def _w1g(ws: list[Tensor]) -> Tensor:
+    """Stacked k=1 weights (out, in, 1) of G groups -> (G, in, out)."""
+    return torch.stack([w[:, :, 0].t() for w in ws])
+
+
+def _bg(bs: list[Tensor]) -> Tensor:
+    return torch.stack(bs).unsqueeze(1)  # (G, 1, out)
+
+
+def _gemm_g(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+    """Grouped affine map: x (G, N, in), w (G, in, out), b (G, 1, out) -> (G, N, out)."""
+    if x.shape[0] == 1:
+        return torch.addmm(b[0], x[0], w[0]).unsqueeze(0)
+    return torch.baddbmm(b, x, w)
+
+
+def fast_forward(model, x: Tensor):
+    """HiMNet forward pass on the fast path; same parameters and outputs as the reference path."""
+    from .model import ModelOutput, suppress
+
+    cfg = model.cfg
+    B, T, D = x.shape
+    N = B * T
+    s = cfg.leaky_slope
+    train = model.training
+    heads = list(model.attention_heads)
+    G = len(heads)
+
+    # --- plan every dropout mask of this pass, draw them with one RNG call ---------------------
+    Dm = cfg.modality_dim
+    specs: list[tuple[tuple[int, ...], float]] = []
+
+    def want(shape, p):
+        specs.append((shape, p if train else 0.0))
+        return len(specs) - 1
+
+    if cfg.fusion == "ccm":
+        i_glob = want((2, B, 1, Dm), cfg.ccm_dropout)
+        i_loc = want((2, N, Dm), cfg.ccm_dropout)
+    i_mix = want((N, D), cfg.dropout)
+    i_att = want((G, N, cfg.attention_hidden), cfg.attention_dropout)
+    i_logit = want((G, N, 1), cfg.attention_logit_dropout)
+    i_hin = want((N, D), cfg.head_input_dropout)
+    i_cls = want((N, cfg.hidden), cfg.dropout)
+    masks = draw_keep_masks(specs, x.device)
+
+    # --- fusion --------------------------------------------------------------------------------
+    if cfg.fusion == "ccm":
+        fu = model.fusion
+        gates = [fu.rgb_gate, fu.flow_gate]
+        main = x.view(B, T, 2, Dm).permute(2, 0, 1, 3).contiguous()   # (2,B,T,Dm): rgb, flow
+        aux = main.flip(0)                                             # flow, rgb
+        # global context: Linear on the time mean (k=1 conv on a length-1 sequence)
+        gw = _w1g([g.global_context[0].weight for g in gates])         # (2,Dm,Dm)
+        gb = _bg([g.global_context[0].bias for g in gates])
+        gctx = _gemm_g(main.mean(dim=2), gw, gb).unsqueeze(2)          # (2,B,1,Dm)
+        gctx = _act_drop(gctx, s, masks[i_glob])
+        # local context: k=3 conv of the other modality
+        lw = _w3g([g.local_context[0].weight for g in gates])          # (2,3Dm,Dm)
+        lb = _bg([g.local_context[0].bias for g in gates])
+        loc = _gemm_g(_unfold3(aux).reshape(2, N, 3 * Dm), lw, lb)   # (2,N,Dm)
+        loc = _act_drop(loc, s, masks[i_loc]).view(2, B, T, Dm)
+        gated = torch.sigmoid(loc * gctx) * main                       # (2,B,T,Dm)
+        cat = gated.permute(1, 2, 0, 3).reshape(N, D)                  # [rgb', flow']
+        mix = fu.mix[0]
+        fused = torch.addmm(mix.bias, cat, mix.weight[:, :, 0].t())
+        modality = gated                                               # heads read rgb', flow'
+    else:
+        mix = model.fusion.mix[0]
+        fused = torch.addmm(mix.bias, x.reshape(N, D), mix.weight[:, :, 0].t())
+        modality = x.view(B, T, 2, Dm).permute(2, 0, 1, 3).contiguous()
+    fused = _act_drop(fused, s, masks[i_mix])             # X̂ (N,D)
+
+    # --- attention heads (both modality heads as one batched product) --------------------------
+    hin = modality if cfg.attention == "modality" else x.unsqueeze(0)  # (G,B,T,Din)
+    Din = hin.shape[-1]
+    c1 = [h.body[0][0] for h in heads]
+    c2 = [h.body[1][0] for h in heads]
+    c3 = [h.body[2] for h in heads]
+    Ha = cfg.attention_hidden
+    a = _gemm_g(_unfold3(hin).reshape(G, N, 3 * Din), _w3g([c.weight for c in c1]), _bg([c.bias for c in c1]))
+    a = _act_drop(a, s, masks[i_att])
+    a = _gemm_g(_unfold3(a.view(G, B, T, Ha)).reshape(G, N, 3 * Ha),
+                _w3g([c.weight for c in c2]), _bg([c.bias for c in c2]))
+    a = F.leaky_relu(a, s)
+    logits = _gemm_g(a, _w1g([c.weight for c in c3]), _bg([c.bias for c in c3]))   # (G,N,1)
+    logits = _drop(logits, masks[i_logit])
+    parts_t = torch.sigmoid(logits.float()).view(G, B, T)
+    parts = tuple(parts_t.unbind(0))
+    attention = parts_t.mean(dim=0) if G > 1 else parts[0]
+
+    # --- classifier ----------------------------------------------------------------------------
+    cls = model.classifier.body
+    conv3, conv1 = cls[1][0], cls[2]
+    h = _drop(fused, masks[i_hin])
+    h = torch.addmm(conv3.bias, _unfold3(h.view(B, T, D)).reshape(N, 3 * D), _w3(conv3.weight))
+    h = _act_drop(h, s, masks[i_cls])
+    cas = torch.addmm(conv1.bias, h, conv1.weight[:, :, 0].t()).float().view(B, T, -1)
+    return ModelOutput(
+        attention=attention,
+        cas=cas,
+        cas_supp=suppress(cas, attention, model.cfg.supp if model.training else "product"),
+        probs=torch.softmax(cas, dim=-1),
+        features=fused.view(B, T, D),
+        attention_parts=parts,
+    )

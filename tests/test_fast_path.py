@@ -1,0 +1,169 @@
+"""The fast model path (ModelConfig.impl="fast", himnet_lib.fastops) computes the reference function.
+
+Tolerances (float32): eval-mode outputs agree to atol 2e-5 / rtol 1e-4 (the products are summed in
+another order: unfolded matmul vs Conv1d); parameter gradients with dropout off to 1e-4 of the
+largest gradient of that tensor; 5 Adam steps with dropout off give losses within rtol 1e-4 and
+parameters within atol 1e-5. Under bf16 autocast the two paths agree to atol 0.05 on probabilities.
+Dropout keep rates lie within 5 standard errors of 1 - p. No timing assertions here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from himnet_lib.fastops import draw_keep_masks, keep_threshold
+from himnet_lib.losses import LossConfig, compose_losses
+from himnet_lib.model import ModelConfig, build_model
+
+NO_DROPOUT = dict(ccm_dropout=0.0, attention_dropout=0.0, dropout=0.0)
+
+
+def _pair(**kw):
+    cfg = ModelConfig(feature_dim=32, num_classes=5, attention_hidden=8, head_hidden=16,
+                      impl="reference", **kw)
+    torch.manual_seed(0)
+    ref = build_model(cfg)
+    fast = build_model(dataclasses.replace(cfg, impl="fast"))
+    fast.load_state_dict(ref.state_dict())
+    return ref, fast
+
+
+def _labels(B: int, C: int) -> torch.Tensor:
+    y = torch.zeros(B, C)
+    y[torch.arange(B), torch.arange(B) % C] = 1.0
+    return y
+
+
+def test_impl_default_and_validation():
+    assert ModelConfig().impl == "fast"
+    with pytest.raises(ValueError, match="impl"):
+        ModelConfig(impl="turbo")
+
+
+def test_same_state_dict_keys_and_shapes():
+    ref, fast = _pair()
+    a, b = ref.state_dict(), fast.state_dict()
+    assert list(a) == list(b)
+    assert all(a[k].shape == b[k].shape for k in a)
+
+
+@pytest.mark.parametrize("fusion", ["ccm", "conv"])
+@pytest.mark.parametrize("attention", ["modality", "joint"])
+@pytest.mark.parametrize("T", [1, 2, 13])
+def test_eval_outputs_match_reference(fusion, attention, T):
+    ref, fast = _pair(fusion=fusion, attention=attention, head_input_dropout=0.7,
+                      attention_logit_dropout=0.5)
+    ref.eval(), fast.eval()
+    x = torch.randn(3, T, 32)
+    with torch.no_grad():
+        a, b = ref(x), fast(x)
+    for name in ("attention", "cas", "cas_supp", "probs", "features"):
+        ta, tb = getattr(a, name), getattr(b, name)
+        assert ta.shape == tb.shape and ta.dtype == tb.dtype, name
+        torch.testing.assert_close(tb, ta, atol=2e-5, rtol=1e-4, msg=name)
+    assert len(a.attention_parts) == len(b.attention_parts)
+    for pa, pb in zip(a.attention_parts, b.attention_parts):
+        torch.testing.assert_close(pb, pa, atol=2e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("fusion,attention", [("ccm", "modality"), ("conv", "joint")])
+def test_gradients_match_without_dropout(fusion, attention):
+    ref, fast = _pair(fusion=fusion, attention=attention, **NO_DROPOUT)
+    x = torch.randn(4, 17, 32)
+    y = _labels(4, 5)
+    for m in (ref, fast):
+        m.train()
+        total, _ = compose_losses(m(x), y, LossConfig(topk_ratio=4.0))
+        total.backward()
+    for (name, pa), (_, pb) in zip(ref.named_parameters(), fast.named_parameters()):
+        scale = pa.grad.abs().max().clamp_min(1e-8)
+        assert (pa.grad - pb.grad).abs().max() <= 1e-4 * scale, name
+
+
+def test_training_steps_match_without_dropout():
+    cfg = dict(feature_dim=32, num_classes=5, attention_hidden=8, head_hidden=16, **NO_DROPOUT)
+    x = torch.randn(6, 20, 32)
+    y = _labels(6, 5)
+    runs = {}
+    for impl in ("reference", "fast"):
+        torch.manual_seed(0)
+        m = build_model(ModelConfig(impl=impl, **cfg)).train()
+        opt = torch.optim.Adam(m.parameters(), lr=1e-3, weight_decay=1e-3)
+        losses = []
+        for _ in range(5):
+            total, _ = compose_losses(m(x), y, LossConfig(topk_ratio=4.0))
+            opt.zero_grad(set_to_none=True)
+            total.backward()
+            opt.step()
+            losses.append(float(total.detach()))
+        runs[impl] = (losses, m.state_dict())
+    (la, sa), (lb, sb) = runs["reference"], runs["fast"]
+    assert all(math.isclose(a, b, rel_tol=1e-4) for a, b in zip(la, lb)), (la, lb)
+    for k in sa:
+        torch.testing.assert_close(sb[k], sa[k], atol=1e-5, rtol=0, msg=k)
+
+
+def test_keep_threshold_is_exact_for_dyadic_and_close_otherwise():
+    assert keep_threshold(0.5) == (8, 128)
+    assert keep_threshold(0.75) == (8, 64)
+    bits, thr = keep_threshold(0.7)
+    assert bits == 32 and abs(thr / 2 ** 32 - 0.3) <= 2 ** -33
+    bits, thr = keep_threshold(0.1)
+    assert bits == 32 and abs(thr / 2 ** 32 - 0.9) <= 2 ** -33
+
+
+@pytest.mark.parametrize("p", [0.5, 0.7, 0.1, 0.9])
+def test_dropout_keep_rate_and_scale(p):
+    torch.manual_seed(1)
+    n = 400_000
+    f_a, f_none, f_b, f_all = draw_keep_masks([((n,), p), ((10,), 0.0), ((n // 2, 2), p), ((5,), 1.0)],
+                                              torch.device("cpu"))
+    assert f_none is None and f_all is not None and not f_all.any()
+    for f in (f_a, f_b):
+        vals = torch.unique(f).tolist()
+        assert len(vals) == 2 and vals[0] == 0.0 and vals[1] == pytest.approx(1.0 / (1.0 - p), rel=1e-7)
+        kept = (f > 0).double().mean().item()
+        se = math.sqrt(p * (1 - p) / f.numel())
+        assert abs(kept - (1 - p)) < 5 * se, (kept, 1 - p)
+        assert abs(f.double().mean().item() - 1.0) < 5 * se / (1 - p)
+    # one draw: the two layers of the same p do not share bits
+    assert not torch.equal(f_a[: n // 2] > 0, f_b[:, 0] > 0)
+
+
+def test_train_mode_dropout_is_seeded_and_varies():
+    ref, fast = _pair()
+    fast.train()
+    x = torch.randn(2, 9, 32)
+    torch.manual_seed(3)
+    a = fast(x).cas
+    torch.manual_seed(3)
+    b = fast(x).cas
+    c = fast(x).cas
+    assert torch.equal(a, b) and not torch.equal(b, c)
+
+
+def test_bf16_autocast_close_and_float32_outputs():
+    ref, fast = _pair()
+    ref.eval(), fast.eval()
+    x = torch.randn(2, 11, 32)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        a, b = ref(x), fast(x)
+    for name in ("attention", "cas", "cas_supp", "probs"):
+        assert getattr(b, name).dtype == torch.float32, name
+    torch.testing.assert_close(b.probs, a.probs, atol=0.05, rtol=0)
+    torch.testing.assert_close(b.attention, a.attention, atol=0.05, rtol=0)
+
+
+def test_backward_under_bf16_autocast_gives_float32_grads():
+    _, fast = _pair()
+    fast.train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = fast(torch.randn(3, 10, 32))
+    total, _ = compose_losses(out, _labels(3, 5), LossConfig(topk_ratio=4.0))
+    total.backward()
+    assert all(p.grad is not None and p.grad.dtype == torch.float32 and torch.isfinite(p.grad).all()
+               for p in fast.parameters())
