@@ -198,15 +198,28 @@ def selection_schedule(profile: str) -> tuple[int, int]:
     return SELECTION_SCHEDULE.get(profile, (1500, 250))
 
 
+# The grid searched on the validation fold: learning rate, and λ_norm for the lineage reading
+# (the weight of CO2-Net's attention mean, the one lineage term whose weight changes A's scale).
+SELECTION_LRS = (3e-4, 1e-3)
+SELECTION_LAMBDA_NORM = (0.1, 0.8)
+
+
 def selection_rows(profile: str) -> list[tuple[str, dict[str, Any]]]:
     iterations, every = selection_schedule(profile)
     rows = []
     for reading in READINGS:
-        for exp, terms in (("Exp 1", ("mil",)), ("Exp 4", FULL)):
-            rows.append((f"{exp} · {reading}", {"loss.terms": terms, "reading": reading,
-                                                "train.iterations": iterations,
-                                                "train.eval_interval": every,
-                                                "train.val_fraction": SELECTION_VAL_FRACTION}))
+        lambdas = SELECTION_LAMBDA_NORM if reading == "lineage" else (None,)
+        for lr in SELECTION_LRS:
+            for lam in lambdas:
+                for exp, terms in (("Exp 1", ("mil",)), ("Exp 4", FULL)):
+                    over: dict[str, Any] = {"loss.terms": terms, "reading": reading, "train.lr": lr,
+                                            "train.iterations": iterations, "train.eval_interval": every,
+                                            "train.val_fraction": SELECTION_VAL_FRACTION}
+                    name = f"{exp} · {reading} · lr {lr:g}"
+                    if lam is not None:
+                        over["loss.lambda_norm"] = lam
+                        name += f" · λ_norm {lam:g}"
+                    rows.append((name, over))
     return rows
 
 

@@ -15,7 +15,7 @@ from .diagnostics import DIAGNOSTIC_KEYS
 from .study import RunSpec
 
 __all__ = ["run_metrics", "summarize", "diagnostics_table", "readout_table", "selection_curves",
-           "selection_table"]
+           "selection_table", "schedule_choice"]
 
 READOUT_COLUMNS = {"fixed": "none/soft", "minmax": "minmax/soft", "fixed_nms": "none/nms", "minmax_nms": "minmax/nms"}
 
@@ -108,3 +108,54 @@ def selection_table(curves: dict[str, pd.DataFrame]) -> pd.DataFrame:
                          "val AVG minmax": 100 * r.get("val_average_mAP[minmax/soft]", np.nan),
                          "val fg/bg AUC": r.get("val_fg_bg_auc", np.nan)})
     return pd.DataFrame(rows)
+
+
+SELECTION_TOLERANCE = 2.0   # points of AVG mAP between two evaluations that still count as a plateau
+
+
+def schedule_choice(curves: dict[str, pd.DataFrame], tol: float = SELECTION_TOLERANCE) -> pd.DataFrame:
+    """The schedule selection on the validation fold, one row per (setting, read-out).
+
+    ``curves``: :func:`selection_curves` of :func:`himnet_lib.study.selection_specs` (labels
+    ``"Exp 1 · <setting> · s<seed>"`` and ``"Exp 4 · <setting> · s<seed>"``; seeds are averaged).
+    Rule: the score at an evaluated iteration is the mean validation AVG mAP of Exp 1 (MIL only) and
+    Exp 4 (full), so the schedule serves both ends of the ablation; a setting's ``iterations`` is
+    the evaluation with the best score; ``plateau`` says whether both rows changed by less than
+    ``tol`` points since the previous evaluation there (converged rather than still climbing or
+    collapsing). ``chosen`` marks the best score among settings with a plateau (or overall, if none).
+    """
+    series: dict[tuple[str, str], list[pd.DataFrame]] = {}
+    for label, h in curves.items():
+        parts = label.split(" · ")
+        exp, setting = parts[0], " · ".join(parts[1:-1])
+        series.setdefault((setting, exp), []).append(h)
+    rows = []
+    for setting in dict.fromkeys(s for s, _ in series):
+        for readout, col in (("fixed", "val_average_mAP[none/soft]"), ("minmax", "val_average_mAP[minmax/soft]")):
+            per_exp = {}
+            for exp in ("Exp 1", "Exp 4"):
+                hs = series.get((setting, exp))
+                if hs:
+                    per_exp[exp] = (hs[0]["iteration"].to_numpy(),
+                                    100 * np.mean([h[col].to_numpy() for h in hs], axis=0),
+                                    np.mean([h["val_fg_bg_auc"].to_numpy() for h in hs], axis=0))
+            if len(per_exp) < 2:
+                continue
+            n = min(len(p[0]) for p in per_exp.values())          # common evaluations (runs may differ)
+            per_exp = {e: (p[0][:n], p[1][:n], p[2][:n]) for e, p in per_exp.items()}
+            it = per_exp["Exp 1"][0]
+            score = (per_exp["Exp 1"][1] + per_exp["Exp 4"][1]) / 2
+            k = int(np.nanargmax(score))
+            row: dict = {"setting": setting, "readout": readout, "iterations": int(it[k]), "score": float(score[k])}
+            plateau = True
+            for exp, (_, v, auc) in per_exp.items():
+                row[f"{exp} val AVG"] = float(v[k])
+                row[f"{exp} val AUC"] = float(auc[k])
+                plateau &= bool(k > 0 and abs(v[k] - v[k - 1]) < tol)
+            row["plateau"] = plateau
+            rows.append(row)
+    out = pd.DataFrame(rows)
+    if len(out):
+        pool = out[out["plateau"]] if out["plateau"].any() else out
+        out["chosen"] = out.index == pool["score"].idxmax()
+    return out
