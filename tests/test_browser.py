@@ -4,7 +4,8 @@ then the metrics table must appear in the page and a screenshot is saved.
 
 Needs Chromium and its driver (Debian: ``apt-get install chromium chromium-driver``) and the
 ``selenium`` package; without them the test is skipped with the reason. ``CHROMIUM`` and
-``CHROMEDRIVER`` override where they are looked for.
+``CHROMEDRIVER`` (full paths) override where they are looked for; on GitHub's runner images the
+preinstalled Google Chrome and ``$CHROMEWEBDRIVER/chromedriver`` are used.
 
 The server works on a copy of the notebook in a temporary folder (JupyterLab autosaves, and the
 checkout's notebooks must stay stripped) and ``HIMNET_RESULTS`` sends the smoke run's benchmark and
@@ -44,6 +45,8 @@ CHROME_FLAGS = [
 def _find(env_var: str, *names: str) -> str | None:
     candidates = [os.environ.get(env_var, "")] + [f"/usr/bin/{n}" for n in names]
     candidates += [shutil.which(n) or "" for n in names]
+    if os.environ.get("CHROMEWEBDRIVER"):  # GitHub's runner images: the driver's folder
+        candidates += [os.path.join(os.environ["CHROMEWEBDRIVER"], n) for n in names]
     return next((c for c in candidates if c and os.access(c, os.X_OK)), None)
 
 
