@@ -4,7 +4,7 @@
 # Day to day:
 #   make lab           # JupyterLab on http://127.0.0.1:$(LAB_PORT) (prints the URL with its token)
 #   make lint          # ruff check . and mypy himnet_lib
-#   make test-fast     # the suite without notebook executions and the browser test (about a minute)
+#   make test-fast     # the suite without notebook executions and the browser test (2-3 min on 2 cores)
 #   make test-browser  # JupyterLab driven by headless Chromium (needs chromium + chromium-driver)
 PYTHON ?= python3.11
 VENV   := .venv
