@@ -1,6 +1,11 @@
 # Two commands on a fresh machine (only Python 3.11 and pip needed):
 #   make demo   # set up .venv, then regenerate results/demo/ (tables and figures) on the synthetic benchmark
 #   make test   # set up .venv, then run the test suite
+# Day to day:
+#   make lab           # JupyterLab on http://127.0.0.1:$(LAB_PORT) (prints the URL with its token)
+#   make lint          # ruff check . and mypy himnet_lib
+#   make test-fast     # the suite without notebook executions and the browser test (2-3 min on 2 cores)
+#   make test-browser  # JupyterLab driven by headless Chromium (needs chromium + chromium-driver)
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -19,7 +24,19 @@ export JUPYTER_RUNTIME_DIR:= $(CACHE)/jupyter/runtime
 export TQDM_DISABLE       ?= 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: demo test lab bench setup clean-venv
+# JupyterLab: one command line for `make lab` and tests/test_browser.py (which runs `make lab-server`
+# with its own LAB_PORT, LAB_TOKEN, LAB_DIR and LAB_ARGS=--no-browser).
+LAB_PORT ?= 8888
+LAB_DIR  ?= notebooks
+LAB_ARGS ?=
+ifndef LAB_TOKEN
+LAB_TOKEN := $(shell od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+endif
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+LAB_CMD   = JUPYTER_TOKEN=$(LAB_TOKEN) $(BIN)/jupyter lab --notebook-dir=$(LAB_DIR) --ip=127.0.0.1 \
+            --port=$(LAB_PORT) --ServerApp.port_retries=0 $(LAB_ROOT) $(LAB_ARGS)
+
+.PHONY: demo test test-fast test-browser lint lab lab-server bench setup clean-venv
 
 setup: $(STAMP)
 
@@ -36,9 +53,23 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not notebooks and not browser and not slow"
+
+test-browser: $(STAMP)
+	$(BIN)/python -m pytest -q -m browser
+
+lint: $(STAMP)  # both tools report even when the first finds something
+	status=0; $(BIN)/ruff check . || status=1; $(BIN)/mypy himnet_lib || status=1; exit $$status
+
 lab: $(STAMP)
 	$(BIN)/python -m ipykernel install --sys-prefix --name himnet --display-name "himnet-study (.venv)"
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(MAKE) --no-print-directory lab-server LAB_TOKEN=$(LAB_TOKEN)
+
+# The server alone, without the setup step (the kernel "python3" is this venv's Python).
+lab-server:
+	@echo "JupyterLab: open http://127.0.0.1:$(LAB_PORT)/lab?token=$(LAB_TOKEN)"
+	$(LAB_CMD)
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
