@@ -2,7 +2,7 @@
 
 212 test videos, 20 classes, ~3,400 GT instances, 100,000 predictions, tIoU 0.1:0.1:0.7.
 Durations, instance counts and lengths follow the THUMOS14-test statistics in
-``shared/reference/evaluation_protocol.md`` (log-normal fits); predictions are jittered copies of
+``docs/evaluation_protocol.md`` (log-normal fits); predictions are jittered copies of
 GT segments (most of them, so the greedy matching has real work) plus random segments and
 wrong-class predictions, with continuous (tie-free) scores.
 

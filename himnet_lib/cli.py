@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .config import READINGS
 from .errors import HimnetError
+from .registry import cli_choices
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -110,6 +110,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    choices = cli_choices()
     p = argparse.ArgumentParser(
         prog="himnet",
         description="HiM-Net study: check data, make the synthetic benchmark, train, localize, evaluate, "
@@ -122,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--feature-dim", type=int, default=None, help="expected feature dimension 2D (default: from the data)")
 
     c = sub.add_parser("make-synthetic", help="write the synthetic THUMOS-like benchmark as a W-TALC bundle")
-    c.add_argument("--preset", choices=["smoke", "demo", "full"], default="demo")
+    c.add_argument("--preset", choices=choices["presets"], default="demo")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--out", type=Path, required=True, help="output root directory")
 
@@ -137,13 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("train", help="train (or resume) one run and write its records to --out")
     c.add_argument("--data", required=True, type=Path, help="dataset root (W-TALC bundle or per-video layout)")
-    c.add_argument("--profile", default="demo", choices=["smoke", "demo", "thumos14", "activitynet13"],
+    c.add_argument("--profile", default="demo", choices=choices["profiles"],
                    help="named settings (default: demo)")
-    c.add_argument("--model", default=None, choices=["himnet", "basnet", "hamnet"], help="model variant (default himnet)")
+    c.add_argument("--model", default=None, choices=choices["models"], help="model variant (default himnet)")
     c.add_argument("--losses", default=None,
-                   help="comma-separated loss terms, e.g. mil,cll,vcl,scl (default: the profile's; a baseline's own set "
-                        "for --model basnet|hamnet)")
-    c.add_argument("--reading", default=None, choices=list(READINGS),
+                   help=f"comma-separated loss terms from {','.join(choices['loss_terms'])} (default: the profile's; "
+                        "a baseline's own set for --model basnet|hamnet)")
+    c.add_argument("--reading", default=None, choices=choices["readings"],
                    help="reading of the paper: literal (Eq. 1-11 as printed) or lineage (+ what the authors' CO2-Net "
                         "code always does); default: the profile's")
     c.add_argument("--alpha", type=float, default=None, help="SCL uncertainty alpha (Eq. 9)")
@@ -167,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--device", default="auto")
 
     c = sub.add_parser("reproduce", help="train every run and execute the study notebooks: all tables and figures")
-    c.add_argument("--profile", default="demo", choices=["smoke", "demo", "thumos14", "activitynet13"])
+    c.add_argument("--profile", default="demo", choices=choices["profiles"])
     c.add_argument("--data", type=Path, default=None,
                    help="dataset root (default for smoke/demo: generate the synthetic benchmark)")
     c.add_argument("--seeds", type=int, default=5, help="seeds of the Table 3 rows (default 5)")
@@ -178,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="local worker processes, or a Slurm job array via submitit (extra 'cluster')")
     c.add_argument("--results", default=None, help="output folder (default results/<profile>)")
     c.add_argument("--notebooks", nargs="*", default=None, help="only these study notebooks (default: all)")
-    c.add_argument("--reading", default=None, choices=list(READINGS),
+    c.add_argument("--reading", default=None, choices=choices["readings"],
                    help="the reading the study's tables use (default: the profile's); the claims table covers both")
     return p
 

@@ -9,7 +9,7 @@ Two containers of flat numpy arrays feed :func:`himnet_lib.metrics.detection_map
   ``{"version", "external_data", "results": {video: [{"label", "segment": [s, e], "score"}]}}``.
 
 Semantics follow the official ActivityNet ``ANETdetection`` loader (see
-``shared/reference/evaluation_protocol.md``):
+``docs/evaluation_protocol.md``):
 
 * only videos whose ``subset`` equals the requested subset EXACTLY (case-sensitive) are kept;
 * boundaries go through ``float()``, so string segments (``["18.6", "24.8"]``) are accepted;

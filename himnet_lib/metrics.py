@@ -1,6 +1,6 @@
 """Detection mAP with the official ActivityNet semantics, and the snippet-level accuracies.
 
-Detection mAP (``shared/reference/evaluation_protocol.md`` is the specification)
+Detection mAP (``docs/evaluation_protocol.md`` is the specification)
 -------------------------------------------------------------------------------
 For every ground-truth class ``c`` of the subset and every tIoU threshold ``θ``:
 

@@ -15,16 +15,12 @@ from typing import Any, Iterable, Sequence
 from .errors import HimnetError, RunError
 from .io import atomic_write_text
 from .paths import notebooks_dir, results_dir
+from .registry import STUDY, study_notebooks
 from .study import RunSpec, unique_runs
 
 SYNTHETIC_PROFILES = {"smoke": "smoke", "demo": "demo"}
 TRAIN_NOTEBOOK = "01_train.ipynb"
-STUDY_NOTEBOOKS = ("02_ablation_table3", "03_alpha_sweep_fig6", "04_uncertainty_kde_fig7",
-                   "05_qualitative_fig8", "06_scl_variants_table4", "07_comparison_table1",
-                   "08_generality_table5", "09_attention_diagnostics", "10_claims")
-# Notebooks whose rows are Table 3's and take the Table 3 seed count; the others take
-# ``seeds_other`` (the claims notebook takes both).
-TABLE3_SEED_NOTEBOOKS = ("02_ablation_table3", "05_qualitative_fig8", "09_attention_diagnostics")
+STUDY_NOTEBOOKS = study_notebooks()   # himnet_lib.registry is the one list
 
 
 def results_root(profile: str, results: str | os.PathLike | None = None) -> Path:
@@ -281,10 +277,11 @@ def reproduce(profile: str, *, data_root: str | None = None, seeds: int = 5, see
             log(f"skipping {name}: notebook not present")
             continue
         t1 = time.time()
+        kind = {e.notebook: e.seeds for e in STUDY}.get(name, "other")
         params = {"profile": profile, "data_root": str(data), "workers": workers, "results_dir": str(root),
                   "executor": executor, "reading": reading or "",
-                  "seeds": seeds if name in TABLE3_SEED_NOTEBOOKS or name == "10_claims" else seeds_other}
-        if name == "10_claims":
+                  "seeds": seeds_other if kind == "other" else seeds}
+        if kind == "both":
             params["seeds_other"] = seeds_other
         execute_notebook(f"{name}.ipynb", root / "notebooks" / f"{name}.ipynb", params)
         log(f"{name}: {time.time() - t1:.0f}s")

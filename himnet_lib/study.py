@@ -229,7 +229,7 @@ def selection_specs(profile: str, seeds: int = 1, benchmark: str = "") -> list[R
 
 
 def trivial_predictions(ds, subset: str | None = None) -> dict:
-    """The trivial reference predictor of the training-runs issue: for every video of ``subset``
+    """The trivial reference predictor (a floor for every localization number): for every video of ``subset``
     (default: the test subset), one proposal covering the whole video for each class in the
     video-level label (score 1). It uses the test labels, so it is an oracle on classification and
     measures only how much localization the models add. Returns an ActivityNet result JSON."""

@@ -88,7 +88,7 @@ def test_real_thumos_gt_file_and_self_evaluation(real_data_dir):
         pytest.skip(f"{path} not found")
     gt = load_ground_truth(path, "test")
     assert len(gt.videos) == 212 and gt.num_instances == 3358 and gt.num_classes == 20
-    assert gt.instances_per_class().max() == 488  # BasketballDunk (evaluation_protocol.md)
+    assert gt.instances_per_class().max() == 488  # BasketballDunk (docs/evaluation_protocol.md §6)
     # the GT itself as predictions (distinct scores): every prediction is an exact match -> mAP 1
     obj = json.loads(path.read_text())
     res, n = {}, 0

@@ -1,6 +1,6 @@
 """The vectorised detection mAP against a plain per-prediction reference written from the protocol.
 
-The reference below follows ``shared/reference/evaluation_protocol.md`` step by step with Python
+The reference below follows ``docs/evaluation_protocol.md`` step by step with Python
 loops and floats, using the documented deterministic tie rules (stable score order: input order;
 GT with equal tIoU: NaN first, then listing order).
 """
