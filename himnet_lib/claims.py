@@ -36,7 +36,7 @@ from . import paper
 from .study import RunSpec
 
 __all__ = ["Claim", "CLAIMS", "READOUTS", "run_records", "claims_table", "verdict", "CLAIM_COLUMNS",
-           "background_u", "to_markdown", "write_claims"]
+           "background_u", "to_markdown", "write_claims", "summary", "summary_markdown"]
 
 CLAIM_COLUMNS = ("claim", "reading", "readout", "benchmark", "paper_effect", "our_effect", "se", "n_seeds",
                  "verdict")
@@ -267,8 +267,33 @@ def to_markdown(table) -> str:
 
 
 def write_claims(table, out_dir: str | Path) -> list[Path]:
-    """``claims.csv`` (full precision) and ``claims.md`` (:func:`to_markdown`), written atomically."""
+    """``claims.csv`` (full precision), ``claims.md`` (:func:`to_markdown`) and ``claims_summary.md``
+    (one row per claim, :func:`summary`), written atomically."""
     from .io import atomic_write_text
     out = Path(out_dir)
     csv_text = table.to_csv(index=False, float_format="%.4f", lineterminator="\n")
-    return [atomic_write_text(out / "claims.csv", csv_text), atomic_write_text(out / "claims.md", to_markdown(table))]
+    return [atomic_write_text(out / "claims.csv", csv_text), atomic_write_text(out / "claims.md", to_markdown(table)),
+            atomic_write_text(out / "claims_summary.md", summary_markdown(summary(table)))]
+
+
+def summary(table):
+    """One row per claim: the paper's effect, how many (reading, read-out, benchmark) rows hold, are
+    within noise, are reversed, and the range of our effects."""
+    import pandas as pd
+    rows = []
+    for name, g in table.groupby("claim", sort=False):
+        counts = g["verdict"].value_counts()
+        rows.append({"claim": name, "paper_effect": g["paper_effect"].iloc[0],
+                     "holds": int(counts.get("holds", 0)), "within noise": int(counts.get("within noise", 0)),
+                     "reversed": int(counts.get("reversed", 0)), "rows": len(g),
+                     "our_effect_min": float(g["our_effect"].min()), "our_effect_max": float(g["our_effect"].max())})
+    return pd.DataFrame(rows)
+
+
+def summary_markdown(s) -> str:
+    lines = ["| claim | paper | holds | within noise | reversed | our effects (min … max) |",
+             "|---|---|---|---|---|---|"]
+    for r in s.itertuples(index=False):
+        lines.append(f"| {r.claim} | {_fmt(r.paper_effect)} | {r.holds}/{r.rows} | {r._3}/{r.rows} | "
+                     f"{r.reversed}/{r.rows} | {_fmt(r.our_effect_min)} … {_fmt(r.our_effect_max)} |")
+    return "\n".join(lines) + "\n"

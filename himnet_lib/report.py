@@ -1,0 +1,66 @@
+"""Generated parts of the README: the results at a glance (copied from the tables that
+``himnet reproduce`` wrote, never retyped) and the "What reproduces what" table (from
+:mod:`himnet_lib.registry`). Each part lives between ``<!-- NAME:start -->`` and
+``<!-- NAME:end -->`` markers; everything else in the README is left as it is."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from .io import atomic_write_text
+from .registry import reproduces_table
+
+__all__ = ["replace_block", "results_block", "update_readme"]
+
+# (heading, table file under results/<profile>/tables/)
+RESULT_TABLES: tuple[tuple[str, str], ...] = (
+    ("The paper's claims: verdicts over readings x read-outs x benchmarks (full table: claims.md)",
+     "claims_summary.md"),
+    ("Table 3, loss ablation", "table3.md"),
+)
+
+
+def replace_block(text: str, name: str, body: str) -> str:
+    """``text`` with the lines between the ``name`` markers replaced by ``body``."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
+    if not pattern.search(text):
+        raise ValueError(f"README has no {start} ... {end} block")
+    return pattern.sub(lambda _: f"{start}\n{body.rstrip()}\n{end}", text)
+
+
+def _keep_columns(md: str, drop_suffixes: tuple[str, ...] = ("_mean", "_std")) -> str:
+    """Drop the machine columns (``*_mean``, ``*_std``) of a Markdown table written by the study."""
+    lines = [ln for ln in md.strip().splitlines() if ln.startswith("|")]
+    if not lines:
+        return md
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    keep = [i for i, c in enumerate(header) if not c.endswith(drop_suffixes)]
+    out = []
+    for ln in lines:
+        cells = [c.strip() for c in ln.strip().strip("|").split("|")]
+        out.append("| " + " | ".join(cells[i] for i in keep if i < len(cells)) + " |")
+    return "\n".join(out)
+
+
+def results_block(tables_dir: str | os.PathLike, link_prefix: str = "results/demo/tables/") -> str:
+    """The results at a glance: each table of :data:`RESULT_TABLES` that exists, as written by the
+    study notebooks (machine columns dropped), under a heading that links to the file."""
+    parts = []
+    for heading, name in RESULT_TABLES:
+        path = Path(tables_dir) / name
+        if path.exists():
+            parts.append(f"**{heading}** ([{name}]({link_prefix}{name}))\n\n{_keep_columns(path.read_text())}\n")
+    return "\n".join(parts) if parts else "_(run `make demo` to generate the results)_\n"
+
+
+def update_readme(readme: str | os.PathLike, tables_dir: str | os.PathLike,
+                  link_prefix: str = "results/demo/tables/") -> Path:
+    """Rewrite the README's ``results`` and ``reproduces`` blocks in place (atomically)."""
+    path = Path(readme)
+    text = path.read_text()
+    text = replace_block(text, "results", results_block(tables_dir, link_prefix))
+    text = replace_block(text, "reproduces", reproduces_table())
+    return atomic_write_text(path, text)
