@@ -34,7 +34,7 @@ STUDY: tuple[Entry, ...] = (
     Entry("08_generality_table5", "Table 5 (CLL / SCL on BaS-Net, HAM-Net)", "table5_specs",
           "tables/table5.*, figures/fig_table5.*"),
     Entry("09_attention_diagnostics", "attention diagnostics, read-outs, schedule selection (not in the paper)",
-          "table3_specs (both readings, all benchmarks), selection_specs",
+          "table3_specs, selection_specs",
           "tables/attention_diagnostics.*, tables/readout_comparison.*, tables/schedule_selection.*, "
           "tables/schedule_choice.*, figures/fig_readout_comparison.*, figures/fig_attention_distributions.*, "
           "figures/fig_learning_curves.*", "table3"),

@@ -1,0 +1,38 @@
+"""The study registry is the one list: the runner, the command line and the README follow it."""
+
+from __future__ import annotations
+
+from himnet_lib import registry, runs, study
+from himnet_lib.cli import build_parser
+from himnet_lib.config import PROFILES, READINGS
+from himnet_lib.data.synthetic import PRESETS
+from himnet_lib.losses import KNOWN_TERMS
+from himnet_lib.paths import PROJECT_ROOT, notebooks_dir
+from himnet_lib.report import replace_block
+
+
+def test_runner_executes_the_registered_notebooks():
+    assert runs.STUDY_NOTEBOOKS == registry.study_notebooks()
+    for e in registry.STUDY:
+        assert (notebooks_dir() / f"{e.notebook}.ipynb").exists(), e.notebook
+        for grid in e.grid.split(","):
+            assert hasattr(study, grid.split("(")[0].strip()), grid
+
+
+def test_readme_reproduces_table_is_the_registry():
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    block = readme.split("<!-- reproduces:start -->")[1].split("<!-- reproduces:end -->")[0]
+    assert block.strip() == registry.reproduces_table().strip()
+
+
+def test_cli_choices_come_from_their_modules():
+    c = registry.cli_choices()
+    assert c["profiles"] == list(PROFILES) and c["readings"] == list(READINGS)
+    assert c["presets"] == list(PRESETS) and c["loss_terms"] == list(KNOWN_TERMS)
+    args = build_parser().parse_args(["train", "--data", "d", "--out", "o", "--reading", "lineage"])
+    assert args.reading == "lineage"
+
+
+def test_replace_block_only_touches_its_block():
+    text = "a\n<!-- x:start -->\nold\n<!-- x:end -->\nb\n"
+    assert replace_block(text, "x", "new") == "a\n<!-- x:start -->\nnew\n<!-- x:end -->\nb\n"
