@@ -261,7 +261,8 @@ def _local(jobs: list[tuple], *, via: str, workers: int, threads: int, log, t0: 
         while pending:
             waited: list[tuple] = []
             for fut in as_completed(list(pending)):
-                spec = pending.pop(fut)[0]
+                job = pending.pop(fut)
+                spec = job[0]
                 what = f"{spec.run_id} ({spec.table} {spec.label}, seed {spec.seed})"
                 try:
                     status = fut.result()
@@ -271,8 +272,8 @@ def _local(jobs: list[tuple], *, via: str, workers: int, threads: int, log, t0: 
                     log(f"[{done}/{n}] {spec.run_id} FAILED: {e}")
                     continue
                 if status == BUSY:
-                    waited.append(next(j for j in jobs if j[0] is spec))
-                    who = holder(run_lock(Path(waited[-1][2])).path)
+                    waited.append(job)
+                    who = holder(run_lock(Path(job[2])).path)
                     log(f"{what} is being trained by another process ({who or 'unknown'}); "
                         "will wait for it after the free runs")
                     continue
@@ -284,6 +285,15 @@ def _local(jobs: list[tuple], *, via: str, workers: int, threads: int, log, t0: 
                 log(f"waiting for {len(waited)} run(s) held by other processes")
             pending = {pool.submit(_claim_and_train, j, True, via): j for j in waited}
     return failures, counts
+
+
+def default_threads(workers: int) -> int:
+    """Torch threads per training worker: ``$OMP_NUM_THREADS`` when set (the usual way to cap a
+    process's threads, e.g. on a shared machine), else the cores divided among the workers."""
+    env = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
 def run_specs(specs: Sequence[RunSpec], data_root: str | os.PathLike, runs_dir: str | os.PathLike, *,
@@ -312,7 +322,7 @@ def run_specs(specs: Sequence[RunSpec], data_root: str | os.PathLike, runs_dir: 
         from .train import dataset_fingerprint
         fingerprint = dataset_fingerprint(load_dataset(data_root, snippet_seconds=unique[0].config().snippet_seconds))
     todo = [s for s in unique if not _finished(runs_dir / s.run_id, s, fingerprint)]
-    threads = threads or max(1, (os.cpu_count() or 1) // max(1, workers))
+    threads = threads or default_threads(workers)
     jobs = [(s, str(Path(data_root).resolve()), str((runs_dir / s.run_id).resolve()), threads, fingerprint)
             for s in todo]
     log(f"{len(unique)} distinct runs, {len(unique) - len(todo)} already finished, {len(todo)} to train "
@@ -415,7 +425,7 @@ def all_study_specs(profile: str, seeds: int) -> list[RunSpec]:
 
 def reproduce(profile: str, *, data_root: str | None = None, seeds: int = 3, workers: int = 2,
               executor: str = "local", results: str | None = None, notebooks: Sequence[str] | None = None,
-              log=None) -> Path:
+              log=None, threads: int | None = None, via: str = "process") -> Path:
     """Regenerate every table and figure: train all runs (shared ones once, in parallel), then
     execute the study notebooks in order, writing ``results/<profile>/{tables,figures,notebooks}``."""
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
@@ -425,7 +435,7 @@ def reproduce(profile: str, *, data_root: str | None = None, seeds: int = 3, wor
     log(f"data: {data}")
     runs_dir = root / "runs"
     specs = all_study_specs(profile, seeds)
-    run_specs(specs, data, runs_dir, workers=workers, executor=executor, log=log)
+    run_specs(specs, data, runs_dir, workers=workers, executor=executor, log=log, threads=threads, via=via)
     names = list(notebooks) if notebooks else list(STUDY_NOTEBOOKS)
     for name in names:
         if not (notebooks_dir() / f"{name}.ipynb").exists():
