@@ -13,16 +13,21 @@ The file holds the holder's host, pid and start time, for a human wondering who 
 
 flock on network file systems: works on local disks; on NFS it is emulated with byte-range locks
 (Linux >= 2.6.12) and on Lustre/GPFS it needs the ``flock`` mount option. Where it is not supported
-the lock raises ``OSError`` and the caller decides.
+the lock raises ``OSError`` and the caller decides. Without ``fcntl`` (Windows) the locks are
+no-ops that always succeed: runs are then not protected between processes, as before the locks.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import socket
 import time
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 LOCK_NAME = ".lock"
 
@@ -58,7 +63,8 @@ class FileLock:
             raise RuntimeError(f"lock {self.path} already held by this object")
         fd = self._open()
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             return False
@@ -74,7 +80,8 @@ class FileLock:
             raise RuntimeError(f"lock {self.path} already held by this object")
         fd = self._open()
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
         except BaseException:
             os.close(fd)
             raise
