@@ -309,7 +309,12 @@ def run_specs(specs: Sequence[RunSpec], data_root: str | os.PathLike, runs_dir: 
     parameters (partition, gpus_per_node, timeout_min, ...).
 
     Safe between processes: each run is claimed by a lock in its directory, so several processes on
-    one results folder train each run once and reuse each other's (see the comment above).
+    one results folder train each run once and reuse each other's (see the comment above). Every
+    training appends a line to ``<run_dir>/runner.log``.
+
+    ``threads``: torch threads per run (default :func:`default_threads`). The worker processes are
+    spawned (fresh interpreters), so a script that calls this at top level needs the usual
+    ``if __name__ == "__main__":`` guard; notebooks, the ``himnet`` command and pytest need nothing.
     """
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
     if via not in VIA:
