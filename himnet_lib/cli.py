@@ -105,7 +105,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     from .runs import reproduce
     reproduce(args.profile, data_root=str(args.data) if args.data else None, seeds=args.seeds,
               seeds_other=args.seeds_other, workers=args.workers, executor=args.executor, results=args.results,
-              notebooks=args.notebooks, reading=args.reading)
+              notebooks=args.notebooks, reading=args.reading, threads=args.threads, via=args.via)
     return 0
 
 
@@ -181,6 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--notebooks", nargs="*", default=None, help="only these study notebooks (default: all)")
     c.add_argument("--reading", default=None, choices=choices["readings"],
                    help="the reading the study's tables use (default: the profile's); the claims table covers both")
+    c.add_argument("--threads", type=int, default=None,
+                   help="torch threads per run (default: $OMP_NUM_THREADS, else cores / workers)")
+    c.add_argument("--via", choices=["process", "notebook"], default="process",
+                   help="train runs in worker processes (default) or by papermill on 01_train, one kernel per run")
     return p
 
 

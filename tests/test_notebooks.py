@@ -83,7 +83,7 @@ def assert_runs_match_specs(shared: dict, specs) -> None:
     """Each run directory was made by 01_train with exactly its spec's settings."""
     for s in specs:
         run_dir = shared["results"] / "runs" / s.run_id
-        assert (run_dir / "executed.ipynb").exists() and (run_dir / "metrics.json").exists()
+        assert (run_dir / "runner.log").exists() and (run_dir / "metrics.json").exists()
         saved = json.loads((run_dir / "params.json").read_text())["config"]
         want = s.config().to_dict()
         for d in (saved, want):

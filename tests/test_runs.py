@@ -38,8 +38,9 @@ def test_finished_checks_settings_and_data(smoke_root, tmp_path):
     assert not runs._finished(run_dir, spec, "another-dataset")
     other = study.table3_specs("smoke", 1)[1]
     assert not runs._finished(run_dir, other, fp)
-    # run_specs skips it: nothing to train, so no notebook is executed
+    # run_specs skips it: nothing to train, so no worker is started and nothing is written
     assert runs.run_specs([spec], smoke_root, tmp_path, log=lambda s: None) == [run_dir]
+    assert not (run_dir / runs.RUNNER_LOG).exists()
     df = runs.collect([spec], tmp_path)
     assert df.loc[0, "run_id"] == spec.run_id and 0 <= df.loc[0, "average_mAP"] <= 1
 
@@ -56,3 +57,25 @@ def test_mean_std_and_write_table(tmp_path):
     assert [p.name for p in paths] == ["x.csv", "x.md"]
     assert pd.read_csv(paths[0])["label"].tolist() == ["a", "b"]
     assert paths[1].read_text().startswith("| label | n |")
+
+
+def test_run_specs_trains_in_worker_processes_and_records_each_training(smoke_root, tmp_path):
+    specs = study.table3_specs("smoke", 1)[:2]
+    lines = []
+    dirs = runs.run_specs(specs + specs[:1], smoke_root, tmp_path, threads=1, log=lines.append)
+    assert dirs == [tmp_path / s.run_id for s in specs + specs[:1]]
+    for d in dirs[:2]:
+        (entry,) = (d / runs.RUNNER_LOG).read_text().splitlines()
+        assert " trained " in entry and "via=process" in entry and "resumed=no" in entry
+        assert (d / "metrics.json").exists() and (d / ".lock").exists() and not (d / "executed.ipynb").exists()
+    assert any("2 to train (local, via process, 1 worker(s), 1 thread(s) each)" in x for x in lines)
+    assert any("trained 2 run(s), reused 0" in x for x in lines)
+
+
+def test_run_specs_options(smoke_root, tmp_path, monkeypatch):
+    with pytest.raises(runs.HimnetError, match="unknown via"):
+        runs.run_specs([], smoke_root, tmp_path, via="kernel")
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert runs.default_threads(2) == 3
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert runs.default_threads(1) == max(1, runs.os.cpu_count() or 1)
