@@ -7,10 +7,13 @@ are interchangeable), with cheaper building blocks:
 * every convolution as one matrix product: k=1 as ``addmm``; k=3 as one product over the unfolded
   input ``[x[t-1], x[t], x[t+1]]`` (zero padded), with the weight ``(out, in, 3)`` reshaped to
   ``(3*in, out)``; the length-1 global context of the consensus gate as a ``Linear``;
-* the two modality branches (two consensus gates, two attention heads; same shapes) run as one
-  *batched* product (``baddbmm`` over a leading group axis of 2) instead of two;
-* LeakyReLU and dropout fused into one multiplication by a factor ``d`` (``slope`` or 1 on the sign
-  of the pre-activation, times ``mask / (1 - p)``), whose backward is one multiplication;
+* k=3 weights stored tap-major in memory (:func:`tap_major_`; same shape and values), so the
+  (3*in, out) matrix is a free view and its gradient lands in place;
+* the two modality branches (two consensus gates, two attention heads; same shapes) share every
+  elementwise op on a leading group axis of 2; their products run as one autograd node
+  (:class:`_GroupedAffine`: one ``addmm`` per group written into its output slice);
+* LeakyReLU and dropout fused into one autograd node (:class:`_ActDrop`) that saves only the
+  pre-activation and the mask;
 * every dropout mask of a forward pass comes from ONE call of the random generator (raw 64-bit
   words) and is read as 8, 16 or 32-bit integers compared with a threshold, instead of one
   ``bernoulli_`` call per layer (the dominant cost of the reference step at demo scale).
@@ -22,9 +25,10 @@ scaled by ``1 / q`` as ``nn.Dropout`` does. The masks are drawn from torch's def
 ``torch.manual_seed`` and the trainer's RNG checkpointing cover them; they are not the same
 masks as the reference path's (the distribution is).
 
-Under CPU bf16 autocast the products run in bf16 (the autocast policy of ``addmm``/``baddbmm``)
-and the elementwise work follows in bf16; attention and the CAS leave in float32 as in the
-reference path.
+Under bf16 autocast the input is cast once, the products and the elementwise work run in bf16
+(masks are 0/1 in bf16 and 1/(1-p) is applied as a float scalar, so it is not rounded to bf16);
+the parameters stay float32 (master weights) and get float32 gradients; attention and the CAS
+leave in float32 as in the reference path.
 """
 
 from __future__ import annotations
@@ -184,19 +188,53 @@ def _w1(w: Tensor) -> Tensor:
     return w[:, :, 0].t()
 
 
-# Above this many multiply-adds per group, the two modality branches run as separate ``addmm``
-# (free weight views, best kernels); below it as one ``baddbmm`` (fewer ops; stacking the small
-# weights costs little).
-_GROUP_LOOP_MACS = 1 << 26
+class _GroupedAffine(torch.autograd.Function):
+    """G affine maps at once: x (G, N, in) -> out[g] = b[g] + x[g] @ w[g]  (G, N, out).
+
+    Each group is one ``addmm`` written straight into its slice of the output (no stacking of
+    weights or outputs); the backward is one product per group for the input and for the weight
+    gradient. Computes in ``dtype`` (the autocast dtype, or the input's); gradients of weights and
+    biases come back in their own dtype (float32 master weights under bf16 autocast)."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, dtype: torch.dtype, *wb: Tensor) -> Tensor:
+        G = x.shape[0]
+        ws, bs = wb[:G], wb[G:]
+        xc = x.to(dtype)
+        wc = [w.to(dtype) for w in ws]
+        out = torch.empty(G, x.shape[1], wc[0].shape[1], dtype=dtype, device=x.device)
+        with torch.autocast(x.device.type, enabled=False):
+            for g in range(G):
+                torch.addmm(bs[g].to(dtype), xc[g], wc[g], out=out[g])
+        ctx.save_for_backward(xc, *wc)
+        ctx.meta = (x.dtype, [w.dtype for w in ws], [b.dtype for b in bs])
+        return out
+
+    @staticmethod
+    def backward(ctx, go: Tensor):
+        xc, *wc = ctx.saved_tensors
+        x_dtype, w_dtypes, b_dtypes = ctx.meta
+        G = len(wc)
+        go = go.to(xc.dtype)
+        gx = None
+        if ctx.needs_input_grad[0]:
+            gx = torch.empty_like(xc)
+            for g in range(G):
+                torch.mm(go[g], wc[g].t(), out=gx[g])
+            gx = gx.to(x_dtype)
+        gw = [torch.mm(xc[g].t(), go[g]).to(w_dtypes[g]) if ctx.needs_input_grad[2 + g] else None
+              for g in range(G)]
+        gb = [go[g].sum(0).to(b_dtypes[g]) if ctx.needs_input_grad[2 + G + g] else None for g in range(G)]
+        return (gx, None, *gw, *gb)
 
 
 def _gemm_g(x: Tensor, ws: list[Tensor], bs: list[Tensor]) -> Tensor:
     """Grouped affine map: x (G, N, in), weights G x (in, out), biases G x (out,) -> (G, N, out)."""
     if len(ws) == 1:
         return torch.addmm(bs[0], x[0], ws[0]).unsqueeze(0)
-    if x.shape[1] * ws[0].shape[0] * ws[0].shape[1] >= _GROUP_LOOP_MACS:
-        return torch.stack([torch.addmm(b, xi, w) for xi, w, b in zip(x.unbind(0), ws, bs)])
-    return torch.baddbmm(torch.stack(bs).unsqueeze(1), x, torch.stack(ws))
+    dev = x.device.type
+    dtype = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
+    return _GroupedAffine.apply(x, dtype, *ws, *bs)
 
 
 def fast_forward(model, x: Tensor):
@@ -235,11 +273,13 @@ def fast_forward(model, x: Tensor):
     def sc(p: float) -> float:
         return 1.0 if prescale or p <= 0 else 1.0 / (1.0 - p)
 
+    xc = x.to(cd)  # under autocast: one cast here instead of casts of every unfolded copy
+
     # --- fusion --------------------------------------------------------------------------------
     if cfg.fusion == "ccm":
         fu = model.fusion
         gates = [fu.rgb_gate, fu.flow_gate]
-        main = x.view(B, T, 2, Dm).permute(2, 0, 1, 3).contiguous()   # (2,B,T,Dm): rgb, flow
+        main = xc.view(B, T, 2, Dm).permute(2, 0, 1, 3).contiguous()   # (2,B,T,Dm): rgb, flow
         aux = main.flip(0)                                             # flow, rgb
         # global context: Linear on the time mean (k=1 conv on a length-1 sequence)
         gctx = _gemm_g(main.mean(dim=2), [_w1(g.global_context[0].weight) for g in gates],
@@ -256,12 +296,12 @@ def fast_forward(model, x: Tensor):
         modality = gated                                               # heads read rgb', flow'
     else:
         mix = model.fusion.mix[0]
-        fused = torch.addmm(mix.bias, x.reshape(N, D), mix.weight[:, :, 0].t())
-        modality = x.view(B, T, 2, Dm).permute(2, 0, 1, 3).contiguous()
+        fused = torch.addmm(mix.bias, xc.reshape(N, D), mix.weight[:, :, 0].t())
+        modality = xc.view(B, T, 2, Dm).permute(2, 0, 1, 3).contiguous()
     fused = _act_drop(fused, s, masks[i_mix], sc(cfg.dropout))             # X̂ (N,D)
 
     # --- attention heads (both modality heads as one batched product) --------------------------
-    hin = modality if cfg.attention == "modality" else x.unsqueeze(0)  # (G,B,T,Din)
+    hin = modality if cfg.attention == "modality" else xc.unsqueeze(0)  # (G,B,T,Din)
     Din = hin.shape[-1]
     c1 = [h.body[0][0] for h in heads]
     c2 = [h.body[1][0] for h in heads]
