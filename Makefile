@@ -71,8 +71,11 @@ lab-server:
 	@echo "JupyterLab: open http://127.0.0.1:$(LAB_PORT)/lab?token=$(LAB_TOKEN)"
 	$(LAB_CMD)
 
+# One table + results/bench/<machine>.json (~5-10 min on 2 cores). The single-purpose scripts
+# (benchmarks/bench_model_step.py, bench_train.py, bench_eval.py, bench_localize.py, bench_data.py,
+# bench_gpu.py) still run on their own.
 bench: $(STAMP)
-	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
+	$(BIN)/python benchmarks/bench_all.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -7,10 +7,13 @@ are interchangeable), with cheaper building blocks:
 * every convolution as one matrix product: k=1 as ``addmm``; k=3 as one product over the unfolded
   input ``[x[t-1], x[t], x[t+1]]`` (zero padded), with the weight ``(out, in, 3)`` reshaped to
   ``(3*in, out)``; the length-1 global context of the consensus gate as a ``Linear``;
-* the two modality branches (two consensus gates, two attention heads; same shapes) run as one
-  *batched* product (``baddbmm`` over a leading group axis of 2) instead of two;
-* LeakyReLU and dropout fused into one multiplication by a factor ``d`` (``slope`` or 1 on the sign
-  of the pre-activation, times ``mask / (1 - p)``), whose backward is one multiplication;
+* k=3 weights stored tap-major in memory (:func:`tap_major_`; same shape and values), so the
+  (3*in, out) matrix is a free view and its gradient lands in place;
+* the two modality branches (two consensus gates, two attention heads; same shapes) share every
+  elementwise op on a leading group axis of 2; their products run as one autograd node
+  (:class:`_GroupedAffine`: one ``addmm`` per group written into its output slice);
+* LeakyReLU and dropout fused into one autograd node (:class:`_ActDrop`) that saves only the
+  pre-activation and the mask;
 * every dropout mask of a forward pass comes from ONE call of the random generator (raw 64-bit
   words) and is read as 8, 16 or 32-bit integers compared with a threshold, instead of one
   ``bernoulli_`` call per layer (the dominant cost of the reference step at demo scale).
@@ -22,9 +25,10 @@ scaled by ``1 / q`` as ``nn.Dropout`` does. The masks are drawn from torch's def
 ``torch.manual_seed`` and the trainer's RNG checkpointing cover them; they are not the same
 masks as the reference path's (the distribution is).
 
-Under CPU bf16 autocast the products run in bf16 (the autocast policy of ``addmm``/``baddbmm``)
-and the elementwise work follows in bf16; attention and the CAS leave in float32 as in the
-reference path.
+Under bf16 autocast the input is cast once, the products and the elementwise work run in bf16
+(masks are 0/1 in bf16 and 1/(1-p) is applied as a float scalar, so it is not rounded to bf16);
+the parameters stay float32 (master weights) and get float32 gradients; attention and the CAS
+leave in float32 as in the reference path.
 """
 
 from __future__ import annotations
@@ -53,11 +57,11 @@ def keep_threshold(p: float) -> tuple[int, int]:
 
 
 def draw_keep_masks(specs: list[tuple[tuple[int, ...], float]], device: torch.device,
-                    scaled: bool = True) -> list[Tensor | None]:
-    """Float32 dropout factors for several layers from ONE draw of random 64-bit words.
+                    dtype: torch.dtype = torch.float32, scaled: bool = True) -> list[Tensor | None]:
+    """Dropout factors for several layers from ONE draw of random 64-bit words.
 
-    ``specs``: (shape, p) per layer. Each factor is ``keep / (1 - p)`` (``scaled``) or the 0/1
-    keep mask; p = 0 gives None (no dropout), p = 1 all zeros. Layers with the same p share one
+    ``specs``: (shape, p) per layer. Each factor (``dtype``) is ``keep / (1 - p)`` (``scaled``) or
+    the 0/1 keep mask; p = 0 gives None (no dropout), p = 1 all zeros. Layers with the same p share one
     threshold comparison (their random words are adjacent), so the work is a handful of
     vectorised passes however many layers there are. Comparisons go through uint8 views, not
     bool tensors (mixed bool arithmetic is several times slower on CPU).
@@ -79,14 +83,14 @@ def draw_keep_masks(specs: list[tuple[tuple[int, ...], float]], device: torch.de
     out: list[Tensor | None] = [None] * len(specs)
     for i, (shape, p) in enumerate(specs):
         if p >= 1.0:
-            out[i] = torch.zeros(shape, device=device)
+            out[i] = torch.zeros(shape, device=device, dtype=dtype)
     if not offset:
         return out
     raw = torch.empty(offset // 8, dtype=torch.int64, device=device).random_(-2 ** 63, None).view(torch.uint8)
     for p, bits, thr, off, layers, n in plan:
         seg = raw[off: off + n * bits // 8].view(_INT[bits])[:n]
         # signed view of an unsigned uniform u: u < thr  <=>  s < thr - 2^(bits-1)
-        f = (seg < thr - (1 << (bits - 1))).view(torch.uint8).to(torch.float32)
+        f = (seg < thr - (1 << (bits - 1))).view(torch.uint8).to(dtype)
         if scaled:
             f.mul_(1.0 / (1.0 - p))
         for i, start, k in layers:
@@ -94,15 +98,43 @@ def draw_keep_masks(specs: list[tuple[tuple[int, ...], float]], device: torch.de
     return out
 
 
-def _act_drop(y: Tensor, slope: float, factor: Tensor | None) -> Tensor:
-    """LeakyReLU(y) then dropout given as a float factor ``keep / (1 - p)`` (None: no dropout).
-    Under bf16 the product is taken in float32 (a bf16 factor would round 1/(1-p))."""
-    z = F.leaky_relu(y, slope)
-    return z if factor is None else z * factor
+class _ActDrop(torch.autograd.Function):
+    """LeakyReLU then dropout: ``leaky_relu(y) * mask * scale``; saves y and the mask only.
+
+    ``mask`` is 0/1 in y's dtype with ``scale = 1/(1-p)`` (bf16: the scale is applied as a float
+    scalar, so 1/(1-p) is not rounded to bf16), or already scaled (float32) with ``scale = 1``."""
+
+    @staticmethod
+    def forward(ctx, y: Tensor, mask: Tensor, slope: float, scale: float) -> Tensor:
+        mask = mask.to(y.dtype)
+        z = F.leaky_relu(y, slope).mul_(mask)
+        if scale != 1.0:
+            z.mul_(scale)
+        ctx.save_for_backward(y, mask)
+        ctx.slope, ctx.scale = slope, scale
+        return z
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        y, mask = ctx.saved_tensors
+        gz = g * mask
+        if ctx.scale != 1.0:
+            gz.mul_(ctx.scale)
+        return torch.ops.aten.leaky_relu_backward(gz, y, ctx.slope, False), None, None, None
 
 
-def _drop(y: Tensor, factor: Tensor | None) -> Tensor:
-    return y if factor is None else y * factor
+def _act_drop(y: Tensor, slope: float, mask: Tensor | None, scale: float) -> Tensor:
+    """LeakyReLU(y) then dropout (mask None: no dropout)."""
+    if mask is None:
+        return F.leaky_relu(y, slope)
+    return _ActDrop.apply(y, mask, slope, scale)
+
+
+def _drop(y: Tensor, mask: Tensor | None, scale: float) -> Tensor:
+    if mask is None:
+        return y
+    z = y * mask.to(y.dtype)
+    return z * scale if scale != 1.0 else z
 
 
 class _Unfold3(torch.autograd.Function):
@@ -136,29 +168,73 @@ def _unfold3(x: Tensor) -> Tensor:
 
 
 def _w3(w: Tensor) -> Tensor:
-    """Conv1d k=3 weight (out, in, 3) -> (3*in, out) matching :func:`_unfold3`."""
-    return w.permute(2, 1, 0).reshape(3 * w.shape[1], w.shape[0])
+    """Conv1d k=3 weight (out, in, 3) -> (3*in, out) matching :func:`_unfold3`. A free view when
+    the weight is stored tap-major (strides (3*in, 1, in), see :func:`tap_major_`)."""
+    return w.permute(0, 2, 1).reshape(w.shape[0], 3 * w.shape[1]).t()
 
 
-def _w3g(ws: list[Tensor]) -> Tensor:
-    """Stacked k=3 weights of G groups -> (G, 3*in, out)."""
-    return torch.stack([_w3(w) for w in ws])
+def tap_major_(module: torch.nn.Module) -> None:
+    """Store every k=3 Conv1d weight tap-major in memory (same shape and values, strides
+    (3*in, 1, in)), so that the fast path reads it as a (3*in, out) matrix without a copy and its
+    gradient comes back in that layout. state_dicts are unaffected (same shapes and values)."""
+    for m in module.modules():
+        if isinstance(m, torch.nn.Conv1d) and m.kernel_size == (3,):
+            with torch.no_grad():
+                m.weight.data = m.weight.data.permute(0, 2, 1).contiguous().permute(0, 2, 1)
 
 
-def _w1g(ws: list[Tensor]) -> Tensor:
-    """Stacked k=1 weights (out, in, 1) of G groups -> (G, in, out)."""
-    return torch.stack([w[:, :, 0].t() for w in ws])
+def _w1(w: Tensor) -> Tensor:
+    """Conv1d k=1 weight (out, in, 1) -> (in, out) view."""
+    return w[:, :, 0].t()
 
 
-def _bg(bs: list[Tensor]) -> Tensor:
-    return torch.stack(bs).unsqueeze(1)  # (G, 1, out)
+class _GroupedAffine(torch.autograd.Function):
+    """G affine maps at once: x (G, N, in) -> out[g] = b[g] + x[g] @ w[g]  (G, N, out).
+
+    Each group is one ``addmm`` written straight into its slice of the output (no stacking of
+    weights or outputs); the backward is one product per group for the input and for the weight
+    gradient. Computes in ``dtype`` (the autocast dtype, or the input's); gradients of weights and
+    biases come back in their own dtype (float32 master weights under bf16 autocast)."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, dtype: torch.dtype, *wb: Tensor) -> Tensor:
+        G = x.shape[0]
+        ws, bs = wb[:G], wb[G:]
+        xc = x.to(dtype)
+        wc = [w.to(dtype) for w in ws]
+        out = torch.empty(G, x.shape[1], wc[0].shape[1], dtype=dtype, device=x.device)
+        with torch.autocast(x.device.type, enabled=False):
+            for g in range(G):
+                torch.addmm(bs[g].to(dtype), xc[g], wc[g], out=out[g])
+        ctx.save_for_backward(xc, *wc)
+        ctx.meta = (x.dtype, [w.dtype for w in ws], [b.dtype for b in bs])
+        return out
+
+    @staticmethod
+    def backward(ctx, go: Tensor):
+        xc, *wc = ctx.saved_tensors
+        x_dtype, w_dtypes, b_dtypes = ctx.meta
+        G = len(wc)
+        go = go.to(xc.dtype)
+        gx = None
+        if ctx.needs_input_grad[0]:
+            gx = torch.empty_like(xc)
+            for g in range(G):
+                torch.mm(go[g], wc[g].t(), out=gx[g])
+            gx = gx.to(x_dtype)
+        gw = [torch.mm(xc[g].t(), go[g]).to(w_dtypes[g]) if ctx.needs_input_grad[2 + g] else None
+              for g in range(G)]
+        gb = [go[g].sum(0).to(b_dtypes[g]) if ctx.needs_input_grad[2 + G + g] else None for g in range(G)]
+        return (gx, None, *gw, *gb)
 
 
-def _gemm_g(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
-    """Grouped affine map: x (G, N, in), w (G, in, out), b (G, 1, out) -> (G, N, out)."""
-    if x.shape[0] == 1:
-        return torch.addmm(b[0], x[0], w[0]).unsqueeze(0)
-    return torch.baddbmm(b, x, w)
+def _gemm_g(x: Tensor, ws: list[Tensor], bs: list[Tensor]) -> Tensor:
+    """Grouped affine map: x (G, N, in), weights G x (in, out), biases G x (out,) -> (G, N, out)."""
+    if len(ws) == 1:
+        return torch.addmm(bs[0], x[0], ws[0]).unsqueeze(0)
+    dev = x.device.type
+    dtype = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
+    return _GroupedAffine.apply(x, dtype, *ws, *bs)
 
 
 def fast_forward(model, x: Tensor):
@@ -189,24 +265,30 @@ def fast_forward(model, x: Tensor):
     i_logit = want((G, N, 1), cfg.attention_logit_dropout)
     i_hin = want((N, D), cfg.head_input_dropout)
     i_cls = want((N, cfg.hidden), cfg.dropout)
-    masks = draw_keep_masks(specs, x.device)
+    dev = x.device.type
+    cd = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
+    prescale = cd == torch.float32
+    masks = draw_keep_masks(specs, x.device, dtype=cd, scaled=prescale)
+
+    def sc(p: float) -> float:
+        return 1.0 if prescale or p <= 0 else 1.0 / (1.0 - p)
+
+    xc = x.to(cd)  # under autocast: one cast here instead of casts of every unfolded copy
 
     # --- fusion --------------------------------------------------------------------------------
     if cfg.fusion == "ccm":
         fu = model.fusion
         gates = [fu.rgb_gate, fu.flow_gate]
-        main = x.view(B, T, 2, Dm).permute(2, 0, 1, 3).contiguous()   # (2,B,T,Dm): rgb, flow
+        main = xc.view(B, T, 2, Dm).permute(2, 0, 1, 3).contiguous()   # (2,B,T,Dm): rgb, flow
         aux = main.flip(0)                                             # flow, rgb
         # global context: Linear on the time mean (k=1 conv on a length-1 sequence)
-        gw = _w1g([g.global_context[0].weight for g in gates])         # (2,Dm,Dm)
-        gb = _bg([g.global_context[0].bias for g in gates])
-        gctx = _gemm_g(main.mean(dim=2), gw, gb).unsqueeze(2)          # (2,B,1,Dm)
-        gctx = _act_drop(gctx, s, masks[i_glob])
+        gctx = _gemm_g(main.mean(dim=2), [_w1(g.global_context[0].weight) for g in gates],
+                       [g.global_context[0].bias for g in gates]).unsqueeze(2)   # (2,B,1,Dm)
+        gctx = _act_drop(gctx, s, masks[i_glob], sc(cfg.ccm_dropout))
         # local context: k=3 conv of the other modality
-        lw = _w3g([g.local_context[0].weight for g in gates])          # (2,3Dm,Dm)
-        lb = _bg([g.local_context[0].bias for g in gates])
-        loc = _gemm_g(_unfold3(aux).reshape(2, N, 3 * Dm), lw, lb)   # (2,N,Dm)
-        loc = _act_drop(loc, s, masks[i_loc]).view(2, B, T, Dm)
+        loc = _gemm_g(_unfold3(aux).reshape(2, N, 3 * Dm), [_w3(g.local_context[0].weight) for g in gates],
+                      [g.local_context[0].bias for g in gates])                  # (2,N,Dm)
+        loc = _act_drop(loc, s, masks[i_loc], sc(cfg.ccm_dropout)).view(2, B, T, Dm)
         gated = torch.sigmoid(loc * gctx) * main                       # (2,B,T,Dm)
         cat = gated.permute(1, 2, 0, 3).reshape(N, D)                  # [rgb', flow']
         mix = fu.mix[0]
@@ -214,24 +296,24 @@ def fast_forward(model, x: Tensor):
         modality = gated                                               # heads read rgb', flow'
     else:
         mix = model.fusion.mix[0]
-        fused = torch.addmm(mix.bias, x.reshape(N, D), mix.weight[:, :, 0].t())
-        modality = x.view(B, T, 2, Dm).permute(2, 0, 1, 3).contiguous()
-    fused = _act_drop(fused, s, masks[i_mix])             # X̂ (N,D)
+        fused = torch.addmm(mix.bias, xc.reshape(N, D), mix.weight[:, :, 0].t())
+        modality = xc.view(B, T, 2, Dm).permute(2, 0, 1, 3).contiguous()
+    fused = _act_drop(fused, s, masks[i_mix], sc(cfg.dropout))             # X̂ (N,D)
 
     # --- attention heads (both modality heads as one batched product) --------------------------
-    hin = modality if cfg.attention == "modality" else x.unsqueeze(0)  # (G,B,T,Din)
+    hin = modality if cfg.attention == "modality" else xc.unsqueeze(0)  # (G,B,T,Din)
     Din = hin.shape[-1]
     c1 = [h.body[0][0] for h in heads]
     c2 = [h.body[1][0] for h in heads]
     c3 = [h.body[2] for h in heads]
     Ha = cfg.attention_hidden
-    a = _gemm_g(_unfold3(hin).reshape(G, N, 3 * Din), _w3g([c.weight for c in c1]), _bg([c.bias for c in c1]))
-    a = _act_drop(a, s, masks[i_att])
+    a = _gemm_g(_unfold3(hin).reshape(G, N, 3 * Din), [_w3(c.weight) for c in c1], [c.bias for c in c1])
+    a = _act_drop(a, s, masks[i_att], sc(cfg.attention_dropout))
     a = _gemm_g(_unfold3(a.view(G, B, T, Ha)).reshape(G, N, 3 * Ha),
-                _w3g([c.weight for c in c2]), _bg([c.bias for c in c2]))
+                [_w3(c.weight) for c in c2], [c.bias for c in c2])
     a = F.leaky_relu(a, s)
-    logits = _gemm_g(a, _w1g([c.weight for c in c3]), _bg([c.bias for c in c3]))   # (G,N,1)
-    logits = _drop(logits, masks[i_logit])
+    logits = _gemm_g(a, [_w1(c.weight) for c in c3], [c.bias for c in c3])          # (G,N,1)
+    logits = _drop(logits, masks[i_logit], sc(cfg.attention_logit_dropout))
     parts_t = torch.sigmoid(logits.float()).view(G, B, T)
     parts = tuple(parts_t.unbind(0))
     attention = parts_t.mean(dim=0) if G > 1 else parts[0]
@@ -239,9 +321,9 @@ def fast_forward(model, x: Tensor):
     # --- classifier ----------------------------------------------------------------------------
     cls = model.classifier.body
     conv3, conv1 = cls[1][0], cls[2]
-    h = _drop(fused, masks[i_hin])
+    h = _drop(fused, masks[i_hin], sc(cfg.head_input_dropout))
     h = torch.addmm(conv3.bias, _unfold3(h.view(B, T, D)).reshape(N, 3 * D), _w3(conv3.weight))
-    h = _act_drop(h, s, masks[i_cls])
+    h = _act_drop(h, s, masks[i_cls], sc(cfg.dropout))
     cas = torch.addmm(conv1.bias, h, conv1.weight[:, :, 0].t()).float().view(B, T, -1)
     return ModelOutput(
         attention=attention,

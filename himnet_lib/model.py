@@ -275,6 +275,9 @@ class HiMNet(nn.Module):
         self.classifier = ClassifierHead(d, cfg.num_classes + 1, cfg.hidden, cfg.dropout,
                                          cfg.head_input_dropout, s)
         init_weights(self)
+        if cfg.impl == "fast":
+            from .fastops import tap_major_
+            tap_major_(self)
 
     def forward(self, x: Tensor) -> ModelOutput:
         if x.dim() != 3 or x.shape[-1] != self.cfg.feature_dim or x.shape[1] < 1:

@@ -1,0 +1,463 @@
+"""All performance numbers in one table; writes ``results/bench/<machine>.json``.
+
+    python benchmarks/bench_all.py              # the full set (~5-10 min on a 2-core CPU)
+    python benchmarks/bench_all.py --quick      # fewer repetitions, smaller numerics check
+
+Every comparison (reference vs fast, fp32 vs bf16, step vs matmul peak) is measured in the SAME
+run, interleaved (A, B, A, B, ...), and reported as the median of several repetitions, so that
+other work on a shared machine slows both sides alike; compare ratios, not absolute times, across
+runs. Besides wall-clock medians the JSON keeps medians of process CPU time (``*_cpu_s``), which
+are far less sensitive to other processes competing for the cores.
+
+Machine key: a slug of the CPU model name and core count from /proc/cpuinfo (hostname-free).
+Also written: ``results/bench/numerics_<machine>.csv`` and ``.png`` (loss curves of the reference
+and fast paths over 200 steps at a reduced paper-like scale, float32).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # sibling bench scripts (synthetic GT/predictions, synthetic video)
+
+from himnet_lib.config import build_config, resolve_config  # noqa: E402
+from himnet_lib.losses import LossConfig, compose_losses  # noqa: E402
+from himnet_lib.model import ModelConfig, ModelOutput, build_model, count_parameters  # noqa: E402
+
+RESULTS = HERE.parent / "results" / "bench"
+
+
+# --- machine ------------------------------------------------------------------------------------
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_slug() -> str:
+    name = re.sub(r"\((r|tm|c)\)", "", cpu_model().lower())
+    name = re.sub(r"\b(cpu|processor|with|radeon graphics)\b", " ", name)
+    name = re.sub(r"@.*", "", name)
+    slug = re.sub(r"[^a-z0-9]+", "-", name).strip("-") or "cpu"
+    return f"{slug}-{os.cpu_count()}c"
+
+
+# --- timing helpers ---------------------------------------------------------------------------
+
+def interleaved(fns: dict, reps: int, warmup: int = 1) -> dict[str, dict[str, float]]:
+    """Median wall and CPU seconds of each callable, run round-robin ``reps`` times."""
+    for f in fns.values():
+        for _ in range(warmup):
+            f()
+    wall = {k: [] for k in fns}
+    cpu = {k: [] for k in fns}
+    for _ in range(reps):
+        for k, f in fns.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            f()
+            wall[k].append(time.perf_counter() - t0)
+            cpu[k].append(time.process_time() - c0)
+    return {k: {"wall": statistics.median(wall[k]), "cpu": statistics.median(cpu[k])} for k in fns}
+
+
+def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 5) -> float:
+    """Best-of-``reps`` GFLOP/s of one n x n x n matrix product."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n ** 3 / best / 1e9
+
+
+def step_flops(cfg: ModelConfig, B: int, T: int) -> float:
+    """Matrix-product FLOPs of one training step of HiMNet (forward + backward; the losses' few
+    small products are not counted). Backward = 2x forward, except that layers reading the input
+    features (which need no gradient) skip the input-gradient product."""
+    N, D, Dm, C1 = B * T, cfg.feature_dim, cfg.modality_dim, cfg.num_classes + 1
+    H, Hc = cfg.attention_hidden, cfg.hidden
+    fwd_grad_in, fwd_no_grad_in = 0.0, 0.0   # forward FLOPs of layers with / without input grad
+    if cfg.fusion == "ccm":
+        fwd_grad_in += 2 * (2 * B * Dm * Dm)        # global context (reads the mean of x: no grad)
+        fwd_no_grad_in += 2 * (2 * N * 3 * Dm * Dm)  # local context k=3 on the other modality of x
+        fwd_grad_in += 2 * N * D * D                 # mix (reads gated features)
+        head_in_grad = True
+    else:
+        fwd_no_grad_in += 2 * N * D * D
+        head_in_grad = False
+    heads = 2 if cfg.attention == "modality" else 1
+    din = Dm if cfg.attention == "modality" else D
+    first = heads * 2 * N * 3 * din * H
+    if head_in_grad and cfg.attention == "modality":
+        fwd_grad_in += first
+    else:
+        fwd_no_grad_in += first
+    fwd_grad_in += heads * (2 * N * 3 * H * H + 2 * N * H)
+    fwd_grad_in += 2 * N * 3 * D * Hc + 2 * N * Hc * C1
+    return 3 * fwd_grad_in + 2 * fwd_no_grad_in
+
+
+def _labels(B: int, C: int) -> torch.Tensor:
+    y = torch.zeros(B, C)
+    for b in range(B):  # 3 same-class pairs, then singletons (as the co-action sampler builds them)
+        y[b, (b // 2) % C if b < 6 else b % C] = 1.0
+    return y
+
+
+def make_step(mcfg: ModelConfig, lcfg: LossConfig, x: torch.Tensor, y: torch.Tensor, amp: bool, seed: int = 0,
+              fused_adam: bool = False):
+    """One training step closure (forward + compose_losses + backward + Adam), as train.py runs it
+    (``fused_adam``: ``torch.optim.Adam(fused=True)``, which train.py does not use yet)."""
+    torch.manual_seed(seed)
+    model = build_model(mcfg).train()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-5, weight_decay=1e-3, fused=True if fused_adam else None)
+
+    def step() -> float:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+            out = model(x)
+        total, _ = compose_losses(out, y, lcfg)
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        opt.step()
+        return float(total.detach())
+
+    return step, model
+
+
+def loss_time(model, x: torch.Tensor, y: torch.Tensor, lcfg: LossConfig, amp: bool, reps: int) -> float:
+    """Median seconds of compose_losses forward + backward on detached model outputs."""
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+        out = model(x)
+    leaves = {k: getattr(out, k).detach().requires_grad_() for k in ("attention", "cas", "probs", "features")}
+
+    def run():
+        cas_supp = leaves["cas"] * leaves["attention"].unsqueeze(-1)
+        o = ModelOutput(attention=leaves["attention"], cas=leaves["cas"], cas_supp=cas_supp,
+                        probs=leaves["probs"], features=leaves["features"], attention_parts=(leaves["attention"],))
+        total, _ = compose_losses(o, y, lcfg)
+        total.backward()
+    return interleaved({"l": run}, reps)["l"]["wall"]
+
+
+# --- the parts ----------------------------------------------------------------------------------
+
+def bench_demo(reps: int) -> dict:
+    torch.set_num_threads(1)
+    cfg = resolve_config(build_config("demo"), feature_dim=128, num_classes=20)
+    B, T = cfg.train.batch_size, cfg.train.seq_len
+    x, y = torch.randn(B, T, 128), _labels(B, 20)
+    fns, models = {}, {}
+    for impl in ("reference", "fast"):
+        for amp in (False, True):
+            key = impl + ("_bf16" if amp else "")
+            fns[key], models[key] = make_step(dataclasses.replace(cfg.model, impl=impl), cfg.loss, x, y, amp)
+    r = interleaved(fns, reps, warmup=3)
+    lt = loss_time(models["fast"], x, y, cfg.loss, False, reps)
+    return {
+        "shape": {"B": B, "T": T, "D": 128, "params": count_parameters(models["fast"]), "threads": 1},
+        "demo_step_s": {"reference": r["reference"]["wall"], "fast": r["fast"]["wall"],
+                        "reference_bf16": r["reference_bf16"]["wall"], "fast_bf16": r["fast_bf16"]["wall"]},
+        "demo_step_cpu_s": {k: v["cpu"] for k, v in r.items()},
+        "demo_loss_s": lt,
+        "demo_loss_share_fast": lt / r["fast"]["wall"],
+    }
+
+
+def bench_paper(reps: int, threads: int = 2) -> dict:
+    torch.set_num_threads(threads)
+    B, T, D, C = 10, 560, 2048, 20
+    mcfg = ModelConfig(feature_dim=D, num_classes=C)
+    lcfg = LossConfig()
+    x, y = torch.randn(B, T, D), _labels(B, C)
+    peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+    fns, models = {}, {}
+    for key, impl, amp, fused in (("reference_fp32", "reference", False, False),
+                                  ("reference_bf16", "reference", True, False),
+                                  ("fast", "fast", True, False), ("fast_fp32", "fast", False, False),
+                                  ("fast_fused_adam", "fast", True, True)):
+        fns[key], models[key] = make_step(dataclasses.replace(mcfg, impl=impl), lcfg, x, y, amp, fused_adam=fused)
+    r = interleaved(fns, reps, warmup=1)
+    peaks = {k: max(v, matmul_peak(torch.float32 if k == "fp32" else torch.bfloat16)) for k, v in peaks.items()}
+    lt = loss_time(models["fast"], x, y, lcfg, True, max(3, reps))
+    flops = step_flops(mcfg, B, T)
+    fast = r["fast"]["wall"]
+    return {
+        "paper_shape": {"B": B, "T": T, "D": D, "C": C, "params": count_parameters(models["fast"]),
+                        "threads": threads, "step_gflop": flops / 1e9},
+        "paper_step_s": {k: v["wall"] for k, v in r.items()},
+        "paper_step_cpu_s": {k: v["cpu"] for k, v in r.items()},
+        "matmul_peak_gflops": peaks,
+        "paper_step_achieved_gflops": flops / fast / 1e9,
+        "paper_fraction_of_bf16_peak": flops / fast / 1e9 / peaks["bf16"],
+        "paper_speedup_fast_vs_reference_fp32": r["reference_fp32"]["wall"] / fast,
+        "paper_speedup_fast_vs_reference_fp32_cpu": r["reference_fp32"]["cpu"] / r["fast"]["cpu"],
+        "paper_note": "fast = impl 'fast' + bf16 autocast (float32 master weights), plain Adam as in "
+                      "train.py; fast_fused_adam adds torch.optim.Adam(fused=True)",
+        "paper_loss_s": lt,
+        "paper_loss_share_fast": lt / fast,
+    }
+
+
+def bench_eval(repeat: int = 3) -> dict:
+    import bench_eval as be
+    from himnet_lib.groundtruth import gt_from_anet_json, predictions_from_results
+    from himnet_lib.metrics import THUMOS_TIOU, detection_map
+
+    rng = np.random.default_rng(0)
+    gt_obj = be.synthetic_gt(rng)
+    res_obj = be.synthetic_results(rng, gt_obj)
+    gt = gt_from_anet_json(gt_obj, "test")
+    pred = predictions_from_results(res_obj)
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        detection_map(gt, pred, THUMOS_TIOU)
+        best = min(best, time.perf_counter() - t0)
+    return {"eval_thumos_scale_s": best, "eval_input": {"videos": len(gt.videos), "gt": gt.num_instances,
+                                                          "predictions": len(pred)}}
+
+
+def bench_localize(repeat: int = 10) -> dict:
+    import bench_localize as bl
+    from himnet_lib.localize import LocalizeConfig, localize_video
+
+    att, cas = bl.synthetic_video(np.random.default_rng(0), 2600, 20)
+    out = {}
+    for nms in ("soft", "nms"):
+        cfg = LocalizeConfig(class_threshold=0.0, nms=nms)
+        best = float("inf")
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            localize_video(att, cas, cfg, 16 / 25, duration=2600 * 16 / 25)
+            best = min(best, time.perf_counter() - t0)
+        out[nms] = best * 1000
+    return {"localize_per_video_ms": out["soft"], "localize_per_video_ms_hard_nms": out["nms"],
+            "localize_input": "T=2600 snippets, 20 classes, class_threshold 0 (worst case)"}
+
+
+_LOAD_CHILD = r"""
+import json, resource, sys, time
+from himnet_lib.data import load_dataset
+t = time.perf_counter()
+ds = load_dataset(sys.argv[1])
+s = time.perf_counter() - t
+n = sum(v.features.nbytes for v in ds.videos)
+print(json.dumps({"load_s": s, "feature_bytes": n, "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def bench_load(n_videos: int = 412, mean_T: int = 330, dim: int = 2048) -> dict:
+    """Peak RSS of loading a THUMOS-sized W-TALC bundle (412 videos, ~330 x 2048 float32 each)."""
+    from himnet_lib.data.bundle import write_bundle
+
+    rng = np.random.default_rng(0)
+    lengths = np.clip(rng.normal(mean_T, 60, n_videos).astype(int), 40, None)
+    classes = [f"class_{i:02d}" for i in range(20)]
+    names, subsets, segs, labels, durs, feats = [], [], [], [], [], []
+    for i, L in enumerate(lengths):
+        train = i < 200
+        names.append(f"video_{'validation' if train else 'test'}_{i:07d}")
+        subsets.append("validation" if train else "test")
+        dur = L * 16 / 25
+        segs.append(np.array([[0.2 * dur, 0.4 * dur]]))
+        labels.append([classes[i % 20]])
+        durs.append(dur)
+        feats.append(rng.standard_normal((L, dim), dtype=np.float32))
+    with tempfile.TemporaryDirectory() as tmp:
+        write_bundle(tmp, "Thumos14reduced", classes=classes, videonames=names, subsets=subsets,
+                     segments=segs, labels=labels, labels_all=labels, durations=durs, features=feats)
+        del feats
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")]))
+        out = subprocess.run([sys.executable, "-c", _LOAD_CHILD, tmp], capture_output=True, text=True, env=env,
+                             timeout=600)
+        if out.returncode != 0:
+            return {"load_peak_rss_over_feature_bytes": None, "load_error": out.stderr[-2000:]}
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+    rss = r["maxrss_kb"] * 1024
+    return {"load_peak_rss_over_feature_bytes": rss / r["feature_bytes"], "load_feature_bytes": r["feature_bytes"],
+            "load_peak_rss_bytes": rss, "load_s": r["load_s"],
+            "load_input": f"{n_videos} videos x ~{mean_T} x {dim} float32 (W-TALC bundle)"}
+
+
+def numerics(steps: int, slug: str, scale: dict) -> dict:
+    """Loss curves of the reference and fast paths (float32) over ``steps`` Adam steps from the same
+    initial weights and batches, with the paper's dropout and with dropout off."""
+    torch.set_num_threads(2)
+    B, T, D, C = scale["B"], scale["T"], scale["D"], 20
+    base = ModelConfig(feature_dim=D, num_classes=C, attention_hidden=scale["H"])
+    lcfg = LossConfig()
+    g = torch.Generator().manual_seed(0)
+    protos = torch.randn(C, D, generator=g)
+    curves: dict[str, list[float]] = {}
+    for drop in (True, False):
+        mc = base if drop else dataclasses.replace(base, ccm_dropout=0.0, attention_dropout=0.0, dropout=0.0)
+        steppers = {}
+        for impl in ("reference", "fast"):
+            torch.manual_seed(0)
+            model = build_model(dataclasses.replace(mc, impl=impl)).train()
+            steppers[impl] = (model, torch.optim.Adam(model.parameters(), lr=3e-5, weight_decay=1e-3))
+        steppers["fast"][0].load_state_dict(steppers["reference"][0].state_dict())
+        tag = "dropout" if drop else "no_dropout"
+        for impl in steppers:
+            curves[f"{impl}_{tag}"] = []
+        dg = torch.Generator().manual_seed(1)
+        for it in range(steps):
+            y = torch.zeros(B, C)
+            cls = torch.randint(0, C, (B,), generator=dg)
+            y[torch.arange(B), cls] = 1.0
+            x = torch.randn(B, T, D, generator=dg)
+            start = torch.randint(0, T // 2, (B,), generator=dg)
+            for b in range(B):
+                x[b, start[b]: start[b] + T // 4] += 0.5 * protos[cls[b]]
+            for impl, (model, opt) in steppers.items():
+                torch.manual_seed(1000 + it)
+                total, _ = compose_losses(model(x), y, lcfg)
+                opt.zero_grad(set_to_none=True)
+                total.backward()
+                opt.step()
+                curves[f"{impl}_{tag}"].append(float(total.detach()))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    csv_path = RESULTS / f"numerics_{slug}.csv"
+    keys = list(curves)
+    with open(csv_path, "w") as f:
+        f.write("step," + ",".join(keys) + "\n")
+        for i in range(steps):
+            f.write(f"{i + 1}," + ",".join(f"{curves[k][i]:.6g}" for k in keys) + "\n")
+    png = None
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+        for ax, tag in zip(axes, ("dropout", "no_dropout")):
+            ax.plot(curves[f"reference_{tag}"], label="reference", lw=1.5)
+            ax.plot(curves[f"fast_{tag}"], label="fast", lw=1.0, ls="--")
+            ax.set_title(f"float32, {tag.replace('_', ' ')}")
+            ax.set_xlabel("step")
+            ax.legend()
+        axes[0].set_ylabel("total loss (Eq. 11)")
+        fig.suptitle(f"reference vs fast path, B={B} T={T} D={D} (reduced paper-like scale)", fontsize=9)
+        fig.tight_layout()
+        png = RESULTS / f"numerics_{slug}.png"
+        fig.savefig(png, dpi=110)
+        plt.close(fig)
+    except ImportError:
+        pass
+    nd = np.abs(np.array(curves["reference_no_dropout"]) - np.array(curves["fast_no_dropout"]))
+    dd = np.array(curves["reference_dropout"]) - np.array(curves["fast_dropout"])
+    return {"numerics": {
+        "scale": {**scale, "steps": steps, "lr": 3e-5,
+                  "note": "reduced paper-like scale (200 full paper-scale fp32 steps take too long for make bench)"},
+        "no_dropout_max_abs_loss_diff": float(nd.max()),
+        "no_dropout_max_rel_loss_diff": float((nd / np.abs(np.array(curves["reference_no_dropout"]))).max()),
+        "dropout_mean_last50_reference": float(np.mean(curves["reference_dropout"][-50:])),
+        "dropout_mean_last50_fast": float(np.mean(curves["fast_dropout"][-50:])),
+        "dropout_mean_diff_sd": float(dd.std()),
+        "csv": str(csv_path.relative_to(HERE.parent)),
+        "png": str(png.relative_to(HERE.parent)) if png else None,
+    }}
+
+
+def table(res: dict) -> str:
+    d, p = res.get("demo_step_s", {}), res.get("paper_step_s", {})
+    rows = [
+        ("demo step, reference fp32 (1 thread)", d.get("reference"), "s"),
+        ("demo step, fast fp32 (1 thread)", d.get("fast"), "s"),
+        ("demo step, fast bf16 (1 thread)", d.get("fast_bf16"), "s"),
+        ("  speedup fast/reference (fp32, wall / cpu)",
+         f"{d['reference'] / d['fast']:.2f}x / "
+         f"{res['demo_step_cpu_s']['reference'] / res['demo_step_cpu_s']['fast']:.2f}x" if d else None, ""),
+        ("paper step, reference fp32 (2 threads)", p.get("reference_fp32"), "s"),
+        ("paper step, reference bf16", p.get("reference_bf16"), "s"),
+        ("paper step, fast fp32", p.get("fast_fp32"), "s"),
+        ("paper step, fast (bf16 autocast)", p.get("fast"), "s"),
+        ("paper step, fast + fused Adam", p.get("fast_fused_adam"), "s"),
+        ("  speedup fast / reference fp32", res.get("paper_speedup_fast_vs_reference_fp32"), "x"),
+        ("matmul peak fp32 / bf16", "{fp32:.0f} / {bf16:.0f}".format(**res["matmul_peak_gflops"])
+         if "matmul_peak_gflops" in res else None, "GFLOP/s"),
+        ("paper step achieved (fast)", res.get("paper_step_achieved_gflops"), "GFLOP/s"),
+        ("  fraction of bf16 peak", res.get("paper_fraction_of_bf16_peak"), ""),
+        ("loss share of the step (demo fast / paper fast)",
+         f"{res['demo_loss_share_fast']:.2f} / {res['paper_loss_share_fast']:.2f}"
+         if "paper_loss_share_fast" in res and "demo_loss_share_fast" in res else None, ""),
+        ("detection mAP, THUMOS-scale input", res.get("eval_thumos_scale_s"), "s"),
+        ("localize one 2,600-snippet video (Soft-NMS)", res.get("localize_per_video_ms"), "ms"),
+        ("load: peak RSS / feature bytes", res.get("load_peak_rss_over_feature_bytes"), ""),
+        ("numerics: max |loss diff| no dropout", res.get("numerics", {}).get("no_dropout_max_abs_loss_diff"), ""),
+    ]
+    lines = [f"{'measure':52s} {'value':>18s}  unit", "-" * 80]
+    for name, v, unit in rows:
+        if v is None:
+            continue
+        s = v if isinstance(v, str) else (f"{v:.4g}")
+        lines.append(f"{name:52s} {s:>18s}  {unit}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run of the script)")
+    ap.add_argument("--skip", nargs="*", default=[],
+                    choices=["demo", "paper", "eval", "localize", "load", "numerics"])
+    ap.add_argument("--out", default=None, help="JSON path (default results/bench/<machine>.json)")
+    args = ap.parse_args(argv)
+    slug = machine_slug()
+    t_start = time.perf_counter()
+    res: dict = {"machine": slug, "cpu_model": cpu_model(), "cores": os.cpu_count(), "torch": torch.__version__,
+                 "python": platform.python_version(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+                 "load_average_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+                 "make_demo_s": None,
+                 "make_demo_note": "not measured here (an hour-long run); filled in from a fresh `make demo`"}
+    parts = [
+        ("demo", lambda: bench_demo(5 if args.quick else 21)),
+        ("paper", lambda: bench_paper(1 if args.quick else 3)),
+        ("eval", lambda: bench_eval(1 if args.quick else 3)),
+        ("localize", lambda: bench_localize(3 if args.quick else 10)),
+        ("load", lambda: bench_load(40 if args.quick else 412)),
+        ("numerics", lambda: numerics(20 if args.quick else 200, slug,
+                                      {"B": 10, "T": 140, "D": 512, "H": 128})),
+    ]
+    for name, fn in parts:
+        if name in args.skip:
+            continue
+        t0 = time.perf_counter()
+        print(f"== {name} ...", file=sys.stderr, flush=True)
+        res.update(fn())
+        res.setdefault("part_seconds", {})[name] = round(time.perf_counter() - t0, 1)
+    res["load_average_at_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    res["total_seconds"] = round(time.perf_counter() - t_start, 1)
+    if args.quick:
+        res["note"] = "--quick: few repetitions; not for reporting"
+    print(table(res))
+    out = Path(args.out) if args.out else RESULTS / f"{slug}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=1) + "\n")
+    print(f"wrote {out}")
+    return res
+
+
+if __name__ == "__main__":
+    main()
