@@ -143,7 +143,7 @@ def run_records(specs: Iterable[RunSpec], runs_dir: str | Path,
         by = m.get("by_readout", {})
         rec: dict[str, Any] = {
             "table": s.table, "label": s.label, "seed": s.seed, "run_id": s.run_id,
-            "benchmark": s.benchmark or "main", "reading": s.reading,
+            "benchmark": s.benchmark_name or "data", "reading": s.reading,
             "acc": 100 * m["snippet_acc"], "fg_bg_auc": m.get("fg_bg_auc"),
         }
         for readout, key in READOUTS.items():

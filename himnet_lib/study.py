@@ -116,6 +116,11 @@ class RunSpec:
         return f"{self.profile}-{bench}s{self.seed}-{self.config().identity()[:12]}"
 
     @property
+    def benchmark_name(self) -> str:
+        """The benchmark's preset name (the profile's main one for ""), or "" for real data."""
+        return self.benchmark or benchmarks(self.profile)[0]
+
+    @property
     def reading(self) -> str:
         return self.config().reading
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .diagnostics import DIAGNOSTIC_KEYS
-from .study import RunSpec
+from .study import RunSpec, benchmarks
 
 __all__ = ["run_metrics", "summarize", "diagnostics_table", "readout_table", "selection_curves",
            "selection_table", "schedule_choice"]
@@ -27,7 +27,7 @@ def run_metrics(specs: Iterable[RunSpec], runs_dir: str | Path) -> pd.DataFrame:
     rows = []
     for s in specs:
         m = json.loads((Path(runs_dir) / s.run_id / "metrics.json").read_text())
-        row = {"table": s.table, "label": s.label, "seed": s.seed, "benchmark": s.benchmark or "main",
+        row = {"table": s.table, "label": s.label, "seed": s.seed, "benchmark": s.benchmark_name or "data",
                "reading": s.reading, "run_id": s.run_id, "average_mAP": m["average_mAP"],
                "snippet_acc": m["snippet_acc"], "fg_bg_acc": m["fg_bg_acc"]}
         for name, key in READOUT_COLUMNS.items():
@@ -92,7 +92,7 @@ def selection_curves(specs: Iterable[RunSpec], runs_dir: str | Path) -> dict[str
         h = pd.read_csv(Path(runs_dir) / s.run_id / "history.csv")
         if "val_average_mAP" in h.columns:
             h = h[h["val_average_mAP"].notna()].reset_index(drop=True)
-        label = s.label if s.benchmark in ("",) else f"{s.label} · {s.benchmark}"
+        label = s.label if s.benchmark in ("", benchmarks(s.profile)[0]) else f"{s.label} · {s.benchmark}"
         out[f"{label} · s{s.seed}"] = h
     return out
 
@@ -120,9 +120,12 @@ def schedule_choice(curves: dict[str, pd.DataFrame], tol: float = SELECTION_TOLE
     ``"Exp 1 · <setting> · s<seed>"`` and ``"Exp 4 · <setting> · s<seed>"``; seeds are averaged).
     Rule: the score at an evaluated iteration is the mean validation AVG mAP of Exp 1 (MIL only) and
     Exp 4 (full), so the schedule serves both ends of the ablation; a setting's ``iterations`` is
-    the evaluation with the best score; ``plateau`` says whether both rows changed by less than
-    ``tol`` points since the previous evaluation there (converged rather than still climbing or
-    collapsing). ``chosen`` marks the best score among settings with a plateau (or overall, if none).
+    the evaluation with the best score; ``converged`` says whether, for both rows, no later
+    evaluation gains more than ``tol`` points on it (at the last evaluation: it gained less than
+    ``tol`` since the previous one), i.e. training longer would not change the result by more than
+    ``tol``. ``chosen``: among the converged rows (all rows if none is), the fewest
+    iterations whose score is within ``tol`` points of the best score (parsimony: the study trains
+    hundreds of runs, and a difference within ``tol`` on one validation fold is not a real one).
     """
     series: dict[tuple[str, str], list[pd.DataFrame]] = {}
     for label, h in curves.items():
@@ -147,15 +150,20 @@ def schedule_choice(curves: dict[str, pd.DataFrame], tol: float = SELECTION_TOLE
             score = (per_exp["Exp 1"][1] + per_exp["Exp 4"][1]) / 2
             k = int(np.nanargmax(score))
             row: dict = {"setting": setting, "readout": readout, "iterations": int(it[k]), "score": float(score[k])}
-            plateau = True
+            converged = True
             for exp, (_, v, auc) in per_exp.items():
                 row[f"{exp} val AVG"] = float(v[k])
                 row[f"{exp} val AUC"] = float(auc[k])
-                plateau &= bool(k > 0 and abs(v[k] - v[k - 1]) < tol)
-            row["plateau"] = plateau
+                if k + 1 < len(v):
+                    converged &= bool(np.nanmax(v[k + 1:]) - v[k] < tol)
+                else:
+                    converged &= bool(k > 0 and v[k] - v[k - 1] < tol)
+            row["converged"] = converged
             rows.append(row)
     out = pd.DataFrame(rows)
     if len(out):
-        pool = out[out["plateau"]] if out["plateau"].any() else out
-        out["chosen"] = out.index == pool["score"].idxmax()
+        pool = out[out["converged"]] if out["converged"].any() else out
+        near = pool[pool["score"] >= pool["score"].max() - tol]
+        best = near.sort_values(["iterations", "score"], ascending=[True, False], kind="stable").index[0]
+        out["chosen"] = out.index == best
     return out

@@ -294,7 +294,7 @@ def test_09_attention_diagnostics(shared):
     diag = read_table(shared, "attention_diagnostics")
     # every Table 3 row compared by the claims, under both readings, on both smoke benchmarks
     assert set(diag["reading"]) == {"literal", "lineage"}
-    assert set(diag["benchmark"]) == {"main", "smoke-b"}
+    assert set(diag["benchmark"]) == {"smoke", "smoke-b"}
     assert set(diag["label"]) == set(study.CLAIM_TABLE3_ROWS)
     auc = diag["fg_bg_auc_mean"].to_numpy(dtype=float)
     assert np.isfinite(auc).all() and ((auc >= 0) & (auc <= 1)).all()
@@ -318,7 +318,7 @@ def test_10_claims(shared):
     assert list(t.columns) == ["claim", "reading", "readout", "benchmark", "paper_effect", "our_effect", "se",
                                "n_seeds", "verdict"]
     assert set(t["verdict"]) <= {"holds", "reversed", "within noise", "n/a"}
-    assert set(t["benchmark"]) == {"main", "smoke-b"}
+    assert set(t["benchmark"]) == {"smoke", "smoke-b"}
     assert {"literal", "lineage", "-"} <= set(t["reading"])
     assert {"fixed", "minmax", "-"} == set(t["readout"])
     claims_md = (shared["results"] / "tables" / "claims.md").read_text()
