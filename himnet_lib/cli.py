@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--feature-dim", type=int, default=None, help="expected feature dimension 2D (default: from the data)")
 
     c = sub.add_parser("make-synthetic", help="write the synthetic THUMOS-like benchmark as a W-TALC bundle")
-    c.add_argument("--preset", choices=["smoke", "demo", "full"], default="demo")
+    c.add_argument("--preset", choices=list(__import__("himnet_lib.data.synthetic", fromlist=["PRESETS"]).PRESETS), default="demo")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--out", type=Path, required=True, help="output root directory")
 
