@@ -172,7 +172,7 @@ def _mean_std(xs: Sequence[float]) -> tuple[float, float]:
 
 
 def calibration_table(presets: Mapping[str, Any] | Sequence[str], seeds: Sequence[int] = (0,),
-                      mil_runs: Mapping[str, Sequence[str | os.PathLike]] | None = None, *,
+                      mil_runs: Mapping[str, Any] | None = None, *,
                       data: Mapping[str, Any] | None = None, probe_kwargs: Mapping[str, Any] | None = None,
                       mil_label: str = "MIL-only") -> "pandas.DataFrame":
     """One row per (benchmark, predictor): trivial, supervised probe, MIL-only runs.
@@ -183,12 +183,14 @@ def calibration_table(presets: Mapping[str, Any] | Sequence[str], seeds: Sequenc
         seeds: data seeds for trivial and probe (a preset is generated per seed in a temporary
             directory unless ``data`` gives it); mean ± std over them (std with ddof=1; 0 for one seed).
         mil_runs: benchmark -> finished run directories (their ``metrics.json``: ``average_mAP``,
-            ``fg_bg_acc``, ``snippet_acc``); mean ± std over the runs.
+            ``fg_bg_acc``, ``snippet_acc``), one row labelled ``mil_label`` with mean ± std over the
+            runs; or benchmark -> {row label: run directories} for several rows (e.g. two budgets).
         data: benchmark -> {seed: dataset root or Dataset}; overrides generation.
         probe_kwargs: passed to :func:`supervised_probe`.
 
     Columns: benchmark, predictor, n_seeds, avg_mAP_mean, avg_mAP_std (percent), snippet_acc,
-    fg_bg_acc (percent, mean), notes.
+    fg_bg_acc (percent, mean), notes. For runs, snippet_acc is the model's own ``snippet_acc``
+    (argmax of its CAS over C+1), for the probe the probe's.
     """
     import tempfile
 
@@ -225,16 +227,91 @@ def calibration_table(presets: Mapping[str, Any] | Sequence[str], seeds: Sequenc
                      "notes": (f"data seeds {list(seeds)}; {probe[0]['train_rows']} train rows; "
                                f"cas={probe[0]['cas']}; bg fraction {100 * probe[0]['background_fraction']:.1f}%")})
         runs = (mil_runs or {}).get(name)
-        if runs:
-            mets = read_run_metrics(runs)
+        groups = runs if isinstance(runs, Mapping) else ({mil_label: runs} if runs else {})
+        for label, dirs in groups.items():
+            mets = read_run_metrics(dirs)
             m, s = _mean_std([100 * x["average_mAP"] for x in mets])
             acc = _mean_std([100 * x.get("snippet_acc", float("nan")) for x in mets])[0]
             fg = _mean_std([100 * x.get("fg_bg_acc", float("nan")) for x in mets])
-            rows.append({"benchmark": name, "predictor": mil_label, "n_seeds": len(mets),
+            rows.append({"benchmark": name, "predictor": label, "n_seeds": len(mets),
                          "avg_mAP_mean": m, "avg_mAP_std": s, "snippet_acc": acc, "fg_bg_acc": fg[0],
-                         "notes": f"fg_bg_acc std {fg[1]:.2f}; runs: " + ", ".join(Path(r).name for r in runs)})
+                         "notes": f"fg_bg_acc std {fg[1]:.2f}; runs: " + ", ".join(Path(r).name for r in dirs)})
     return pd.DataFrame(rows, columns=["benchmark", "predictor", "n_seeds", "avg_mAP_mean", "avg_mAP_std",
                                        "snippet_acc", "fg_bg_acc", "notes"])
 
 
-__all__ = ["supervised_probe", "trivial", "read_run_metrics", "calibration_table"]
+def settings_diff(preset: str, reference: str = "demo") -> dict[str, tuple[Any, Any]]:
+    """Generator fields whose value differs between two synthetic presets: name -> (reference, preset)."""
+    from dataclasses import fields
+
+    from .data.synthetic import preset_config
+
+    a, b = preset_config(reference), preset_config(preset)
+    return {f.name: (getattr(a, f.name), getattr(b, f.name)) for f in fields(a)
+            if getattr(a, f.name) != getattr(b, f.name)}
+
+
+def _fmt(x: Any, nd: int = 2) -> str:
+    if isinstance(x, float):
+        return "" if math.isnan(x) else f"{x:.{nd}f}"
+    return str(x)
+
+
+def write_calibration(df: "pandas.DataFrame", out_stem: str | os.PathLike, *, title: str,
+                      preamble: str = "", footer: str = "") -> tuple[Path, Path]:
+    """Write ``<out_stem>.csv`` (the table as is) and ``<out_stem>.md`` (title, preamble, table, footer)."""
+    out = Path(out_stem)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    csv = out.with_suffix(".csv")
+    df.to_csv(csv, index=False, float_format="%.4f")
+    head = ["benchmark", "predictor", "n", "AVG mAP (%)", "snippet acc (%)", "fg/bg acc (%)", "notes"]
+    lines = [f"# {title}", "", preamble.strip(), "", "| " + " | ".join(head) + " |",
+             "|" + "---|" * len(head)]
+    for r in df.itertuples(index=False):
+        mAP = f"{r.avg_mAP_mean:.2f} ± {r.avg_mAP_std:.2f}" if r.n_seeds > 1 else f"{r.avg_mAP_mean:.2f}"
+        lines.append("| " + " | ".join([r.benchmark, r.predictor, str(r.n_seeds), mAP, _fmt(r.snippet_acc, 1),
+                                        _fmt(r.fg_bg_acc, 1), r.notes]) + " |")
+    lines += ["", footer.strip(), ""]
+    md = out.with_suffix(".md")
+    md.write_text("\n".join(lines))
+    return md, csv
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m himnet_lib.calibration --preset demo-b --seeds 0 1 2 --runs "LABEL=DIR,DIR" --out STEM``."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m himnet_lib.calibration", description=main.__doc__)
+    p.add_argument("--preset", required=True, help="synthetic preset (generated per data seed)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="data seeds for trivial and probe")
+    p.add_argument("--runs", action="append", default=[], metavar="LABEL=DIR,DIR",
+                   help="finished run directories of one row (repeatable)")
+    p.add_argument("--train-snippets", type=int, default=20000)
+    p.add_argument("--out", required=True, help="output stem: writes STEM.md and STEM.csv")
+    p.add_argument("--preamble", default="", help="markdown text before the table")
+    p.add_argument("--footer", default="", help="markdown text after the table")
+    args = p.parse_args(argv)
+    runs = {}
+    for spec in args.runs:
+        label, _, dirs = spec.partition("=")
+        runs[label] = [d for d in dirs.split(",") if d]
+    df = calibration_table([args.preset], seeds=args.seeds, mil_runs={args.preset: runs} if runs else None,
+                           probe_kwargs={"max_train_snippets": args.train_snippets})
+    diff = settings_diff(args.preset) if args.preset != "demo" else {}
+    footer = args.footer
+    if diff:
+        footer = ("Generator settings that differ from `demo` (demo → " + args.preset + "):\n\n" +
+                  "\n".join(f"- `{k}`: {a!r} → {b!r}" for k, (a, b) in diff.items()) + "\n\n" + footer)
+    md, csv = write_calibration(df, args.out, title=f"Calibration of the synthetic benchmark `{args.preset}`",
+                                preamble=args.preamble, footer=footer)
+    print(df.to_string(index=False))
+    print(f"wrote {md} and {csv}")
+    return 0
+
+
+__all__ = ["supervised_probe", "trivial", "read_run_metrics", "calibration_table", "settings_diff",
+           "write_calibration", "main"]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

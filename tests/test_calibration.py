@@ -9,6 +9,9 @@ import pytest
 
 from himnet_lib.calibration import calibration_table, read_run_metrics, supervised_probe, trivial
 from himnet_lib.data import load_dataset
+from himnet_lib.data.synthetic import PRESETS
+
+PRESETS_B = PRESETS["demo-b"]
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +70,17 @@ def test_read_run_metrics_names_unfinished_runs(tmp_path):
     (tmp_path / "unfinished").mkdir()
     with pytest.raises(FileNotFoundError, match="unfinished"):
         read_run_metrics([tmp_path / "unfinished"])
+
+
+def test_settings_diff_and_cli_writes_md_and_csv(tmp_path, capsys):
+    from himnet_lib.calibration import main, settings_diff
+
+    diff = settings_diff("demo-b")
+    assert diff["noise_rho"] == (0.0, PRESETS_B.noise_rho) and "num_classes" not in diff
+    runs = [_fake_run(tmp_path / f"r{i}", 0.01 * (i + 1), 0.3, 0.5) for i in range(2)]
+    assert main(["--preset", "smoke", "--train-snippets", "800", "--out", str(tmp_path / "cal" / "smoke"),
+                 "--runs", "MIL-only (600 it)=" + ",".join(map(str, runs))]) == 0
+    md = (tmp_path / "cal" / "smoke.md").read_text()
+    assert "MIL-only (600 it)" in md and "1.50 ± 0.71" in md and "supervised probe" in md
+    csv = (tmp_path / "cal" / "smoke.csv").read_text().splitlines()
+    assert csv[0].startswith("benchmark,predictor,n_seeds") and len(csv) == 4
