@@ -171,10 +171,48 @@ def _mean_std(xs: Sequence[float]) -> tuple[float, float]:
     return float(a.mean()), float(a.std(ddof=1)) if a.size > 1 else 0.0
 
 
+def _reference_rows(name: str, presets: Any, seeds: Sequence[int], data: Mapping[str, Any] | None,
+                    probe_kwargs: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The trivial and supervised-probe rows of one benchmark (mean ± std over the data seeds)."""
+    import tempfile
+
+    from .data import load_dataset
+    from .data.synthetic import make_synthetic
+
+    triv, probe = [], []
+    for seed in seeds:
+        src = None
+        if data and name in data:
+            src = data[name][seed] if isinstance(data[name], Mapping) else data[name]
+        elif isinstance(presets, Mapping):
+            src = presets[name]
+        with tempfile.TemporaryDirectory() as tmp:
+            if src is None:
+                src = make_synthetic(name, seed=seed, out=Path(tmp) / "bench")
+            ds = load_dataset(src) if isinstance(src, (str, os.PathLike)) else src
+            triv.append(trivial(ds))
+            probe.append(supervised_probe(ds, **dict(probe_kwargs or {})))
+    tm, ts = _mean_std([100 * x for x in triv])
+    pm, ps = _mean_std([100 * p["average_mAP"] for p in probe])
+    return [
+        {"benchmark": name, "predictor": "trivial (whole video, oracle labels)", "n_seeds": len(triv),
+         "avg_mAP_mean": tm, "avg_mAP_std": ts, "snippet_acc": float("nan"), "fg_bg_acc": float("nan"),
+         "notes": f"data seeds {list(seeds)}"},
+        {"benchmark": name, "predictor": "supervised probe (snippet LogReg)", "n_seeds": len(probe),
+         "avg_mAP_mean": pm, "avg_mAP_std": ps,
+         "snippet_acc": 100 * float(np.mean([p["snippet_acc"] for p in probe])),
+         "fg_bg_acc": 100 * float(np.mean([p["fg_bg_acc"] for p in probe])),
+         "notes": (f"data seeds {list(seeds)}; fg snippet acc "
+                   f"{100 * float(np.mean([p['fg_snippet_acc'] for p in probe])):.1f}%; "
+                   f"{probe[0]['train_rows']} train rows; cas={probe[0]['cas']}; "
+                   f"bg fraction {100 * probe[0]['background_fraction']:.1f}%")},
+    ]
+
+
 def calibration_table(presets: Mapping[str, Any] | Sequence[str], seeds: Sequence[int] = (0,),
                       mil_runs: Mapping[str, Any] | None = None, *,
                       data: Mapping[str, Any] | None = None, probe_kwargs: Mapping[str, Any] | None = None,
-                      mil_label: str = "MIL-only") -> "pandas.DataFrame":
+                      mil_label: str = "MIL-only", references: bool = True) -> "pandas.DataFrame":
     """One row per (benchmark, predictor): trivial, supervised probe, MIL-only runs.
 
     Args:
@@ -187,45 +225,19 @@ def calibration_table(presets: Mapping[str, Any] | Sequence[str], seeds: Sequenc
             runs; or benchmark -> {row label: run directories} for several rows (e.g. two budgets).
         data: benchmark -> {seed: dataset root or Dataset}; overrides generation.
         probe_kwargs: passed to :func:`supervised_probe`.
+        references: False skips the trivial and probe rows (only the run rows, no data needed).
 
     Columns: benchmark, predictor, n_seeds, avg_mAP_mean, avg_mAP_std (percent), snippet_acc,
     fg_bg_acc (percent, mean), notes. For runs, snippet_acc is the model's own ``snippet_acc``
     (argmax of its CAS over C+1), for the probe the probe's.
     """
-    import tempfile
-
     import pandas as pd
-
-    from .data import load_dataset
-    from .data.synthetic import make_synthetic
 
     names = list(presets.keys()) if isinstance(presets, Mapping) else list(presets)
     rows: list[dict[str, Any]] = []
     for name in names:
-        triv, probe = [], []
-        for seed in seeds:
-            src = None
-            if data and name in data:
-                src = data[name][seed] if isinstance(data[name], Mapping) else data[name]
-            elif isinstance(presets, Mapping):
-                src = presets[name]
-            with tempfile.TemporaryDirectory() as tmp:
-                if src is None:
-                    src = make_synthetic(name, seed=seed, out=Path(tmp) / "bench")
-                ds = load_dataset(src) if isinstance(src, (str, os.PathLike)) else src
-                triv.append(trivial(ds))
-                probe.append(supervised_probe(ds, **dict(probe_kwargs or {})))
-        m, s = _mean_std([100 * x for x in triv])
-        rows.append({"benchmark": name, "predictor": "trivial (whole video, oracle labels)",
-                     "n_seeds": len(triv), "avg_mAP_mean": m, "avg_mAP_std": s, "snippet_acc": float("nan"),
-                     "fg_bg_acc": float("nan"), "notes": f"data seeds {list(seeds)}"})
-        m, s = _mean_std([100 * p["average_mAP"] for p in probe])
-        rows.append({"benchmark": name, "predictor": "supervised probe (snippet LogReg)",
-                     "n_seeds": len(probe), "avg_mAP_mean": m, "avg_mAP_std": s,
-                     "snippet_acc": 100 * float(np.mean([p["snippet_acc"] for p in probe])),
-                     "fg_bg_acc": 100 * float(np.mean([p["fg_bg_acc"] for p in probe])),
-                     "notes": (f"data seeds {list(seeds)}; {probe[0]['train_rows']} train rows; "
-                               f"cas={probe[0]['cas']}; bg fraction {100 * probe[0]['background_fraction']:.1f}%")})
+        if references:
+            rows += _reference_rows(name, presets, seeds, data, probe_kwargs)
         runs = (mil_runs or {}).get(name)
         groups = runs if isinstance(runs, Mapping) else ({mil_label: runs} if runs else {})
         for label, dirs in groups.items():
