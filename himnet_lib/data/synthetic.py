@@ -13,12 +13,13 @@ statistics, and for one seed the very same annotations):
 * model A (``demo``, ``full``, ``smoke``): unit class prototypes drawn independently (nearly orthogonal
   in 64-d), iid Gaussian noise per snippet, class context at 0.8 of the appearance strength decaying
   over ~8 snippets. Linear per-snippet read-outs separate it well (supervised probe ~88 % snippet
-  accuracy at 70 % background, demo seed 0).
+  accuracy at 70 % background, demo seeds 0-2).
 * model B (``demo-b``): a second benchmark so that no conclusion of the study rests on one generator.
   It changes the three properties that most plausibly decide how well weak supervision localizes:
-  (1) temporally correlated noise — AR(1) along time per dimension (``noise_rho``), as overlapping
-  I3D snippets (16-frame windows at a 16-frame stride over smooth video) are correlated, so
-  averaging over neighbouring snippets removes much less noise than under iid noise;
+  (1) temporally correlated noise — AR(1) along time per dimension (``noise_rho``, marginal sd kept),
+  as real I3D snippet features are correlated (receptive fields wider than the 16-frame stride,
+  smoothly changing video), so averaging over neighbouring snippets removes much less noise than
+  under iid noise;
   (2) less separable classes — classes come in families (``family_size``) whose appearance, motion
   and context prototypes share a common component (cosine ``family_similarity``), like THUMOS's
   several throwing or jumping sports in the same stadium, and weaker action signal;
@@ -29,7 +30,8 @@ statistics, and for one seed the very same annotations):
   ``results/calibration/demo-b.md`` (trivial predictor, supervised probe, MIL-only).
 
 Determinism: one ``np.random.default_rng(seed)`` drives everything, annotations first (so
-:func:`synthetic_stats` can stop before the features), then prototypes, then features video by video;
+:func:`synthetic_stats` can stop before the features), then prototypes (model B's family components
+after all of model A's draws, only when used), then features video by video;
 the feature sums avoid BLAS (outer products only); files use a fixed pickle protocol and header. The
 same preset and seed therefore give byte-identical files.
 """
