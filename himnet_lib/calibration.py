@@ -21,13 +21,16 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
 from .groundtruth import gt_from_dataset
 from .localize import LocalizeConfig, localize_video
 from .metrics import evaluate_results, snippet_labels
+
+if TYPE_CHECKING:
+    import pandas
 
 # Floor for probabilities before the log (keeps cas_supp finite and its OIC contrasts bounded).
 LOG_FLOOR = 1e-6
@@ -89,8 +92,9 @@ def supervised_probe(ds, *, max_train_snippets: int = 20000, seed: int = 0, C: f
       normalized per snippet: a proper video-level softmax, unbounded OIC contrasts); on the demo
       preset (seed 0) it scored lower (17.0 vs 23.6 AVG mAP), hence the default.
 
-    Returns a dict: snippet_acc, fg_snippet_acc (the same on GT-covered snippets only), fg_bg_acc, average_mAP, mAP (per tIoU), background_fraction,
-    train_rows, test_snippets, fit_seconds, seconds.
+    Returns a dict: snippet_acc, fg_snippet_acc (the same on GT-covered snippets only), fg_bg_acc,
+    average_mAP, mAP (per tIoU), background_fraction, train_rows, test_snippets, fit_seconds,
+    seconds, cas.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
