@@ -154,7 +154,8 @@ PRESETS: dict[str, SyntheticConfig] = {
     # strength, 0.6 of it far from instances and decaying over 20 snippets (demo: 0.8 / 0.5 / 8).
     # Calibration (results/calibration/demo-b.md; AVG mAP %): trivial 0.17, supervised snippet probe
     # 16.7 ± 1.1 (75.7 % snippet accuracy, 34.6 % on foreground snippets; demo: 23.7, 88.0 %, 71.6 %),
-    # MIL-only 3.71 ± 0.27 at 600 iterations (3 seeds; demo: 1.56 seed 0). A harder variant (noise
+    # MIL-only 3.71 ± 0.27 at 600 iterations (3 seeds; demo 1.60 ± 0.76) but 12.2 ± 0.6 at 1500
+    # (2 seeds; demo 22.7 ± 5.7): 600 iterations are not converged. A harder variant (noise
     # 0.45, cosine 0.7, strengths 0.6) left the probe at 71.5 % snippet accuracy against 70.3 %
     # for "always background" (18.7 % on foreground snippets): too close to degenerate.
     "demo-b": SyntheticConfig(name="Synthetic-demo-b", noise_rho=0.8, noise_sd=0.35,
