@@ -285,15 +285,16 @@ def summary(table):
         counts = g["verdict"].value_counts()
         rows.append({"claim": name, "paper_effect": g["paper_effect"].iloc[0],
                      "holds": int(counts.get("holds", 0)), "within noise": int(counts.get("within noise", 0)),
-                     "reversed": int(counts.get("reversed", 0)), "rows": len(g),
+                     "reversed": int(counts.get("reversed", 0)), "n/a": int(counts.get("n/a", 0)), "rows": len(g),
                      "our_effect_min": float(g["our_effect"].min()), "our_effect_max": float(g["our_effect"].max())})
     return pd.DataFrame(rows)
 
 
 def summary_markdown(s) -> str:
-    lines = ["| claim | paper | holds | within noise | reversed | our effects (min … max) |",
-             "|---|---|---|---|---|---|"]
-    for r in s.itertuples(index=False):
-        lines.append(f"| {r.claim} | {_fmt(r.paper_effect)} | {r.holds}/{r.rows} | {r._3}/{r.rows} | "
-                     f"{r.reversed}/{r.rows} | {_fmt(r.our_effect_min)} … {_fmt(r.our_effect_max)} |")
+    lines = ["| claim | paper | holds | within noise | reversed | n/a (1 seed) | our effects (min … max) |",
+             "|---|---|---|---|---|---|---|"]
+    for r in s.to_dict("records"):
+        n = r["rows"]
+        lines.append(f"| {r['claim']} | {_fmt(r['paper_effect'])} | {r['holds']}/{n} | {r['within noise']}/{n} | "
+                     f"{r['reversed']}/{n} | {r['n/a']}/{n} | {_fmt(r['our_effect_min'])} … {_fmt(r['our_effect_max'])} |")
     return "\n".join(lines) + "\n"

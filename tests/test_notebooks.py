@@ -325,7 +325,7 @@ def test_10_claims(shared):
     assert "CLL improves AVG (Exp 2 vs Exp 1)" in claims_md
     # verdicts follow the stated rule from the numbers in the same row
     for r in t.itertuples():
-        se, eff = float(r.se), float(r.our_effect)
+        se, eff = float(r.se or "nan"), float(r.our_effect)
         if r.verdict == "within noise":
             assert abs(eff) < 2 * se or eff == 0
         elif r.verdict in ("holds", "reversed"):
