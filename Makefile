@@ -49,6 +49,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/himnet reproduce --profile demo --seeds $(SEEDS) --seeds-other $(SEEDS_OTHER) --workers $(WORKERS)
+	$(BIN)/python -m himnet_lib.report   # the README's generated blocks, from results/demo/tables
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

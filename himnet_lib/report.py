@@ -64,3 +64,21 @@ def update_readme(readme: str | os.PathLike, tables_dir: str | os.PathLike,
     text = replace_block(text, "results", results_block(tables_dir, link_prefix))
     text = replace_block(text, "reproduces", reproduces_table())
     return atomic_write_text(path, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m himnet_lib.report``: regenerate the README blocks from ``results/demo/tables``."""
+    import argparse
+
+    from .paths import PROJECT_ROOT
+    p = argparse.ArgumentParser(prog="python -m himnet_lib.report", description=main.__doc__)
+    p.add_argument("--readme", type=Path, default=PROJECT_ROOT / "README.md")
+    p.add_argument("--tables", type=Path, default=PROJECT_ROOT / "results" / "demo" / "tables")
+    args = p.parse_args(argv)
+    update_readme(args.readme, args.tables)
+    print(f"updated {args.readme} from {args.tables}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
