@@ -450,6 +450,7 @@ def main(argv: list[str] | None = None) -> dict:
         res.update(fn())
         res.setdefault("part_seconds", {})[name] = round(time.perf_counter() - t0, 1)
         out.write_text(json.dumps({**res, "incomplete": True}, indent=1) + "\n")  # partial results survive
+    res["loss_share"] = {k: res[f"{k}_loss_share_fast"] for k in ("demo", "paper") if f"{k}_loss_share_fast" in res}
     res["load_average_at_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     res["total_seconds"] = round(time.perf_counter() - t_start, 1)
     if args.quick:
