@@ -438,8 +438,10 @@ def main(argv: list[str] | None = None) -> dict:
         ("localize", lambda: bench_localize(3 if args.quick else 10)),
         ("load", lambda: bench_load(40 if args.quick else 412)),
         ("numerics", lambda: numerics(20 if args.quick else 200, slug,
-                                      {"B": 10, "T": 140, "D": 512, "H": 128})),
+                                      {"B": 10, "T": 140, "D": 256, "H": 64})),
     ]
+    out = Path(args.out) if args.out else RESULTS / f"{slug}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     for name, fn in parts:
         if name in args.skip:
             continue
@@ -447,13 +449,13 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"== {name} ...", file=sys.stderr, flush=True)
         res.update(fn())
         res.setdefault("part_seconds", {})[name] = round(time.perf_counter() - t0, 1)
+        out.write_text(json.dumps({**res, "incomplete": True}, indent=1) + "\n")  # partial results survive
+    res["loss_share"] = {k: res[f"{k}_loss_share_fast"] for k in ("demo", "paper") if f"{k}_loss_share_fast" in res}
     res["load_average_at_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     res["total_seconds"] = round(time.perf_counter() - t_start, 1)
     if args.quick:
         res["note"] = "--quick: few repetitions; not for reporting"
     print(table(res))
-    out = Path(args.out) if args.out else RESULTS / f"{slug}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1) + "\n")
     print(f"wrote {out}")
     return res

@@ -26,9 +26,9 @@ def _sync(device: torch.device) -> None:
 
 
 def time_steps(device: torch.device, precision: str, B: int, T: int, D: int, C: int,
-               warmup: int, steps: int, seed: int = 0) -> list[float]:
+               warmup: int, steps: int, seed: int = 0, impl: str = "fast") -> list[float]:
     torch.manual_seed(seed)
-    model = build_model(ModelConfig(feature_dim=D, num_classes=C)).to(device).train()
+    model = build_model(ModelConfig(feature_dim=D, num_classes=C, impl=impl)).to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=3e-5, weight_decay=1e-3)
     cfg = LossConfig()  # mil + cll + vcl + scl, k = floor(T/7)
     x = torch.randn(B, T, D, device=device)
@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--precision", choices=["fp32", "bf16", "both"], default="both")
+    ap.add_argument("--impl", choices=["fast", "reference", "both"], default="both",
+                    help="model path (ModelConfig.impl); benchmarks/bench_all.py interleaves them")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -72,11 +74,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"shape B={args.batch} T={args.snippets} D={args.feature_dim} C={args.classes}; "
           f"parameters={n:,} ({n / 1e6:.2f} M)")
     precisions = ["fp32", "bf16"] if args.precision == "both" else [args.precision]
-    for prec in precisions:
-        ts = time_steps(device, prec, args.batch, args.snippets, args.feature_dim, args.classes,
-                        args.warmup, args.steps)
-        print(f"{prec}: median {statistics.median(ts):.3f} s/step "
-              f"(steps: {', '.join(f'{t:.3f}' for t in ts)})")
+    impls = ["reference", "fast"] if args.impl == "both" else [args.impl]
+    for impl in impls:
+        for prec in precisions:
+            ts = time_steps(device, prec, args.batch, args.snippets, args.feature_dim, args.classes,
+                            args.warmup, args.steps, impl=impl)
+            print(f"{impl:9s} {prec}: median {statistics.median(ts):.3f} s/step "
+                  f"(steps: {', '.join(f'{t:.3f}' for t in ts)})")
 
 
 if __name__ == "__main__":
