@@ -226,7 +226,8 @@ def background_u(roots: Mapping[str, str | Path], runs_dir: str | Path) -> Calla
     from .data import load_dataset
     from .diagnostics import background_uncertainty
     from .metrics import snippet_labels
-    from .train import evaluation_dataset, load_outputs
+    from .inference import evaluation_dataset
+    from .records import load_outputs
     cache: dict[tuple[str, float], Any] = {}
 
     def stat(spec: RunSpec) -> float:

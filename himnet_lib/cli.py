@@ -91,7 +91,7 @@ def _train(args: argparse.Namespace) -> int:
 @_command("localize")
 def _localize(args: argparse.Namespace) -> int:
     from .config import parse_override
-    from .train import predict_run
+    from .inference import predict_run
     overrides = dict(parse_override(s) for s in (args.set or []))
     preds = predict_run(args.run, args.data, args.out, subset=args.subset, overrides=overrides,
                         device=args.device)

@@ -1,8 +1,7 @@
 """Run many trainings: train each run in worker processes (or, on request, by papermill on
 ``notebooks/01_train.ipynb``), skip runs whose finished records match their settings, claim each run
 by a lock so that several processes on one results folder share the work, run in parallel locally
-or on Slurm (submitit), and aggregate the run records into tables. Aggregation reads only the run
-records."""
+or on Slurm (submitit). The tables built from the run records are :mod:`himnet_lib.tables`."""
 
 from __future__ import annotations
 
@@ -17,14 +16,17 @@ import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
+from .data import load_dataset
 from .errors import HimnetError, RunError
 from .io import atomic_write_text
 from .locks import FileLock, holder, run_lock
 from .paths import notebooks_dir, results_dir
 from .registry import STUDY, study_notebooks
+from .records import DATA_DIMENSIONS, dataset_fingerprint, same_run
 from .study import RunSpec, unique_runs
+from .train import train_run
 
 SYNTHETIC_PROFILES = {"smoke": "smoke", "demo": "demo"}
 TRAIN_NOTEBOOK = "01_train.ipynb"
@@ -64,16 +66,9 @@ def _finished(run_dir: Path, spec: RunSpec, fingerprint: str | None = None) -> b
     fingerprint) are the spec's: a results folder reused with other data is not mistaken for done."""
     if not (run_dir / "metrics.json").exists() or not (run_dir / "params.json").exists():
         return False
-    params = json.loads((run_dir / "params.json").read_text())
-    if fingerprint is not None and params.get("data", {}).get("fingerprint") != fingerprint:
-        return False
-    saved = params["config"]
-    want = spec.config().to_dict()
-    for sec in ("model",):  # dimensions come from the data
-        for k in ("feature_dim", "num_classes"):
-            saved.get(sec, {}).pop(k, None)
-            want.get(sec, {}).pop(k, None)
-    return saved == want
+    saved = json.loads((run_dir / "params.json").read_text())
+    want = {"config": spec.config().to_dict(), "data": {"fingerprint": fingerprint}}
+    return not same_run(saved, want, ignore=DATA_DIMENSIONS)  # dimensions come from the data
 
 
 def notebook_parameters(spec: RunSpec, data_root: Path, run_dir: Path, threads: int) -> dict[str, Any]:
@@ -189,8 +184,6 @@ def _worker_init(threads: int) -> None:
 def _train_in_process(spec: RunSpec, data_root: str, run_dir: Path, threads: int) -> None:
     """Train ``spec`` in this process by :func:`himnet_lib.train.train_run`; the dataset is loaded
     once per worker process and reused by its next runs."""
-    from .data import load_dataset
-    from .train import train_run
     cfg = spec.config()
     key = (str(data_root), float(cfg.snippet_seconds))
     if key not in _worker_datasets:
@@ -327,8 +320,6 @@ def run_specs(specs: Sequence[RunSpec], data_root: str | os.PathLike, runs_dir: 
     unique = unique_runs(specs)
     fingerprint = None
     if unique:
-        from .data import load_dataset
-        from .train import dataset_fingerprint
         fingerprint = dataset_fingerprint(load_dataset(data_root, snippet_seconds=unique[0].config().snippet_seconds))
     todo = [s for s in unique if not _finished(runs_dir / s.run_id, s, fingerprint)]
     threads = threads or default_threads(workers)
@@ -360,65 +351,6 @@ def run_specs(specs: Sequence[RunSpec], data_root: str | os.PathLike, runs_dir: 
     if failures:
         raise RunError(f"{len(failures)} run(s) failed:\n  " + "\n  ".join(failures))
     return [runs_dir / s.run_id for s in specs]
-
-
-# --- aggregation (reads run records only) -------------------------------------------------------
-
-def collect(specs: Iterable[RunSpec], runs_dir: str | os.PathLike):
-    """One row per spec with its metrics (fractions) read from ``<runs_dir>/<run_id>/metrics.json``."""
-    import pandas as pd
-    rows = []
-    for s in specs:
-        path = Path(runs_dir) / s.run_id / "metrics.json"
-        if not path.exists():
-            raise RunError(f"run {s.run_id} ({s.table} {s.label}, seed {s.seed}) has no metrics.json in {runs_dir}; "
-                           "train it first (runs.run_specs or himnet reproduce)")
-        m = json.loads(path.read_text())
-        row = {"table": s.table, "label": s.label, "seed": s.seed, "run_id": s.run_id,
-               "average_mAP": m["average_mAP"], "average_mAP_0.1_0.5": m.get("average_mAP_0.1_0.5"),
-               "snippet_acc": m["snippet_acc"], "fg_bg_acc": m["fg_bg_acc"],
-               "wall_time_s": m.get("wall_time_s"), "selection": m.get("selection")}
-        for t, v in zip(m["tiou"], m["mAP"]):
-            row[f"mAP@{t:g}"] = v
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def mean_std(df, by: Sequence[str] = ("label",), metrics: Sequence[str] = ("average_mAP", "snippet_acc"),
-             order: Sequence[str] | None = None):
-    """Mean and sample std over seeds per row, plus a "45.1 ± 0.1" column per metric (percent)."""
-    g = df.groupby(list(by), sort=False)
-    out = g.size().rename("n").reset_index()
-    for m in metrics:
-        mean = g[m].mean().reset_index(drop=True)
-        std = g[m].std(ddof=1).fillna(0.0).reset_index(drop=True)
-        out[f"{m}_mean"] = mean.values
-        out[f"{m}_std"] = std.values
-        out[m] = [f"{100 * a:.1f} ± {100 * b:.1f}" for a, b in zip(mean, std)]
-    if order is not None:
-        key = {lab: i for i, lab in enumerate(order)}
-        out = out.sort_values(by[0], key=lambda c: c.map(key)).reset_index(drop=True)
-    return out
-
-
-def write_table(df, name: str, out_dir: str | os.PathLike, float_format: str = "%.4f") -> list[Path]:
-    """``<out_dir>/<name>.csv`` (fixed column order, no index) and ``<name>.md``, written atomically."""
-    out_dir = Path(out_dir)
-    csv_text = df.to_csv(index=False, float_format=float_format, lineterminator="\n")
-    md_text = _markdown(df) + "\n"
-    return [atomic_write_text(out_dir / f"{name}.csv", csv_text), atomic_write_text(out_dir / f"{name}.md", md_text)]
-
-
-def _markdown(df) -> str:
-    cols = [str(c) for c in df.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for _, r in df.iterrows():
-        cells = []
-        for c in df.columns:
-            v = r[c]
-            cells.append(f"{v:.4f}" if isinstance(v, float) else str(v))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 # --- the one command ----------------------------------------------------------------------------
@@ -476,51 +408,6 @@ def reproduce(profile: str, *, data_root: str | None = None, seeds: int = 5, see
     log(f"01_train: {time.time() - t1:.0f}s")
     log(f"reproduce {profile}: done in {time.time() - t0:.0f}s -> {root}")
     return root
-
-
-def relocalized(specs: Sequence[RunSpec], ds, runs_dir: str | os.PathLike,
-                post_processing: Sequence[str] = ("nms", "soft"), label_suffix: str = ""):
-    """Score every finished run under each ``localize.nms`` setting from its saved outputs (no
-    retraining): one row per (run, post-processing) with per-tIoU mAP and both THUMOS averages.
-    The run's own setting must reproduce its ``metrics.json`` (checked)."""
-    import numpy as np
-    import pandas as pd
-    from .train import relocalize
-    names = {"nms": "NMS", "soft": "Soft-NMS"}
-    rows = []
-    for spec in specs:
-        run_dir = Path(runs_dir) / spec.run_id
-        own = json.loads((run_dir / "metrics.json").read_text())["average_mAP"]
-        for pp in post_processing:
-            m, _ = relocalize(run_dir, ds, {"localize.nms": pp})
-            if pp == spec.config().localize.nms and not np.isclose(m["average_mAP"], own):
-                raise RunError(f"re-localizing {spec.run_id} with its own settings gives {m['average_mAP']} "
-                               f"but its metrics.json says {own}")
-            row = {"Method": spec.label + label_suffix, "Post-processing": names.get(pp, pp),
-                   "seed": spec.seed, "run_id": spec.run_id,
-                   "average_mAP_0.1_0.5": m.get("average_mAP_0.1_0.5"), "average_mAP": m["average_mAP"]}
-            row.update({f"mAP@{t:g}": v for t, v in zip(m["tiou"], m["mAP"])})
-            rows.append(row)
-    df = pd.DataFrame(rows)
-    df["row"] = df["Method"] + " · " + df["Post-processing"]
-    return df
-
-
-def comparison_table(df, order: Sequence[str]):
-    """Mean ± std per (method, post-processing) row of :func:`relocalized` output, Table 1 layout."""
-    tious = [c for c in df.columns if c.startswith("mAP@")]
-    metrics = (*tious, "average_mAP_0.1_0.5", "average_mAP")
-    stats = mean_std(df, by=("row",), metrics=metrics, order=order)
-    table = df.drop_duplicates("row").set_index("row")[["Method", "Post-processing"]].loc[stats["row"]]
-    table = table.reset_index(drop=True)
-    column = {"average_mAP_0.1_0.5": "AVG 0.1:0.5", "average_mAP": "AVG 0.1:0.7"}
-    for m in metrics:
-        table[column.get(m, m.removeprefix("mAP@"))] = stats[m]
-    table["n"] = stats["n"]
-    for m in metrics:
-        table[f"{m}_mean"] = stats[f"{m}_mean"]
-        table[f"{m}_std"] = stats[f"{m}_std"]
-    return table
 
 
 def run_study_specs(specs: Sequence[RunSpec], profile: str, results: Path, data_root: str | os.PathLike | None = None,

@@ -5,6 +5,7 @@ selection on the validation fold. The notebooks call these and display the resul
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -12,10 +13,14 @@ import numpy as np
 import pandas as pd
 
 from .diagnostics import DIAGNOSTIC_KEYS
+from .errors import RunError
+from .inference import relocalize
+from .io import atomic_write_text
 from .study import RunSpec, benchmarks
 
 __all__ = ["run_metrics", "summarize", "diagnostics_table", "readout_table", "selection_curves",
-           "selection_table", "schedule_choice"]
+           "selection_table", "schedule_choice", "collect", "mean_std", "write_table", "relocalized",
+           "comparison_table"]
 
 READOUT_COLUMNS = {"fixed": "none/soft", "minmax": "minmax/soft", "fixed_nms": "none/nms", "minmax_nms": "minmax/nms"}
 
@@ -167,3 +172,103 @@ def schedule_choice(curves: dict[str, pd.DataFrame], tol: float = SELECTION_TOLE
         best = near.sort_values(["iterations", "score"], ascending=[True, False], kind="stable").index[0]
         out["chosen"] = out.index == best
     return out
+
+
+# --- run records to tables (moved from runs) -----------------------------------------------------
+
+def collect(specs: Iterable[RunSpec], runs_dir: str | os.PathLike):
+    """One row per spec with its metrics (fractions) read from ``<runs_dir>/<run_id>/metrics.json``."""
+    rows = []
+    for s in specs:
+        path = Path(runs_dir) / s.run_id / "metrics.json"
+        if not path.exists():
+            raise RunError(f"run {s.run_id} ({s.table} {s.label}, seed {s.seed}) has no metrics.json in {runs_dir}; "
+                           "train it first (runs.run_specs or himnet reproduce)")
+        m = json.loads(path.read_text())
+        row = {"table": s.table, "label": s.label, "seed": s.seed, "run_id": s.run_id,
+               "average_mAP": m["average_mAP"], "average_mAP_0.1_0.5": m.get("average_mAP_0.1_0.5"),
+               "snippet_acc": m["snippet_acc"], "fg_bg_acc": m["fg_bg_acc"],
+               "wall_time_s": m.get("wall_time_s"), "selection": m.get("selection")}
+        for t, v in zip(m["tiou"], m["mAP"]):
+            row[f"mAP@{t:g}"] = v
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def mean_std(df, by: Sequence[str] = ("label",), metrics: Sequence[str] = ("average_mAP", "snippet_acc"),
+             order: Sequence[str] | None = None):
+    """Mean and sample std over seeds per row, plus a "45.1 ± 0.1" column per metric (percent)."""
+    g = df.groupby(list(by), sort=False)
+    out = g.size().rename("n").reset_index()
+    for m in metrics:
+        mean = g[m].mean().reset_index(drop=True)
+        std = g[m].std(ddof=1).fillna(0.0).reset_index(drop=True)
+        out[f"{m}_mean"] = mean.values
+        out[f"{m}_std"] = std.values
+        out[m] = [f"{100 * a:.1f} ± {100 * b:.1f}" for a, b in zip(mean, std)]
+    if order is not None:
+        key = {lab: i for i, lab in enumerate(order)}
+        out = out.sort_values(by[0], key=lambda c: c.map(key)).reset_index(drop=True)
+    return out
+
+
+def write_table(df, name: str, out_dir: str | os.PathLike, float_format: str = "%.4f") -> list[Path]:
+    """``<out_dir>/<name>.csv`` (fixed column order, no index) and ``<name>.md``, written atomically."""
+    out_dir = Path(out_dir)
+    csv_text = df.to_csv(index=False, float_format=float_format, lineterminator="\n")
+    md_text = _markdown(df) + "\n"
+    return [atomic_write_text(out_dir / f"{name}.csv", csv_text), atomic_write_text(out_dir / f"{name}.md", md_text)]
+
+
+def _markdown(df) -> str:
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for _, r in df.iterrows():
+        cells = []
+        for c in df.columns:
+            v = r[c]
+            cells.append(f"{v:.4f}" if isinstance(v, float) else str(v))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def relocalized(specs: Sequence[RunSpec], ds, runs_dir: str | os.PathLike,
+                post_processing: Sequence[str] = ("nms", "soft"), label_suffix: str = ""):
+    """Score every finished run under each ``localize.nms`` setting from its saved outputs (no
+    retraining): one row per (run, post-processing) with per-tIoU mAP and both THUMOS averages.
+    The run's own setting must reproduce its ``metrics.json`` (checked)."""
+    names = {"nms": "NMS", "soft": "Soft-NMS"}
+    rows = []
+    for spec in specs:
+        run_dir = Path(runs_dir) / spec.run_id
+        own = json.loads((run_dir / "metrics.json").read_text())["average_mAP"]
+        for pp in post_processing:
+            m, _ = relocalize(run_dir, ds, {"localize.nms": pp})
+            if pp == spec.config().localize.nms and not np.isclose(m["average_mAP"], own):
+                raise RunError(f"re-localizing {spec.run_id} with its own settings gives {m['average_mAP']} "
+                               f"but its metrics.json says {own}")
+            row = {"Method": spec.label + label_suffix, "Post-processing": names.get(pp, pp),
+                   "seed": spec.seed, "run_id": spec.run_id,
+                   "average_mAP_0.1_0.5": m.get("average_mAP_0.1_0.5"), "average_mAP": m["average_mAP"]}
+            row.update({f"mAP@{t:g}": v for t, v in zip(m["tiou"], m["mAP"])})
+            rows.append(row)
+    df = pd.DataFrame(rows)
+    df["row"] = df["Method"] + " · " + df["Post-processing"]
+    return df
+
+
+def comparison_table(df, order: Sequence[str]):
+    """Mean ± std per (method, post-processing) row of :func:`relocalized` output, Table 1 layout."""
+    tious = [c for c in df.columns if c.startswith("mAP@")]
+    metrics = (*tious, "average_mAP_0.1_0.5", "average_mAP")
+    stats = mean_std(df, by=("row",), metrics=metrics, order=order)
+    table = df.drop_duplicates("row").set_index("row")[["Method", "Post-processing"]].loc[stats["row"]]
+    table = table.reset_index(drop=True)
+    column = {"average_mAP_0.1_0.5": "AVG 0.1:0.5", "average_mAP": "AVG 0.1:0.7"}
+    for m in metrics:
+        table[column.get(m, m.removeprefix("mAP@"))] = stats[m]
+    table["n"] = stats["n"]
+    for m in metrics:
+        table[f"{m}_mean"] = stats[f"{m}_mean"]
+        table[f"{m}_std"] = stats[f"{m}_std"]
+    return table

@@ -176,7 +176,7 @@ def ablation_chart(table, metrics: Sequence[str] = ("average_mAP", "snippet_acc"
                    title: str = "") -> Any:
     """Grouped bars with ±std error bars, one group per table row (paper order kept).
 
-    ``table`` is :func:`himnet_lib.runs.mean_std` output: ``<label_col>``, ``<m>_mean``, ``<m>_std``
+    ``table`` is :func:`himnet_lib.tables.mean_std` output: ``<label_col>``, ``<m>_mean``, ``<m>_std``
     (fractions; drawn in percent). One panel per metric so that scales do not squash each other.
     """
     labels = [str(x) for x in table[label_col]]
@@ -402,7 +402,7 @@ def main_class(video) -> int:
 def timeline_for(video, outputs: Mapping[str, np.ndarray], proposals, dataset, class_idx: int | None = None,
                  top_k: int = 10) -> Any:
     """:func:`timeline` for a :class:`~himnet_lib.data.Video` of ``dataset`` and its saved outputs
-    (one entry of :func:`himnet_lib.train.load_outputs`); class: :func:`main_class` by default."""
+    (one entry of :func:`himnet_lib.records.load_outputs`); class: :func:`main_class` by default."""
     c = main_class(video) if class_idx is None else int(class_idx)
     return timeline(video.name, video.segments, video.segment_classes, c, outputs["cas_supp"],
                     outputs["attention"], outputs["bg_prob"], proposals, dataset.snippet_seconds,

@@ -47,7 +47,8 @@ from IPython.display import display
 from himnet_lib import runs, viz
 from himnet_lib.config import build_config
 from himnet_lib.data import load_dataset
-from himnet_lib.train import load_history, load_outputs, train_run
+from himnet_lib.records import load_history, load_outputs
+from himnet_lib.train import train_run
 
 # %% [markdown]
 # ## Configuration

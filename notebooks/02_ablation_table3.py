@@ -37,7 +37,7 @@ reading: str = ""  # reading of the paper: literal | lineage; empty for the prof
 import pandas as pd
 from IPython.display import display
 
-from himnet_lib import paper, runs, study, viz
+from himnet_lib import paper, runs, study, tables, viz
 
 results = runs.results_root(profile, results_dir or None)
 data = runs.ensure_data(profile, data_root or None, results)
@@ -49,8 +49,8 @@ runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", result
 # %%
 specs = study.table3_specs(profile, seeds, reading or None)
 runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor)
-df = runs.collect(specs, runs_dir)
-runs.write_table(df, "table3_runs", tables_dir)
+df = tables.collect(specs, runs_dir)
+tables.write_table(df, "table3_runs", tables_dir)
 display(df[["label", "seed", "run_id", "average_mAP", "snippet_acc", "fg_bg_acc", "wall_time_s"]])
 
 # %% [markdown]
@@ -59,7 +59,7 @@ display(df[["label", "seed", "run_id", "average_mAP", "snippet_acc", "fg_bg_acc"
 # %%
 order = [label for label, _ in study.TABLE3_ROWS]
 terms = dict(study.TABLE3_ROWS)
-stats = runs.mean_std(df, metrics=("average_mAP", "snippet_acc"), order=order)
+stats = tables.mean_std(df, metrics=("average_mAP", "snippet_acc"), order=order)
 table = pd.DataFrame({"Exp": stats["label"]})
 for term in ("mil", "cll", "vcl", "scl"):
     table[f"L_{term.upper()}"] = ["✓" if term in terms[label] else "" for label in stats["label"]]
@@ -68,7 +68,7 @@ table["ACC"] = stats["snippet_acc"]
 table["n"] = stats["n"]
 for col in ("average_mAP_mean", "average_mAP_std", "snippet_acc_mean", "snippet_acc_std"):
     table[col] = stats[col]
-runs.write_table(table, "table3", tables_dir)
+tables.write_table(table, "table3", tables_dir)
 display(table)
 
 # %%

@@ -33,7 +33,7 @@ alphas: list = [0.5, 1.0, 2.0, 4.0, 6.0, 8.0, 10.0]  # alpha values of the sweep
 # %%
 from IPython.display import display
 
-from himnet_lib import runs, study, viz
+from himnet_lib import runs, study, tables, viz
 
 results = runs.results_root(profile, results_dir or None)
 data = runs.ensure_data(profile, data_root or None, results)
@@ -42,7 +42,7 @@ runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", result
 # %%
 specs = study.alpha_specs(profile, seeds, alphas=[float(a) for a in alphas], reading=reading or None)
 runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor)
-df = runs.collect(specs, runs_dir)
+df = tables.collect(specs, runs_dir)
 alpha_of = {s.label: float(dict(s.overrides)["loss.alpha"]) for s in specs}
 df["alpha"] = df["label"].map(alpha_of)
 
@@ -50,9 +50,9 @@ df["alpha"] = df["label"].map(alpha_of)
 # ## Table behind Fig. 6
 
 # %%
-table = runs.mean_std(df, metrics=("average_mAP", "snippet_acc"), order=list(dict.fromkeys(s.label for s in specs)))
+table = tables.mean_std(df, metrics=("average_mAP", "snippet_acc"), order=list(dict.fromkeys(s.label for s in specs)))
 table.insert(1, "alpha", table["label"].map(alpha_of))
-runs.write_table(table, "fig6_alpha", tables_dir)
+tables.write_table(table, "fig6_alpha", tables_dir)
 display(table)
 
 # %%

@@ -41,11 +41,11 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from himnet_lib import runs, study, viz
+from himnet_lib import runs, study, tables, viz
 from himnet_lib.data import load_dataset
 from himnet_lib.diagnostics import background_uncertainty
 from himnet_lib.metrics import snippet_labels
-from himnet_lib.train import load_outputs
+from himnet_lib.records import load_outputs
 
 results = runs.results_root(profile, results_dir or None)
 data = runs.ensure_data(profile, data_root or None, results)
@@ -75,7 +75,7 @@ table = pd.DataFrame([
      "U_mean": float(u.mean()), "U_median": float(np.median(u)), "frac_U_gt_0.5": float((u > 0.5).mean())}
     for label, u in pooled.items()
 ])
-runs.write_table(table, "fig7_uncertainty", tables_dir)
+tables.write_table(table, "fig7_uncertainty", tables_dir)
 display(table)
 
 # %%

@@ -48,7 +48,7 @@ from IPython.display import display
 
 from himnet_lib import runs, study, viz
 from himnet_lib.data import load_dataset
-from himnet_lib.train import load_outputs
+from himnet_lib.records import load_outputs
 
 results = runs.results_root(profile, results_dir or None)
 data = runs.ensure_data(profile, data_root or None, results)

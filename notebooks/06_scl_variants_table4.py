@@ -35,7 +35,7 @@ reading: str = ""  # reading of the paper: literal | lineage; empty for the prof
 import pandas as pd
 from IPython.display import display
 
-from himnet_lib import paper, runs, study, viz
+from himnet_lib import paper, runs, study, tables, viz
 
 results = runs.results_root(profile, results_dir or None)
 data = runs.ensure_data(profile, data_root or None, results)
@@ -44,15 +44,15 @@ runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", result
 # %%
 specs = study.table4_specs(profile, seeds, reading or None)
 runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor)
-df = runs.collect(specs, runs_dir)
-runs.write_table(df, "table4_runs", tables_dir)
+df = tables.collect(specs, runs_dir)
+tables.write_table(df, "table4_runs", tables_dir)
 
 # %% [markdown]
 # ## Table 4 (ours)
 
 # %%
 metrics = ("mAP@0.1", "mAP@0.3", "mAP@0.5", "mAP@0.7", "average_mAP", "fg_bg_acc")
-stats = runs.mean_std(df, metrics=metrics, order=[label for label, _ in study.TABLE4_ROWS])
+stats = tables.mean_std(df, metrics=metrics, order=[label for label, _ in study.TABLE4_ROWS])
 table = pd.DataFrame({"Method": stats["label"]})
 for m, col in zip(metrics, ("0.1", "0.3", "0.5", "0.7", "AVG", "ACC")):
     table[col] = stats[m]
@@ -60,7 +60,7 @@ table["n"] = stats["n"]
 for m in metrics:
     table[f"{m}_mean"] = stats[f"{m}_mean"]
     table[f"{m}_std"] = stats[f"{m}_std"]
-runs.write_table(table, "table4", tables_dir)
+tables.write_table(table, "table4", tables_dir)
 display(table)
 
 # %%

@@ -40,7 +40,7 @@ import pandas as pd
 from IPython.display import display
 
 from himnet_lib import paper as paper_facts
-from himnet_lib import runs, study
+from himnet_lib import runs, study, tables
 from himnet_lib.data import load_dataset
 from himnet_lib.groundtruth import gt_from_dataset
 from himnet_lib.metrics import evaluate_results
@@ -59,8 +59,8 @@ runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor)
 # %%
 NAMES = {"nms": "NMS", "soft": "Soft-NMS"}
 ds = load_dataset(data, snippet_seconds=specs[0].config().snippet_seconds)
-df = runs.relocalized(specs, ds, runs_dir, post_processing)
-runs.write_table(df.drop(columns="row"), "table1_runs", tables_dir)
+df = tables.relocalized(specs, ds, runs_dir, post_processing)
+tables.write_table(df.drop(columns="row"), "table1_runs", tables_dir)
 
 # %% [markdown]
 # ## Table 1 (ours)
@@ -69,7 +69,7 @@ runs.write_table(df.drop(columns="row"), "table1_runs", tables_dir)
 
 # %%
 order = [f"{label} · {NAMES.get(pp, pp)}" for label, _ in study.TABLE1_ROWS for pp in post_processing]
-table = runs.comparison_table(df, order)
+table = tables.comparison_table(df, order)
 gt = gt_from_dataset(ds, ds.test_subset)
 trivial = evaluate_results(gt, study.trivial_predictions(ds)).to_json()
 trivial_row = {"Method": "Trivial: whole video per labelled class", "Post-processing": "-", "n": 1,
@@ -79,7 +79,7 @@ trivial_row = {"Method": "Trivial: whole video per labelled class", "Post-proces
 trivial_row.update({f"{t:g}": f"{100 * v:.1f}" for t, v in zip(trivial["tiou"], trivial["mAP"])})
 trivial_row.update({f"mAP@{t:g}_mean": v for t, v in zip(trivial["tiou"], trivial["mAP"])})
 table = pd.concat([table, pd.DataFrame([trivial_row])], ignore_index=True)
-runs.write_table(table, "table1", tables_dir)
+tables.write_table(table, "table1", tables_dir)
 display(table)
 
 # %% [markdown]
@@ -97,7 +97,7 @@ paper_rows = pd.DataFrame(
     columns=["Table", "Dataset", "Method", "Post-processing", *cols],
 )
 paper = paper_rows.astype(object).map(lambda v: "" if v is None or v != v else f"{v:.1f}" if isinstance(v, float) else v)
-runs.write_table(paper, "paper_table1_2", tables_dir)
+tables.write_table(paper, "paper_table1_2", tables_dir)
 display(paper)
 
 # %% [markdown]
@@ -112,11 +112,11 @@ display(paper)
 # %%
 peer_specs = [s for s in study.table5_specs(profile, seeds) if s.label in study.TABLE5_BASE_ROWS]
 runs.run_specs(peer_specs, data, runs_dir, workers=workers, executor=executor)
-peer_df = runs.relocalized(peer_specs, ds, runs_dir, post_processing, label_suffix=" (re-implemented)")
+peer_df = tables.relocalized(peer_specs, ds, runs_dir, post_processing, label_suffix=" (re-implemented)")
 peer_order = [f"{label} (re-implemented) · {NAMES.get(pp, pp)}" for label in study.TABLE5_BASE_ROWS
               for pp in post_processing]
-peer_table = runs.comparison_table(peer_df, peer_order)
-runs.write_table(peer_table, "table1_peers", tables_dir)
+peer_table = tables.comparison_table(peer_df, peer_order)
+tables.write_table(peer_table, "table1_peers", tables_dir)
 shown = [c for c in peer_table.columns if not c.endswith(("_mean", "_std"))]
 display(pd.concat([table[shown], peer_table[shown]], ignore_index=True))
 

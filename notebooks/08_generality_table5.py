@@ -48,7 +48,7 @@ reading: str = ""  # reading of the paper: literal | lineage; empty for the prof
 import pandas as pd
 from IPython.display import display
 
-from himnet_lib import paper, runs, study, viz
+from himnet_lib import paper, runs, study, tables, viz
 
 results = runs.results_root(profile, results_dir or None)
 data = runs.ensure_data(profile, data_root or None, results)
@@ -60,8 +60,8 @@ runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", result
 # %%
 specs = study.table5_specs(profile, seeds)
 runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor)
-df = runs.collect(specs, runs_dir)
-runs.write_table(df, "table5_runs", tables_dir)
+df = tables.collect(specs, runs_dir)
+tables.write_table(df, "table5_runs", tables_dir)
 display(df[["label", "seed", "run_id", "average_mAP", "snippet_acc", "fg_bg_acc", "wall_time_s"]])
 
 # %% [markdown]
@@ -73,7 +73,7 @@ display(df[["label", "seed", "run_id", "average_mAP", "snippet_acc", "fg_bg_acc"
 FRAMEWORK = {"basnet": "BaS-Net", "hamnet": "HAM-Net"}
 rows = dict(study.TABLE5_ROWS)
 metrics = ("mAP@0.1", "mAP@0.3", "mAP@0.5", "mAP@0.7", "average_mAP", "snippet_acc")
-stats = runs.mean_std(df, metrics=metrics, order=[label for label, _ in study.TABLE5_ROWS])
+stats = tables.mean_std(df, metrics=metrics, order=[label for label, _ in study.TABLE5_ROWS])
 framework = [FRAMEWORK[rows[label]["train.model"]] for label in stats["label"]]
 base_avg = dict(zip(stats["label"], stats["average_mAP_mean"]))
 delta = [100 * (m - base_avg[f]) for m, f in zip(stats["average_mAP_mean"], framework)]
@@ -88,7 +88,7 @@ table["delta_avg_points"] = delta
 for m in metrics:
     table[f"{m}_mean"] = stats[f"{m}_mean"]
     table[f"{m}_std"] = stats[f"{m}_std"]
-runs.write_table(table, "table5", tables_dir)
+tables.write_table(table, "table5", tables_dir)
 display(table[["Framework", "Method", "0.1", "0.3", "0.5", "0.7", "AVG", "Δ", "ACC", "n"]])
 
 # %%

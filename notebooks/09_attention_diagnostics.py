@@ -47,7 +47,7 @@ from IPython.display import display
 from himnet_lib import runs, study, tables, viz
 from himnet_lib.config import READINGS
 from himnet_lib.data import load_dataset
-from himnet_lib.train import load_outputs
+from himnet_lib.records import load_outputs
 from himnet_lib.metrics import snippet_labels
 
 results = runs.results_root(profile, results_dir or None)
@@ -70,7 +70,7 @@ roots = runs.run_study_specs(specs + selection, profile, results, data_root or N
 # %%
 df = tables.run_metrics(specs, runs_dir)
 diag = tables.diagnostics_table(df, order)
-runs.write_table(diag, "attention_diagnostics", tables_dir)
+tables.write_table(diag, "attention_diagnostics", tables_dir)
 display(diag[["benchmark", "reading", "label", "n", "fg_bg_auc", "fg_bg_auc_video", "fg_bg_acc", "attention_range",
               "bg_prob_on_fg", "bg_prob_on_bg", "off_label_argmax_share", "avg[fixed]", "avg[minmax]"]])
 
@@ -79,7 +79,7 @@ display(diag[["benchmark", "reading", "label", "n", "fg_bg_auc", "fg_bg_auc_vide
 
 # %%
 readout = tables.readout_table(df, order)
-runs.write_table(readout, "readout_comparison", tables_dir)
+tables.write_table(readout, "readout_comparison", tables_dir)
 fig = viz.readout_comparison(readout)
 viz.save_figure(fig, "fig_readout_comparison", figures_dir)
 viz.show(fig)
@@ -120,10 +120,10 @@ viz.show(fig)
 # %%
 curves = tables.selection_curves(selection, runs_dir)
 sel = tables.selection_table(curves)
-runs.write_table(sel, "schedule_selection", tables_dir)
+tables.write_table(sel, "schedule_selection", tables_dir)
 display(sel.pivot_table(index="run", columns="iteration", values="val AVG minmax").round(1))
 choice = tables.schedule_choice(curves)
-runs.write_table(choice, "schedule_choice", tables_dir)
+tables.write_table(choice, "schedule_choice", tables_dir)
 display(choice.sort_values("score", ascending=False).round(2))
 fig = viz.learning_curves(curves)
 viz.save_figure(fig, "fig_learning_curves", figures_dir)

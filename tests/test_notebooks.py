@@ -170,7 +170,7 @@ def test_03_alpha_sweep_fig6(shared):
 def _background_u_mean(shared: dict, specs) -> float:
     """Mean of Eq. 9's U(b‖1-a) (two-outcome KL, self-centred) over GT-background snippets, by loops."""
     from himnet_lib.data import load_dataset
-    from himnet_lib.train import load_outputs
+    from himnet_lib.records import load_outputs
     ds = load_dataset(shared["data"])
     total, count = 0.0, 0
     for s in specs:

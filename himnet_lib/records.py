@@ -1,0 +1,133 @@
+"""The run records: data identity, the params record and the rule that says whether a saved run is
+the one asked for, the history and checkpoint files, and reading the outputs back.
+
+A run directory holds::
+
+    params.json       every resolved setting, its hash, versions, device, dtype, data fingerprint
+    history.csv       iteration, each loss term (averaged over a logging interval), learning curves
+    checkpoint.pt     model, optimiser and every RNG state, written atomically every N iterations
+    metrics.json      final metrics (written last: its presence marks a finished run)
+    predictions.json  ActivityNet result JSON for the test subset
+    outputs.npz       per test video: attention A, CAS S, suppressed CAS Ŝ, background probability B_BG
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import __version__
+from .config import RunConfig, _flatten
+from .io import atomic_write, atomic_write_text
+from .paths import PROJECT_ROOT
+
+SELECTION_LAST = "last iterate"
+SELECTION_TEST = "best test-set checkpoint (TEST-SET MODEL SELECTION, peers' protocol)"
+
+# settings filled in from the data, not chosen by the user
+DATA_DIMENSIONS = ("model.feature_dim", "model.num_classes")
+
+
+# --- data identity -------------------------------------------------------------------------------
+
+def dataset_fingerprint(ds) -> str:
+    """Hash of the annotations and feature shapes (not feature values: too slow for real data)."""
+    h = hashlib.sha256()
+    h.update(json.dumps([ds.name, list(ds.classes), ds.snippet_seconds, ds.train_subset,
+                         ds.test_subset]).encode())
+    for v in ds.videos:
+        h.update(v.name.encode())
+        h.update(v.subset.encode())
+        h.update(np.ascontiguousarray(v.labels, dtype=np.float32).tobytes())
+        h.update(np.ascontiguousarray(v.segments, dtype=np.float64).tobytes())
+        h.update(np.ascontiguousarray(v.segment_classes, dtype=np.int64).tobytes())
+        h.update(str(v.num_snippets).encode())
+    h.update(str(ds.feature_dim).encode())
+    return h.hexdigest()[:16]
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
+                             text=True, timeout=5)
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+# --- the params record ---------------------------------------------------------------------------
+
+def _params_record(cfg: RunConfig, ds, data_root: str, device: torch.device) -> dict:
+    return {
+        "config": cfg.to_dict(),
+        "identity": cfg.identity(),
+        "data": {"root": data_root, "name": ds.name, "fingerprint": dataset_fingerprint(ds),
+                 "num_train": len(ds.train_videos()), "num_test": len(ds.test_videos())},
+        "selection": SELECTION_TEST if cfg.train.select_on_test else SELECTION_LAST,
+        "environment": {
+            "himnet_lib": __version__, "git_commit": _git_commit(), "python": platform.python_version(),
+            "torch": torch.__version__, "numpy": np.__version__, "device": str(device),
+            "dtype": "bfloat16 autocast" if cfg.train.amp == "bf16" else "float32",
+            "platform": platform.platform(),
+        },
+    }
+
+
+def same_run(saved: dict, new: dict, ignore: Sequence[str] = ()) -> list[str]:
+    """Differences between a saved params record and a new one (only what defines the run): the
+    settings (except the flattened keys in ``ignore``) and the data fingerprint, which is compared
+    only when ``new`` has one. Empty when they are the same run."""
+    diffs = []
+    a, b = _flatten(saved.get("config", {})), _flatten(new["config"])
+    for k in sorted((set(a) | set(b)) - set(ignore)):
+        if a.get(k) != b.get(k):
+            diffs.append(f"{k}: saved {a.get(k)!r}, now {b.get(k)!r}")
+    want = new.get("data", {}).get("fingerprint")
+    have = saved.get("data", {}).get("fingerprint")
+    if want is not None and have != want:
+        diffs.append(f"data fingerprint: saved {have}, now {want}")
+    return diffs
+
+
+# --- files ---------------------------------------------------------------------------------------
+
+def _write_history(path: Path, rows: list[dict]) -> None:
+    if not rows:
+        return
+    cols: list[str] = []
+    for r in rows:
+        cols += [k for k in r if k not in cols]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
+    atomic_write_text(path, buf.getvalue())
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    atomic_write(path, lambda f: torch.save(state, f))
+
+
+def load_outputs(run_dir: str | os.PathLike) -> dict[str, dict[str, np.ndarray]]:
+    """Read ``outputs.npz`` back into ``{video: {attention, cas, cas_supp, bg_prob}}``."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    with np.load(Path(run_dir) / "outputs.npz") as z:
+        for key in z.files:
+            name, field = key.rsplit("/", 1)
+            out.setdefault(name, {})[field] = z[key]
+    return out
+
+
+def load_history(run_dir: str | os.PathLike):
+    return pd.read_csv(Path(run_dir) / "history.csv")
