@@ -22,7 +22,6 @@ import json
 import os
 import platform
 import re
-import resource
 import statistics
 import subprocess
 import sys
@@ -223,6 +222,7 @@ def bench_paper(reps: int, threads: int = 2) -> dict:
 
 def bench_eval(repeat: int = 3) -> dict:
     import bench_eval as be
+
     from himnet_lib.groundtruth import gt_from_anet_json, predictions_from_results
     from himnet_lib.metrics import THUMOS_TIOU, detection_map
 
@@ -242,6 +242,7 @@ def bench_eval(repeat: int = 3) -> dict:
 
 def bench_localize(repeat: int = 10) -> dict:
     import bench_localize as bl
+
     from himnet_lib.localize import LocalizeConfig, localize_video
 
     att, cas = bl.synthetic_video(np.random.default_rng(0), 2600, 20)

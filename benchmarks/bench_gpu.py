@@ -12,7 +12,6 @@ C=20 (the paper's THUMOS14 settings), timed with CUDA synchronisation, median of
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import re
 import statistics
@@ -108,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{impl:9s} {precision:4s} compile={compile_!s:5s}: FAILED {r['error'][:120]}")
                 else:
                     print(f"{impl:9s} {precision:4s} compile={compile_!s:5s}: {r['step_s'] * 1000:7.1f} ms/step "
-                          f"{r['steps_per_s']:6.2f} steps/s  10k iterations: {r['projected_10k_iterations_min']:6.1f} min "
+                          f"{r['steps_per_s']:6.2f} steps/s  "
+                          f"10k iterations: {r['projected_10k_iterations_min']:6.1f} min "
                           f"(first step {r['first_step_s']:.1f} s, peak {r['peak_memory_gib']:.1f} GiB)")
                 torch.cuda.reset_peak_memory_stats(device)
     res = {"device": name, "torch": torch.__version__, "cuda": torch.version.cuda,

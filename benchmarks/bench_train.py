@@ -21,9 +21,9 @@ from himnet_lib.config import build_config, resolve_config
 from himnet_lib.data import load_dataset
 from himnet_lib.data.sampling import CoActionSampler, make_batch
 from himnet_lib.data.synthetic import make_synthetic
-from himnet_lib.seed import seed_everything
 from himnet_lib.device import autocast as _autocast
 from himnet_lib.inference import build_variant
+from himnet_lib.seed import seed_everything
 
 
 def time_iterations(ds, cfg, amp: str, n: int, warmup: int = 5) -> list[float]:

@@ -225,8 +225,8 @@ def background_u(roots: Mapping[str, str | Path], runs_dir: str | Path) -> Calla
     ``roots``: benchmark -> dataset root (as :func:`himnet_lib.runs.run_study_specs` returns)."""
     from .data import load_dataset
     from .diagnostics import background_uncertainty
-    from .metrics import snippet_labels
     from .inference import evaluation_dataset
+    from .metrics import snippet_labels
     from .records import load_outputs
     cache: dict[tuple[str, float], Any] = {}
 
@@ -297,5 +297,6 @@ def summary_markdown(s) -> str:
     for r in s.to_dict("records"):
         n = r["rows"]
         lines.append(f"| {r['claim']} | {_fmt(r['paper_effect'])} | {r['holds']}/{n} | {r['within noise']}/{n} | "
-                     f"{r['reversed']}/{n} | {r['n/a']}/{n} | {_fmt(r['our_effect_min'])} … {_fmt(r['our_effect_max'])} |")
+                     f"{r['reversed']}/{n} | {r['n/a']}/{n} | "
+                     f"{_fmt(r['our_effect_min'])} … {_fmt(r['our_effect_max'])} |")
     return "\n".join(lines) + "\n"

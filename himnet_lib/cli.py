@@ -46,8 +46,9 @@ def _make_synthetic(args: argparse.Namespace) -> int:
 
 @_command("evaluate")
 def _evaluate(args: argparse.Namespace) -> int:
-    from .metrics import evaluate_files, format_result
     import json
+
+    from .metrics import evaluate_files, format_result
     result = evaluate_files(args.gt, args.pred, subset=args.subset, tiou=args.tiou,
                             snippet_seconds=args.snippet_seconds)
     if args.json:
@@ -120,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check-data", help="validate a dataset root and print a summary or every problem found")
     c.add_argument("root", type=Path, help="W-TALC bundle root or per-video (BaS-Net style) root")
     c.add_argument("--snippet-seconds", type=float, default=16 / 25, help="seconds per feature snippet (default 0.64)")
-    c.add_argument("--feature-dim", type=int, default=None, help="expected feature dimension 2D (default: from the data)")
+    c.add_argument("--feature-dim", type=int, default=None,
+                   help="expected feature dimension 2D (default: from the data)")
 
     c = sub.add_parser("make-synthetic", help="write the synthetic THUMOS-like benchmark as a W-TALC bundle")
     c.add_argument("--preset", choices=choices["presets"], default="demo")
@@ -128,12 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", type=Path, required=True, help="output root directory")
 
     c = sub.add_parser("evaluate", help="ActivityNet-exact detection mAP of a result JSON")
-    c.add_argument("--gt", required=True, type=Path, help="W-TALC bundle root, per-video root, or ActivityNet ground-truth JSON")
+    c.add_argument("--gt", required=True, type=Path,
+                   help="W-TALC bundle root, per-video root, or ActivityNet ground-truth JSON")
     c.add_argument("--pred", required=True, type=Path, help="ActivityNet result JSON")
     c.add_argument("--subset", default=None, help="ground-truth subset (default: the dataset's test subset)")
     c.add_argument("--tiou", type=float, nargs="+", default=None,
                    help="tIoU thresholds (default: THUMOS14 0.1:0.1:0.7, or 0.5:0.05:0.95 for ActivityNet-style GT)")
-    c.add_argument("--snippet-seconds", type=float, default=16 / 25, help="seconds per snippet when GT is a dataset root")
+    c.add_argument("--snippet-seconds", type=float, default=16 / 25,
+                   help="seconds per snippet when GT is a dataset root")
     c.add_argument("--json", action="store_true", help='print {"tiou", "mAP", "average_mAP"} as JSON')
 
     c = sub.add_parser("train", help="train (or resume) one run and write its records to --out")

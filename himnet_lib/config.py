@@ -220,7 +220,7 @@ def _assign(cfg: RunConfig, key: str, value: Any) -> None:
     if name not in types:
         raise HimnetError(f"unknown setting {key!r}; known: {', '.join(sorted(types))}")
     value = _coerce(key, value, types[name])
-    if target is not cfg and target.__dataclass_params__.frozen:
+    if target is not cfg and target.__dataclass_params__.frozen:  # type: ignore[attr-defined]  # dataclass internals
         # A frozen section (LossConfig) is replaced whole; its __post_init__ validates the result.
         try:
             setattr(cfg, parts[0], dataclasses.replace(target, **{name: value}))

@@ -160,7 +160,8 @@ def _segment(seg: Any, source: str, video: str, field: str) -> tuple[float, floa
     try:
         s, e = float(seg[0]), float(seg[1])
     except (TypeError, ValueError):
-        raise EvaluationError(f"segment boundaries must be numbers, got {seg!r}" + _where(source, video, field)) from None
+        raise EvaluationError(f"segment boundaries must be numbers, got {seg!r}"
+                              + _where(source, video, field)) from None
     if not (math.isfinite(s) and math.isfinite(e)):
         raise EvaluationError(f"segment boundaries must be finite, got {seg!r}" + _where(source, video, field))
     if e < s:
@@ -394,7 +395,8 @@ def _flatten_checked(results: Mapping[str, Any], source: str):
             if not isinstance(label, str):
                 raise EvaluationError(f"label must be a string, got {label!r}" + _where(source, video, fld + ".label"))
             if isinstance(sc, bool) or not isinstance(sc, (int, float)) or not math.isfinite(sc):
-                raise EvaluationError(f"score must be a finite number, got {sc!r}" + _where(source, video, fld + ".score"))
+                raise EvaluationError(f"score must be a finite number, got {sc!r}"
+                                      + _where(source, video, fld + ".score"))
             seg.append(_segment(sg, source, video, fld + ".segment"))
             vid.append(v)
             lab.append(lindex.setdefault(label, len(lindex)))

@@ -47,8 +47,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .errors import EvaluationError
-from .groundtruth import (GroundTruth, Predictions, load_ground_truth, load_predictions,
-                          predictions_from_results)
+from .groundtruth import GroundTruth, Predictions, load_ground_truth, load_predictions, predictions_from_results
 
 __all__ = [
     "THUMOS_TIOU",
@@ -173,7 +172,10 @@ def _candidates(gt: GroundTruth, pred: Predictions, pcls: np.ndarray, pvid: np.n
         # searchsorted places NaN after every threshold: NaN meets all of them.
         k = np.searchsorted(thr_sorted, iou, side="right")
         keep = k > 0
-        out_p.append(p[keep]); out_g.append(g[keep]); out_iou.append(iou[keep]); out_k.append(k[keep])
+        out_p.append(p[keep])
+        out_g.append(g[keep])
+        out_iou.append(iou[keep])
+        out_k.append(k[keep])
         start = stop
     if not out_p:
         z = np.zeros(0, np.int64)
@@ -474,7 +476,8 @@ def snippet_classification_accuracy(cas: Sequence[np.ndarray], memberships: Sequ
         s = np.asarray(s)
         m = np.asarray(m, dtype=bool)
         if s.shape != m.shape:
-            raise EvaluationError(f"snippet_classification_accuracy: video {i}: scores {s.shape} vs membership {m.shape}")
+            raise EvaluationError(f"snippet_classification_accuracy: video {i}: scores {s.shape} "
+                                  f"vs membership {m.shape}")
         if s.shape[0]:
             correct += int(m[np.arange(s.shape[0]), s.argmax(axis=1)].sum())
         total += s.shape[0]

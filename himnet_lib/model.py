@@ -260,7 +260,8 @@ class HiMNet(nn.Module):
         self.cfg = cfg
         d, s = cfg.feature_dim, cfg.leaky_slope
         if cfg.fusion == "ccm":
-            self.fusion = ConsensusFusion(cfg.modality_dim, d, cfg.ccm_dropout, cfg.dropout, s)
+            self.fusion: ConsensusFusion | ConvFusion = ConsensusFusion(cfg.modality_dim, d, cfg.ccm_dropout,
+                                                                        cfg.dropout, s)
         else:
             self.fusion = ConvFusion(d, d, cfg.dropout, s)
 

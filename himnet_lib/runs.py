@@ -23,8 +23,8 @@ from .errors import HimnetError, RunError
 from .io import atomic_write_text
 from .locks import FileLock, holder, run_lock
 from .paths import notebooks_dir, results_dir
-from .registry import STUDY, study_notebooks
 from .records import DATA_DIMENSIONS, dataset_fingerprint, same_run
+from .registry import STUDY, study_notebooks
 from .study import RunSpec, unique_runs
 from .train import train_run
 
@@ -222,7 +222,8 @@ def _claim_and_train(job: tuple, wait: bool, via: str) -> str:
         else:
             _train_in_process(spec, data_root, run_dir_p, threads)
         if not (run_dir_p / "metrics.json").exists():
-            raise RunError(f"run {spec.run_id} ({spec.table} {spec.label}, seed {spec.seed}) ended without metrics.json")
+            raise RunError(f"run {spec.run_id} ({spec.table} {spec.label}, seed {spec.seed}) "
+                           "ended without metrics.json")
         _note_training(run_dir_p, via, resumed, time.time() - t0)
         return TRAINED
     finally:

@@ -56,7 +56,7 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
     run_dir = Path(run_dir)
     if num_threads:
         torch.set_num_threads(int(num_threads))
-    ds = data if hasattr(data, "videos") else load_dataset(data, snippet_seconds=cfg.snippet_seconds)
+    ds: Any = data if hasattr(data, "videos") else load_dataset(data, snippet_seconds=cfg.snippet_seconds)
     data_root = str(getattr(ds, "root", data))
     cfg = resolve_config(dataclasses.replace(cfg), feature_dim=ds.feature_dim, num_classes=ds.num_classes)
     dev = select_device(device)
@@ -112,9 +112,9 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
     model.train()
     for it in range(start, tc.iterations):
         idx = sampler.sample()
-        feats, y = make_batch(train_videos, idx, tc.seq_len, data_rng, mode=tc.sampling)
+        feats, labels_np = make_batch(train_videos, idx, tc.seq_len, data_rng, mode=tc.sampling)
         x = torch.from_numpy(feats).to(dev)
-        y = torch.from_numpy(y).to(dev)
+        y = torch.from_numpy(labels_np).to(dev)
         with autocast(dev, tc.amp):
             out = model(x)
         total, terms = compose(out, y, cfg.loss)
@@ -155,15 +155,17 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
             return {}
     bar.close()
 
+    selected_iteration = tc.iterations
     if tc.select_on_test:
         if best is None:
             raise RunError("train.select_on_test needs train.eval_interval > 0")
         model.load_state_dict(best["model"])
+        selected_iteration = best["iteration"]
     outputs = infer_videos(model, ds.test_videos(), dev, tc.amp)
     metrics, preds = evaluate_outputs(ds, outputs, cfg)
     metrics.update({
         "selection": SELECTION_TEST if tc.select_on_test else SELECTION_LAST,
-        "selected_iteration": best["iteration"] if tc.select_on_test else tc.iterations,
+        "selected_iteration": selected_iteration,
         "evaluated_on": params["data"]["evaluated_on"],
         "identity": params["identity"],
         "num_params": int(sum(p.numel() for p in model.parameters())),
@@ -171,7 +173,8 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
     })
     _write_history(run_dir / "history.csv", history)
     atomic_write(run_dir / "outputs.npz", lambda f: np.savez_compressed(
-        f, **{f"{name}/{k}": a for name, d in outputs.items() for k, a in d.items()}))
+        # the numpy stub matches **kwds against allow_pickle: bool; these are arrays
+        f, **{f"{name}/{k}": a for name, d in outputs.items() for k, a in d.items()}))  # type: ignore[arg-type]
     if tc.select_on_test:
         preds.setdefault("external_data", {})["model_selection"] = SELECTION_TEST
     write_results(run_dir / "predictions.json", preds)

@@ -90,7 +90,7 @@ def figure_bytes(fig, fmt: str = "png") -> bytes:
     buf = io.BytesIO()
     with mpl.rc_context():
         mpl.rcdefaults()
-        mpl.rcParams.update(STYLE)
+        mpl.rcParams.update(STYLE)  # type: ignore[arg-type]  # the stub wants Literal rc names; STYLE's are valid
         fig.savefig(buf, format=fmt, dpi=DPI, bbox_inches="tight", pad_inches=0.05,
                     metadata=PNG_METADATA if fmt == "png" else PDF_METADATA)
     return buf.getvalue()
@@ -103,7 +103,7 @@ def save_figure(fig, name: str, out_dir: str | os.PathLike) -> list[Path]:
     paths = []
     for fmt in ("png", "pdf"):
         data = figure_bytes(fig, fmt)
-        paths.append(atomic_write(out_dir / f"{name}.{fmt}", lambda f, d=data: f.write(d)))
+        paths.append(atomic_write(out_dir / f"{name}.{fmt}", lambda f, d=data: f.write(d)))  # type: ignore[misc]  # default-bound lambda
     return paths
 
 

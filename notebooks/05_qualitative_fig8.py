@@ -109,7 +109,8 @@ for name in chosen:
 if interactive:
     import ipywidgets as widgets
 
-    all_specs = [s for s in study.table3_specs(profile, seeds, reading or None) if (runs_dir / s.run_id / "metrics.json").exists()]
+    all_specs = [s for s in study.table3_specs(profile, seeds, reading or None)
+                 if (runs_dir / s.run_id / "metrics.json").exists()]
     run_picker = widgets.Dropdown(description="run", options=[(f"{row_title.get(s.label, s.label)} · seed {s.seed}",
                                                                s.run_id) for s in all_specs])
     video_picker = widgets.Dropdown(description="video", options=[v.name for v in ds.test_videos()])

@@ -96,7 +96,8 @@ paper_rows = pd.DataFrame(
      for (table_name, dataset, pp), values in paper_facts.TABLE1_2.items()],
     columns=["Table", "Dataset", "Method", "Post-processing", *cols],
 )
-paper = paper_rows.astype(object).map(lambda v: "" if v is None or v != v else f"{v:.1f}" if isinstance(v, float) else v)
+paper = paper_rows.astype(object).map(
+    lambda v: "" if v is None or v != v else f"{v:.1f}" if isinstance(v, float) else v)
 tables.write_table(paper, "paper_table1_2", tables_dir)
 display(paper)
 

@@ -109,6 +109,8 @@ paper_table5 = pd.DataFrame(
     [(fw, row, *v[:5], "-" if v[5] is None else f"{v[5]:+.1f}") for (fw, row), v in paper.TABLE5.items()],
     columns=["Framework", "Method", "paper 0.1", "paper 0.3", "paper 0.5", "paper 0.7", "paper AVG", "paper Δ"],
 )
-side = table[["Framework", "Method", "AVG", "Δ", "n"]].rename(columns={"AVG": f"AVG ({profile})", "Δ": f"Δ ({profile})"})
-display(side.merge(paper_table5[["Framework", "Method", "paper AVG", "paper Δ"]], on=["Framework", "Method"], how="left")
+side = table[["Framework", "Method", "AVG", "Δ", "n"]].rename(
+    columns={"AVG": f"AVG ({profile})", "Δ": f"Δ ({profile})"})
+display(side.merge(paper_table5[["Framework", "Method", "paper AVG", "paper Δ"]], on=["Framework", "Method"],
+                   how="left")
         .rename(columns={"paper AVG": "paper AVG (THUMOS14)", "paper Δ": "paper Δ (THUMOS14)"}))

@@ -47,8 +47,8 @@ from IPython.display import display
 from himnet_lib import runs, study, tables, viz
 from himnet_lib.config import READINGS
 from himnet_lib.data import load_dataset
-from himnet_lib.records import load_outputs
 from himnet_lib.metrics import snippet_labels
+from himnet_lib.records import load_outputs
 
 results = runs.results_root(profile, results_dir or None)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"

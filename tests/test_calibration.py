@@ -48,7 +48,8 @@ def _fake_run(path, mAP, fgbg, acc):
 
 
 def test_calibration_table_rows_and_spread(smoke_root, tmp_path):
-    runs = [_fake_run(tmp_path / f"r{i}", m, f, 0.5) for i, (m, f) in enumerate([(0.02, 0.3), (0.04, 0.5), (0.03, 0.4)])]
+    runs = [_fake_run(tmp_path / f"r{i}", m, f, 0.5)
+            for i, (m, f) in enumerate([(0.02, 0.3), (0.04, 0.5), (0.03, 0.4)])]
     df = calibration_table({"smoke": smoke_root}, seeds=(0,), mil_runs={"smoke": runs},
                            probe_kwargs={"max_train_snippets": 1500})
     assert list(df.columns) == ["benchmark", "predictor", "n_seeds", "avg_mAP_mean", "avg_mAP_std",

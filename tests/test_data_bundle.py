@@ -52,7 +52,8 @@ def test_write_read_round_trip(tmp_path, as_bytes):
 def test_written_files_match_the_wtalc_format(tmp_path):
     _tiny_bundle(tmp_path)
     ann = tmp_path / "Tiny-Annotations"
-    load = lambda n: np.load(ann / f"{n}.npy", allow_pickle=True, encoding="bytes")  # trusted: written above
+    def load(n):
+        return np.load(ann / f"{n}.npy", allow_pickle=True, encoding="bytes")  # trusted: written above
     assert load("classlist").dtype.kind == "S" and load("videoname").tolist() == [b"v0", b"v1", b"v2"]
     seg = load("segments")
     assert seg.dtype == object and seg.shape == (3,) and seg[0] == [[0.5, 1.5], [2.0, 2.6]]

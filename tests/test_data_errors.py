@@ -7,14 +7,13 @@ import os
 
 import numpy as np
 import pytest
+from test_data_pervideo import VIDEOS, build_tree
 
 from himnet_lib.cli import main
 from himnet_lib.data import load_dataset
 from himnet_lib.data.bundle import write_bundle
 from himnet_lib.data.summary import check_data
 from himnet_lib.errors import DataError
-
-from test_data_pervideo import VIDEOS, build_tree
 
 
 def bundle(root, **over):

@@ -11,11 +11,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from himnet_lib.groundtruth import gt_from_anet_json
-from himnet_lib.localize import (LocalizeConfig, Proposals, hard_nms, interval_iou, localize_video,
-                                 localize_videos, oic_scores, select_classes, soft_nms,
-                                 threshold_runs, video_class_scores, write_results)
+from himnet_lib.localize import (
+    LocalizeConfig,
+    Proposals,
+    hard_nms,
+    interval_iou,
+    localize_video,
+    localize_videos,
+    oic_scores,
+    select_classes,
+    soft_nms,
+    threshold_runs,
+    video_class_scores,
+    write_results,
+)
 from himnet_lib.metrics import evaluate_results
-
 
 # --- hand-computed building blocks ------------------------------------------------------------
 

@@ -9,8 +9,7 @@ import math
 import pytest
 import torch
 
-from himnet_lib.losses import (EPS, LossConfig, compose_losses, modality_mutual_loss, norm_loss, scl_loss,
-                               scl_terms)
+from himnet_lib.losses import EPS, LossConfig, compose_losses, modality_mutual_loss, norm_loss, scl_loss, scl_terms
 from himnet_lib.model import ModelConfig, ModelOutput, build_model, suppress
 
 

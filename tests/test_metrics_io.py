@@ -9,10 +9,14 @@ import pytest
 
 from himnet_lib.cli import main
 from himnet_lib.errors import EvaluationError
-from himnet_lib.groundtruth import (gt_from_anet_json, gt_from_dataset, load_ground_truth,
-                                    load_predictions, predictions_from_results)
-from himnet_lib.metrics import (ACTIVITYNET_TIOU, THUMOS_TIOU, default_tiou, detection_map,
-                                evaluate_files, format_result)
+from himnet_lib.groundtruth import (
+    gt_from_anet_json,
+    gt_from_dataset,
+    load_ground_truth,
+    load_predictions,
+    predictions_from_results,
+)
+from himnet_lib.metrics import ACTIVITYNET_TIOU, THUMOS_TIOU, default_tiou, detection_map, evaluate_files, format_result
 
 DB = {
     "v1": {"subset": "test", "duration": 30.0, "annotations": [
@@ -56,7 +60,8 @@ def test_gt_keeps_duplicates_zero_length_and_counts_them():
     gt = gt_from_anet_json({"database": db}, "test")
     assert gt.instances_per_class().tolist() == [3]
     # one perfect prediction: recall 1/3 at precision 1 -> AP 1/3 (npos counts all three)
-    r = detection_map(gt, predictions_from_results(pred_obj({"v": [{"label": "A", "segment": [1, 2], "score": 1}]})), [0.5])
+    preds = predictions_from_results(pred_obj({"v": [{"label": "A", "segment": [1, 2], "score": 1}]}))
+    r = detection_map(gt, preds, [0.5])
     assert r.average_mAP == pytest.approx(1 / 3)
 
 

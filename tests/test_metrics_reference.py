@@ -18,7 +18,6 @@ from himnet_lib.errors import EvaluationError
 from himnet_lib.groundtruth import gt_from_anet_json, predictions_from_results
 from himnet_lib.metrics import detection_ap, detection_map
 
-
 # --- reference --------------------------------------------------------------------------------
 
 def ref_tiou(p, g):

@@ -4,8 +4,14 @@ import pytest
 import torch
 
 from himnet_lib.errors import DataError
-from himnet_lib.model import (AttentionHead, ClassifierHead, CrossModalConsensus, ModelConfig,
-                              build_model, count_parameters)
+from himnet_lib.model import (
+    AttentionHead,
+    ClassifierHead,
+    CrossModalConsensus,
+    ModelConfig,
+    build_model,
+    count_parameters,
+)
 
 SMALL = dict(feature_dim=32, num_classes=5, attention_hidden=8, head_hidden=24)
 

@@ -83,6 +83,8 @@ def test_random_against_loop_reference():
             ref_cls += int(np.argmax(s[t])) in want
             ref_fg += (a[t] > 0.5) == bool(cover)
         total += T
-        cas.append(s); att.append(a); mem.append(m)
+        cas.append(s)
+        att.append(a)
+        mem.append(m)
     assert snippet_classification_accuracy(cas, mem) == pytest.approx(ref_cls / total)
     assert fg_bg_accuracy(att, mem) == pytest.approx(ref_fg / total)

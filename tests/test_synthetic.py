@@ -12,8 +12,14 @@ import pytest
 
 from himnet_lib.cli import main
 from himnet_lib.data import load_dataset
-from himnet_lib.data.synthetic import (PRESETS, SyntheticConfig, annotation_statistics, generate_annotations,
-                                       make_synthetic, synthetic_stats)
+from himnet_lib.data.synthetic import (
+    PRESETS,
+    SyntheticConfig,
+    annotation_statistics,
+    generate_annotations,
+    make_synthetic,
+    synthetic_stats,
+)
 from himnet_lib.errors import DataError
 
 
@@ -86,7 +92,7 @@ def test_nested_and_cooccurring_classes():
     child, parent = cfg.nested
     a, b = cfg.cooccur
     n_child, overlaps = 0, 0
-    for segs, cls, primary in zip(ann.segments, ann.segment_classes, ann.primary):
+    for segs, cls, _primary in zip(ann.segments, ann.segment_classes, ann.primary):
         parents = {tuple(s) for s, c in zip(segs.tolist(), cls) if c == parent}
         for s, c in zip(segs.tolist(), cls):
             if c == child:

@@ -12,8 +12,16 @@ import pytest
 
 from himnet_lib.cli import build_parser
 from himnet_lib.data import load_dataset
-from himnet_lib.data.synthetic import (PRESETS, SyntheticConfig, _ar1, _family_mix, _unit, generate,
-                                       generate_annotations, make_synthetic)
+from himnet_lib.data.synthetic import (
+    PRESETS,
+    SyntheticConfig,
+    _ar1,
+    _family_mix,
+    _unit,
+    generate,
+    generate_annotations,
+    make_synthetic,
+)
 
 # sha256 of the smoke preset (seed 0) written by the generator before feature model B existed.
 # Model B's fields default to no-ops, so these must not change; a deliberate change of the older

@@ -3,6 +3,7 @@ BaS-Net per-video layout), validation, resampling / co-action batches, and the s
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ..errors import DataError
@@ -12,7 +13,7 @@ from .validate import Issues
 __all__ = ["Dataset", "Video", "load_dataset", "read_dataset", "detect_layout", "DEFAULT_SNIPPET_SECONDS"]
 
 
-def detect_layout(root: str | Path) -> str:
+def detect_layout(root: str | os.PathLike) -> str:
     """"wtalc" when ``root`` holds a ``<Name>-Annotations`` directory (preferred, as HAM-Net roots may
     also hold a gt.json), "pervideo" when it holds ``gt.json``; DataError otherwise."""
     from .bundle import is_bundle
@@ -29,7 +30,7 @@ def detect_layout(root: str | Path) -> str:
                     "(W-TALC bundle) or a 'gt.json' (per-video layout)", file=str(root))
 
 
-def read_dataset(root: str | Path, *, snippet_seconds: float, feature_dim: int | None,
+def read_dataset(root: str | os.PathLike, *, snippet_seconds: float, feature_dim: int | None,
                  issues: Issues) -> Dataset | None:
     """Dispatch on the layout; problems go to ``issues`` (strict or collecting)."""
     from .bundle import read_bundle
@@ -39,7 +40,7 @@ def read_dataset(root: str | Path, *, snippet_seconds: float, feature_dim: int |
     return reader(Path(root), snippet_seconds=snippet_seconds, feature_dim=feature_dim, issues=issues)
 
 
-def load_dataset(root: str | Path, *, snippet_seconds: float = DEFAULT_SNIPPET_SECONDS,
+def load_dataset(root: str | os.PathLike, *, snippet_seconds: float = DEFAULT_SNIPPET_SECONDS,
                  feature_dim: int | None = None) -> Dataset:
     """Load a dataset root, autodetecting the layout; the first problem raises DataError.
 

@@ -144,7 +144,7 @@ def read_bundle(root: str | Path, *, snippet_seconds: float, feature_dim: int | 
             arrays[key] = load_npy(ann / f"{key}.npy")
         except DataError as e:
             issues.add(e)
-    feats = None
+    feats: Any = None
     try:
         feats = load_npy(feat_path)
     except DataError as e:
@@ -165,7 +165,7 @@ def read_bundle(root: str | Path, *, snippet_seconds: float, feature_dim: int | 
     durations = dur.reshape(-1) if dur.size == n else dur
     if feats.dtype != object and feats.ndim == 3:  # equal-length videos saved as one 3-D array
         feats = list(feats)
-    per_file = {"subset": subsets, "segments": arrays["segments"], "labels": arrays["labels"],
+    per_file: dict[str, Any] = {"subset": subsets, "segments": arrays["segments"], "labels": arrays["labels"],
                 "duration": durations, "features": feats}
     if "labels_all" in arrays:
         per_file["labels_all"] = arrays["labels_all"]
@@ -235,6 +235,7 @@ def read_bundle(root: str | Path, *, snippet_seconds: float, feature_dim: int | 
         ok &= check_features(x, issues=issues, file=str(feat_path), video=vid, expected_dim=ref_dim)
         if not ok:
             continue
+        assert segs is not None  # ok implies it
         if x.dtype != np.float32:  # convert once here, not on every access
             x = x.astype(np.float32)
         videos.append(Video(name=vid, subset=subsets[i], labels=labels, segments=segs, segment_classes=seg_cls,
@@ -259,7 +260,7 @@ def _object_array(items: Sequence[Any]) -> np.ndarray:
 
 def write_bundle(root: str | Path, name: str, *, classes: Sequence[str], videonames: Sequence[str],
                  subsets: Sequence[str], segments: Sequence[np.ndarray], labels: Sequence[Sequence[str]],
-                 labels_all: Sequence[Sequence[str]], durations: Sequence[float],
+                 labels_all: Sequence[Sequence[str]], durations: Sequence[float] | np.ndarray,
                  features: Sequence[np.ndarray], ambiguous: Sequence[tuple[str, float, float]] = (),
                  as_bytes: bool = True) -> Path:
     """Write a W-TALC bundle under ``root`` (created); strings as bytes like the THUMOS files.
@@ -289,7 +290,7 @@ def write_bundle(root: str | Path, name: str, *, classes: Sequence[str], videona
         "duration": np.asarray(durations, dtype=np.float64).reshape(-1, 1),
     }
     for key, arr in files.items():
-        atomic_write(ann / f"{key}.npy", lambda f, a=arr: save_object_array(f, a))
+        atomic_write(ann / f"{key}.npy", lambda f, a=arr: save_object_array(f, a))  # type: ignore[misc]  # default-bound lambda
     atomic_write_text(ann / AMBIGUOUS_FILE, "".join(f"{v}  {s:.1f} {e:.1f}\n" for v, s, e in ambiguous))
     feats = _object_array([np.ascontiguousarray(x, dtype=np.float32) for x in features])
     atomic_write(root / (name + FEATURES_SUFFIX), lambda f: save_object_array(f, feats))

@@ -28,14 +28,15 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..errors import DataError
+from .bundle import parse_segments
 from .dataset import Dataset, Video
 from .safe_npy import load_npy
 from .validate import Issues, check_features, most_common
-from .bundle import parse_segments
 
 GT_FILE = "gt.json"
 SUBSETS = ("train", "test")
@@ -106,7 +107,7 @@ def read_pervideo(root: str | Path, *, snippet_seconds: float, feature_dim: int 
         entries = [(vid, str(v.get("subset", ""))) if isinstance(v, dict) else (vid, "")
                    for vid, v in database.items()]
 
-    records = []
+    records: list[tuple[Any, ...]] = []
     for vid, subset in entries:
         entry = database.get(vid)
         if not isinstance(entry, dict):

@@ -22,9 +22,11 @@ from numpy.lib import format as npformat
 from ..errors import DataError
 
 try:  # numpy >= 2 moved the C module; pickles written by numpy 1.x still name ``numpy.core``
-    from numpy._core import multiarray as _multiarray, numeric as _numeric
+    from numpy._core import multiarray as _multiarray
+    from numpy._core import numeric as _numeric
 except ImportError:  # pragma: no cover - numpy 1.x
-    from numpy.core import multiarray as _multiarray, numeric as _numeric  # type: ignore[no-redef]
+    from numpy.core import multiarray as _multiarray  # type: ignore[no-redef]
+    from numpy.core import numeric as _numeric  # type: ignore[no-redef]
 
 # Python 3 pickles of ``bytes`` at protocol <= 2 go through ``_codecs.encode(text, "latin1")``.
 def _codecs_encode(obj: Any, encoding: str = "utf-8", errors: str = "strict") -> bytes:
@@ -43,7 +45,7 @@ for _mod in ("numpy.core.multiarray", "numpy._core.multiarray"):
     _ALLOWED[(_mod, "scalar")] = _multiarray.scalar
 # Protocol-5 pickles of arrays rebuild them with ``numpy._core.numeric._frombuffer(buf, dtype, shape, order)``.
 for _mod in ("numpy.core.numeric", "numpy._core.numeric"):
-    _ALLOWED[(_mod, "_frombuffer")] = _numeric._frombuffer
+    _ALLOWED[(_mod, "_frombuffer")] = _numeric._frombuffer  # type: ignore[attr-defined]  # private, not in the stubs
 for _mod in ("builtins", "__builtin__"):  # Python 3 / Python 2 module names
     for _name, _obj in (("list", list), ("tuple", tuple), ("str", str), ("bytes", bytes),
                         ("float", float), ("int", int), ("bool", bool), ("complex", complex),
@@ -94,7 +96,7 @@ def load_npy(path: str | os.PathLike, *, mmap_mode: str | None = None, encoding:
         if not dtype.hasobject:
             fh.close()
             try:
-                return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
+                return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)  # type: ignore[arg-type]  # np.load checks it
             except (ValueError, OSError) as e:
                 raise DataError(f"cannot read array data: {e}", file=str(path)) from None
         payload = fh.read()

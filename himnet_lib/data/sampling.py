@@ -84,7 +84,7 @@ class CoActionSampler:
         return out
 
 
-def make_batch(videos: Sequence[Video], indices: Sequence[int], T: int, rng: np.random.Generator,
+def make_batch(videos: Sequence[Video], indices: Sequence[int] | np.ndarray, T: int, rng: np.random.Generator,
                mode: str = "perturb") -> tuple[np.ndarray, np.ndarray]:
     """Stack videos resampled to T snippets: ((B, T, D) float32 features, (B, C) float32 labels)."""
     if mode not in ("perturb", "uniform"):

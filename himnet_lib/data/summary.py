@@ -125,7 +125,7 @@ def check_data(root: str | Path, *, snippet_seconds: float = DEFAULT_SNIPPET_SEC
         # Lazy per-video features: read every one now (the loader checks NaN/Inf, vectorised per video).
         for v in ds.videos:
             try:
-                v.features
+                _ = v.features  # loading the lazy features is the check
             except DataError as e:
                 issues.add(e)
     if issues:

@@ -235,7 +235,7 @@ def _video_structure(cfg: SyntheticConfig, primary: int, rng: np.random.Generato
     video_classes = [primary]
 
     child = cfg.nested[0] if cfg.nested else -1
-    pair = cfg.cooccur or ()
+    pair: tuple[int, ...] = cfg.cooccur or ()
     u_second = rng.random()
     if primary in pair:
         if u_second < cfg.cooccur_prob:
@@ -408,7 +408,8 @@ def generate_features(cfg: SyntheticConfig, ann: SyntheticAnnotations, rng: np.r
         # Noisy soft boundaries, per-instance amplitude, intensity dips inside instances.
         jit = rng.normal(0.0, cfg.boundary_jitter_snippets * sp, size=segs.shape)
         ramp = rng.uniform(*cfg.boundary_ramp_snippets, size=len(segs)) * sp
-        memb = _membership(centres, segs + jit, ramp) * np.exp(rng.normal(0, cfg.instance_strength_sd, len(segs)))[:, None]
+        strength = np.exp(rng.normal(0, cfg.instance_strength_sd, len(segs)))
+        memb = _membership(centres, segs + jit, ramp) * strength[:, None]
         dips = np.where(rng.random(T) < cfg.dip_prob, rng.uniform(*cfg.dip_range, size=T), 1.0)
         present = np.unique(cls)
         act = np.zeros((C, T))
@@ -439,7 +440,8 @@ def generate_features(cfg: SyntheticConfig, ann: SyntheticAnnotations, rng: np.r
     return out
 
 
-def generate(preset: str | SyntheticConfig, seed: int = 0) -> tuple[SyntheticConfig, SyntheticAnnotations, list[np.ndarray]]:
+def generate(preset: str | SyntheticConfig,
+             seed: int = 0) -> tuple[SyntheticConfig, SyntheticAnnotations, list[np.ndarray]]:
     """In-memory benchmark: (config, annotations, features)."""
     cfg = preset_config(preset)
     rng = np.random.default_rng(seed)
@@ -471,7 +473,8 @@ def annotation_statistics(ann: SyntheticAnnotations, cfg: SyntheticConfig, subse
     T = np.ceil(ann.durations[idx] / cfg.snippet_seconds - 1e-9)
     noisy = sum(set(ann.labels_all[i]) != set(ann.segment_classes[i].tolist()) for i in idx)
     amb_names = {v for v, _, _ in ann.ambiguous}
-    pct = lambda a: {f"p{q}": float(np.percentile(a, q)) for q in (5, 25, 50, 75, 95)} | {"mean": float(np.mean(a))}
+    def pct(a):
+        return {f"p{q}": float(np.percentile(a, q)) for q in (5, 25, 50, 75, 95)} | {"mean": float(np.mean(a))}
     return {
         "videos": len(idx),
         "instances": int(counts.sum()),
