@@ -19,7 +19,7 @@
 # The MIL-only baseline (Table 3's Exp 1) and the full HiM-Net, each trained once per seed; the
 # post-processing (hard NMS or Gaussian Soft-NMS, `localize.nms` = `"nms"` | `"soft"`) is a
 # localization setting, so both are scored from the same saved outputs
-# (`himnet_lib.train.relocalize`, no retraining). Columns: mAP at tIoU 0.1 ... 0.7, AVG over
+# (`himnet_lib.inference.relocalize`, no retraining). Columns: mAP at tIoU 0.1 ... 0.7, AVG over
 # 0.1:0.5 (Table 1's AVG) and over 0.1:0.7, mean ± std over seeds.
 #
 # The other methods of Table 1 are not re-run here; the paper's own HiM-Net rows are shown
