@@ -12,15 +12,20 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .diagnostics import DIAGNOSTIC_KEYS
+from . import paper, study
+from .diagnostics import DIAGNOSTIC_KEYS, background_uncertainty
 from .errors import RunError
 from .inference import relocalize
 from .io import atomic_write_text
+from .metrics import snippet_labels
+from .records import load_outputs
 from .study import RunSpec, benchmarks
 
 __all__ = ["run_metrics", "summarize", "diagnostics_table", "readout_table", "selection_curves",
            "selection_table", "schedule_choice", "collect", "mean_std", "write_table", "relocalized",
-           "comparison_table"]
+           "comparison_table", "copy_stats", "table3", "with_alpha", "alpha_table", "background_values",
+           "uncertainty_table", "table4", "table5", "table1", "table1_peers", "trivial_row", "paper_table",
+           "with_paper", "without_stats", "pooled", "POST_PROCESSING_NAMES"]
 
 READOUT_COLUMNS = {"fixed": "none/soft", "minmax": "minmax/soft", "fixed_nms": "none/nms", "minmax_nms": "minmax/nms"}
 
@@ -232,12 +237,15 @@ def _markdown(df) -> str:
     return "\n".join(lines)
 
 
+POST_PROCESSING_NAMES = {"nms": "NMS", "soft": "Soft-NMS"}  # localize.nms value -> display name
+
+
 def relocalized(specs: Sequence[RunSpec], ds, runs_dir: str | os.PathLike,
                 post_processing: Sequence[str] = ("nms", "soft"), label_suffix: str = ""):
     """Score every finished run under each ``localize.nms`` setting from its saved outputs (no
     retraining): one row per (run, post-processing) with per-tIoU mAP and both THUMOS averages.
     The run's own setting must reproduce its ``metrics.json`` (checked)."""
-    names = {"nms": "NMS", "soft": "Soft-NMS"}
+    names = POST_PROCESSING_NAMES
     rows = []
     for spec in specs:
         run_dir = Path(runs_dir) / spec.run_id
@@ -268,7 +276,217 @@ def comparison_table(df, order: Sequence[str]):
     for m in metrics:
         table[column.get(m, m.removeprefix("mAP@"))] = stats[m]
     table["n"] = stats["n"]
+    return copy_stats(table, stats, metrics)
+
+
+# --- the study tables (one builder per notebook table) ------------------------------------------
+
+def copy_stats(table: pd.DataFrame, stats: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    """Append ``<m>_mean`` and ``<m>_std`` of each metric (in that order) from :func:`mean_std`
+    output ``stats`` to ``table`` (same rows, same order); returns ``table``."""
     for m in metrics:
-        table[f"{m}_mean"] = stats[f"{m}_mean"]
-        table[f"{m}_std"] = stats[f"{m}_std"]
+        table[f"{m}_mean"] = stats[f"{m}_mean"].to_numpy()
+        table[f"{m}_std"] = stats[f"{m}_std"].to_numpy()
     return table
+
+
+def _display_columns(table: pd.DataFrame, stats: pd.DataFrame, metrics: Sequence[str],
+                     names: Sequence[str]) -> None:
+    for m, col in zip(metrics, names):
+        table[col] = stats[m].to_numpy()
+
+
+def table3(df: pd.DataFrame, rows: Sequence[tuple[str, Sequence[str]]] = study.TABLE3_ROWS) -> pd.DataFrame:
+    """Table 3 from :func:`collect` rows: Exp, a check mark per loss term, AVG and ACC (mean ± std,
+    percent), n, then the means and stds (fractions). ``rows``: (label, loss terms) in paper order."""
+    terms = dict(rows)
+    metrics = ("average_mAP", "snippet_acc")
+    stats = mean_std(df, metrics=metrics, order=[label for label, _ in rows])
+    table = pd.DataFrame({"Exp": stats["label"]})
+    for term in ("mil", "cll", "vcl", "scl"):
+        table[f"L_{term.upper()}"] = ["✓" if term in terms[label] else "" for label in stats["label"]]
+    _display_columns(table, stats, metrics, ("AVG", "ACC"))
+    table["n"] = stats["n"]
+    return copy_stats(table, stats, metrics)
+
+
+def with_alpha(df: pd.DataFrame, specs: Iterable[RunSpec]) -> pd.DataFrame:
+    """A copy of :func:`collect` rows with an ``alpha`` column: each label's ``loss.alpha`` override."""
+    alpha_of = {s.label: float(dict(s.overrides)["loss.alpha"]) for s in specs}
+    out = df.copy()
+    out["alpha"] = out["label"].map(alpha_of)
+    return out
+
+
+def alpha_table(df: pd.DataFrame) -> pd.DataFrame:
+    """The table behind Fig. 6 from :func:`with_alpha` rows: :func:`mean_std` of AVG and ACC per
+    label (order of first appearance) with the label's α as the second column."""
+    order = list(dict.fromkeys(df["label"]))
+    table = mean_std(df, metrics=("average_mAP", "snippet_acc"), order=order)
+    alpha_of = dict(zip(df["label"], df["alpha"]))
+    table.insert(1, "alpha", table["label"].map(alpha_of))
+    return table
+
+
+def background_values(specs: Sequence[RunSpec], ds, runs_dir: str | os.PathLike) -> dict[str, list[np.ndarray]]:
+    """label -> one array per run (seed) of U(B_BG||1-A) on the ground-truth background snippets of
+    every test video (:func:`himnet_lib.diagnostics.background_uncertainty`, the run's own α and KL)."""
+    videos = ds.test_videos()
+    members = [snippet_labels(v.segments, v.segment_classes, v.num_snippets, ds.snippet_seconds, ds.num_classes)
+               for v in videos]
+    values: dict[str, list[np.ndarray]] = {}
+    for spec in specs:
+        lcfg = spec.config().loss
+        values.setdefault(spec.label, []).append(background_uncertainty(
+            load_outputs(Path(runs_dir) / spec.run_id), videos, members, alpha=lcfg.alpha, kl=lcfg.scl_kl))
+    return values
+
+
+def pooled(values_by_label: dict[str, np.ndarray | Sequence[np.ndarray]]) -> dict[str, np.ndarray]:
+    """label -> one array: the per-run arrays of :func:`background_values` concatenated."""
+    return {label: np.asarray(v) if isinstance(v, np.ndarray) else np.concatenate(list(v))
+            for label, v in values_by_label.items()}
+
+
+def uncertainty_table(values_by_label: dict[str, np.ndarray | Sequence[np.ndarray]],
+                      specs: Iterable[RunSpec]) -> pd.DataFrame:
+    """Fig. 7's summary per model: runs, background snippets (pooled over runs), mean and median U
+    and the share of U > 0.5."""
+    specs = list(specs)
+    return pd.DataFrame([
+        {"model": label, "runs": sum(s.label == label for s in specs), "background_snippets": int(u.size),
+         "U_mean": float(u.mean()), "U_median": float(np.median(u)), "frac_U_gt_0.5": float((u > 0.5).mean())}
+        for label, u in pooled(values_by_label).items()
+    ])
+
+
+TABLE4_ORDER = tuple(label for label, _ in study.TABLE4_ROWS)
+TABLE4_METRICS = ("mAP@0.1", "mAP@0.3", "mAP@0.5", "mAP@0.7", "average_mAP", "fg_bg_acc")
+
+
+def table4(df: pd.DataFrame, order: Sequence[str] = TABLE4_ORDER) -> pd.DataFrame:
+    """Table 4 from :func:`collect` rows: Method, mAP at 0.1/0.3/0.5/0.7, AVG and ACC (fg/bg
+    accuracy of A) as mean ± std (percent), n, then the means and stds (fractions)."""
+    stats = mean_std(df, metrics=TABLE4_METRICS, order=order)
+    table = pd.DataFrame({"Method": stats["label"]})
+    _display_columns(table, stats, TABLE4_METRICS, ("0.1", "0.3", "0.5", "0.7", "AVG", "ACC"))
+    table["n"] = stats["n"]
+    return copy_stats(table, stats, TABLE4_METRICS)
+
+
+TABLE5_METRICS = ("mAP@0.1", "mAP@0.3", "mAP@0.5", "mAP@0.7", "average_mAP", "snippet_acc")
+FRAMEWORK = {"basnet": "BaS-Net", "hamnet": "HAM-Net"}
+
+
+def table5(df: pd.DataFrame, rows: Sequence[tuple[str, dict]] = study.TABLE5_ROWS,
+           base_rows: Sequence[str] = study.TABLE5_BASE_ROWS,
+           display: dict[str, str] | None = None) -> pd.DataFrame:
+    """Table 5 from :func:`collect` rows: Framework, Method (paper's name), mAP at 0.1/0.3/0.5/0.7,
+    AVG, Δ (the row's mean AVG minus its framework's base row's, in points, "-" on a base row),
+    ACC, n, label, ``delta_avg_points`` and the means and stds (fractions). A base row's label is
+    its framework's display name (``FRAMEWORK``)."""
+    display = study.TABLE5_DISPLAY if display is None else display
+    model = {label: over["train.model"] for label, over in rows}
+    stats = mean_std(df, metrics=TABLE5_METRICS, order=[label for label, _ in rows])
+    framework = [FRAMEWORK[model[label]] for label in stats["label"]]
+    base_avg = dict(zip(stats["label"], stats["average_mAP_mean"]))
+    delta = [100 * (m - base_avg[f]) for m, f in zip(stats["average_mAP_mean"], framework)]
+    table = pd.DataFrame({"Framework": framework, "Method": [display[lab] for lab in stats["label"]]})
+    _display_columns(table, stats, TABLE5_METRICS, ("0.1", "0.3", "0.5", "0.7", "AVG", "ACC"))
+    table.insert(table.columns.get_loc("AVG") + 1, "Δ",
+                 ["-" if lab in base_rows else f"{d:+.1f}" for lab, d in zip(stats["label"], delta)])
+    table["n"] = stats["n"].to_numpy()
+    table["label"] = stats["label"].to_numpy()
+    table["delta_avg_points"] = delta
+    return copy_stats(table, stats, TABLE5_METRICS)
+
+
+def trivial_row(metrics: dict) -> dict:
+    """Table 1's row of the trivial reference predictor from its ``evaluate_results(...).to_json()``."""
+    row = {"Method": "Trivial: whole video per labelled class", "Post-processing": "-", "n": 1,
+           "AVG 0.1:0.5": f"{100 * metrics['average_mAP_0.1_0.5']:.1f}",
+           "AVG 0.1:0.7": f"{100 * metrics['average_mAP']:.1f}",
+           "average_mAP_0.1_0.5_mean": metrics["average_mAP_0.1_0.5"], "average_mAP_mean": metrics["average_mAP"]}
+    row.update({f"{t:g}": f"{100 * v:.1f}" for t, v in zip(metrics["tiou"], metrics["mAP"])})
+    row.update({f"mAP@{t:g}_mean": v for t, v in zip(metrics["tiou"], metrics["mAP"])})
+    return row
+
+
+TABLE1_LABELS = tuple(label for label, _ in study.TABLE1_ROWS)
+
+
+def _pp_order(labels: Iterable[str], post_processing: Sequence[str], suffix: str = "") -> list[str]:
+    return [f"{label}{suffix} · {POST_PROCESSING_NAMES.get(pp, pp)}" for label in labels for pp in post_processing]
+
+
+def table1(df: pd.DataFrame, post_processing: Sequence[str], trivial: dict | None = None,
+           labels: Sequence[str] = TABLE1_LABELS) -> pd.DataFrame:
+    """Table 1 on our data from :func:`relocalized` rows: :func:`comparison_table` in the order
+    (label, post-processing), plus the trivial predictor's row (:func:`trivial_row` of ``trivial``)."""
+    table = comparison_table(df, _pp_order(labels, post_processing))
+    if trivial is not None:
+        table = pd.concat([table, pd.DataFrame([trivial_row(trivial)])], ignore_index=True)
+    return table
+
+
+def table1_peers(df: pd.DataFrame, post_processing: Sequence[str],
+                 labels: Sequence[str] = study.TABLE5_BASE_ROWS,
+                 suffix: str = " (re-implemented)") -> pd.DataFrame:
+    """The re-implemented peers' Table 1 rows from :func:`relocalized` rows (``label_suffix=suffix``)."""
+    return comparison_table(df, _pp_order(labels, post_processing, suffix))
+
+
+def without_stats(*tables: pd.DataFrame) -> pd.DataFrame:
+    """The display columns (no ``_mean`` / ``_std``) of the last table, rows of all tables stacked."""
+    shown = [c for c in tables[-1].columns if not c.endswith(("_mean", "_std"))]
+    return pd.concat([t[shown] for t in tables], ignore_index=True)
+
+
+def paper_table(kind: str) -> pd.DataFrame:
+    """The paper's published numbers (:mod:`himnet_lib.paper`) as a table; ``kind``: table3 |
+    table4 | table5 | table1_2 | table1_peers."""
+    if kind == "table3":
+        return pd.DataFrame(
+            [(exp, f"{a:.1f} ± {sa:.1f}", f"{c:.1f} ± {sc:.1f}") for exp, (a, sa, c, sc) in paper.TABLE3.items()],
+            columns=["Exp", "paper AVG (THUMOS14)", "paper ACC (THUMOS14)"])
+    if kind == "table4":
+        return pd.DataFrame(
+            [(row, *values) for row, values in paper.TABLE4.items()],
+            columns=["Method", "paper 0.1", "paper 0.3", "paper 0.5", "paper 0.7", "paper AVG", "paper ACC"])
+    if kind == "table5":
+        return pd.DataFrame(
+            [(fw, row, *v[:5], "-" if v[5] is None else f"{v[5]:+.1f}") for (fw, row), v in paper.TABLE5.items()],
+            columns=["Framework", "Method", "paper 0.1", "paper 0.3", "paper 0.5", "paper 0.7", "paper AVG",
+                     "paper Δ"])
+    if kind == "table1_2":
+        cols = ["0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.75", "0.95", "AVG"]
+        rows = pd.DataFrame(
+            [(table_name, dataset, "HiM-Net", pp, *(values.get(c) for c in cols))
+             for (table_name, dataset, pp), values in paper.TABLE1_2.items()],
+            columns=["Table", "Dataset", "Method", "Post-processing", *cols])
+        return rows.astype(object).map(
+            lambda v: "" if v is None or v != v else f"{v:.1f}" if isinstance(v, float) else v)
+    if kind == "table1_peers":
+        cols = ["0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "AVG"]
+        return pd.DataFrame(
+            [(method, pp, *(values[c] for c in cols)) for (method, pp), values in paper.TABLE1_PEERS.items()],
+            columns=["Method", "Post-processing", *cols[:-1], "AVG 0.1:0.5"])
+    raise ValueError(f"paper_table: unknown kind {kind!r}")
+
+
+def with_paper(table: pd.DataFrame, kind: str, profile: str) -> pd.DataFrame:
+    """Our table (:func:`table3` / :func:`table4` / :func:`table5`) beside the paper's THUMOS14
+    numbers: our display columns renamed "<col> (<profile>)", then the paper's, rows matched by name."""
+    if kind == "table3":
+        ours = table[["Exp", "L_MIL", "L_CLL", "L_VCL", "L_SCL", "AVG", "ACC", "n"]]
+        side = ours.merge(paper_table("table3"), on="Exp", how="left")
+        return side.rename(columns={"AVG": f"AVG ({profile})", "ACC": f"ACC ({profile})"})
+    if kind == "table4":
+        keys, cols, theirs = ["Method"], ["AVG", "ACC"], ["paper AVG", "paper ACC"]
+    elif kind == "table5":
+        keys, cols, theirs = ["Framework", "Method"], ["AVG", "Δ"], ["paper AVG", "paper Δ"]
+    else:
+        raise ValueError(f"with_paper: unknown kind {kind!r}")
+    side = table[[*keys, *cols, "n"]].rename(columns={c: f"{c} ({profile})" for c in cols})
+    side = side.merge(paper_table(kind)[[*keys, *theirs]], on=keys, how="left")
+    return side.rename(columns={c: f"{c} (THUMOS14)" for c in theirs})

@@ -34,10 +34,9 @@ executor: str = "local"  # local | slurm (submitit)
 reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.READINGS)
 
 # %%
-import pandas as pd
 from IPython.display import display
 
-from himnet_lib import paper, runs, study, tables, viz
+from himnet_lib import runs, study, tables, viz
 
 results = runs.results_root(profile, results_dir or None)
 data = runs.ensure_data(profile, data_root or None, results)
@@ -57,22 +56,12 @@ display(df[["label", "seed", "run_id", "average_mAP", "snippet_acc", "fg_bg_acc"
 # ## Table 3 (ours)
 
 # %%
-order = [label for label, _ in study.TABLE3_ROWS]
-terms = dict(study.TABLE3_ROWS)
-stats = tables.mean_std(df, metrics=("average_mAP", "snippet_acc"), order=order)
-table = pd.DataFrame({"Exp": stats["label"]})
-for term in ("mil", "cll", "vcl", "scl"):
-    table[f"L_{term.upper()}"] = ["✓" if term in terms[label] else "" for label in stats["label"]]
-table["AVG"] = stats["average_mAP"]
-table["ACC"] = stats["snippet_acc"]
-table["n"] = stats["n"]
-for col in ("average_mAP_mean", "average_mAP_std", "snippet_acc_mean", "snippet_acc_std"):
-    table[col] = stats[col]
+table = tables.table3(df)
 tables.write_table(table, "table3", tables_dir)
 display(table)
 
 # %%
-fig = viz.ablation_chart(stats, metrics=("average_mAP", "snippet_acc"),
+fig = viz.ablation_chart(table, metrics=("average_mAP", "snippet_acc"), label_col="Exp",
                          title=f"Table 3 ({profile}, {seeds} seed(s)): mean ± std")
 viz.save_figure(fig, "fig_table3", figures_dir)
 viz.show(fig)
@@ -83,10 +72,4 @@ viz.show(fig)
 # not comparable with numbers on the synthetic benchmark: compare the ordering of the rows.
 
 # %%
-paper_table3 = pd.DataFrame(
-    [(exp, f"{a:.1f} ± {sa:.1f}", f"{c:.1f} ± {sc:.1f}") for exp, (a, sa, c, sc) in paper.TABLE3.items()],
-    columns=["Exp", "paper AVG (THUMOS14)", "paper ACC (THUMOS14)"],
-)
-side = table[["Exp", "L_MIL", "L_CLL", "L_VCL", "L_SCL", "AVG", "ACC", "n"]].merge(paper_table3, on="Exp", how="left")
-side = side.rename(columns={"AVG": f"AVG ({profile})", "ACC": f"ACC ({profile})"})
-display(side)
+display(tables.with_paper(table, "table3", profile))

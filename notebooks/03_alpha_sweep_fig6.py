@@ -42,16 +42,13 @@ runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", result
 # %%
 specs = study.alpha_specs(profile, seeds, alphas=[float(a) for a in alphas], reading=reading or None)
 runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor)
-df = tables.collect(specs, runs_dir)
-alpha_of = {s.label: float(dict(s.overrides)["loss.alpha"]) for s in specs}
-df["alpha"] = df["label"].map(alpha_of)
+df = tables.with_alpha(tables.collect(specs, runs_dir), specs)
 
 # %% [markdown]
 # ## Table behind Fig. 6
 
 # %%
-table = tables.mean_std(df, metrics=("average_mAP", "snippet_acc"), order=list(dict.fromkeys(s.label for s in specs)))
-table.insert(1, "alpha", table["label"].map(alpha_of))
+table = tables.alpha_table(df)
 tables.write_table(table, "fig6_alpha", tables_dir)
 display(table)
 

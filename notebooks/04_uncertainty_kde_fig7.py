@@ -37,15 +37,10 @@ executor: str = "local"  # local | slurm (submitit)
 reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.READINGS)
 
 # %%
-import numpy as np
-import pandas as pd
 from IPython.display import display
 
 from himnet_lib import runs, study, tables, viz
 from himnet_lib.data import load_dataset
-from himnet_lib.diagnostics import background_uncertainty
-from himnet_lib.metrics import snippet_labels
-from himnet_lib.records import load_outputs
 
 results = runs.results_root(profile, results_dir or None)
 data = runs.ensure_data(profile, data_root or None, results)
@@ -60,25 +55,13 @@ runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor)
 
 # %%
 ds = load_dataset(data, snippet_seconds=specs[0].config().snippet_seconds)
-videos = ds.test_videos()
-members = [snippet_labels(v.segments, v.segment_classes, v.num_snippets, ds.snippet_seconds, ds.num_classes)
-           for v in videos]
-values: dict[str, list[np.ndarray]] = {}
-for spec in specs:
-    lcfg = spec.config().loss
-    values.setdefault(spec.label, []).append(background_uncertainty(
-        load_outputs(runs_dir / spec.run_id), videos, members, alpha=lcfg.alpha, kl=lcfg.scl_kl))
-pooled = {label: np.concatenate(v) for label, v in values.items()}
-
-table = pd.DataFrame([
-    {"model": label, "runs": sum(s.label == label for s in specs), "background_snippets": int(u.size),
-     "U_mean": float(u.mean()), "U_median": float(np.median(u)), "frac_U_gt_0.5": float((u > 0.5).mean())}
-    for label, u in pooled.items()
-])
+values = tables.background_values(specs, ds, runs_dir)
+table = tables.uncertainty_table(values, specs)
 tables.write_table(table, "fig7_uncertainty", tables_dir)
 display(table)
 
 # %%
-fig = viz.uncertainty_kde(pooled, title=f"Fig. 7 ({profile}, {seeds} seed(s)): U(B_BG‖1-A) on GT background")
+fig = viz.uncertainty_kde(tables.pooled(values),
+                          title=f"Fig. 7 ({profile}, {seeds} seed(s)): U(B_BG‖1-A) on GT background")
 viz.save_figure(fig, "fig7_uncertainty_kde", figures_dir)
 viz.show(fig)

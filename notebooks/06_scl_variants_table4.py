@@ -32,10 +32,9 @@ executor: str = "local"  # local | slurm (submitit)
 reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.READINGS)
 
 # %%
-import pandas as pd
 from IPython.display import display
 
-from himnet_lib import paper, runs, study, tables, viz
+from himnet_lib import runs, study, tables, viz
 
 results = runs.results_root(profile, results_dir or None)
 data = runs.ensure_data(profile, data_root or None, results)
@@ -51,20 +50,12 @@ tables.write_table(df, "table4_runs", tables_dir)
 # ## Table 4 (ours)
 
 # %%
-metrics = ("mAP@0.1", "mAP@0.3", "mAP@0.5", "mAP@0.7", "average_mAP", "fg_bg_acc")
-stats = tables.mean_std(df, metrics=metrics, order=[label for label, _ in study.TABLE4_ROWS])
-table = pd.DataFrame({"Method": stats["label"]})
-for m, col in zip(metrics, ("0.1", "0.3", "0.5", "0.7", "AVG", "ACC")):
-    table[col] = stats[m]
-table["n"] = stats["n"]
-for m in metrics:
-    table[f"{m}_mean"] = stats[f"{m}_mean"]
-    table[f"{m}_std"] = stats[f"{m}_std"]
+table = tables.table4(df)
 tables.write_table(table, "table4", tables_dir)
 display(table)
 
 # %%
-fig = viz.ablation_chart(stats, metrics=("average_mAP", "fg_bg_acc"),
+fig = viz.ablation_chart(table, metrics=("average_mAP", "fg_bg_acc"), label_col="Method",
                          title=f"Table 4 ({profile}, {seeds} seed(s)): mean ± std")
 viz.save_figure(fig, "fig_table4", figures_dir)
 viz.show(fig)
@@ -75,10 +66,4 @@ viz.show(fig)
 # with numbers on the synthetic benchmark: compare the ordering of the rows.
 
 # %%
-paper_table4 = pd.DataFrame(
-    [(row, *values) for row, values in paper.TABLE4.items()],
-    columns=["Method", "paper 0.1", "paper 0.3", "paper 0.5", "paper 0.7", "paper AVG", "paper ACC"],
-)
-side = table[["Method", "AVG", "ACC", "n"]].rename(columns={"AVG": f"AVG ({profile})", "ACC": f"ACC ({profile})"})
-display(side.merge(paper_table4[["Method", "paper AVG", "paper ACC"]], on="Method", how="left")
-        .rename(columns={"paper AVG": "paper AVG (THUMOS14)", "paper ACC": "paper ACC (THUMOS14)"}))
+display(tables.with_paper(table, "table4", profile))

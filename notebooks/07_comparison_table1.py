@@ -36,10 +36,8 @@ reading: str = ""  # reading of the paper: literal | lineage; empty for the prof
 post_processing: list = ["nms", "soft"]  # localize.nms values to compare: "nms" (hard) and "soft" (Soft-NMS)
 
 # %%
-import pandas as pd
 from IPython.display import display
 
-from himnet_lib import paper as paper_facts
 from himnet_lib import runs, study, tables
 from himnet_lib.data import load_dataset
 from himnet_lib.groundtruth import gt_from_dataset
@@ -57,7 +55,6 @@ runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor)
 # ## Re-localize every run under each post-processing
 
 # %%
-NAMES = {"nms": "NMS", "soft": "Soft-NMS"}
 ds = load_dataset(data, snippet_seconds=specs[0].config().snippet_seconds)
 df = tables.relocalized(specs, ds, runs_dir, post_processing)
 tables.write_table(df.drop(columns="row"), "table1_runs", tables_dir)
@@ -68,17 +65,8 @@ tables.write_table(df.drop(columns="row"), "table1_runs", tables_dir)
 # test label; an oracle on classification), which shows how much localization the models add.
 
 # %%
-order = [f"{label} · {NAMES.get(pp, pp)}" for label, _ in study.TABLE1_ROWS for pp in post_processing]
-table = tables.comparison_table(df, order)
-gt = gt_from_dataset(ds, ds.test_subset)
-trivial = evaluate_results(gt, study.trivial_predictions(ds)).to_json()
-trivial_row = {"Method": "Trivial: whole video per labelled class", "Post-processing": "-", "n": 1,
-               "AVG 0.1:0.5": f"{100 * trivial['average_mAP_0.1_0.5']:.1f}",
-               "AVG 0.1:0.7": f"{100 * trivial['average_mAP']:.1f}",
-               "average_mAP_0.1_0.5_mean": trivial["average_mAP_0.1_0.5"], "average_mAP_mean": trivial["average_mAP"]}
-trivial_row.update({f"{t:g}": f"{100 * v:.1f}" for t, v in zip(trivial["tiou"], trivial["mAP"])})
-trivial_row.update({f"mAP@{t:g}_mean": v for t, v in zip(trivial["tiou"], trivial["mAP"])})
-table = pd.concat([table, pd.DataFrame([trivial_row])], ignore_index=True)
+trivial = evaluate_results(gt_from_dataset(ds, ds.test_subset), study.trivial_predictions(ds)).to_json()
+table = tables.table1(df, post_processing, trivial)
 tables.write_table(table, "table1", tables_dir)
 display(table)
 
@@ -90,14 +78,7 @@ display(table)
 # a column of that table).
 
 # %%
-cols = ["0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.75", "0.95", "AVG"]
-paper_rows = pd.DataFrame(
-    [(table_name, dataset, "HiM-Net", pp, *(values.get(c) for c in cols))
-     for (table_name, dataset, pp), values in paper_facts.TABLE1_2.items()],
-    columns=["Table", "Dataset", "Method", "Post-processing", *cols],
-)
-paper = paper_rows.astype(object).map(
-    lambda v: "" if v is None or v != v else f"{v:.1f}" if isinstance(v, float) else v)
+paper = tables.paper_table("table1_2")
 tables.write_table(paper, "paper_table1_2", tables_dir)
 display(paper)
 
@@ -114,17 +95,10 @@ display(paper)
 peer_specs = [s for s in study.table5_specs(profile, seeds) if s.label in study.TABLE5_BASE_ROWS]
 runs.run_specs(peer_specs, data, runs_dir, workers=workers, executor=executor)
 peer_df = tables.relocalized(peer_specs, ds, runs_dir, post_processing, label_suffix=" (re-implemented)")
-peer_order = [f"{label} (re-implemented) · {NAMES.get(pp, pp)}" for label in study.TABLE5_BASE_ROWS
-              for pp in post_processing]
-peer_table = tables.comparison_table(peer_df, peer_order)
+peer_table = tables.table1_peers(peer_df, post_processing)
 tables.write_table(peer_table, "table1_peers", tables_dir)
-shown = [c for c in peer_table.columns if not c.endswith(("_mean", "_std"))]
-display(pd.concat([table[shown], peer_table[shown]], ignore_index=True))
+display(tables.without_stats(table, peer_table))
 
 # %%
-peer_cols = ["0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "AVG"]
-paper_peers = pd.DataFrame(
-    [(method, pp, *(values[c] for c in peer_cols)) for (method, pp), values in paper_facts.TABLE1_PEERS.items()],
-    columns=["Method", "Post-processing", *peer_cols[:-1], "AVG 0.1:0.5"],
-)
-display(paper_peers)  # published (paper Table 1, THUMOS14): not comparable with the synthetic benchmark
+# published (paper Table 1, THUMOS14): not comparable with the synthetic benchmark
+display(tables.paper_table("table1_peers"))

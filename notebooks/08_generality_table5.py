@@ -45,10 +45,9 @@ executor: str = "local"  # local | slurm (submitit)
 reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.READINGS)
 
 # %%
-import pandas as pd
 from IPython.display import display
 
-from himnet_lib import paper, runs, study, tables, viz
+from himnet_lib import runs, study, tables, viz
 
 results = runs.results_root(profile, results_dir or None)
 data = runs.ensure_data(profile, data_root or None, results)
@@ -70,29 +69,12 @@ display(df[["label", "seed", "run_id", "average_mAP", "snippet_acc", "fg_bg_acc"
 # Table 5; it shows what L_CLL acts on.
 
 # %%
-FRAMEWORK = {"basnet": "BaS-Net", "hamnet": "HAM-Net"}
-rows = dict(study.TABLE5_ROWS)
-metrics = ("mAP@0.1", "mAP@0.3", "mAP@0.5", "mAP@0.7", "average_mAP", "snippet_acc")
-stats = tables.mean_std(df, metrics=metrics, order=[label for label, _ in study.TABLE5_ROWS])
-framework = [FRAMEWORK[rows[label]["train.model"]] for label in stats["label"]]
-base_avg = dict(zip(stats["label"], stats["average_mAP_mean"]))
-delta = [100 * (m - base_avg[f]) for m, f in zip(stats["average_mAP_mean"], framework)]
-table = pd.DataFrame({"Framework": framework, "Method": [study.TABLE5_DISPLAY[lab] for lab in stats["label"]]})
-for m, col in zip(metrics, ("0.1", "0.3", "0.5", "0.7", "AVG", "ACC")):
-    table[col] = stats[m]
-table.insert(table.columns.get_loc("AVG") + 1, "Δ",
-             ["-" if lab in study.TABLE5_BASE_ROWS else f"{d:+.1f}" for lab, d in zip(stats["label"], delta)])
-table["n"] = stats["n"]
-table["label"] = stats["label"]
-table["delta_avg_points"] = delta
-for m in metrics:
-    table[f"{m}_mean"] = stats[f"{m}_mean"]
-    table[f"{m}_std"] = stats[f"{m}_std"]
+table = tables.table5(df)
 tables.write_table(table, "table5", tables_dir)
 display(table[["Framework", "Method", "0.1", "0.3", "0.5", "0.7", "AVG", "Δ", "ACC", "n"]])
 
 # %%
-fig = viz.ablation_chart(stats, metrics=("average_mAP", "snippet_acc"),
+fig = viz.ablation_chart(table, metrics=("average_mAP", "snippet_acc"),
                          title=f"Table 5 ({profile}, {seeds} seed(s), HiM-Net inference): mean ± std")
 viz.save_figure(fig, "fig_table5", figures_dir)
 viz.show(fig)
@@ -105,12 +87,4 @@ viz.show(fig)
 # (its BaS-Net row, 34.1 AVG, is below BaS-Net's own published 35.3).
 
 # %%
-paper_table5 = pd.DataFrame(
-    [(fw, row, *v[:5], "-" if v[5] is None else f"{v[5]:+.1f}") for (fw, row), v in paper.TABLE5.items()],
-    columns=["Framework", "Method", "paper 0.1", "paper 0.3", "paper 0.5", "paper 0.7", "paper AVG", "paper Δ"],
-)
-side = table[["Framework", "Method", "AVG", "Δ", "n"]].rename(
-    columns={"AVG": f"AVG ({profile})", "Δ": f"Δ ({profile})"})
-display(side.merge(paper_table5[["Framework", "Method", "paper AVG", "paper Δ"]], on=["Framework", "Method"],
-                   how="left")
-        .rename(columns={"paper AVG": "paper AVG (THUMOS14)", "paper Δ": "paper Δ (THUMOS14)"}))
+display(tables.with_paper(table, "table5", profile))
