@@ -382,9 +382,12 @@ def reproduce(profile: str, *, data_root: str | None = None, seeds: int = 5, see
     data = ensure_data(profile, data_root, root)
     log(f"data: {data}")
     runs_dir = root / "runs"
-    specs = all_study_specs(profile, seeds, seeds_other, reading)
-    run_study_specs(specs, profile, root, data_root, workers=workers, executor=executor, log=log,
-                    threads=threads, via=via)
+    if not notebooks:
+        # the whole study: train every run first, all tables' runs in one parallel pool; with a
+        # subset of notebooks, each notebook trains (or reuses) just its own runs
+        specs = all_study_specs(profile, seeds, seeds_other, reading)
+        run_study_specs(specs, profile, root, data_root, workers=workers, executor=executor, log=log,
+                        threads=threads, via=via)
     names = list(notebooks) if notebooks else list(STUDY_NOTEBOOKS)
     for name in names:
         if not (notebooks_dir() / f"{name}.ipynb").exists():

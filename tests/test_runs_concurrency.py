@@ -208,17 +208,16 @@ def test_two_reproduces_on_one_folder_train_each_run_once(tmp_path):
     for p, out in zip(procs, outs):
         assert p.returncode == 0, out
 
-    unique = study.unique_runs(runs.all_study_specs("smoke", 1))
+    # with --notebooks, reproduce trains just that notebook's runs (Table 3) and the 01_train run
+    unique = study.unique_runs(study.table3_specs("smoke", 1))
     for s in unique:  # every run of the study trained exactly once into the shared folder
         lines = _trainings(shared / "runs" / s.run_id)
         assert len(lines) == 1 and "resumed=no" in lines[0], (s.run_id, lines)
-    # the two processes' own accounts agree: their trained counts add up to the distinct runs
-    trained = [int(line.split()[1]) for out in outs[:2] for line in out.splitlines()
-               if line.startswith("trained ") and "reused" in line]
-    assert sum(trained) == len(unique), outs[:2]
+    # (the runs are trained inside the notebook's kernel, so the processes' own logs do not list
+    # them: each run's runner.log, written under its lock, is the account)
     assert all(len(_trainings(alone / "runs" / s.run_id)) == 1 for s in unique)
 
-    for name in ("table3", "table3_runs", "table3_mil_target"):
+    for name in ("table3", "table3_runs"):
         a, b = (pd.read_csv(r / "tables" / f"{name}.csv") for r in (shared, alone))
         a, b = (d.drop(columns=[c for c in d.columns if "wall_time_s" in c]) for d in (a, b))
         pd.testing.assert_frame_equal(a, b)
