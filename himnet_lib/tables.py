@@ -123,19 +123,26 @@ def selection_table(curves: dict[str, pd.DataFrame]) -> pd.DataFrame:
 SELECTION_TOLERANCE = 2.0   # points of AVG mAP between two evaluations that still count as a plateau
 
 
+def _settled(v: np.ndarray, k: int, tol: float) -> bool:
+    """No later evaluation gains ``tol`` or more on ``v[k]`` (the last one: it gained less than ``tol``)."""
+    if k + 1 < len(v):
+        return bool(np.nanmax(v[k + 1:]) - v[k] < tol)
+    return bool(k > 0 and v[k] - v[k - 1] < tol)
+
+
 def schedule_choice(curves: dict[str, pd.DataFrame], tol: float = SELECTION_TOLERANCE) -> pd.DataFrame:
     """The schedule selection on the validation fold, one row per (setting, read-out).
 
     ``curves``: :func:`selection_curves` of :func:`himnet_lib.study.selection_specs` (labels
     ``"Exp 1 · <setting> · s<seed>"`` and ``"Exp 4 · <setting> · s<seed>"``; seeds are averaged).
-    Rule: the score at an evaluated iteration is the mean validation AVG mAP of Exp 1 (MIL only) and
-    Exp 4 (full), so the schedule serves both ends of the ablation; a setting's ``iterations`` is
-    the evaluation with the best score; ``converged`` says whether, for both rows, no later
-    evaluation gains more than ``tol`` points on it (at the last evaluation: it gained less than
-    ``tol`` since the previous one), i.e. training longer would not change the result by more than
-    ``tol``. ``chosen``: among the converged rows (all rows if none is), the fewest
-    iterations whose score is within ``tol`` points of the best score (parsimony: the study trains
-    hundreds of runs, and a difference within ``tol`` on one validation fold is not a real one).
+    At every evaluation the score is the mean validation AVG mAP of Exp 1 (MIL only) and Exp 4
+    (full), so the schedule serves both ends of the ablation; an evaluation has converged when, for
+    both rows, no later evaluation gains more than ``tol`` points on it (at the last evaluation:
+    it gained less than ``tol`` since the previous one). Per row: ``best at`` / ``best score`` is
+    the best converged evaluation, ``iterations`` / ``score`` the earliest converged evaluation
+    within ``tol`` of it (parsimony: the study trains hundreds of runs, and a difference within
+    ``tol`` on one validation fold is not a real one). ``chosen``: among the rows whose ``score`` is
+    within ``tol`` of the best ``score``, the fewest ``iterations`` (then the higher score).
     """
     series: dict[tuple[str, str], list[pd.DataFrame]] = {}
     for label, h in curves.items():
@@ -158,29 +165,25 @@ def schedule_choice(curves: dict[str, pd.DataFrame], tol: float = SELECTION_TOLE
             per_exp = {e: (p[0][:n], p[1][:n], p[2][:n]) for e, p in per_exp.items()}
             it = per_exp["Exp 1"][0]
             score = (per_exp["Exp 1"][1] + per_exp["Exp 4"][1]) / 2
-            k = int(np.nanargmax(score))
-            row: dict = {"setting": setting, "readout": readout, "iterations": int(it[k]), "score": float(score[k])}
-            converged = True
+
+            cands = [k for k in range(n) if all(_settled(v, k, tol) for _, v, _ in per_exp.values())]
+            pool = cands or list(range(n))
+            best = max(pool, key=lambda k: score[k])
+            k = min(c for c in pool if score[c] >= score[best] - tol)
+            row: dict = {"setting": setting, "readout": readout, "iterations": int(it[k]), "score": float(score[k]),
+                         "best at": int(it[best]), "best score": float(score[best])}
             for exp, (_, v, auc) in per_exp.items():
                 row[f"{exp} val AVG"] = float(v[k])
                 row[f"{exp} val AUC"] = float(auc[k])
-                if k + 1 < len(v):
-                    converged &= bool(np.nanmax(v[k + 1:]) - v[k] < tol)
-                else:
-                    converged &= bool(k > 0 and v[k] - v[k - 1] < tol)
-            row["converged"] = converged
+            row["converged"] = bool(cands)
             rows.append(row)
     out = pd.DataFrame(rows)
     if len(out):
         pool = out[out["converged"]] if out["converged"].any() else out
         near = pool[pool["score"] >= pool["score"].max() - tol]
-        best = near.sort_values(["iterations", "score"], ascending=[True, False], kind="stable").index[0]
-        out["chosen"] = out.index == best
+        pick = near.sort_values(["iterations", "score"], ascending=[True, False], kind="stable").index[0]
+        out["chosen"] = out.index == pick
     return out
-
-
-# --- run records to tables (moved from runs) -----------------------------------------------------
-
 def collect(specs: Iterable[RunSpec], runs_dir: str | os.PathLike):
     """One row per spec with its metrics (fractions) read from ``<runs_dir>/<run_id>/metrics.json``."""
     rows = []

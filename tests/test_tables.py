@@ -211,3 +211,26 @@ def test_paper_tables():
     assert peers.iloc[0]["0.1"] == 58.2 and peers.iloc[0]["AVG 0.1:0.5"] == 43.6
     with pytest.raises(ValueError):
         tables.paper_table("nope")
+
+
+def test_schedule_choice_rule_on_hand_made_curves():
+    from himnet_lib.tables import schedule_choice
+
+    def curve(values):
+        it = [250, 500, 750, 1000]
+        v = [x / 100 for x in values]
+        return pd.DataFrame({"iteration": it, "val_average_mAP[none/soft]": v,
+                             "val_average_mAP[minmax/soft]": v, "val_fg_bg_auc": [0.8] * 4})
+
+    curves = {
+        # setting A: both rows settle at 500 (no later gain >= 2 points); best score at 750
+        "Exp 1 · A · s0": curve([10, 40, 41, 40]), "Exp 4 · A · s0": curve([20, 42, 43, 42]),
+        # setting B: higher, but Exp 4 gains 5 points after 500, so it settles only at 750
+        "Exp 1 · B · s0": curve([10, 41, 44, 44]), "Exp 4 · B · s0": curve([20, 40, 45, 45]),
+    }
+    t = schedule_choice(curves).set_index(["setting", "readout"])
+    a, b = t.loc[("A", "minmax")], t.loc[("B", "minmax")]
+    assert (a["iterations"], a["best at"], a["score"], a["best score"]) == (500, 750, 41.0, 42.0)
+    assert (b["iterations"], b["score"]) == (750, 44.5)
+    # B is best (44.5); A at 500 (41.0) is not within 2 points of it, so B at 750 is chosen
+    assert t["chosen"].sum() == 2 - 1 and bool(t.loc[("B", "fixed"), "chosen"])
