@@ -435,22 +435,37 @@ def distributions(values: Mapping[str, Mapping[str, np.ndarray]], title: str = "
 def learning_curves(histories: Mapping[str, Any], columns: Sequence[str] = ("val_average_mAP[none/soft]",
                                                                             "val_average_mAP[minmax/soft]",
                                                                             "val_fg_bg_auc")) -> Any:
-    """Learning curves of several runs (label -> history DataFrame), one panel per column."""
-    fig = new_figure(FIG_WIDTH, 2.8)
+    """Learning curves of several runs (label -> history DataFrame), one panel per column. Labels
+    ``"Exp k · <setting> · s<seed>"``: one colour per setting, solid for Exp 1, dashed otherwise."""
+    titles = {"val_average_mAP[none/soft]": "AVG mAP, fixed read-out", "val_average_mAP[minmax/soft]":
+              "AVG mAP, min-max read-out", "val_fg_bg_auc": "attention AUC"}
+    settings = list(dict.fromkeys(" · ".join(lab.split(" · ")[1:-1]) or lab for lab in histories))
+    cmap = mpl_colormap(len(settings))
+    fig = new_figure(FIG_WIDTH * 1.2, 3.0)
     axes = fig.subplots(1, len(columns), squeeze=False)[0]
     for ax, col in zip(axes, columns):
         for label, h in histories.items():
             if col not in h.columns:
                 continue
+            setting = " · ".join(label.split(" · ")[1:-1]) or label
             ok = h[col].notna().to_numpy()
             scale = 1.0 if col.endswith("auc") else 100.0
             ax.plot(h["iteration"].to_numpy()[ok], scale * h[col].to_numpy()[ok], marker="o", ms=2.5, lw=1.0,
+                    color=cmap[settings.index(setting)], ls="-" if label.startswith("Exp 1") else "--",
                     label=label)
         ax.set_xlabel("iteration")
-        ax.set_title(col.replace("val_", "validation "), fontsize=8)
-    axes[0].set_ylabel("AVG mAP (%) / AUC")
-    axes[-1].legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        ax.set_title(titles.get(col, col), fontsize=8)
+    axes[0].set_ylabel("validation AVG mAP (%)")
+    axes[-1].set_ylabel("AUC")
+    axes[-1].legend(frameon=False, fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
+
+
+def mpl_colormap(n: int) -> list:
+    """``n`` distinct colours (tab10, then tab20 beyond ten)."""
+    import matplotlib as mpl
+    cmap = mpl.colormaps["tab10" if n <= 10 else "tab20"]
+    return [cmap(i % cmap.N) for i in range(n)]
 
 
 @_styled
