@@ -133,7 +133,7 @@ def execute_notebook(name: str, out_path: Path, parameters: dict[str, Any]) -> P
     except Exception as e:  # papermill raises its own types; keep the partial notebook for the user
         raise RunError(f"notebook {src.name} failed (partial output kept in {tmp}): {e}") from e
     try:
-        _scrub_notebook(tmp)
+        _scrub_notebook(tmp, out_path)
         os.replace(tmp, out_path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -141,14 +141,20 @@ def execute_notebook(name: str, out_path: Path, parameters: dict[str, Any]) -> P
     return out_path
 
 
-def _scrub_notebook(path: Path) -> None:
-    """Drop timestamps and durations so that reruns of the same study differ only in real changes."""
+def _scrub_notebook(path: Path, final: Path | None = None) -> None:
+    """Drop timestamps and durations, name the final output path instead of the private temporary
+    one, and give papermill's injected cell a fixed id, so that reruns of the same study differ only
+    in real changes."""
     import nbformat
     nb = nbformat.read(path, as_version=4)
     nb.metadata.get("papermill", {}).pop("start_time", None)
     nb.metadata.get("papermill", {}).pop("end_time", None)
     nb.metadata.get("papermill", {}).pop("duration", None)
+    if final is not None and "papermill" in nb.metadata:
+        nb.metadata["papermill"]["output_path"] = str(final)
     for cell in nb.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell["id"] = "injected-parameters"
         pmeta = cell.metadata.get("papermill")
         if pmeta:
             for k in ("start_time", "end_time", "duration"):
