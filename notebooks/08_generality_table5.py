@@ -81,10 +81,10 @@ viz.show(fig)
 
 # %% [markdown]
 # ## Beside it: the paper's Table 5
-# **Published numbers (paper Table 5), THUMOS14 with I3D features, mAP in percent; reference facts
-# typed in from the paper, not comparable with numbers on the synthetic benchmark**: compare the
-# sign and size of the gains Δ. The paper does not say which inference its BaS-Net/HAM-Net rows use
-# (its BaS-Net row, 34.1 AVG, is below BaS-Net's own published 35.3).
+# **Published numbers (paper Table 5, from `himnet_lib.paper`), THUMOS14 with I3D features, mAP in
+# percent; not comparable with numbers on the synthetic benchmark**: compare the sign and size of
+# the gains Δ. The paper does not say which inference its BaS-Net/HAM-Net rows use (its BaS-Net
+# row is below BaS-Net's own published AVG).
 
 # %%
 display(tables.with_paper(table, "table5", profile))
