@@ -263,7 +263,7 @@ def to_markdown(table) -> str:
         cells = [_fmt(d[c], 3 if c == "se" else 2) if c in ("paper_effect", "our_effect") else
                  ("n/a" if isinstance(d[c], float) and not math.isfinite(d[c]) else
                   f"{d[c]:.2f}" if isinstance(d[c], float) else str(d[c])) for c in cols]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -296,7 +296,8 @@ def summary_markdown(s) -> str:
              "|---|---|---|---|---|---|---|"]
     for r in s.to_dict("records"):
         n = r["rows"]
-        lines.append(f"| {r['claim']} | {_fmt(r['paper_effect'])} | {r['holds']}/{n} | {r['within noise']}/{n} | "
+        claim = str(r["claim"]).replace("|", "\\|")   # "U(p||q)" must not split the cell
+        lines.append(f"| {claim} | {_fmt(r['paper_effect'])} | {r['holds']}/{n} | {r['within noise']}/{n} | "
                      f"{r['reversed']}/{n} | {r['n/a']}/{n} | "
                      f"{_fmt(r['our_effect_min'])} … {_fmt(r['our_effect_max'])} |")
     return "\n".join(lines) + "\n"

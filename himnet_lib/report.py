@@ -31,16 +31,21 @@ def replace_block(text: str, name: str, body: str) -> str:
     return pattern.sub(lambda _: f"{start}\n{body.rstrip()}\n{end}", text)
 
 
+def _cells(line: str) -> list[str]:
+    """The cells of a Markdown table row; an escaped "\\|" stays inside its cell."""
+    return re.split(r"(?<!\\)\|", line.strip()[1:-1])
+
+
 def _keep_columns(md: str, drop_suffixes: tuple[str, ...] = ("_mean", "_std")) -> str:
     """Drop the machine columns (``*_mean``, ``*_std``) of a Markdown table written by the study."""
     lines = [ln for ln in md.strip().splitlines() if ln.startswith("|")]
     if not lines:
         return md
-    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    header = [c.strip() for c in _cells(lines[0])]
     keep = [i for i, c in enumerate(header) if not c.endswith(drop_suffixes)]
     out = []
     for ln in lines:
-        cells = [c.strip() for c in ln.strip().strip("|").split("|")]
+        cells = [c.strip() for c in _cells(ln)]
         out.append("| " + " | ".join(cells[i] for i in keep if i < len(cells)) + " |")
     return "\n".join(out)
 

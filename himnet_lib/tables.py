@@ -228,14 +228,19 @@ def write_table(df, name: str, out_dir: str | os.PathLike, float_format: str = "
     return [atomic_write_text(out_dir / f"{name}.csv", csv_text), atomic_write_text(out_dir / f"{name}.md", md_text)]
 
 
+def md_cell(text: object) -> str:
+    """A Markdown table cell: a literal "|" (as in "U(p||q)") is escaped so it does not split the cell."""
+    return str(text).replace("|", "\\|")
+
+
 def _markdown(df) -> str:
-    cols = [str(c) for c in df.columns]
+    cols = [md_cell(c) for c in df.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for _, r in df.iterrows():
         cells = []
         for c in df.columns:
             v = r[c]
-            cells.append(f"{v:.4f}" if isinstance(v, float) else str(v))
+            cells.append(f"{v:.4f}" if isinstance(v, float) else md_cell(v))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
