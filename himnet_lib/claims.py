@@ -33,6 +33,12 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from . import paper
+from .data import load_dataset
+from .diagnostics import background_uncertainty
+from .inference import READOUT_NAMES, evaluation_dataset, readout_key
+from .io import atomic_write_text
+from .metrics import snippet_memberships
+from .records import load_outputs
 from .study import RunSpec
 
 __all__ = ["Claim", "CLAIMS", "READOUTS", "run_records", "claims_table", "verdict", "CLAIM_COLUMNS",
@@ -42,7 +48,8 @@ CLAIM_COLUMNS = ("claim", "reading", "readout", "benchmark", "paper_effect", "ou
                  "verdict")
 
 # read-out name -> the by_readout key of metrics.json
-READOUTS: dict[str, str] = {"fixed": "none/soft", "minmax": "minmax/soft"}
+# claims-table read-out name -> localize.attention_norm (scored with Soft-NMS; NMS for the NMS claim)
+READOUTS: dict[str, str] = {name: norm for norm, name in READOUT_NAMES.items()}
 
 
 @dataclass(frozen=True)
@@ -146,11 +153,11 @@ def run_records(specs: Iterable[RunSpec], runs_dir: str | Path,
             "benchmark": s.benchmark_name or "data", "reading": s.reading,
             "acc": 100 * m["snippet_acc"], "fg_bg_auc": m.get("fg_bg_auc"),
         }
-        for readout, key in READOUTS.items():
-            rec[f"avg[{readout}]"] = 100 * by[key]["average_mAP"]
-            rec[f"avg_0.5[{readout}]"] = 100 * by[key]["average_mAP_0.1_0.5"]
-            nms_key = key.replace("/soft", "/nms")
-            rec[f"avg_0.5_nms[{readout}]"] = 100 * by[nms_key]["average_mAP_0.1_0.5"]
+        for readout, norm in READOUTS.items():
+            soft, nms = by[readout_key(norm, "soft")], by[readout_key(norm, "nms")]
+            rec[f"avg[{readout}]"] = 100 * soft["average_mAP"]
+            rec[f"avg_0.5[{readout}]"] = 100 * soft["average_mAP_0.1_0.5"]
+            rec[f"avg_0.5_nms[{readout}]"] = 100 * nms["average_mAP_0.1_0.5"]
         if u_background is not None and s.table == "table3" and s.label in ("Exp 3", "Exp 4"):
             rec["u_bg"] = float(u_background(s))
         out.append(rec)
@@ -223,11 +230,6 @@ def background_u(roots: Mapping[str, str | Path], runs_dir: str | Path) -> Calla
     """The Fig. 7 statistic for :func:`run_records`: mean U(B_BG‖1-A) (α and KL of the run's own
     loss settings) over the ground-truth background snippets of the evaluated videos.
     ``roots``: benchmark -> dataset root (as :func:`himnet_lib.runs.run_study_specs` returns)."""
-    from .data import load_dataset
-    from .diagnostics import background_uncertainty
-    from .inference import evaluation_dataset
-    from .metrics import snippet_labels
-    from .records import load_outputs
     cache: dict[tuple[str, float], Any] = {}
 
     def stat(spec: RunSpec) -> float:
@@ -236,8 +238,7 @@ def background_u(roots: Mapping[str, str | Path], runs_dir: str | Path) -> Calla
         if key not in cache:
             ds = evaluation_dataset(load_dataset(roots[spec.benchmark], snippet_seconds=cfg.snippet_seconds), cfg)
             videos = ds.test_videos()
-            members = [snippet_labels(v.segments, v.segment_classes, v.num_snippets, ds.snippet_seconds,
-                                      ds.num_classes) for v in videos]
+            members = snippet_memberships(ds, videos)
             cache[key] = (videos, members)
         videos, members = cache[key]
         u = background_uncertainty(load_outputs(Path(runs_dir) / spec.run_id), videos, members,
@@ -270,7 +271,6 @@ def to_markdown(table) -> str:
 def write_claims(table, out_dir: str | Path) -> list[Path]:
     """``claims.csv`` (full precision), ``claims.md`` (:func:`to_markdown`) and ``claims_summary.md``
     (one row per claim, :func:`summary`), written atomically."""
-    from .io import atomic_write_text
     out = Path(out_dir)
     csv_text = table.to_csv(index=False, float_format="%.4f", lineterminator="\n")
     return [atomic_write_text(out / "claims.csv", csv_text), atomic_write_text(out / "claims.md", to_markdown(table)),

@@ -130,14 +130,18 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
+def profile_reading(name: str) -> str:
+    """The reading a profile uses unless another is asked for ("literal" when it names none)."""
+    return str(PROFILES.get(name, {}).get("reading", "literal"))
+
+
 def profile_config(name: str, reading: str | None = None) -> RunConfig:
     """The profile's settings with a reading applied (default: the profile's own ``reading``)."""
     if name not in PROFILES:
         raise HimnetError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}")
     cfg = RunConfig(profile=name)
-    prof = dict(PROFILES[name])
-    reading = reading or prof.pop("reading", None) or "literal"
-    prof.pop("reading", None)
+    prof = {k: v for k, v in PROFILES[name].items() if k != "reading"}
+    reading = reading or profile_reading(name)
     if reading not in READINGS:
         raise HimnetError(f"unknown reading {reading!r}; choose one of {', '.join(READINGS)}")
     for key, value in prof.items():

@@ -23,7 +23,7 @@ from .errors import RunError
 from .groundtruth import gt_from_dataset
 from .localize import localize_videos, write_results
 from .losses import compose_losses
-from .metrics import evaluate_results, fg_bg_accuracy, snippet_classification_accuracy, snippet_labels
+from .metrics import evaluate_results, fg_bg_accuracy, snippet_classification_accuracy, snippet_memberships
 from .model import build_model
 from .records import dataset_fingerprint, load_outputs
 
@@ -62,6 +62,8 @@ def infer_videos(model: torch.nn.Module, videos, device: torch.device,
 
 # Read-outs scored for every run from the same outputs (no retraining): attention read-out x NMS.
 READOUTS: tuple[tuple[str, str], ...] = (("none", "soft"), ("none", "nms"), ("minmax", "soft"), ("minmax", "nms"))
+# display names of the attention read-outs in tables and the claims table
+READOUT_NAMES: dict[str, str] = {"none": "fixed", "minmax": "minmax"}
 
 
 def readout_key(attention_norm: str, nms: str) -> str:
@@ -90,8 +92,7 @@ def evaluate_outputs(ds, outputs: dict[str, dict[str, np.ndarray]], cfg: RunConf
         return evaluate_results(gt, preds), preds
 
     det, preds = score(lcfg)
-    members = [snippet_labels(v.segments, v.segment_classes, v.num_snippets, ds.snippet_seconds,
-                              ds.num_classes) for v in videos]
+    members = snippet_memberships(ds, videos)
     metrics = det.to_json()
     metrics["snippet_acc"] = float(snippet_classification_accuracy([outputs[v.name]["cas"] for v in videos], members))
     metrics["fg_bg_acc"] = float(fg_bg_accuracy([outputs[v.name]["attention"] for v in videos], members))

@@ -60,6 +60,7 @@ __all__ = [
     "evaluate_files",
     "format_result",
     "snippet_labels",
+    "snippet_memberships",
     "snippet_classification_accuracy",
     "fg_bg_accuracy",
 ]
@@ -449,6 +450,13 @@ def snippet_labels(segments: np.ndarray, segment_classes: np.ndarray, num_snippe
     member[:, :num_classes] = (covered.T.astype(np.int64) @ onehot) > 0
     member[:, num_classes] = ~member[:, :num_classes].any(axis=1)
     return member
+
+
+def snippet_memberships(ds, videos) -> list[np.ndarray]:
+    """:func:`snippet_labels` of each video of ``ds`` in ``videos`` (T_i, C+1), with the dataset's
+    snippet length and class count."""
+    return [snippet_labels(v.segments, v.segment_classes, v.num_snippets, ds.snippet_seconds, ds.num_classes)
+            for v in videos]
 
 
 def _check_pairs(a: Sequence[np.ndarray], m: Sequence[np.ndarray], name: str) -> None:

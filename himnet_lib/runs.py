@@ -18,14 +18,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Sequence
 
+from . import study
 from .data import load_dataset
+from .data.synthetic import make_synthetic
 from .errors import HimnetError, RunError
 from .io import atomic_write_text
 from .locks import FileLock, holder, run_lock
 from .paths import notebooks_dir, results_dir
 from .records import DATA_DIMENSIONS, dataset_fingerprint, same_run
 from .registry import STUDY, study_notebooks
-from .study import RunSpec, unique_runs
+from .study import RunSpec, benchmarks, unique_runs
 from .train import train_run
 
 SYNTHETIC_PROFILES = {"smoke": "smoke", "demo": "demo"}
@@ -42,14 +44,12 @@ def ensure_data(profile: str, data_root: str | os.PathLike | None, results: Path
     """The dataset root for a study: the user's, or the synthetic preset of ``profile`` (or the
     given ``benchmark`` preset, see :data:`himnet_lib.study.BENCHMARKS`) generated once under
     ``<results>/data`` (deterministic, so regenerating gives the same files)."""
-    from .study import benchmarks
     main = benchmarks(profile)[0]
     if data_root and benchmark in ("", main):
         return Path(data_root)
     if profile not in SYNTHETIC_PROFILES:
         raise HimnetError(f"profile {profile!r} needs real data: pass --data ROOT "
                           "(see README: THUMOS14 / ActivityNet 1.3 features)")
-    from .data.synthetic import make_synthetic
     preset = benchmark or SYNTHETIC_PROFILES[profile]
     out = results / "data" / f"synthetic-{preset}-seed{seed}"
     if not out.exists():
@@ -365,7 +365,6 @@ def run_specs(specs: Sequence[RunSpec], data_root: str | os.PathLike, runs_dir: 
 def all_study_specs(profile: str, seeds: int, seeds_other: int | None = None,
                     reading: str | None = None) -> list[RunSpec]:
     """Every run of every study notebook (Table 3 rows with ``seeds``, the others ``seeds_other``)."""
-    from . import study
     other = seeds if seeds_other is None else seeds_other
     specs = (study.table3_specs(profile, seeds, reading) + study.alpha_specs(profile, other, reading=reading)
              + study.table4_specs(profile, other, reading) + study.table1_specs(profile, other, reading)
@@ -410,8 +409,7 @@ def reproduce(profile: str, *, data_root: str | None = None, seeds: int = 5, see
         log(f"{name}: {time.time() - t1:.0f}s")
     # 01_train for the full model (first seed): the unit of work, shown with its outputs. Executed
     # here on the finished run (train_run reuses it), so it costs a kernel start, not a training.
-    from .study import table1_specs
-    full = [s for s in table1_specs(profile, 1, reading) if s.label == "HiM-Net"][0]
+    full = [s for s in study.table1_specs(profile, 1, reading) if s.label == "HiM-Net"][0]
     t1 = time.time()
     execute_notebook(TRAIN_NOTEBOOK, root / "notebooks" / TRAIN_NOTEBOOK,
                      notebook_parameters(full, data.resolve(), (runs_dir / full.run_id).resolve(), threads=1))

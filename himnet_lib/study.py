@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .config import PROFILES, READINGS, RunConfig, build_config
+from .config import READINGS, RunConfig, build_config, profile_reading
 
 FULL = ("mil", "cll", "vcl", "scl")
 
@@ -82,8 +82,7 @@ def benchmarks(profile: str) -> tuple[str, ...]:
     return BENCHMARKS.get(profile, ("",))
 
 
-def default_reading(profile: str) -> str:
-    return str(PROFILES.get(profile, {}).get("reading", "literal"))
+default_reading = profile_reading  # the profile's reading, from himnet_lib.config
 
 
 @dataclass(frozen=True)

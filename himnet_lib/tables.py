@@ -15,9 +15,9 @@ import pandas as pd
 from . import paper, study
 from .diagnostics import DIAGNOSTIC_KEYS, background_uncertainty
 from .errors import RunError
-from .inference import relocalize
+from .inference import READOUT_NAMES, READOUTS, readout_key, relocalize
 from .io import atomic_write_text
-from .metrics import snippet_labels
+from .metrics import snippet_memberships
 from .records import load_outputs
 from .study import RunSpec, benchmarks
 
@@ -27,7 +27,9 @@ __all__ = ["run_metrics", "summarize", "diagnostics_table", "readout_table", "se
            "uncertainty_table", "table4", "table5", "table1", "table1_peers", "trivial_row", "paper_table",
            "with_paper", "without_stats", "pooled", "POST_PROCESSING_NAMES"]
 
-READOUT_COLUMNS = {"fixed": "none/soft", "minmax": "minmax/soft", "fixed_nms": "none/nms", "minmax_nms": "minmax/nms"}
+# run_metrics column suffix -> by_readout key: "fixed", "minmax" (Soft-NMS) and "<name>_nms"
+READOUT_COLUMNS = {READOUT_NAMES[norm] + ("" if nms == "soft" else "_nms"): readout_key(norm, nms)
+                   for norm, nms in READOUTS}
 
 
 def run_metrics(specs: Iterable[RunSpec], runs_dir: str | Path) -> pd.DataFrame:
@@ -340,8 +342,7 @@ def background_values(specs: Sequence[RunSpec], ds, runs_dir: str | os.PathLike)
     """label -> one array per run (seed) of U(B_BG||1-A) on the ground-truth background snippets of
     every test video (:func:`himnet_lib.diagnostics.background_uncertainty`, the run's own α and KL)."""
     videos = ds.test_videos()
-    members = [snippet_labels(v.segments, v.segment_classes, v.num_snippets, ds.snippet_seconds, ds.num_classes)
-               for v in videos]
+    members = snippet_memberships(ds, videos)
     values: dict[str, list[np.ndarray]] = {}
     for spec in specs:
         lcfg = spec.config().loss

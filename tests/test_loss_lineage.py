@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from himnet_lib.losses import EPS, LossConfig, compose_losses, modality_mutual_loss, norm_loss, scl_loss, scl_terms
+from himnet_lib.losses import LossConfig, compose_losses, modality_mutual_loss, norm_loss, scl_loss, scl_terms
 from himnet_lib.model import ModelConfig, ModelOutput, build_model, suppress
 
 
@@ -111,4 +111,3 @@ def test_compose_weights_lineage_terms_and_cll():
     assert float(total2) == pytest.approx(float(t0["mil"]) + 0.8 * float(terms2["norm"]), rel=1e-6)
     with pytest.raises(ValueError):
         LossConfig(extra_terms=("bogus",))
-    assert EPS > 0
