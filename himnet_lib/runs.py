@@ -114,8 +114,12 @@ def _private_name(path: Path, tag: str) -> Path:
     return path.with_name(f".{path.name}.{tag}-{os.getpid()}-{secrets.token_hex(4)}.ipynb")
 
 
-def execute_notebook(name: str, out_path: Path, parameters: dict[str, Any]) -> Path:
+def execute_notebook(name: str, out_path: Path, parameters: dict[str, Any], *,
+                     cell_timeout: float | None = None) -> Path:
     """Execute ``notebooks/<name>`` by papermill into ``out_path``; volatile metadata is scrubbed.
+
+    ``cell_timeout``: seconds a cell may run (None: no limit, as a study cell may train for an
+    hour); the tests set one, so that a hung kernel connection fails the test instead of the CI job.
 
     The notebook is executed into a temporary file private to this process and call, then renamed
     over ``out_path``: two processes executing the same notebook never write the same file, and
@@ -129,7 +133,8 @@ def execute_notebook(name: str, out_path: Path, parameters: dict[str, Any]) -> P
     try:
         with _tqdm_disabled():
             pm.execute_notebook(str(src), str(tmp), parameters=parameters, cwd=str(notebooks_dir()),
-                                kernel_name="python3", progress_bar=False, log_output=False)
+                                kernel_name="python3", progress_bar=False, log_output=False,
+                                execution_timeout=cell_timeout)
     except Exception as e:  # papermill raises its own types; keep the partial notebook for the user
         raise RunError(f"notebook {src.name} failed (partial output kept in {tmp}): {e}") from e
     try:

@@ -39,14 +39,14 @@ videos: list = []  # test videos to draw; empty for the first n_videos test vide
 n_videos: int = 3  # how many videos when `videos` is empty
 seed: int = 0  # which seed's runs to draw
 fig5_rows: list = ["Exp 1", "Exp 2", "Exp 6", "Exp 4"]  # Table 3 rows shown in Fig. 5
-interactive: bool = False  # add an ipywidgets picker (JupyterLab); batch runs draw the fixed list
+interactive: bool = False  # add an ipywidgets picker (JupyterLab only: never under papermill, see himnet_lib.picker)
 
 # %%
 import json
 
 from IPython.display import display
 
-from himnet_lib import runs, study, viz
+from himnet_lib import picker, runs, study, viz
 from himnet_lib.data import load_dataset
 from himnet_lib.records import load_outputs
 
@@ -107,17 +107,5 @@ for name in chosen:
 
 # %%
 if interactive:
-    import ipywidgets as widgets
-
-    all_specs = [s for s in study.table3_specs(profile, seeds, reading or None)
-                 if (runs_dir / s.run_id / "metrics.json").exists()]
-    run_picker = widgets.Dropdown(description="run", options=[(f"{row_title.get(s.label, s.label)} · seed {s.seed}",
-                                                               s.run_id) for s in all_specs])
-    video_picker = widgets.Dropdown(description="video", options=[v.name for v in ds.test_videos()])
-
-    def draw(run_id: str, name: str) -> None:
-        out = load_outputs(runs_dir / run_id)[name]
-        preds = json.loads((runs_dir / run_id / "predictions.json").read_text())["results"]
-        viz.show(viz.timeline_for(ds.video(name), out, preds.get(name, []), ds))
-
-    display(widgets.interactive(draw, run_id=run_picker, name=video_picker))
+    all_specs = study.table3_specs(profile, seeds, reading or None)
+    display(picker.video_picker(all_specs, runs_dir, ds, row_title))

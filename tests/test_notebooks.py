@@ -20,6 +20,7 @@ from himnet_lib import runs, study
 from himnet_lib.paths import PROJECT_ROOT, notebooks_dir
 
 pytest.importorskip("papermill")
+CELL_TIMEOUT_S = 600  # a smoke cell takes under a minute; a hung kernel connection fails here, not in CI's limit
 jupytext = pytest.importorskip("jupytext")
 
 
@@ -50,7 +51,8 @@ def execute(name: str, shared: dict, **params) -> dict:
     """Run ``notebooks/<name>.ipynb`` with the shared results folder; return the executed notebook."""
     base = {"profile": "smoke", "data_root": str(shared["data"]), "results_dir": str(shared["results"]),
             "seeds": 1, "workers": 2}
-    out = runs.execute_notebook(f"{name}.ipynb", shared["executed"] / f"{name}.ipynb", {**base, **params})
+    out = runs.execute_notebook(f"{name}.ipynb", shared["executed"] / f"{name}.ipynb", {**base, **params},
+                                cell_timeout=CELL_TIMEOUT_S)
     nb = json.loads(out.read_text())
     errors = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c["outputs"] if o["output_type"] == "error"]
     assert not errors
@@ -209,17 +211,16 @@ def test_04_uncertainty_kde_fig7(shared):
 
 @pytest.mark.notebooks
 def test_05_qualitative_fig8(shared):
-    nb = execute("05_qualitative_fig8", shared, n_videos=2, interactive=True)
+    # interactive=False as in every batch run: the picker is tested in-process (tests/test_picker.py),
+    # since an Output widget under nbclient can hang the client (see himnet_lib.picker)
+    nb = execute("05_qualitative_fig8", shared, n_videos=2)
     from himnet_lib.data import load_dataset
     from himnet_lib.viz import safe_name
     names = [v.name for v in load_dataset(shared["data"]).test_videos() if len(v.segments)][:2]
     for name in names:
         assert_figure(shared, f"fig8_{safe_name(name)}")
         assert_figure(shared, f"fig5_{safe_name(name)}")
-    widget = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c["outputs"]
-              if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
-    assert widget, "the interactive picker was not displayed"
-    # Fig. 8 and Fig. 5 per video (the picker draws into its own Output widget, not the cell)
+    # Fig. 8 and Fig. 5 per video
     assert images(nb) == 2 * len(names)
 
 
