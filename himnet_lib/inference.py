@@ -21,7 +21,7 @@ from .device import autocast, select_device
 from .diagnostics import attention_diagnostics
 from .errors import RunError
 from .groundtruth import gt_from_dataset
-from .localize import localize_videos, write_results
+from .localize import localize_videos, localize_videos_nms_modes, write_results
 from .losses import compose_losses
 from .metrics import evaluate_results, fg_bg_accuracy, snippet_classification_accuracy, snippet_memberships
 from .model import build_model
@@ -81,17 +81,24 @@ def evaluate_outputs(ds, outputs: dict[str, dict[str, np.ndarray]], cfg: RunConf
     lcfg = localize_cfg or cfg.localize
     videos = ds.test_videos()
     gt = gt_from_dataset(ds, ds.test_subset)
+    inputs = {v.name: (outputs[v.name]["attention"], outputs[v.name]["cas_supp"]) for v in videos}
+    durations = {v.name: v.duration for v in videos}
+    main_key = readout_key(lcfg.attention_norm, lcfg.nms)
+    # the NMS modes wanted per attention read-out; both modes of one read-out share the candidates
+    modes: dict[str, list[str]] = {lcfg.attention_norm: [lcfg.nms]}
+    for norm, nms in READOUTS if readouts else ():
+        if nms not in modes.setdefault(norm, []):
+            modes[norm].append(nms)
+    scored: dict[str, tuple] = {}
+    for norm, nms_modes in modes.items():
+        loc = dataclasses.replace(lcfg, attention_norm=norm)
+        by_mode = localize_videos_nms_modes(
+            inputs, ds.classes, loc, ds.snippet_seconds, nms_modes,
+            ambiguous=ds.ambiguous if getattr(loc, "remove_ambiguous", False) else None, durations=durations)
+        for nms, preds_ in by_mode.items():
+            scored[readout_key(norm, nms)] = (evaluate_results(gt, preds_), preds_)
 
-    def score(loc):
-        preds = localize_videos(
-            {v.name: (outputs[v.name]["attention"], outputs[v.name]["cas_supp"]) for v in videos},
-            ds.classes, loc, ds.snippet_seconds,
-            ambiguous=ds.ambiguous if getattr(loc, "remove_ambiguous", False) else None,
-            durations={v.name: v.duration for v in videos},
-        )
-        return evaluate_results(gt, preds), preds
-
-    det, preds = score(lcfg)
+    det, preds = scored[main_key]
     members = snippet_memberships(ds, videos)
     metrics = det.to_json()
     metrics["snippet_acc"] = float(snippet_classification_accuracy([outputs[v.name]["cas"] for v in videos], members))
@@ -100,15 +107,12 @@ def evaluate_outputs(ds, outputs: dict[str, dict[str, np.ndarray]], cfg: RunConf
     metrics.update({k: (v if math.isfinite(v) else None)
                     for k, v in attention_diagnostics(outputs, videos, members).items()})
     metrics["num_predictions"] = int(sum(len(r) for r in preds["results"].values()))
-    metrics["readout"] = readout_key(lcfg.attention_norm, lcfg.nms)
+    metrics["readout"] = main_key
     if readouts:
         by = {}
         for norm, nms in READOUTS:
             key = readout_key(norm, nms)
-            if key == metrics["readout"]:
-                d = metrics
-            else:
-                d = score(dataclasses.replace(lcfg, attention_norm=norm, nms=nms))[0].to_json()
+            d = metrics if key == main_key else scored[key][0].to_json()
             by[key] = {k: d[k] for k in ("tiou", "mAP", "average_mAP", "average_mAP_0.1_0.5") if k in d}
         metrics["by_readout"] = by
     return metrics, preds

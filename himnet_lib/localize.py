@@ -37,6 +37,7 @@ Output proposals are sorted by descending score (stable: class index, then NMS o
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -44,7 +45,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .errors import EvaluationError
-from .io import atomic_write_json
+from .io import atomic_write_text
 
 __all__ = [
     "ATTENTION_NORMS",
@@ -59,6 +60,8 @@ __all__ = [
     "hard_nms",
     "soft_nms",
     "localize_video",
+    "localize_video_nms_modes",
+    "localize_videos_nms_modes",
     "localize_videos",
     "write_results",
 ]
@@ -205,8 +208,14 @@ def oic_scores(cas_cols: np.ndarray, start: np.ndarray, end: np.ndarray, flank: 
 def interval_iou(start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """(R, R) IoU of half-open intervals ``[start, end)`` (continuous, no "+1"; 0 when union is 0)."""
     s, e = np.asarray(start, np.float64), np.asarray(end, np.float64)
-    inter = np.clip(np.minimum(e[:, None], e[None, :]) - np.maximum(s[:, None], s[None, :]), 0, None)
-    union = (e - s)[:, None] + (e - s)[None, :] - inter
+    inter = np.minimum(e[:, None], e[None, :])
+    inter -= np.maximum(s[:, None], s[None, :])
+    np.maximum(inter, 0.0, out=inter)
+    length = e - s
+    union = length[:, None] + length[None, :]
+    union -= inter
+    if length.size and length.min() > 0:  # every union > 0 (the proposals' case): divide in place
+        return np.divide(inter, union, out=inter)
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
@@ -279,29 +288,55 @@ def localize_video(attention: np.ndarray, cas_supp: np.ndarray, cfg: LocalizeCon
         ambiguous: (M, 2) seconds, used when ``cfg.remove_ambiguous``.
         duration: seconds; proposals are clipped to it.
     """
+    return localize_video_nms_modes(attention, cas_supp, cfg, snippet_seconds, (cfg.nms,),
+                                    ambiguous, duration)[cfg.nms]
+
+
+def localize_video_nms_modes(attention: np.ndarray, cas_supp: np.ndarray, cfg: LocalizeConfig,
+                             snippet_seconds: float, nms_modes: Sequence[str],
+                             ambiguous: np.ndarray | None = None,
+                             duration: float | None = None) -> dict[str, Proposals]:
+    """:func:`localize_video` under several NMS modes ("soft", "nms"; ``cfg.nms`` is ignored) from
+    ONE set of candidates: the threshold runs, OIC scores and IoU matrix do not depend on the NMS,
+    so scoring both read-outs costs one candidate generation (the result of each mode is the same
+    as :func:`localize_video` with that ``cfg.nms``)."""
     a = np.asarray(attention, dtype=np.float64).reshape(-1)
     w = np.asarray(cas_supp, dtype=np.float64)
     if w.ndim != 2 or w.shape[0] != a.shape[0] or w.shape[1] < 2:
         raise EvaluationError(f"localize_video: attention {a.shape} and cas_supp {w.shape} must be (T,) and (T, C+1)")
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(w))):
         raise EvaluationError("localize_video: attention / cas_supp contain NaN or inf")
+    unknown = [m for m in nms_modes if m not in ("soft", "nms")]
+    if unknown:
+        raise EvaluationError(f"localize_video: unknown nms mode(s) {unknown} (soft or nms)")
     if a.shape[0] == 0:
-        return Proposals.empty()
+        return {m: Proposals.empty() for m in nms_modes}
     p = video_class_scores(w, cfg.class_topk_ratio)
     classes = select_classes(p, cfg.class_threshold)
     s, e, ti = threshold_runs(normalize_attention(a, cfg.attention_norm), cfg.thresholds)
     if s.size == 0:
-        return Proposals.empty()
+        return {m: Proposals.empty() for m in nms_modes}
     order = np.lexsort((ti, e, s))                              # tie order: start, end, threshold
     s, e = s[order], e[order]
     score = oic_scores(w[:, classes], s, e, cfg.oic_flank) + cfg.gamma * p[classes][None, :]  # (R, K)
     iou = interval_iou(s, e + 1)
-    if cfg.nms == "nms":
-        keep, kscore = hard_nms(score.T, iou, cfg.nms_iou)
-    else:
-        keep, kscore = soft_nms(score.T, iou, cfg.soft_sigma)
+    out = {}
+    for mode in nms_modes:
+        if mode == "nms":
+            keep, kscore = hard_nms(score.T, iou, cfg.nms_iou)
+        else:
+            keep, kscore = soft_nms(score.T, iou, cfg.soft_sigma)
+        out[mode] = _selected(keep, kscore, mode, s, e, classes, cfg, snippet_seconds, ambiguous, duration)
+    return out
+
+
+def _selected(keep: np.ndarray, kscore: np.ndarray, mode: str, s: np.ndarray, e: np.ndarray,
+              classes: np.ndarray, cfg: LocalizeConfig, snippet_seconds: float,
+              ambiguous: np.ndarray | None, duration: float | None) -> Proposals:
+    """The proposals kept by one NMS: seconds, clipped to the duration, ambiguous ones dropped,
+    best first."""
     ok = keep >= 0
-    if cfg.nms == "soft" and cfg.soft_min_score is not None:
+    if mode == "soft" and cfg.soft_min_score is not None:
         ok &= kscore >= cfg.soft_min_score
     k_idx, slot = np.nonzero(ok)                               # class-major, selection order
     run = keep[k_idx, slot]
@@ -340,29 +375,41 @@ def localize_videos(outputs: Mapping[str, tuple[np.ndarray, np.ndarray]], classe
         ``{"version", "results": {video: [{"label", "segment": [s, e], "score"}]}, "external_data"}``
         (every video present, possibly with an empty list).
     """
-    results: dict[str, list[dict[str, Any]]] = {}
+    return localize_videos_nms_modes(outputs, classes, cfg, snippet_seconds, (cfg.nms,),
+                                     ambiguous, durations)[cfg.nms]
+
+
+def localize_videos_nms_modes(outputs: Mapping[str, tuple[np.ndarray, np.ndarray]], classes: Sequence[str],
+                              cfg: LocalizeConfig, snippet_seconds: float, nms_modes: Sequence[str],
+                              ambiguous: Mapping[str, np.ndarray] | None = None,
+                              durations: Mapping[str, float] | None = None) -> dict[str, dict[str, Any]]:
+    """:func:`localize_videos` for each NMS mode of ``nms_modes`` (one candidate set per video,
+    see :func:`localize_video_nms_modes`): mode -> result object."""
+    results: dict[str, dict[str, list[dict[str, Any]]]] = {m: {} for m in nms_modes}
     for name, (att, cas) in outputs.items():
         cas = np.asarray(cas)
         if cas.ndim != 2 or cas.shape[1] != len(classes) + 1:
             raise EvaluationError(f"localize_videos: video {name}: cas_supp has shape {cas.shape}, "
                                   f"expected (T, {len(classes) + 1}) for {len(classes)} classes")
         try:
-            prop = localize_video(att, cas, cfg, snippet_seconds,
-                                  ambiguous=None if ambiguous is None else ambiguous.get(name),
-                                  duration=None if durations is None else durations.get(name))
+            props = localize_video_nms_modes(att, cas, cfg, snippet_seconds, nms_modes,
+                                             ambiguous=None if ambiguous is None else ambiguous.get(name),
+                                             duration=None if durations is None else durations.get(name))
         except EvaluationError as err:
             raise EvaluationError(f"video {name}: {err}") from None
-        results[name] = [{"label": classes[c], "segment": [s, e], "score": sc}
-                         for c, s, e, sc in zip(prop.class_idx.tolist(), prop.start.tolist(),
-                                                prop.end.tolist(), prop.score.tolist())]
-    return {
+        for mode, prop in props.items():
+            results[mode][name] = [{"label": classes[c], "segment": [s, e], "score": sc}
+                                   for c, s, e, sc in zip(prop.class_idx.tolist(), prop.start.tolist(),
+                                                          prop.end.tolist(), prop.score.tolist())]
+    return {mode: {
         "version": "himnet-study",
-        "results": results,
-        "external_data": {"used": False, "details": f"HiM-Net localization: nms={cfg.nms}, "
+        "results": results[mode],
+        "external_data": {"used": False, "details": f"HiM-Net localization: nms={mode}, "
                                                     f"{len(cfg.thresholds)} attention thresholds"},
-    }
+    } for mode in nms_modes}
 
 
 def write_results(path: str | os.PathLike, obj: Mapping[str, Any]) -> None:
-    """Write a result object atomically as JSON (sorted keys)."""
-    atomic_write_json(path, obj)
+    """Write a result object atomically as compact JSON (sorted keys, no indentation: a run's
+    predictions hold up to ~10^5 proposals, and indenting them tripled the write time and size)."""
+    atomic_write_text(path, json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False) + "\n")
