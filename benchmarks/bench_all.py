@@ -36,6 +36,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # sibling bench scripts (synthetic GT/predictions, synthetic video)
 
 from himnet_lib.config import build_config, resolve_config  # noqa: E402
+from himnet_lib.io import atomic_write_text  # noqa: E402
 from himnet_lib.losses import LossConfig, compose_losses  # noqa: E402
 from himnet_lib.model import ModelConfig, ModelOutput, build_model, count_parameters  # noqa: E402
 
@@ -185,6 +186,23 @@ def bench_demo(reps: int) -> dict:
     }
 
 
+def bench_stacking(reps: int) -> dict:
+    """What training several runs as one batch could save at demo size: the fast step's CPU time
+    per video at batch 10 (one run), 20 and 40 (two and four runs' batches stacked), 1 thread.
+    Stacking K runs (parameters stacked + vmap, or grouped products) cannot beat the per-video
+    cost of one K-times larger batch, so ``stacking_bound`` bounds its speedup per run."""
+    torch.set_num_threads(1)
+    cfg = resolve_config(build_config("demo"), feature_dim=128, num_classes=20)
+    T = cfg.train.seq_len
+    fns = {}
+    for B in (10, 20, 40):
+        fns[str(B)], _ = make_step(cfg.model, cfg.loss, torch.randn(B, T, 128), _labels(B, 20), False)
+    r = interleaved(fns, reps, warmup=3)
+    per_video = {B: r[B]["cpu"] / int(B) for B in r}
+    return {"stacking": {"per_video_cpu_s": per_video,
+                         "stacking_bound": {f"{int(B) // 10} runs": per_video["10"] / v for B, v in per_video.items()}}}
+
+
 def bench_paper(reps: int, threads: int = 2) -> dict:
     torch.set_num_threads(threads)
     B, T, D, C = 10, 560, 2048, 20
@@ -303,6 +321,33 @@ def bench_load(n_videos: int = 412, mean_T: int = 330, dim: int = 2048) -> dict:
             "load_input": f"{n_videos} videos x ~{mean_T} x {dim} float32 (W-TALC bundle)"}
 
 
+def bench_run(short: int = 50, long: int = 150) -> dict:
+    """One demo run end to end (Table 3's full model on the demo benchmark, 1 thread), trained
+    for ``short`` and ``long`` iterations in this process: the difference gives the cost of an
+    iteration, the rest is the fixed cost of a run (model, inference, localization under the four
+    read-outs, mAP, diagnostics, records). A first 1-iteration run warms the process up (imports)."""
+    from himnet_lib import study
+    from himnet_lib.data import load_dataset
+    from himnet_lib.data.synthetic import make_synthetic
+    from himnet_lib.train import train_run
+
+    torch.set_num_threads(1)
+    spec = next(s for s in study.table3_specs("demo", 1) if s.label == "Exp 4")
+    with tempfile.TemporaryDirectory() as tmp:
+        ds = load_dataset(make_synthetic("demo", seed=0, out=Path(tmp) / "demo"))
+        wall = {}
+        for its in (1, short, long):
+            cfg = spec.config()
+            cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, iterations=its))
+            t0 = time.perf_counter()
+            train_run(cfg, ds, Path(tmp) / f"run{its}", num_threads=1, progress=False, log=lambda s: None)
+            wall[its] = time.perf_counter() - t0
+    per_it = (wall[long] - wall[short]) / (long - short)
+    return {"run": {"per_iteration_s": per_it, "fixed_s": wall[short] - short * per_it,
+                    "iterations": [short, long], "wall_s": [wall[short], wall[long]],
+                    "note": "one demo run (Table 3 Exp 4), 1 thread; fixed = a run's cost besides its iterations"}}
+
+
 def numerics(steps: int, slug: str, scale: dict) -> dict:
     """Loss curves of the reference and fast paths (float32) over ``steps`` Adam steps from the same
     initial weights and batches, with the paper's dropout and with dropout off."""
@@ -406,6 +451,11 @@ def table(res: dict) -> str:
          if "paper_loss_share_fast" in res and "demo_loss_share_fast" in res else None, ""),
         ("detection mAP, THUMOS-scale input", res.get("eval_thumos_scale_s"), "s"),
         ("localize one 2,600-snippet video (Soft-NMS)", res.get("localize_per_video_ms"), "ms"),
+        ("stacking bound: per-run speedup of 2 / 4 runs in one batch",
+         "{:.2f}x / {:.2f}x".format(*(res["stacking"]["stacking_bound"][f"{k} runs"] for k in (2, 4)))
+         if "stacking" in res else None, ""),
+        ("one demo run: per iteration (1 thread)", res.get("run", {}).get("per_iteration_s"), "s"),
+        ("one demo run: fixed cost (evaluation, records)", res.get("run", {}).get("fixed_s"), "s"),
         ("load: peak RSS / feature bytes", res.get("load_peak_rss_over_feature_bytes"), ""),
         ("numerics: max |loss diff| no dropout", res.get("numerics", {}).get("no_dropout_max_abs_loss_diff"), ""),
     ]
@@ -422,8 +472,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run of the script)")
     ap.add_argument("--skip", nargs="*", default=[],
-                    choices=["demo", "paper", "eval", "localize", "load", "numerics"])
-    ap.add_argument("--out", default=None, help="JSON path (default results/bench/<machine>.json)")
+                    choices=["demo", "stacking", "paper", "eval", "localize", "run", "load", "numerics"])
+    ap.add_argument("--out", default=None,
+                    help="JSON path (default results/bench/<machine>.json; with --quick a temporary file)")
     args = ap.parse_args(argv)
     slug = machine_slug()
     t_start = time.perf_counter()
@@ -431,17 +482,27 @@ def main(argv: list[str] | None = None) -> dict:
                  "python": platform.python_version(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
                  "load_average_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
                  "make_demo_s": None,
-                 "make_demo_note": "not measured here (an hour-long run); filled in from a fresh `make demo`"}
+                 "make_demo_note": "not measured here (a long run); filled in from a fresh `make demo`"}
+    # --quick never overwrites the recorded numbers: its JSON goes to the temporary folder by default
+    default = Path(tempfile.gettempdir()) / f"bench-quick-{slug}.json" if args.quick else RESULTS / f"{slug}.json"
+    out = Path(args.out) if args.out else default
+    old = json.loads(out.read_text()) if out.exists() else {}
+    if old.get("make_demo_s"):  # keep the last measured `make demo` time: this script does not rerun it
+        res["make_demo_s"], res["make_demo_note"] = old["make_demo_s"], old.get("make_demo_note", "")
+    if args.skip and old:  # a partial rerun keeps the skipped parts' numbers from the earlier run, and says so
+        res = {**old, **res, "skipped_parts_from": {"date": old.get("date"), "parts": list(args.skip)}}
+        res.pop("incomplete", None)
     parts = [
         ("demo", lambda: bench_demo(5 if args.quick else 21)),
+        ("stacking", lambda: bench_stacking(3 if args.quick else 11)),
         ("paper", lambda: bench_paper(1 if args.quick else 3)),
         ("eval", lambda: bench_eval(1 if args.quick else 3)),
         ("localize", lambda: bench_localize(3 if args.quick else 10)),
+        ("run", lambda: bench_run(10, 30) if args.quick else bench_run()),
         ("load", lambda: bench_load(40 if args.quick else 412)),
         ("numerics", lambda: numerics(20 if args.quick else 200, slug,
                                       {"B": 10, "T": 140, "D": 256, "H": 64})),
     ]
-    out = Path(args.out) if args.out else RESULTS / f"{slug}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     for name, fn in parts:
         if name in args.skip:
@@ -450,14 +511,14 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"== {name} ...", file=sys.stderr, flush=True)
         res.update(fn())
         res.setdefault("part_seconds", {})[name] = round(time.perf_counter() - t0, 1)
-        out.write_text(json.dumps({**res, "incomplete": True}, indent=1) + "\n")  # partial results survive
+        atomic_write_text(out, json.dumps({**res, "incomplete": True}, indent=1) + "\n")  # partial results survive
     res["loss_share"] = {k: res[f"{k}_loss_share_fast"] for k in ("demo", "paper") if f"{k}_loss_share_fast" in res}
     res["load_average_at_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     res["total_seconds"] = round(time.perf_counter() - t_start, 1)
     if args.quick:
         res["note"] = "--quick: few repetitions; not for reporting"
     print(table(res))
-    out.write_text(json.dumps(res, indent=1) + "\n")
+    atomic_write_text(out, json.dumps(res, indent=1) + "\n")
     print(f"wrote {out}")
     return res
 

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 from .io import atomic_write_text
 from .registry import reproduces_table
 
-__all__ = ["replace_block", "results_block", "update_readme"]
+__all__ = ["bench_block", "replace_block", "results_block", "update_readme"]
 
 # (heading, table file under results/<profile>/tables/)
 RESULT_TABLES: tuple[tuple[str, str], ...] = (
@@ -61,13 +62,62 @@ def results_block(tables_dir: str | os.PathLike, link_prefix: str = "results/dem
     return "\n".join(parts) if parts else "_(run `make demo` to generate the results)_\n"
 
 
+def _fmt(v: float | None, unit: str = "") -> str:
+    if v is None:
+        return "–"
+    if unit == "s" and v < 1:
+        return f"{v * 1000:.1f} ms"
+    return f"{v:.3g} {unit}".strip()
+
+
+def bench_block(bench_dir: str | os.PathLike, link_prefix: str = "results/bench/") -> str:
+    """The ``make bench`` table of each ``results/bench/<machine>.json``: reference and fast side
+    by side, ratios from the same run (as ``benchmarks/bench_all.py`` measured them)."""
+    parts = []
+    for path in sorted(Path(bench_dir).glob("*.json")):
+        r = json.loads(path.read_text())
+        if "demo_step_s" not in r and "paper_step_s" not in r:
+            continue  # not a bench_all result (e.g. the numerics CSV's companions)
+        dc, p = r.get("demo_step_cpu_s", {}), r.get("paper_step_s", {})
+        peak = r.get("matmul_peak_gflops", {})
+        rows = ["| what | reference | fast | fast / reference |", "|---|---|---|---|"]
+
+        def ratio(ref: float | None, fast: float | None) -> str:
+            return f"{ref / fast:.2f}x" if ref and fast else "–"
+
+        rows += [
+            f"| demo step, 1 thread, fp32 (CPU time) | {_fmt(dc.get('reference'), 's')} | "
+             f"{_fmt(dc.get('fast'), 's')} | {ratio(dc.get('reference'), dc.get('fast'))} |",
+            f"| demo step, 1 thread, fast under bf16 autocast (CPU time) | {_fmt(dc.get('reference'), 's')} | "
+             f"{_fmt(dc.get('fast_bf16'), 's')} | {ratio(dc.get('reference'), dc.get('fast_bf16'))} |",
+            f"| paper step, 2 threads (fast = bf16 autocast) | {_fmt(p.get('reference_fp32'), 's')} | "
+             f"{_fmt(p.get('fast'), 's')} | {ratio(p.get('reference_fp32'), p.get('fast'))} |",
+            f"| paper step achieved / bf16 matmul peak of the run | | "
+             f"{_fmt(r.get('paper_step_achieved_gflops'), 'GFLOP/s')} / {_fmt(peak.get('bf16'), 'GFLOP/s')} | "
+             f"{_fmt(r.get('paper_fraction_of_bf16_peak'))} |",
+        ]
+        run = r.get("run", {})
+        if run:
+            rows.append(f"| one demo run: per iteration / fixed (evaluation, records) | | "
+                         f"{_fmt(run.get('per_iteration_s'), 's')} / {_fmt(run.get('fixed_s'), 's')} | |")
+        if r.get("make_demo_s"):
+            rows.append(f"| `make demo`, fresh clone, install included | | {r['make_demo_s'] / 60:.1f} min | |")
+        head = f"**{r.get('cpu_model', path.stem)}, {r.get('cores', '?')} cores, torch {r.get('torch', '?')}** " \
+               f"([{path.name}]({link_prefix}{path.name}), {r.get('date', '')})"
+        parts.append(head + "\n\n" + "\n".join(rows) + "\n")
+    return "\n".join(parts) if parts else "_(run `make bench` to measure this machine)_\n"
+
+
 def update_readme(readme: str | os.PathLike, tables_dir: str | os.PathLike,
-                  link_prefix: str = "results/demo/tables/") -> Path:
-    """Rewrite the README's ``results`` and ``reproduces`` blocks in place (atomically)."""
+                  link_prefix: str = "results/demo/tables/", bench_dir: str | os.PathLike | None = None) -> Path:
+    """Rewrite the README's ``results``, ``reproduces`` and (when ``bench_dir`` is given) ``bench``
+    blocks in place (atomically)."""
     path = Path(readme)
     text = path.read_text()
     text = replace_block(text, "results", results_block(tables_dir, link_prefix))
     text = replace_block(text, "reproduces", reproduces_table())
+    if bench_dir is not None:
+        text = replace_block(text, "bench", bench_block(bench_dir))
     return atomic_write_text(path, text)
 
 
@@ -79,8 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m himnet_lib.report", description=main.__doc__)
     p.add_argument("--readme", type=Path, default=PROJECT_ROOT / "README.md")
     p.add_argument("--tables", type=Path, default=PROJECT_ROOT / "results" / "demo" / "tables")
+    p.add_argument("--bench", type=Path, default=PROJECT_ROOT / "results" / "bench")
     args = p.parse_args(argv)
-    update_readme(args.readme, args.tables)
+    update_readme(args.readme, args.tables, bench_dir=args.bench)
     print(f"updated {args.readme} from {args.tables}")
     return 0
 
