@@ -77,6 +77,7 @@ lab-server:
 # bench_gpu.py) still run on their own.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_all.py
+	$(BIN)/python -m himnet_lib.report   # the README's generated blocks (bench table included)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -348,7 +348,15 @@ def bench_run(short: int = 50, long: int = 150) -> dict:
                     "note": "one demo run (Table 3 Exp 4), 1 thread; fixed = a run's cost besides its iterations"}}
 
 
-def numerics(steps: int, slug: str, scale: dict) -> dict:
+def _shown(path: Path) -> str:
+    """``path`` relative to the checkout where it lies inside it (the JSON stays machine-free)."""
+    try:
+        return str(path.relative_to(HERE.parent))
+    except ValueError:
+        return str(path)
+
+
+def numerics(steps: int, slug: str, scale: dict, out_dir: Path = RESULTS) -> dict:
     """Loss curves of the reference and fast paths (float32) over ``steps`` Adam steps from the same
     initial weights and batches, with the paper's dropout and with dropout off."""
     torch.set_num_threads(2)
@@ -385,8 +393,8 @@ def numerics(steps: int, slug: str, scale: dict) -> dict:
                 total.backward()
                 opt.step()
                 curves[f"{impl}_{tag}"].append(float(total.detach()))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    csv_path = RESULTS / f"numerics_{slug}.csv"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path = out_dir / f"numerics_{slug}.csv"
     keys = list(curves)
     with open(csv_path, "w") as f:
         f.write("step," + ",".join(keys) + "\n")
@@ -407,7 +415,7 @@ def numerics(steps: int, slug: str, scale: dict) -> dict:
         axes[0].set_ylabel("total loss (Eq. 11)")
         fig.suptitle(f"reference vs fast path, B={B} T={T} D={D} (reduced paper-like scale)", fontsize=9)
         fig.tight_layout()
-        png = RESULTS / f"numerics_{slug}.png"
+        png = out_dir / f"numerics_{slug}.png"
         fig.savefig(png, dpi=110)
         plt.close(fig)
     except ImportError:
@@ -422,8 +430,8 @@ def numerics(steps: int, slug: str, scale: dict) -> dict:
         "dropout_mean_last50_reference": float(np.mean(curves["reference_dropout"][-50:])),
         "dropout_mean_last50_fast": float(np.mean(curves["fast_dropout"][-50:])),
         "dropout_mean_diff_sd": float(dd.std()),
-        "csv": str(csv_path.relative_to(HERE.parent)),
-        "png": str(png.relative_to(HERE.parent)) if png else None,
+        "csv": _shown(csv_path),
+        "png": _shown(png) if png else None,
     }}
 
 
@@ -486,7 +494,10 @@ def main(argv: list[str] | None = None) -> dict:
     # --quick never overwrites the recorded numbers: its JSON goes to the temporary folder by default
     default = Path(tempfile.gettempdir()) / f"bench-quick-{slug}.json" if args.quick else RESULTS / f"{slug}.json"
     out = Path(args.out) if args.out else default
-    old = json.loads(out.read_text()) if out.exists() else {}
+    try:
+        old = json.loads(out.read_text()) if out.exists() else {}
+    except json.JSONDecodeError:
+        old = {}  # a truncated earlier file: measure afresh
     if old.get("make_demo_s"):  # keep the last measured `make demo` time: this script does not rerun it
         res["make_demo_s"], res["make_demo_note"] = old["make_demo_s"], old.get("make_demo_note", "")
     if args.skip and old:  # a partial rerun keeps the skipped parts' numbers from the earlier run, and says so
@@ -501,7 +512,7 @@ def main(argv: list[str] | None = None) -> dict:
         ("run", lambda: bench_run(10, 30) if args.quick else bench_run()),
         ("load", lambda: bench_load(40 if args.quick else 412)),
         ("numerics", lambda: numerics(20 if args.quick else 200, slug,
-                                      {"B": 10, "T": 140, "D": 256, "H": 64})),
+                                      {"B": 10, "T": 140, "D": 256, "H": 64}, out.parent)),
     ]
     out.parent.mkdir(parents=True, exist_ok=True)
     for name, fn in parts:

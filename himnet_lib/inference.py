@@ -96,7 +96,8 @@ def evaluate_outputs(ds, outputs: dict[str, dict[str, np.ndarray]], cfg: RunConf
             inputs, ds.classes, loc, ds.snippet_seconds, nms_modes,
             ambiguous=ds.ambiguous if getattr(loc, "remove_ambiguous", False) else None, durations=durations)
         for nms, preds_ in by_mode.items():
-            scored[readout_key(norm, nms)] = (evaluate_results(gt, preds_), preds_)
+            key = readout_key(norm, nms)  # only the run's own predictions are kept (they can be large)
+            scored[key] = (evaluate_results(gt, preds_), preds_ if key == main_key else None)
 
     det, preds = scored[main_key]
     members = snippet_memberships(ds, videos)

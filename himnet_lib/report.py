@@ -67,6 +67,8 @@ def _fmt(v: float | None, unit: str = "") -> str:
         return "–"
     if unit == "s" and v < 1:
         return f"{v * 1000:.1f} ms"
+    if v >= 100:
+        return f"{v:,.0f} {unit}".strip()
     return f"{v:.3g} {unit}".strip()
 
 
@@ -78,8 +80,9 @@ def bench_block(bench_dir: str | os.PathLike, link_prefix: str = "results/bench/
         r = json.loads(path.read_text())
         if "demo_step_s" not in r and "paper_step_s" not in r:
             continue  # not a bench_all result (e.g. the numerics CSV's companions)
-        dc, p = r.get("demo_step_cpu_s", {}), r.get("paper_step_s", {})
-        peak = r.get("matmul_peak_gflops", {})
+        dc, p = r.get("demo_step_cpu_s") or {}, r.get("paper_step_s") or {}
+        peak = r.get("matmul_peak_gflops") or {}
+        threads = (r.get("paper_shape") or {}).get("threads", "?")
         rows = ["| what | reference | fast | fast / reference |", "|---|---|---|---|"]
 
         def ratio(ref: float | None, fast: float | None) -> str:
@@ -90,18 +93,21 @@ def bench_block(bench_dir: str | os.PathLike, link_prefix: str = "results/bench/
              f"{_fmt(dc.get('fast'), 's')} | {ratio(dc.get('reference'), dc.get('fast'))} |",
             f"| demo step, 1 thread, fast under bf16 autocast (CPU time) | {_fmt(dc.get('reference'), 's')} | "
              f"{_fmt(dc.get('fast_bf16'), 's')} | {ratio(dc.get('reference'), dc.get('fast_bf16'))} |",
-            f"| paper step, 2 threads (fast = bf16 autocast) | {_fmt(p.get('reference_fp32'), 's')} | "
+            f"| paper step, {threads} threads (fast = bf16 autocast) | {_fmt(p.get('reference_fp32'), 's')} | "
              f"{_fmt(p.get('fast'), 's')} | {ratio(p.get('reference_fp32'), p.get('fast'))} |",
             f"| paper step achieved / bf16 matmul peak of the run | | "
              f"{_fmt(r.get('paper_step_achieved_gflops'), 'GFLOP/s')} / {_fmt(peak.get('bf16'), 'GFLOP/s')} | "
              f"{_fmt(r.get('paper_fraction_of_bf16_peak'))} |",
         ]
-        run = r.get("run", {})
+        run = r.get("run") or {}
         if run:
             rows.append(f"| one demo run: per iteration / fixed (evaluation, records) | | "
                          f"{_fmt(run.get('per_iteration_s'), 's')} / {_fmt(run.get('fixed_s'), 's')} | |")
         if r.get("make_demo_s"):
             rows.append(f"| `make demo`, fresh clone, install included | | {r['make_demo_s'] / 60:.1f} min | |")
+        if r.get("skipped_parts_from"):
+            rows.append(f"| (parts {', '.join(r['skipped_parts_from']['parts'])} carried over from "
+                        f"{r['skipped_parts_from']['date']}) | | | |")
         head = f"**{r.get('cpu_model', path.stem)}, {r.get('cores', '?')} cores, torch {r.get('torch', '?')}** " \
                f"([{path.name}]({link_prefix}{path.name}), {r.get('date', '')})"
         parts.append(head + "\n\n" + "\n".join(rows) + "\n")

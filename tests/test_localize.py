@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -17,6 +18,7 @@ from himnet_lib.localize import (
     hard_nms,
     interval_iou,
     localize_video,
+    localize_video_nms_modes,
     localize_videos,
     oic_scores,
     select_classes,
@@ -237,6 +239,32 @@ def test_localize_video_matches_loop_reference(seed, T, C, nms, n_thr):
     want = sorted(ref)
     for g, w in zip(got, want):
         assert g[:3] == pytest.approx(w[:3]) and g[3] == pytest.approx(w[3], rel=1e-9, abs=1e-9)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), T=st.integers(1, 60), C=st.integers(1, 4))
+def test_both_nms_modes_from_one_candidate_set_match_the_loop_reference(seed, T, C):
+    """The evaluation scores Soft-NMS and NMS from one shared candidate set: each must still be
+    what the plain loops give for that mode alone."""
+    rng = np.random.default_rng(seed)
+    att = np.clip(np.convolve(rng.random(T + 4), np.ones(5) / 5, mode="valid"), 0, 1)
+    cas = rng.normal(0, 2, (T, C + 1)) * att[:, None]
+    base = LocalizeConfig(thresholds=(0.3, 0.45, 0.6), class_threshold=0.1)
+    both = localize_video_nms_modes(att, cas, base, 0.64, ("nms", "soft"))
+    for mode in ("soft", "nms"):
+        prop = both[mode]
+        want = sorted(ref_localize(att, cas, dataclasses.replace(base, nms=mode), 0.64))
+        got = sorted(zip(prop.class_idx.tolist(), prop.start.tolist(), prop.end.tolist(), prop.score.tolist()))
+        assert len(got) == len(want), mode
+        for g, w in zip(got, want):
+            assert g[:3] == pytest.approx(w[:3]) and g[3] == pytest.approx(w[3], rel=1e-9, abs=1e-9)
+
+
+def test_interval_iou_of_positive_lengths_hand_computed():
+    # the in-place path (every length > 0): [0,4) vs [2,6): 2 / 6; [0,4) vs [4,5): touching -> 0
+    iou = interval_iou(np.array([0.0, 2.0, 4.0]), np.array([4.0, 6.0, 5.0]))
+    assert iou[0, 1] == pytest.approx(2 / 6) and iou[0, 2] == 0 and iou[1, 2] == pytest.approx(1 / 4)
+    assert np.allclose(np.diag(iou), 1.0) and np.allclose(iou, iou.T)
 
 
 # --- many videos, JSON, round trip through the metric -----------------------------------------
