@@ -501,8 +501,15 @@ def main(argv: list[str] | None = None) -> dict:
     if old.get("make_demo_s"):  # keep the last measured `make demo` time: this script does not rerun it
         res["make_demo_s"], res["make_demo_note"] = old["make_demo_s"], old.get("make_demo_note", "")
     if args.skip and old:  # a partial rerun keeps the skipped parts' numbers from the earlier run, and says so
-        res = {**old, **res, "skipped_parts_from": {"date": old.get("date"), "parts": list(args.skip)}}
-        res.pop("incomplete", None)
+        # only the skipped parts' keys when the earlier run recorded them (part_keys), else all of it
+        keys = old.get("part_keys")
+        carried = {k: old[k] for p in args.skip for k in keys.get(p, []) if k in old} if keys else old
+        res = {**carried, **res, "skipped_parts_from": {"date": old.get("date"), "parts": list(args.skip),
+                                                        "note": old.get("note")}}
+        for k in ("incomplete", "note"):  # the earlier run's note describes the carried parts only
+            res.pop(k, None)
+        if keys:
+            res["part_keys"] = {p: keys[p] for p in args.skip if p in keys}
     parts = [
         ("demo", lambda: bench_demo(5 if args.quick else 21)),
         ("stacking", lambda: bench_stacking(3 if args.quick else 11)),
@@ -520,7 +527,9 @@ def main(argv: list[str] | None = None) -> dict:
             continue
         t0 = time.perf_counter()
         print(f"== {name} ...", file=sys.stderr, flush=True)
-        res.update(fn())
+        got = fn()
+        res.update(got)
+        res.setdefault("part_keys", {})[name] = sorted(got)
         res.setdefault("part_seconds", {})[name] = round(time.perf_counter() - t0, 1)
         atomic_write_text(out, json.dumps({**res, "incomplete": True}, indent=1) + "\n")  # partial results survive
     res["loss_share"] = {k: res[f"{k}_loss_share_fast"] for k in ("demo", "paper") if f"{k}_loss_share_fast" in res}

@@ -8,13 +8,13 @@ leave ``interactive = False`` and never display it.
 
 from __future__ import annotations
 
-import json
+import functools
 import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from . import viz
-from .records import load_outputs
+from .records import load_outputs, load_predictions
 
 
 def run_choices(specs: Sequence[Any], runs_dir: str | os.PathLike,
@@ -26,13 +26,18 @@ def run_choices(specs: Sequence[Any], runs_dir: str | os.PathLike,
             if (runs_dir / s.run_id / "metrics.json").exists()]
 
 
-def draw_run_video(runs_dir: str | os.PathLike, run_id: str, name: str, dataset) -> Any:
-    """The timeline figure of test video ``name`` under run ``run_id`` (its outputs and proposals)."""
+def _run_records(run_dir: Path) -> tuple[dict, dict]:
+    return load_outputs(run_dir), load_predictions(run_dir)
+
+
+def draw_run_video(runs_dir: str | os.PathLike, run_id: str, name: str, dataset,
+                   records=_run_records) -> Any:
+    """The timeline figure of test video ``name`` under run ``run_id`` (its outputs and proposals);
+    ``records(run_dir)`` returns the run's (outputs, predictions)."""
     run_dir = Path(runs_dir) / run_id
-    outputs = load_outputs(run_dir)
+    outputs, preds = records(run_dir)
     if name not in outputs:
         raise KeyError(f"{run_dir / 'outputs.npz'} has no outputs for video {name!r}")
-    preds = json.loads((run_dir / "predictions.json").read_text())["results"]
     return viz.timeline_for(dataset.video(name), outputs[name], preds.get(name, []), dataset)
 
 
@@ -47,7 +52,10 @@ def video_picker(specs: Sequence[Any], runs_dir: str | os.PathLike, dataset,
     run_picker = widgets.Dropdown(description="run", options=choices)
     video_picker_ = widgets.Dropdown(description="video", options=[v.name for v in dataset.test_videos()])
 
+    # a run's records are read once, not at every change of the video dropdown (outputs.npz is ~10 MB)
+    records = functools.lru_cache(maxsize=4)(_run_records)
+
     def draw(run_id: str, name: str) -> None:
-        viz.show(draw_run_video(runs_dir, run_id, name, dataset))
+        viz.show(draw_run_video(runs_dir, run_id, name, dataset, records))
 
     return widgets.interactive(draw, run_id=run_picker, name=video_picker_)

@@ -129,5 +129,10 @@ def load_outputs(run_dir: str | os.PathLike) -> dict[str, dict[str, np.ndarray]]
     return out
 
 
+def load_predictions(run_dir: str | os.PathLike) -> dict[str, list[dict]]:
+    """Read ``predictions.json`` back into ``{video: [{"label", "segment", "score"}, ...]}``."""
+    return json.loads((Path(run_dir) / "predictions.json").read_text())["results"]
+
+
 def load_history(run_dir: str | os.PathLike):
     return pd.read_csv(Path(run_dir) / "history.csv")

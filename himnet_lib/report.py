@@ -72,6 +72,10 @@ def _fmt(v: float | None, unit: str = "") -> str:
     return f"{v:.3g} {unit}".strip()
 
 
+def _ratio(ref: float | None, fast: float | None) -> str:
+    return f"{ref / fast:.2f}x" if ref and fast else "–"
+
+
 def bench_block(bench_dir: str | os.PathLike, link_prefix: str = "results/bench/") -> str:
     """The ``make bench`` table of each ``results/bench/<machine>.json``: reference and fast side
     by side, ratios from the same run (as ``benchmarks/bench_all.py`` measured them)."""
@@ -84,10 +88,7 @@ def bench_block(bench_dir: str | os.PathLike, link_prefix: str = "results/bench/
         peak = r.get("matmul_peak_gflops") or {}
         threads = (r.get("paper_shape") or {}).get("threads", "?")
         rows = ["| what | reference | fast | fast / reference |", "|---|---|---|---|"]
-
-        def ratio(ref: float | None, fast: float | None) -> str:
-            return f"{ref / fast:.2f}x" if ref and fast else "–"
-
+        ratio = _ratio
         rows += [
             f"| demo step, 1 thread, fp32 (CPU time) | {_fmt(dc.get('reference'), 's')} | "
              f"{_fmt(dc.get('fast'), 's')} | {ratio(dc.get('reference'), dc.get('fast'))} |",

@@ -38,7 +38,6 @@ threads: int = 0  # torch CPU threads; 0 for the torch default
 show_figures: bool = True  # draw the loss curves and timelines
 
 # %%
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -47,7 +46,7 @@ from IPython.display import display
 from himnet_lib import runs, viz
 from himnet_lib.config import build_config
 from himnet_lib.data import load_dataset
-from himnet_lib.records import load_history, load_outputs
+from himnet_lib.records import load_history, load_outputs, load_predictions
 from himnet_lib.train import train_run
 
 # %% [markdown]
@@ -115,6 +114,6 @@ if show_figures:
 if show_figures:
     ds = load_dataset(data, snippet_seconds=cfg.snippet_seconds)
     outputs = load_outputs(run_dir)
-    predictions = json.loads((run_dir / "predictions.json").read_text())["results"]
+    predictions = load_predictions(run_dir)
     for video in [v for v in ds.test_videos() if len(v.segments)][:2]:
         viz.show(viz.timeline_for(video, outputs[video.name], predictions.get(video.name, []), ds))

@@ -42,13 +42,12 @@ fig5_rows: list = ["Exp 1", "Exp 2", "Exp 6", "Exp 4"]  # Table 3 rows shown in 
 interactive: bool = False  # add an ipywidgets picker (JupyterLab only: never under papermill, see himnet_lib.picker)
 
 # %%
-import json
 
 from IPython.display import display
 
 from himnet_lib import picker, runs, study, viz
 from himnet_lib.data import load_dataset
-from himnet_lib.records import load_outputs
+from himnet_lib.records import load_outputs, load_predictions
 
 results = runs.results_root(profile, results_dir or None)
 data = runs.ensure_data(profile, data_root or None, results)
@@ -65,7 +64,7 @@ ds = load_dataset(data, snippet_seconds=specs[0].config().snippet_seconds)
 records = {}
 for s in specs:
     run_dir = runs_dir / s.run_id
-    records[s.label] = (load_outputs(run_dir), json.loads((run_dir / "predictions.json").read_text())["results"])
+    records[s.label] = (load_outputs(run_dir), load_predictions(run_dir))
 terms = dict(study.TABLE3_ROWS)
 row_title = {lab: f"{lab}: " + " + ".join(f"L_{t.upper()}" for t in terms[lab]) for lab in rows}
 

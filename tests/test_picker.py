@@ -29,14 +29,17 @@ def test_only_finished_runs_are_offered_with_their_titles(finished):
 
 def test_picker_draws_the_chosen_run_and_video(finished, monkeypatch):
     specs, runs_dir, ds = finished
-    shown = []
+    shown, reads = [], []
     monkeypatch.setattr(picker.viz, "show", lambda fig: shown.append(fig))
+    real = picker.load_outputs
+    monkeypatch.setattr(picker, "load_outputs", lambda d: reads.append(d) or real(d))
     ui = picker.video_picker(specs, runs_dir, ds)
     run_dd, video_dd = ui.children[0], ui.children[1]
     assert isinstance(run_dd, widgets.Dropdown) and video_dd.options == tuple(v.name for v in ds.test_videos())
     video_dd.value = ds.test_videos()[1].name  # a change redraws
     assert len(shown) == 2
-    assert shown[-1]._suptitle.get_text().startswith(ds.test_videos()[1].name + ":")
+    assert len(reads) == 1  # the run's outputs were read once for both drawings
+    assert shown[-1].get_suptitle().startswith(ds.test_videos()[1].name + ":")
 
 
 def test_unknown_video_and_no_finished_run_are_named(finished, tmp_path):
