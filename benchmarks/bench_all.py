@@ -128,14 +128,20 @@ def _labels(B: int, C: int) -> torch.Tensor:
 
 
 def make_step(mcfg: ModelConfig, lcfg: LossConfig, x: torch.Tensor, y: torch.Tensor, amp: bool, seed: int = 0,
-              fused_adam: bool = False):
-    """One training step closure (forward + compose_losses + backward + Adam), as train.py runs it
-    (``fused_adam``: ``torch.optim.Adam(fused=True)``, which train.py does not use yet)."""
+              fused_adam: bool = False, fill_uninitialized: bool | None = None):
+    """One training step closure (forward + compose_losses + backward + Adam), as train.py runs it.
+
+    ``fused_adam``: ``torch.optim.Adam(fused=True)`` (train.py's default since ``train.fused_adam``).
+    ``fill_uninitialized``: set ``torch.utils.deterministic.fill_uninitialized_memory`` for this
+    step only (under deterministic algorithms, as train.py runs: True = the code as the performance
+    issue was filed, False = today's ``seed_everything``); None leaves it alone."""
     torch.manual_seed(seed)
     model = build_model(mcfg).train()
     opt = torch.optim.Adam(model.parameters(), lr=3e-5, weight_decay=1e-3, fused=True if fused_adam else None)
 
     def step() -> float:
+        if fill_uninitialized is not None:
+            torch.utils.deterministic.fill_uninitialized_memory = fill_uninitialized
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
             out = model(x)
         total, _ = compose_losses(out, y, lcfg)
@@ -164,26 +170,92 @@ def loss_time(model, x: torch.Tensor, y: torch.Tensor, lcfg: LossConfig, amp: bo
 
 # --- the parts ----------------------------------------------------------------------------------
 
+# The demo step's variants: (impl, bf16 autocast, fused Adam, fill of uninitialised memory).
+# "reference" is the code as the performance issue was filed (reference nn.Module path, float32,
+# Adam's per-parameter loop, deterministic mode filling every new tensor); "fast" is today's demo
+# default (fast path, bf16 autocast, fused Adam, no fill; the demo profile sets train.amp=bf16).
+DEMO_VARIANTS = {
+    "reference": ("reference", False, False, True),
+    "reference_bf16": ("reference", True, False, True),
+    "fast_fp32": ("fast", False, True, False),
+    "fast": ("fast", True, True, False),
+}
+
+
 def bench_demo(reps: int) -> dict:
+    """Demo-size training step, 1 thread, every variant of :data:`DEMO_VARIANTS` interleaved in this
+    process. The CPU allocator setting (``tune_cpu_allocator``) is process-wide, so it is applied
+    here for all variants: the reference gains from it too, and the ratio understates the fast
+    path's full gain (the ``allocator`` part measures that lever on its own)."""
+    from himnet_lib.device import tune_cpu_allocator
+
     torch.set_num_threads(1)
+    tune_cpu_allocator()
+    torch.use_deterministic_algorithms(True, warn_only=True)  # as seed_everything runs training
     cfg = resolve_config(build_config("demo"), feature_dim=128, num_classes=20)
     B, T = cfg.train.batch_size, cfg.train.seq_len
     x, y = torch.randn(B, T, 128), _labels(B, 20)
     fns, models = {}, {}
-    for impl in ("reference", "fast"):
-        for amp in (False, True):
-            key = impl + ("_bf16" if amp else "")
-            fns[key], models[key] = make_step(dataclasses.replace(cfg.model, impl=impl), cfg.loss, x, y, amp)
-    r = interleaved(fns, reps, warmup=3)
-    lt = loss_time(models["fast"], x, y, cfg.loss, False, reps)
+    try:
+        for key, (impl, amp, fused, fill) in DEMO_VARIANTS.items():
+            fns[key], models[key] = make_step(dataclasses.replace(cfg.model, impl=impl), cfg.loss, x, y, amp,
+                                              fused_adam=fused, fill_uninitialized=fill)
+        r = interleaved(fns, reps, warmup=3)
+        lt = loss_time(models["fast"], x, y, cfg.loss, True, reps)
+    finally:
+        torch.use_deterministic_algorithms(False)
+        torch.utils.deterministic.fill_uninitialized_memory = True
     return {
         "shape": {"B": B, "T": T, "D": 128, "params": count_parameters(models["fast"]), "threads": 1},
-        "demo_step_s": {"reference": r["reference"]["wall"], "fast": r["fast"]["wall"],
-                        "reference_bf16": r["reference_bf16"]["wall"], "fast_bf16": r["fast_bf16"]["wall"]},
+        "demo_variants": {k: {"impl": v[0], "amp": "bf16" if v[1] else "none", "fused_adam": v[2],
+                              "fill_uninitialized_memory": v[3]} for k, v in DEMO_VARIANTS.items()},
+        "demo_step_s": {k: v["wall"] for k, v in r.items()},
         "demo_step_cpu_s": {k: v["cpu"] for k, v in r.items()},
+        "demo_speedup_fast_vs_reference_cpu": r["reference"]["cpu"] / r["fast"]["cpu"],
         "demo_loss_s": lt,
         "demo_loss_share_fast": lt / r["fast"]["wall"],
     }
+
+
+_ALLOC_CHILD = r"""
+import sys, time, statistics, torch
+sys.path.insert(0, sys.argv[1])
+from bench_all import DEMO_VARIANTS, _labels, make_step
+from himnet_lib.config import build_config, resolve_config
+from himnet_lib.device import tune_cpu_allocator
+import dataclasses
+torch.set_num_threads(1)
+if sys.argv[2] == "tuned":
+    tune_cpu_allocator()
+cfg = resolve_config(build_config("demo"), feature_dim=128, num_classes=20)
+impl, amp, fused, fill = DEMO_VARIANTS[sys.argv[3]]
+step, _ = make_step(dataclasses.replace(cfg.model, impl=impl), cfg.loss, torch.randn(10, 192, 128), _labels(10, 20),
+                    amp, fused_adam=fused)
+for _ in range(10):
+    step()
+ts = []
+for _ in range(int(sys.argv[4])):
+    t0 = time.process_time(); step(); ts.append(time.process_time() - t0)
+print(statistics.median(ts))
+"""
+
+
+def bench_allocator(reps: int = 3, steps: int = 60) -> dict:
+    """The allocator lever alone: the demo step (fast default and reference) in fresh processes
+    with and without ``tune_cpu_allocator``, alternated ``reps`` times; median CPU seconds."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")]))
+    got: dict[str, list[float]] = {}
+    for _ in range(reps):
+        for variant in ("fast", "reference"):
+            for mode in ("default", "tuned"):
+                out = subprocess.run([sys.executable, "-c", _ALLOC_CHILD, str(HERE), mode, variant, str(steps)],
+                                     capture_output=True, text=True, env=env, timeout=600, check=True)
+                got.setdefault(f"{variant}_{mode}", []).append(float(out.stdout.strip().splitlines()[-1]))
+    med = {k: statistics.median(v) for k, v in got.items()}
+    return {"allocator": {"demo_step_cpu_s": med,
+                          "speedup": {v: med[f"{v}_default"] / med[f"{v}_tuned"] for v in ("fast", "reference")},
+                          "note": "glibc mmap/trim thresholds raised (himnet_lib.device.tune_cpu_allocator); "
+                                  "fresh process per measurement"}}
 
 
 def bench_stacking(reps: int) -> dict:
@@ -211,12 +283,20 @@ def bench_paper(reps: int, threads: int = 2) -> dict:
     x, y = torch.randn(B, T, D), _labels(B, C)
     peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
     fns, models = {}, {}
-    for key, impl, amp, fused in (("reference_fp32", "reference", False, False),
-                                  ("reference_bf16", "reference", True, False),
-                                  ("fast", "fast", True, False), ("fast_fp32", "fast", False, False),
-                                  ("fast_fused_adam", "fast", True, True)):
-        fns[key], models[key] = make_step(dataclasses.replace(mcfg, impl=impl), lcfg, x, y, amp, fused_adam=fused)
-    r = interleaved(fns, reps, warmup=1)
+    torch.use_deterministic_algorithms(True, warn_only=True)  # as seed_everything runs training
+    try:
+        # (key, impl, bf16, fused Adam, fill of uninitialised memory): reference = as filed, fast = default
+        for key, impl, amp, fused, fill in (("reference_fp32", "reference", False, False, True),
+                                            ("reference_bf16", "reference", True, False, True),
+                                            ("fast", "fast", True, True, False),
+                                            ("fast_fp32", "fast", False, True, False),
+                                            ("fast_plain_adam", "fast", True, False, False)):
+            fns[key], models[key] = make_step(dataclasses.replace(mcfg, impl=impl), lcfg, x, y, amp,
+                                              fused_adam=fused, fill_uninitialized=fill)
+        r = interleaved(fns, reps, warmup=1)
+    finally:
+        torch.use_deterministic_algorithms(False)
+        torch.utils.deterministic.fill_uninitialized_memory = True
     peaks = {k: max(v, matmul_peak(torch.float32 if k == "fp32" else torch.bfloat16)) for k, v in peaks.items()}
     lt = loss_time(models["fast"], x, y, lcfg, True, max(3, reps))
     flops = step_flops(mcfg, B, T)
@@ -231,8 +311,9 @@ def bench_paper(reps: int, threads: int = 2) -> dict:
         "paper_fraction_of_bf16_peak": flops / fast / 1e9 / peaks["bf16"],
         "paper_speedup_fast_vs_reference_fp32": r["reference_fp32"]["wall"] / fast,
         "paper_speedup_fast_vs_reference_fp32_cpu": r["reference_fp32"]["cpu"] / r["fast"]["cpu"],
-        "paper_note": "fast = impl 'fast' + bf16 autocast (float32 master weights), plain Adam as in "
-                      "train.py; fast_fused_adam adds torch.optim.Adam(fused=True)",
+        "paper_note": "reference = as filed (nn.Module path, fp32, Adam loop, deterministic fill); fast = "
+                      "impl 'fast' + bf16 autocast (float32 master weights) + fused Adam + no fill, as "
+                      "train.py runs it; fast_plain_adam = fast with Adam's loop",
         "paper_loss_s": lt,
         "paper_loss_share_fast": lt / fast,
     }
@@ -438,17 +519,20 @@ def numerics(steps: int, slug: str, scale: dict, out_dir: Path = RESULTS) -> dic
 def table(res: dict) -> str:
     d, p = res.get("demo_step_s", {}), res.get("paper_step_s", {})
     rows = [
-        ("demo step, reference fp32 (1 thread)", d.get("reference"), "s"),
-        ("demo step, fast fp32 (1 thread)", d.get("fast"), "s"),
-        ("demo step, fast bf16 (1 thread)", d.get("fast_bf16"), "s"),
-        ("  speedup fast/reference (fp32, wall / cpu)",
+        ("demo step, reference as filed: fp32 (1 thread)", d.get("reference"), "s"),
+        ("demo step, reference under bf16 autocast", d.get("reference_bf16"), "s"),
+        ("demo step, fast path fp32 (fused Adam, no fill)", d.get("fast_fp32"), "s"),
+        ("demo step, fast = demo default (bf16)", d.get("fast"), "s"),
+        ("  speedup fast/reference (wall / cpu)",
          f"{d['reference'] / d['fast']:.2f}x / "
          f"{res['demo_step_cpu_s']['reference'] / res['demo_step_cpu_s']['fast']:.2f}x" if d else None, ""),
+        ("allocator lever alone (fast / reference step)",
+         "{fast:.2f}x / {reference:.2f}x".format(**res["allocator"]["speedup"]) if "allocator" in res else None, ""),
         ("paper step, reference fp32 (2 threads)", p.get("reference_fp32"), "s"),
         ("paper step, reference bf16", p.get("reference_bf16"), "s"),
         ("paper step, fast fp32", p.get("fast_fp32"), "s"),
-        ("paper step, fast (bf16 autocast)", p.get("fast"), "s"),
-        ("paper step, fast + fused Adam", p.get("fast_fused_adam"), "s"),
+        ("paper step, fast (bf16 autocast, fused Adam)", p.get("fast"), "s"),
+        ("paper step, fast with Adam's loop", p.get("fast_plain_adam"), "s"),
         ("  speedup fast / reference fp32", res.get("paper_speedup_fast_vs_reference_fp32"), "x"),
         ("matmul peak fp32 / bf16", "{fp32:.0f} / {bf16:.0f}".format(**res["matmul_peak_gflops"])
          if "matmul_peak_gflops" in res else None, "GFLOP/s"),
@@ -480,7 +564,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run of the script)")
     ap.add_argument("--skip", nargs="*", default=[],
-                    choices=["demo", "stacking", "paper", "eval", "localize", "run", "load", "numerics"])
+                    choices=["demo", "allocator", "stacking", "paper", "eval", "localize", "run", "load", "numerics"])
     ap.add_argument("--out", default=None,
                     help="JSON path (default results/bench/<machine>.json; with --quick a temporary file)")
     args = ap.parse_args(argv)
@@ -512,6 +596,7 @@ def main(argv: list[str] | None = None) -> dict:
             res["part_keys"] = {p: keys[p] for p in args.skip if p in keys}
     parts = [
         ("demo", lambda: bench_demo(5 if args.quick else 21)),
+        ("allocator", lambda: bench_allocator(1 if args.quick else 3, 20 if args.quick else 60)),
         ("stacking", lambda: bench_stacking(3 if args.quick else 11)),
         ("paper", lambda: bench_paper(1 if args.quick else 3)),
         ("eval", lambda: bench_eval(1 if args.quick else 3)),

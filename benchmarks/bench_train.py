@@ -24,13 +24,14 @@ from himnet_lib.data.synthetic import make_synthetic
 from himnet_lib.device import autocast as _autocast
 from himnet_lib.inference import build_variant
 from himnet_lib.seed import seed_everything
+from himnet_lib.train import make_optimizer
 
 
 def time_iterations(ds, cfg, amp: str, n: int, warmup: int = 5) -> list[float]:
     rng = seed_everything(0)
     cfg = resolve_config(cfg, feature_dim=ds.feature_dim, num_classes=ds.num_classes)
     model, compose = build_variant(cfg)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    opt = make_optimizer(model, cfg.train)
     videos = ds.train_videos()
     sampler = CoActionSampler(np.stack([v.labels for v in videos]), cfg.train.batch_size, cfg.train.n_pairs, rng)
     dev = torch.device("cpu")

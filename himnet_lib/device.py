@@ -1,7 +1,10 @@
-"""The one place a device is chosen, and the autocast context for the ``train.amp`` setting."""
+"""The one place a device is chosen, the autocast context for the ``train.amp`` setting, and the
+CPU allocator setting the trainer asks for."""
 
 from __future__ import annotations
 
+import ctypes
+import sys
 from contextlib import nullcontext
 
 import torch
@@ -22,3 +25,30 @@ def autocast(device: torch.device, amp: str):
     if amp not in ("none", "", None):
         raise RunError(f"unknown amp mode {amp!r} (use none or bf16)")
     return nullcontext()
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3   # glibc mallopt parameters (malloc.h)
+_allocator_tuned: bool | None = None
+
+
+def tune_cpu_allocator() -> bool:
+    """Keep freed tensor memory in this process's heap instead of returning it to the kernel.
+
+    glibc serves blocks above its mmap threshold with fresh mappings, so every step's new
+    activation tensors (0.1-3 MB here) page-fault on first touch (300-440 faults per demo step)
+    and the kernel zeroes them. Raising the mmap threshold to its maximum (32 MiB) and the trim
+    threshold to 256 MiB lets those blocks be reused: 12 % less time per float32 demo step, 7 % under
+    bf16 (docs/performance.md). Process-wide and idempotent; a no-op (False) off glibc. Values are
+    unaffected: only where memory comes from changes."""
+    global _allocator_tuned
+    if _allocator_tuned is None:
+        ok = False
+        if sys.platform.startswith("linux"):
+            try:
+                libc = ctypes.CDLL("libc.so.6")
+                ok = (bool(libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20))
+                      and bool(libc.mallopt(_M_TRIM_THRESHOLD, 256 << 20)))
+            except (OSError, AttributeError):
+                ok = False
+        _allocator_tuned = ok
+    return _allocator_tuned

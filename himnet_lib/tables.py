@@ -261,7 +261,7 @@ def relocalized(specs: Sequence[RunSpec], ds, runs_dir: str | os.PathLike,
         run_dir = Path(runs_dir) / spec.run_id
         own = json.loads((run_dir / "metrics.json").read_text())["average_mAP"]
         for pp in post_processing:
-            m, _ = relocalize(run_dir, ds, {"localize.nms": pp})
+            m, _ = relocalize(run_dir, ds, {"localize.nms": pp}, readouts=False)
             if pp == spec.config().localize.nms and not np.isclose(m["average_mAP"], own):
                 raise RunError(f"re-localizing {spec.run_id} with its own settings gives {m['average_mAP']} "
                                f"but its metrics.json says {own}")

@@ -110,10 +110,12 @@ def test_training_steps_match_without_dropout():
 def test_keep_threshold_is_exact_for_dyadic_and_close_otherwise():
     assert keep_threshold(0.5) == (8, 128)
     assert keep_threshold(0.75) == (8, 64)
+    assert keep_threshold(0.25 + 2 ** -16) == (16, 2 ** 14 * 3 - 1)   # 16 bits represent it exactly
+    # otherwise 16-bit words, the threshold rounded: keep probability within 2^-17
     bits, thr = keep_threshold(0.7)
-    assert bits == 32 and abs(thr / 2 ** 32 - 0.3) <= 2 ** -33
+    assert (bits, thr) == (16, 19661) and abs(thr / 2 ** 16 - 0.3) <= 2 ** -17
     bits, thr = keep_threshold(0.1)
-    assert bits == 32 and abs(thr / 2 ** 32 - 0.9) <= 2 ** -33
+    assert bits == 16 and abs(thr / 2 ** 16 - 0.9) <= 2 ** -17
 
 
 @pytest.mark.parametrize("p", [0.5, 0.7, 0.1, 0.9])

@@ -7,7 +7,7 @@ from himnet_lib import report
 
 def test_bench_block_puts_reference_and_fast_side_by_side(tmp_path):
     res = {"cpu_model": "Test CPU", "cores": 2, "torch": "2.13.0", "date": "2026-11-28",
-           "demo_step_cpu_s": {"reference": 0.060, "fast": 0.030, "fast_bf16": 0.020},
+           "demo_step_cpu_s": {"reference": 0.060, "fast_fp32": 0.030, "fast": 0.020},
            "paper_step_s": {"reference_fp32": 16.0, "fast": 4.0},
            "matmul_peak_gflops": {"fp32": 60.0, "bf16": 400.0},
            "paper_step_achieved_gflops": 200.0, "paper_fraction_of_bf16_peak": 0.5,
@@ -16,9 +16,9 @@ def test_bench_block_puts_reference_and_fast_side_by_side(tmp_path):
     (tmp_path / "other.json").write_text(json.dumps({"unrelated": 1}))  # not a bench_all file: ignored
     block = report.bench_block(tmp_path)
     assert block.startswith("**Test CPU, 2 cores, torch 2.13.0**") and block.count("| what |") == 1
-    assert "| demo step, 1 thread, fp32 (CPU time) | 60.0 ms | 30.0 ms | 2.00x |" in block
-    assert "| 60.0 ms | 20.0 ms | 3.00x |" in block
-    assert "| paper step, ? threads (fast = bf16 autocast) | 16 s | 4 s | 4.00x |" in block
+    assert "| demo step, 1 thread (CPU time): both in float32 | 60.0 ms | 30.0 ms | 2.00x |" in block
+    assert "fast = demo default (bf16) | 60.0 ms | 20.0 ms | 3.00x |" in block
+    assert "| paper step, ? threads (fast = bf16 autocast, fused Adam) | 16 s | 4 s | 4.00x |" in block
     assert "200 GFLOP/s / 400 GFLOP/s | 0.5 |" in block
     assert "28.0 ms / 4.5 s" in block and "25.0 min" in block
 
