@@ -77,6 +77,7 @@ lab-server:
 # bench_gpu.py) still run on their own.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_all.py
+	$(BIN)/python benchmarks/compare_table3.py   # Table 3 float32 reference vs the bf16 demo default
 	$(BIN)/python -m himnet_lib.report   # the README's generated blocks (bench table included)
 
 clean-venv:

@@ -259,16 +259,18 @@ def bench_allocator(reps: int = 3, steps: int = 60) -> dict:
 
 
 def bench_stacking(reps: int) -> dict:
-    """What training several runs as one batch could save at demo size: the fast step's CPU time
-    per video at batch 10 (one run), 20 and 40 (two and four runs' batches stacked), 1 thread.
+    """What training several runs as one batch could save at demo size: the demo default step's
+    CPU time per video at batch 10 (one run), 20 and 40 (two and four runs' batches stacked), 1 thread.
     Stacking K runs (parameters stacked + vmap, or grouped products) cannot beat the per-video
     cost of one K-times larger batch, so ``stacking_bound`` bounds its speedup per run."""
     torch.set_num_threads(1)
     cfg = resolve_config(build_config("demo"), feature_dim=128, num_classes=20)
     T = cfg.train.seq_len
     fns = {}
+    impl, amp, fused, _ = DEMO_VARIANTS["fast"]  # the demo default
     for B in (10, 20, 40):
-        fns[str(B)], _ = make_step(cfg.model, cfg.loss, torch.randn(B, T, 128), _labels(B, 20), False)
+        fns[str(B)], _ = make_step(dataclasses.replace(cfg.model, impl=impl), cfg.loss, torch.randn(B, T, 128),
+                                   _labels(B, 20), amp, fused_adam=fused)
     r = interleaved(fns, reps, warmup=3)
     per_video = {B: r[B]["cpu"] / int(B) for B in r}
     return {"stacking": {"per_video_cpu_s": per_video,

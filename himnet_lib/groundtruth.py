@@ -333,6 +333,31 @@ def predictions_from_results(obj: Any, *, source: str = "<results dict>", strict
                        segments=seg, scores=score, source=source)
 
 
+def predictions_from_arrays(videos: Sequence[str], class_idx: Sequence[np.ndarray], starts: Sequence[np.ndarray],
+                            ends: Sequence[np.ndarray], scores: Sequence[np.ndarray], classes: Sequence[str],
+                            source: str = "<proposals>") -> Predictions:
+    """:class:`Predictions` straight from per-video arrays (class index into ``classes``, start, end,
+    score), without building and re-parsing a result object: the same value that
+    :func:`predictions_from_results` gives for the result object of these proposals (videos and
+    predictions in the given order; labels numbered in order of first appearance)."""
+    counts = np.array([len(s) for s in scores], dtype=np.int64)
+    cls = np.concatenate([np.asarray(c, np.int64) for c in class_idx]) if len(videos) else np.zeros(0, np.int64)
+    seg = np.stack([np.concatenate([np.asarray(a, np.float64) for a in starts]) if len(videos) else np.zeros(0),
+                    np.concatenate([np.asarray(a, np.float64) for a in ends]) if len(videos) else np.zeros(0)],
+                   axis=1)
+    score = np.concatenate([np.asarray(a, np.float64) for a in scores]) if len(videos) else np.zeros(0)
+    if not (np.all(np.isfinite(seg)) and np.all(np.isfinite(score)) and np.all(seg[:, 1] >= seg[:, 0])):
+        raise EvaluationError("proposals with non-finite values or end < start" + _where(source))
+    uniq, first, inv = np.unique(cls, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")                  # labels in order of first appearance
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    return Predictions(videos=list(videos), labels=[str(classes[c]) for c in uniq[order]],
+                       video_idx=np.repeat(np.arange(len(videos), dtype=np.int64), counts),
+                       label_idx=rank[inv.reshape(-1)].astype(np.int64), segments=seg, scores=score,
+                       source=source)
+
+
 def _flatten_fast(results: Mapping[str, Any]):
     """Vectorised flattening of well-formed results; None when anything needs a closer look."""
     try:

@@ -20,10 +20,10 @@ from .data.dataset import validation_view
 from .device import autocast, select_device
 from .diagnostics import attention_diagnostics
 from .errors import RunError
-from .groundtruth import gt_from_dataset
-from .localize import localize_videos, localize_videos_nms_modes, write_results
+from .groundtruth import gt_from_dataset, predictions_from_arrays
+from .localize import localize_proposals_nms_modes, localize_videos, results_object, write_results
 from .losses import compose_losses
-from .metrics import evaluate_results, fg_bg_accuracy, snippet_classification_accuracy, snippet_memberships
+from .metrics import detection_map, fg_bg_accuracy, snippet_classification_accuracy, snippet_memberships
 from .model import build_model
 from .records import dataset_fingerprint, load_outputs
 
@@ -92,12 +92,17 @@ def evaluate_outputs(ds, outputs: dict[str, dict[str, np.ndarray]], cfg: RunConf
     scored: dict[str, tuple] = {}
     for norm, nms_modes in modes.items():
         loc = dataclasses.replace(lcfg, attention_norm=norm)
-        by_mode = localize_videos_nms_modes(
-            inputs, ds.classes, loc, ds.snippet_seconds, nms_modes,
+        by_mode = localize_proposals_nms_modes(
+            inputs, len(ds.classes), loc, ds.snippet_seconds, nms_modes,
             ambiguous=ds.ambiguous if getattr(loc, "remove_ambiguous", False) else None, durations=durations)
-        for nms, preds_ in by_mode.items():
-            key = readout_key(norm, nms)  # only the run's own predictions are kept (they can be large)
-            scored[key] = (evaluate_results(gt, preds_), preds_ if key == main_key else None)
+        for nms, props in by_mode.items():
+            key = readout_key(norm, nms)
+            # scored from arrays; only the run's own read-out becomes a result object (it is written)
+            pred = predictions_from_arrays(list(props), [p.class_idx for p in props.values()],
+                                           [p.start for p in props.values()], [p.end for p in props.values()],
+                                           [p.score for p in props.values()], ds.classes)
+            scored[key] = (detection_map(gt, pred),
+                           results_object(props, ds.classes, loc, nms) if key == main_key else None)
 
     det, preds = scored[main_key]
     members = snippet_memberships(ds, videos)

@@ -225,24 +225,26 @@ def hard_nms(scores: np.ndarray, iou: np.ndarray, iou_threshold: float) -> tuple
     Args: scores (K, R) (NaN/-inf = not a candidate); iou (R, R).
     Returns: (keep_idx, keep_score), each (K, R) with -1 / NaN padding after the kept ones, in
     selection order (best first; ties -> lowest candidate index).
+
+    Classes are independent, so each row is suppressed on its own with 1-D operations (a video
+    selects one to three classes; per-row scalar indexing costs less than (K, R) fancy indexing
+    per step). A suppressed or absent candidate is -inf in the working copy.
     """
     K, R = scores.shape
-    alive = np.isfinite(scores)
-    cur = np.where(alive, scores, -np.inf)
     keep = np.full((K, R), -1, np.int64)
     kscore = np.full((K, R), np.nan)
-    rows = np.arange(K)
-    for it in range(R):
-        if not alive.any():
-            break
-        best = np.argmax(cur, axis=1)                          # first max: lowest index on ties
-        live = alive[rows, best]
-        keep[live, it] = best[live]
-        kscore[live, it] = cur[live, best[live]]
-        kill = (iou[best] > iou_threshold) & live[:, None]
-        kill[rows[live], best[live]] = True
-        alive &= ~kill
-        cur[kill] = -np.inf
+    over = iou > iou_threshold                                 # (R, R) suppression pattern
+    for k in range(K):
+        cur = np.where(np.isfinite(scores[k]), scores[k], -np.inf)
+        for it in range(R):
+            best = int(cur.argmax())                           # first max: lowest index on ties
+            value = cur[best]
+            if value == -np.inf:
+                break
+            keep[k, it] = best
+            kscore[k, it] = value
+            cur[over[best]] = -np.inf
+            cur[best] = -np.inf
     return keep, kscore
 
 
@@ -251,27 +253,23 @@ def soft_nms(scores: np.ndarray, iou: np.ndarray, sigma: float = 0.3) -> tuple[n
 
     Repeatedly takes the candidate with the highest current score (ties -> lowest index), keeps it
     with that score, and multiplies every remaining score by ``exp(-IoU² / sigma)``.
-    Args/returns as :func:`hard_nms` (everything is kept, in selection order).
+    Args/returns as :func:`hard_nms` (everything is kept, in selection order). Each class row is
+    decayed on its own (1-D operations), as in :func:`hard_nms`.
     """
     K, R = scores.shape
     decay = np.exp(-(iou ** 2) / sigma)                        # (R, R)
-    cur = np.where(np.isfinite(scores), scores, -np.inf).astype(np.float64)
-    n_alive = np.isfinite(scores).sum(axis=1)
     keep = np.full((K, R), -1, np.int64)
     kscore = np.full((K, R), np.nan)
-    rows = np.arange(K)
-    buf = np.empty_like(cur)
-    for it in range(int(n_alive.max(initial=0))):
-        best = np.argmax(cur, axis=1)
-        keep[:, it] = best
-        kscore[:, it] = cur[rows, best]
-        # Like the peers, a NEGATIVE score moves up towards 0 when decayed (OIC scores are unbounded).
-        np.take(decay, best, axis=0, out=buf)
-        cur *= buf                                             # -inf stays -inf (decay > 0)
-        cur[rows, best] = -np.inf
-    dead = np.arange(R)[None, :] >= n_alive[:, None]           # rows with fewer candidates
-    keep[dead] = -1
-    kscore[dead] = np.nan
+    for k in range(K):
+        alive = np.isfinite(scores[k])
+        cur = np.where(alive, scores[k], -np.inf).astype(np.float64)
+        for it in range(int(alive.sum())):
+            best = int(cur.argmax())
+            keep[k, it] = best
+            kscore[k, it] = cur[best]
+            # Like the peers, a NEGATIVE score moves up towards 0 when decayed (OIC scores are unbounded).
+            cur *= decay[best]                                 # -inf stays -inf (decay > 0)
+            cur[best] = -np.inf
     return keep, kscore
 
 
@@ -379,34 +377,53 @@ def localize_videos(outputs: Mapping[str, tuple[np.ndarray, np.ndarray]], classe
                                      ambiguous, durations)[cfg.nms]
 
 
+def localize_proposals_nms_modes(outputs: Mapping[str, tuple[np.ndarray, np.ndarray]], num_classes: int,
+                                 cfg: LocalizeConfig, snippet_seconds: float, nms_modes: Sequence[str],
+                                 ambiguous: Mapping[str, np.ndarray] | None = None,
+                                 durations: Mapping[str, float] | None = None) -> dict[str, dict[str, Proposals]]:
+    """:func:`localize_video_nms_modes` for many videos: mode -> {video: Proposals} (video order
+    kept). ``outputs``: video name -> (attention (T,), cas_supp (T, C+1))."""
+    props: dict[str, dict[str, Proposals]] = {m: {} for m in nms_modes}
+    for name, (att, cas) in outputs.items():
+        cas = np.asarray(cas)
+        if cas.ndim != 2 or cas.shape[1] != num_classes + 1:
+            raise EvaluationError(f"localize_videos: video {name}: cas_supp has shape {cas.shape}, "
+                                  f"expected (T, {num_classes + 1}) for {num_classes} classes")
+        try:
+            by_mode = localize_video_nms_modes(att, cas, cfg, snippet_seconds, nms_modes,
+                                               ambiguous=None if ambiguous is None else ambiguous.get(name),
+                                               duration=None if durations is None else durations.get(name))
+        except EvaluationError as err:
+            raise EvaluationError(f"video {name}: {err}") from None
+        for mode, prop in by_mode.items():
+            props[mode][name] = prop
+    return props
+
+
+def results_object(props: Mapping[str, Proposals], classes: Sequence[str], cfg: LocalizeConfig,
+                   nms: str) -> dict[str, Any]:
+    """The ActivityNet result object of {video: Proposals} (every video present)."""
+    results = {name: [{"label": classes[c], "segment": [s, e], "score": sc}
+                      for c, s, e, sc in zip(p.class_idx.tolist(), p.start.tolist(), p.end.tolist(),
+                                             p.score.tolist())]
+               for name, p in props.items()}
+    return {
+        "version": "himnet-study",
+        "results": results,
+        "external_data": {"used": False, "details": f"HiM-Net localization: nms={nms}, "
+                                                    f"{len(cfg.thresholds)} attention thresholds"},
+    }
+
+
 def localize_videos_nms_modes(outputs: Mapping[str, tuple[np.ndarray, np.ndarray]], classes: Sequence[str],
                               cfg: LocalizeConfig, snippet_seconds: float, nms_modes: Sequence[str],
                               ambiguous: Mapping[str, np.ndarray] | None = None,
                               durations: Mapping[str, float] | None = None) -> dict[str, dict[str, Any]]:
     """:func:`localize_videos` for each NMS mode of ``nms_modes`` (one candidate set per video,
     see :func:`localize_video_nms_modes`): mode -> result object."""
-    results: dict[str, dict[str, list[dict[str, Any]]]] = {m: {} for m in nms_modes}
-    for name, (att, cas) in outputs.items():
-        cas = np.asarray(cas)
-        if cas.ndim != 2 or cas.shape[1] != len(classes) + 1:
-            raise EvaluationError(f"localize_videos: video {name}: cas_supp has shape {cas.shape}, "
-                                  f"expected (T, {len(classes) + 1}) for {len(classes)} classes")
-        try:
-            props = localize_video_nms_modes(att, cas, cfg, snippet_seconds, nms_modes,
-                                             ambiguous=None if ambiguous is None else ambiguous.get(name),
-                                             duration=None if durations is None else durations.get(name))
-        except EvaluationError as err:
-            raise EvaluationError(f"video {name}: {err}") from None
-        for mode, prop in props.items():
-            results[mode][name] = [{"label": classes[c], "segment": [s, e], "score": sc}
-                                   for c, s, e, sc in zip(prop.class_idx.tolist(), prop.start.tolist(),
-                                                          prop.end.tolist(), prop.score.tolist())]
-    return {mode: {
-        "version": "himnet-study",
-        "results": results[mode],
-        "external_data": {"used": False, "details": f"HiM-Net localization: nms={mode}, "
-                                                    f"{len(cfg.thresholds)} attention thresholds"},
-    } for mode in nms_modes}
+    props = localize_proposals_nms_modes(outputs, len(classes), cfg, snippet_seconds, nms_modes,
+                                         ambiguous, durations)
+    return {mode: results_object(props[mode], classes, cfg, mode) for mode in nms_modes}
 
 
 def write_results(path: str | os.PathLike, obj: Mapping[str, Any]) -> None:

@@ -499,3 +499,31 @@ def with_paper(table: pd.DataFrame, kind: str, profile: str) -> pd.DataFrame:
     side = table[[*keys, *cols, "n"]].rename(columns={c: f"{c} ({profile})" for c in cols})
     side = side.merge(paper_table(kind)[[*keys, *theirs]], on=keys, how="left")
     return side.rename(columns={c: f"{c} (THUMOS14)" for c in theirs})
+
+
+# --- two versions of one table ------------------------------------------------------------------
+
+def seed_noise_comparison(reference: pd.DataFrame, other: pd.DataFrame, key: str = "Exp",
+                          metrics: Sequence[str] = ("average_mAP", "snippet_acc"),
+                          names: tuple[str, str] = ("reference", "other")) -> pd.DataFrame:
+    """Row by row, the difference of two tables built from different seeds' runs (e.g. Table 3
+    trained in float32 and under bf16), in units of its standard error.
+
+    Both tables carry ``<m>_mean``, ``<m>_std`` (over seeds) and ``n`` per row, as :func:`table3`
+    writes them. Per row and metric: both means (x100), ``diff`` = other - reference (x100),
+    ``se`` = sqrt(sd_r²/n_r + sd_o²/n_o) (x100) and ``z`` = diff / se; |z| < 2 is seed noise.
+    Rows are matched on ``key``; a row missing from either table is an error."""
+    ref, oth = reference.set_index(key), other.set_index(key)
+    missing = sorted(set(ref.index) ^ set(oth.index))
+    if missing:
+        raise ValueError(f"seed_noise_comparison: rows {missing} are not in both tables")
+    rows = []
+    for k in ref.index:
+        a, b = ref.loc[k], oth.loc[k]
+        for m in metrics:
+            diff = b[f"{m}_mean"] - a[f"{m}_mean"]
+            se = float(np.sqrt(a[f"{m}_std"] ** 2 / a["n"] + b[f"{m}_std"] ** 2 / b["n"]))
+            rows.append({key: k, "metric": m, names[0]: 100 * a[f"{m}_mean"], names[1]: 100 * b[f"{m}_mean"],
+                         "diff": 100 * diff, "se": 100 * se, "z": diff / se if se > 0 else float("nan"),
+                         "n": f"{int(a['n'])} / {int(b['n'])}"})
+    return pd.DataFrame(rows)

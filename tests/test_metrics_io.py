@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from himnet_lib.cli import main
 from himnet_lib.errors import EvaluationError
@@ -14,8 +16,10 @@ from himnet_lib.groundtruth import (
     gt_from_dataset,
     load_ground_truth,
     load_predictions,
+    predictions_from_arrays,
     predictions_from_results,
 )
+from himnet_lib.localize import LocalizeConfig, Proposals, results_object
 from himnet_lib.metrics import ACTIVITYNET_TIOU, THUMOS_TIOU, default_tiou, detection_map, evaluate_files, format_result
 
 DB = {
@@ -244,3 +248,26 @@ def test_cli_missing_files(tmp_path, capsys):
     assert "not found" in capsys.readouterr().err
     assert main(["evaluate", "--gt", str(tmp_path / "nope"), "--pred", str(g)]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_videos=st.integers(0, 6))
+def test_predictions_from_arrays_equal_the_parsed_result_object(seed, n_videos):
+    """Scoring proposals from arrays skips the result object; it must give exactly what parsing
+    that object gives (same order, same label numbering), hence the same mAP."""
+    rng = np.random.default_rng(seed)
+    classes = ["a", "b", "c", "d"]
+    videos, props = [], {}
+    for v in range(n_videos):
+        n = int(rng.integers(0, 5))
+        start = np.round(rng.random(n) * 10, int(rng.integers(0, 3)))
+        props[f"v{v}"] = Proposals(rng.integers(0, 4, n).astype(np.int64), start,
+                                   start + rng.random(n) * 3, rng.standard_normal(n))
+        videos.append(f"v{v}")
+    direct = predictions_from_arrays(videos, [p.class_idx for p in props.values()], [p.start for p in props.values()],
+                                     [p.end for p in props.values()], [p.score for p in props.values()], classes)
+    parsed = predictions_from_results(results_object(props, classes, LocalizeConfig(), "soft"))
+    assert direct.videos == parsed.videos and direct.labels == parsed.labels
+    for f in ("video_idx", "label_idx", "segments", "scores"):
+        a, b = getattr(direct, f), getattr(parsed, f)
+        assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b), f

@@ -234,3 +234,21 @@ def test_schedule_choice_rule_on_hand_made_curves():
     assert (b["iterations"], b["score"]) == (750, 44.5)
     # B is best (44.5); A at 500 (41.0) is not within 2 points of it, so B at 750 is chosen
     assert t["chosen"].sum() == 2 - 1 and bool(t.loc[("B", "fixed"), "chosen"])
+
+
+def test_seed_noise_comparison_by_hand():
+    ref = pd.DataFrame({"Exp": ["Exp 1", "Exp 2"], "n": [5, 5],
+                        "average_mAP_mean": [0.40, 0.30], "average_mAP_std": [0.01, 0.02]})
+    new = pd.DataFrame({"Exp": ["Exp 2", "Exp 1"], "n": [4, 5],   # other row order: matched on Exp
+                        "average_mAP_mean": [0.36, 0.41], "average_mAP_std": [0.04, 0.01]})
+    got = tables.seed_noise_comparison(ref, new, metrics=("average_mAP",), names=("fp32", "bf16"))
+    assert list(got["Exp"]) == ["Exp 1", "Exp 2"]
+    e1, e2 = got.iloc[0], got.iloc[1]
+    assert e1["fp32"] == pytest.approx(40.0) and e1["bf16"] == pytest.approx(41.0)
+    assert e1["se"] == pytest.approx(100 * (2 * 0.01 ** 2 / 5) ** 0.5)
+    assert e1["z"] == pytest.approx(0.01 / (2 * 0.01 ** 2 / 5) ** 0.5)          # 1.58: noise
+    se2 = (0.02 ** 2 / 5 + 0.04 ** 2 / 4) ** 0.5
+    assert e2["diff"] == pytest.approx(6.0) and e2["z"] == pytest.approx(0.06 / se2) and e2["n"] == "5 / 4"
+    with pytest.raises(ValueError, match="Exp 3"):
+        tables.seed_noise_comparison(ref, pd.concat([new, new.assign(Exp="Exp 3").iloc[:1]]),
+                                     metrics=("average_mAP",))
