@@ -11,7 +11,8 @@ are far less sensitive to other processes competing for the cores.
 
 Machine key: a slug of the CPU model name and core count from /proc/cpuinfo (hostname-free).
 Also written: ``results/bench/numerics_<machine>.csv`` and ``.png`` (loss curves of the reference
-and fast paths over 200 steps at a reduced paper-like scale, float32).
+path and the fast path in float32 and under bf16 autocast, over 200 steps at a reduced paper-like
+scale).
 """
 
 from __future__ import annotations
@@ -440,8 +441,9 @@ def _shown(path: Path) -> str:
 
 
 def numerics(steps: int, slug: str, scale: dict, out_dir: Path = RESULTS) -> dict:
-    """Loss curves of the reference and fast paths (float32) over ``steps`` Adam steps from the same
-    initial weights and batches, with the paper's dropout and with dropout off."""
+    """Loss curves over ``steps`` Adam steps from the same initial weights and batches, with the
+    paper's dropout and with dropout off: the reference path (float32, Adam's loop), the fast path
+    in float32 and the fast default (bf16 autocast), both with fused Adam as train.py runs them."""
     torch.set_num_threads(2)
     B, T, D, C = scale["B"], scale["T"], scale["D"], 20
     base = ModelConfig(feature_dim=D, num_classes=C, attention_hidden=scale["H"])
@@ -452,11 +454,14 @@ def numerics(steps: int, slug: str, scale: dict, out_dir: Path = RESULTS) -> dic
     for drop in (True, False):
         mc = base if drop else dataclasses.replace(base, ccm_dropout=0.0, attention_dropout=0.0, dropout=0.0)
         steppers = {}
-        for impl in ("reference", "fast"):
+        for key, impl, fused in (("reference", "reference", False), ("fast", "fast", True),
+                                 ("fast_bf16", "fast", True)):
             torch.manual_seed(0)
             model = build_model(dataclasses.replace(mc, impl=impl)).train()
-            steppers[impl] = (model, torch.optim.Adam(model.parameters(), lr=3e-5, weight_decay=1e-3))
-        steppers["fast"][0].load_state_dict(steppers["reference"][0].state_dict())
+            steppers[key] = (model, torch.optim.Adam(model.parameters(), lr=3e-5, weight_decay=1e-3,
+                                                     fused=True if fused else None))
+        for key in ("fast", "fast_bf16"):
+            steppers[key][0].load_state_dict(steppers["reference"][0].state_dict())
         tag = "dropout" if drop else "no_dropout"
         for impl in steppers:
             curves[f"{impl}_{tag}"] = []
@@ -471,7 +476,9 @@ def numerics(steps: int, slug: str, scale: dict, out_dir: Path = RESULTS) -> dic
                 x[b, start[b]: start[b] + T // 4] += 0.5 * protos[cls[b]]
             for impl, (model, opt) in steppers.items():
                 torch.manual_seed(1000 + it)
-                total, _ = compose_losses(model(x), y, lcfg)
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=impl == "fast_bf16"):
+                    out = model(x)
+                total, _ = compose_losses(out, y, lcfg)
                 opt.zero_grad(set_to_none=True)
                 total.backward()
                 opt.step()
@@ -490,9 +497,10 @@ def numerics(steps: int, slug: str, scale: dict, out_dir: Path = RESULTS) -> dic
         import matplotlib.pyplot as plt
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
         for ax, tag in zip(axes, ("dropout", "no_dropout")):
-            ax.plot(curves[f"reference_{tag}"], label="reference", lw=1.5)
-            ax.plot(curves[f"fast_{tag}"], label="fast", lw=1.0, ls="--")
-            ax.set_title(f"float32, {tag.replace('_', ' ')}")
+            ax.plot(curves[f"reference_{tag}"], label="reference (fp32)", lw=1.5)
+            ax.plot(curves[f"fast_{tag}"], label="fast (fp32)", lw=1.0, ls="--")
+            ax.plot(curves[f"fast_bf16_{tag}"], label="fast (bf16 autocast)", lw=1.0, ls=":")
+            ax.set_title(tag.replace("_", " "))
             ax.set_xlabel("step")
             ax.legend()
         axes[0].set_ylabel("total loss (Eq. 11)")
@@ -503,7 +511,9 @@ def numerics(steps: int, slug: str, scale: dict, out_dir: Path = RESULTS) -> dic
         plt.close(fig)
     except ImportError:
         pass
-    nd = np.abs(np.array(curves["reference_no_dropout"]) - np.array(curves["fast_no_dropout"]))
+    ref_nd = np.array(curves["reference_no_dropout"])
+    nd = np.abs(ref_nd - np.array(curves["fast_no_dropout"]))
+    nd_bf16 = np.abs(ref_nd - np.array(curves["fast_bf16_no_dropout"]))
     dd = np.array(curves["reference_dropout"]) - np.array(curves["fast_dropout"])
     return {"numerics": {
         "scale": {**scale, "steps": steps, "lr": 3e-5,
@@ -512,6 +522,8 @@ def numerics(steps: int, slug: str, scale: dict, out_dir: Path = RESULTS) -> dic
         "no_dropout_max_rel_loss_diff": float((nd / np.abs(np.array(curves["reference_no_dropout"]))).max()),
         "dropout_mean_last50_reference": float(np.mean(curves["reference_dropout"][-50:])),
         "dropout_mean_last50_fast": float(np.mean(curves["fast_dropout"][-50:])),
+        "dropout_mean_last50_fast_bf16": float(np.mean(curves["fast_bf16_dropout"][-50:])),
+        "no_dropout_max_rel_loss_diff_bf16": float((nd_bf16 / np.abs(ref_nd)).max()),
         "dropout_mean_diff_sd": float(dd.std()),
         "csv": _shown(csv_path),
         "png": _shown(png) if png else None,
@@ -600,7 +612,7 @@ def main(argv: list[str] | None = None) -> dict:
         ("demo", lambda: bench_demo(5 if args.quick else 21)),
         ("allocator", lambda: bench_allocator(1 if args.quick else 3, 20 if args.quick else 60)),
         ("stacking", lambda: bench_stacking(3 if args.quick else 11)),
-        ("paper", lambda: bench_paper(1 if args.quick else 3)),
+        ("paper", lambda: bench_paper(1 if args.quick else 5)),
         ("eval", lambda: bench_eval(1 if args.quick else 3)),
         ("localize", lambda: bench_localize(3 if args.quick else 10)),
         ("run", lambda: bench_run(10, 30) if args.quick else bench_run()),

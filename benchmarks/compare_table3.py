@@ -1,12 +1,16 @@
-"""Table 3 under the demo's fast default (bf16 autocast, fused Adam, fast path) beside the float32
-reference-path Table 3, row by row in units of seed noise.
+"""The study trained with the demo's fast default (bf16 autocast, fused Adam, fast path) beside the
+same study trained with the float32 reference settings.
 
     python benchmarks/compare_table3.py      # run by `make bench` after a `make demo`
 
-Reference: ``results/bench/table3_reference_fp32.csv``, the Table 3 that `make demo` produced with
-the float32 reference training settings (commit 65c749b, 5 seeds per row), kept here because
-`make demo` now regenerates ``results/demo`` under bf16. Other: ``results/demo/tables/table3.csv``.
-Writes ``results/bench/table3_fp32_vs_fast.{csv,md}``.
+* Table 3, row by row in units of seed noise: ``results/bench/table3_fp32_vs_fast.{csv,md}``.
+* The claims table, verdict by verdict: ``results/bench/claims_fp32_vs_fast.{csv,md}``.
+
+References (``results/bench/table3_reference_fp32.csv``, ``claims_reference_fp32.csv``): the tables
+that `make demo` wrote before the fast default (commit 65c749b, reproduced byte for byte by the
+fresh-clone `make demo` of b41933a): float32, Adam's per-parameter loop, 32-bit dropout words.
+They are kept here because `make demo` now regenerates ``results/demo`` under the fast default.
+Others: ``results/demo/tables/``.
 """
 
 from __future__ import annotations
@@ -16,19 +20,27 @@ from pathlib import Path
 
 import pandas as pd
 
-from himnet_lib.tables import seed_noise_comparison, write_table
+from himnet_lib.tables import seed_noise_comparison, verdict_changes, write_table
 
 ROOT = Path(__file__).resolve().parent.parent
+BENCH, TABLES = ROOT / "results" / "bench", ROOT / "results" / "demo" / "tables"
+NAMES = ("float32 reference", "bf16 fast (demo default)")
 
 
 def main() -> int:
-    ref = pd.read_csv(ROOT / "results" / "bench" / "table3_reference_fp32.csv")
-    new = pd.read_csv(ROOT / "results" / "demo" / "tables" / "table3.csv")
-    cmp = seed_noise_comparison(ref, new, names=("float32 reference", "bf16 fast (demo default)"))
-    write_table(cmp, "table3_fp32_vs_fast", ROOT / "results" / "bench", float_format="%.2f")
+    cmp = seed_noise_comparison(pd.read_csv(BENCH / "table3_reference_fp32.csv"), pd.read_csv(TABLES / "table3.csv"),
+                                names=NAMES)
+    write_table(cmp, "table3_fp32_vs_fast", BENCH, float_format="%.2f")
     print(cmp.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     worst = cmp["z"].abs().max()
-    print(f"largest |z| = {worst:.2f} ({'within' if worst < 2 else 'NOT within'} two standard errors)")
+    print(f"Table 3: largest |z| = {worst:.2f} ({'within' if worst < 2 else 'NOT within'} two standard errors)")
+    claims = verdict_changes(pd.read_csv(BENCH / "claims_reference_fp32.csv"), pd.read_csv(TABLES / "claims.csv"),
+                             names=NAMES)
+    write_table(claims, "claims_fp32_vs_fast", BENCH)
+    changed = claims[claims["changed"]]
+    print(f"claims: {len(changed)} of {len(claims)} verdicts differ between the two trainings")
+    if len(changed):
+        print(changed.to_string(index=False))
     return 0
 
 

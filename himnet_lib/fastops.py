@@ -234,15 +234,40 @@ class _GroupedAffine(torch.autograd.Function):
             for g in range(G):
                 torch.mm(go[g], wc[g].t(), out=gx[g])
             gx = gx.to(x_dtype)
-        gw = [torch.mm(xc[g].t(), go[g]).to(w_dtypes[g]) if ctx.needs_input_grad[2 + g] else None
+        gw = [_wgrad(xc[g], go[g]).to(w_dtypes[g]) if ctx.needs_input_grad[2 + g] else None
               for g in range(G)]
         gb = [go[g].sum(0).to(b_dtypes[g]) if ctx.needs_input_grad[2 + G + g] else None for g in range(G)]
         return (gx, None, *gw, *gb)
 
 
-def _gemm_g(x: Tensor, ws: list[Tensor], bs: list[Tensor]) -> Tensor:
-    """Grouped affine map: x (G, N, in), weights G x (in, out), biases G x (out,) -> (G, N, out)."""
-    if len(ws) == 1:
+# Weight gradients x.t() @ go with go of at least this many elements are computed as
+# (go.t().contiguous() @ x).t(): oneDNN's bf16/fp32 product with a transposed (N, out) operand and a
+# long reduction over N is slow at paper scale (B 10 x T 560: 120 vs 75 ms for the classifier's
+# 6144 x 2048 gradient on 2 threads), while at demo scale the extra transpose costs more than it
+# saves (118 vs 166 us). Below the threshold the products are exactly as before, so demo results
+# do not change.
+WGRAD_TRANSPOSE_MIN = 1 << 21
+
+
+def _wgrad(x: Tensor, go: Tensor) -> Tensor:
+    """x (N, in), go (N, out) -> x.t() @ go (in, out); large ones via a row-major go.t()."""
+    if go.numel() >= WGRAD_TRANSPOSE_MIN:
+        return torch.mm(go.t().contiguous(), x).t()
+    return torch.mm(x.t(), go)
+
+
+def _affine(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+    """x (N, in) @ w (in, out) + b; through :class:`_GroupedAffine` (and :func:`_wgrad`) when the
+    output is large, else a plain ``addmm`` as before."""
+    if x.shape[0] * w.shape[1] >= WGRAD_TRANSPOSE_MIN:
+        return _gemm_g(x.unsqueeze(0), [w], [b], grouped=True)[0]
+    return torch.addmm(b, x, w)
+
+
+def _gemm_g(x: Tensor, ws: list[Tensor], bs: list[Tensor], grouped: bool = False) -> Tensor:
+    """Grouped affine map: x (G, N, in), weights G x (in, out), biases G x (out,) -> (G, N, out).
+    One group is a plain ``addmm`` unless ``grouped`` (see :func:`_affine`)."""
+    if len(ws) == 1 and not grouped:
         return torch.addmm(bs[0], x[0], ws[0]).unsqueeze(0)
     dev = x.device.type
     dtype = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
@@ -305,11 +330,11 @@ def fast_forward(model, x: Tensor):
         gated = torch.sigmoid(loc * gctx) * main                       # (2,B,T,Dm)
         cat = gated.permute(1, 2, 0, 3).reshape(N, D)                  # [rgb', flow']
         mix = fu.mix[0]
-        fused = torch.addmm(mix.bias, cat, mix.weight[:, :, 0].t())
+        fused = _affine(cat, mix.weight[:, :, 0].t(), mix.bias)
         modality = gated                                               # heads read rgb', flow'
     else:
         mix = model.fusion.mix[0]
-        fused = torch.addmm(mix.bias, xc.reshape(N, D), mix.weight[:, :, 0].t())
+        fused = _affine(xc.reshape(N, D), mix.weight[:, :, 0].t(), mix.bias)
         modality = xc.view(B, T, 2, Dm).permute(2, 0, 1, 3).contiguous()
     fused = _act_drop(fused, s, masks[i_mix], sc(cfg.dropout))             # X̂ (N,D)
 
@@ -335,9 +360,9 @@ def fast_forward(model, x: Tensor):
     cls = model.classifier.body
     conv3, conv1 = cls[1][0], cls[2]
     h = _drop(fused, masks[i_hin], sc(cfg.head_input_dropout))
-    h = torch.addmm(conv3.bias, _unfold3(h.view(B, T, D)).reshape(N, 3 * D), _w3(conv3.weight))
+    h = _affine(_unfold3(h.view(B, T, D)).reshape(N, 3 * D), _w3(conv3.weight), conv3.bias)
     h = _act_drop(h, s, masks[i_cls], sc(cfg.dropout))
-    cas = torch.addmm(conv1.bias, h, conv1.weight[:, :, 0].t()).float().view(B, T, -1)
+    cas = _affine(h, conv1.weight[:, :, 0].t(), conv1.bias).float().view(B, T, -1)
     return ModelOutput(
         attention=attention,
         cas=cas,

@@ -10,6 +10,8 @@ import os
 import re
 from pathlib import Path
 
+import pandas as pd
+
 from .io import atomic_write_text
 from .registry import reproduces_table
 
@@ -114,6 +116,14 @@ def bench_block(bench_dir: str | os.PathLike, link_prefix: str = "results/bench/
         head = f"**{r.get('cpu_model', path.stem)}, {r.get('cores', '?')} cores, torch {r.get('torch', '?')}** " \
                f"([{path.name}]({link_prefix}{path.name}), {r.get('date', '')})"
         parts.append(head + "\n\n" + "\n".join(rows) + "\n")
+    cmp_path = Path(bench_dir) / "table3_fp32_vs_fast.csv"
+    if parts and cmp_path.exists():  # written by benchmarks/compare_table3.py (make bench)
+        cmp = pd.read_csv(cmp_path)
+        z = cmp["z"].abs()
+        parts.append(f"Table 3 trained with the fast default (bf16) vs the float32 reference settings: "
+                     f"{len(cmp)} row x metric pairs, largest |z| = {z.max():.2f}, "
+                     f"{int((z >= 2).sum())} at 2 standard errors or more "
+                     f"([table3_fp32_vs_fast.md]({link_prefix}table3_fp32_vs_fast.md)).\n")
     return "\n".join(parts) if parts else "_(run `make bench` to measure this machine)_\n"
 
 

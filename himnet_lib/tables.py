@@ -527,3 +527,25 @@ def seed_noise_comparison(reference: pd.DataFrame, other: pd.DataFrame, key: str
                          "diff": 100 * diff, "se": 100 * se, "z": diff / se if se > 0 else float("nan"),
                          "n": f"{int(a['n'])} / {int(b['n'])}"})
     return pd.DataFrame(rows)
+
+
+def verdict_changes(reference: pd.DataFrame, other: pd.DataFrame,
+                    keys: Sequence[str] = ("claim", "reading", "readout", "benchmark"),
+                    names: tuple[str, str] = ("reference", "other")) -> pd.DataFrame:
+    """The claims table (``claims.csv``) of two versions of the study side by side: per claim row,
+    both effects ± standard errors (points) and verdicts, and whether the verdict changed. A
+    verdict that changes between two versions differing only in, e.g., numeric precision sits at
+    the noise boundary and should not be reported as settled. Rows missing from either are an error."""
+    k = list(keys)
+    # the reference's row order; an outer merge would sort the keys
+    merged = reference.merge(other, on=k, how="left", suffixes=("_a", "_b"), indicator=True)
+    n_missing = int((merged["_merge"] != "both").sum()) + max(0, len(other) - len(reference))
+    if n_missing or len(other) != len(reference):
+        raise ValueError(f"verdict_changes: {max(n_missing, 1)} claim rows are not in both tables")
+    out = merged[k].copy()
+    for tag, name in (("a", names[0]), ("b", names[1])):
+        out[f"{name} effect"] = [f"{e:+.2f} ± {se:.2f}"
+                                 for e, se in zip(merged[f"our_effect_{tag}"], merged[f"se_{tag}"])]
+        out[f"{name} verdict"] = merged[f"verdict_{tag}"]
+    out["changed"] = merged["verdict_a"] != merged["verdict_b"]
+    return out

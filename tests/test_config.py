@@ -13,6 +13,9 @@ def test_paper_defaults_are_the_thumos14_profile():
     assert (cfg.loss.lambda_vcl, cfg.loss.lambda_scl, cfg.loss.alpha) == (1.0, 0.01, 4.0)
     # k = floor(T / r) = 80 at T = 560 (paper Sec. 4.1)
     assert int(cfg.train.seq_len // cfg.loss.topk_ratio) == 80
+    # ours, not the paper's: the fast default trains under bf16 autocast (float32 on request)
+    assert cfg.train.amp == "bf16" and cfg.model.impl == "fast" and cfg.train.fused_adam
+    assert build_config("thumos14", dict([parse_override("train.amp=none")])).train.amp == "none"
 
 
 def test_activitynet_profile_gives_k6_at_T60():

@@ -15,6 +15,7 @@ import math
 import pytest
 import torch
 
+from himnet_lib import fastops
 from himnet_lib.fastops import draw_keep_masks, keep_threshold
 from himnet_lib.losses import LossConfig, compose_losses
 from himnet_lib.model import ModelConfig, build_model
@@ -70,8 +71,11 @@ def test_eval_outputs_match_reference(fusion, attention, T):
         torch.testing.assert_close(pb, pa, atol=2e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("wgrad_transpose", [False, True])
 @pytest.mark.parametrize("fusion,attention", [("ccm", "modality"), ("conv", "joint")])
-def test_gradients_match_without_dropout(fusion, attention):
+def test_gradients_match_without_dropout(fusion, attention, wgrad_transpose, monkeypatch):
+    if wgrad_transpose:  # every product takes the paper-scale route (_affine / _wgrad via go.t())
+        monkeypatch.setattr(fastops, "WGRAD_TRANSPOSE_MIN", 0)
     ref, fast = _pair(fusion=fusion, attention=attention, **NO_DROPOUT)
     x = torch.randn(4, 17, 32)
     y = _labels(4, 5)
@@ -160,7 +164,10 @@ def test_bf16_autocast_close_and_float32_outputs():
     torch.testing.assert_close(b.attention, a.attention, atol=0.05, rtol=0)
 
 
-def test_backward_under_bf16_autocast_gives_float32_grads():
+@pytest.mark.parametrize("wgrad_transpose", [False, True])
+def test_backward_under_bf16_autocast_gives_float32_grads(wgrad_transpose, monkeypatch):
+    if wgrad_transpose:
+        monkeypatch.setattr(fastops, "WGRAD_TRANSPOSE_MIN", 0)
     _, fast = _pair()
     fast.train()
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -169,3 +176,22 @@ def test_backward_under_bf16_autocast_gives_float32_grads():
     total.backward()
     assert all(p.grad is not None and p.grad.dtype == torch.float32 and torch.isfinite(p.grad).all()
                for p in fast.parameters())
+
+
+def test_weight_gradient_routes_agree_under_bf16(monkeypatch):
+    """The paper-scale route (go.t() made row-major) and the plain one give the same float32
+    weight gradients up to the bf16 products' summation order."""
+    grads = {}
+    x = torch.randn(3, 10, 32)
+    for route in ("plain", "transposed"):
+        monkeypatch.setattr(fastops, "WGRAD_TRANSPOSE_MIN", 0 if route == "transposed" else 1 << 40)
+        _, fast = _pair(**NO_DROPOUT)
+        fast.train()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = fast(x)
+        total, _ = compose_losses(out, _labels(3, 5), LossConfig(topk_ratio=4.0))
+        total.backward()
+        grads[route] = {n: p.grad.clone() for n, p in fast.named_parameters()}
+    for name, g in grads["plain"].items():
+        scale = g.abs().max().clamp_min(1e-8)
+        assert (grads["transposed"][name] - g).abs().max() <= 2e-2 * scale, name

@@ -21,6 +21,10 @@ def test_bench_block_puts_reference_and_fast_side_by_side(tmp_path):
     assert "| paper step, ? threads (fast = bf16 autocast, fused Adam) | 16 s | 4 s | 4.00x |" in block
     assert "200 GFLOP/s / 400 GFLOP/s | 0.5 |" in block
     assert "28.0 ms / 4.5 s" in block and "25.0 min" in block
+    assert "Table 3 trained" not in block
+    (tmp_path / "table3_fp32_vs_fast.csv").write_text("Exp,metric,z\nExp 1,average_mAP,0.5\nExp 1,snippet_acc,-2.5\n")
+    block = report.bench_block(tmp_path)
+    assert "2 row x metric pairs, largest |z| = 2.50, 1 at 2 standard errors or more" in block
 
 
 def test_bench_block_without_results_says_how_to_get_them(tmp_path):

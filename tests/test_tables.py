@@ -252,3 +252,17 @@ def test_seed_noise_comparison_by_hand():
     with pytest.raises(ValueError, match="Exp 3"):
         tables.seed_noise_comparison(ref, pd.concat([new, new.assign(Exp="Exp 3").iloc[:1]]),
                                      metrics=("average_mAP",))
+
+
+def test_verdict_changes_flags_only_changed_verdicts():
+    keys = {"claim": ["c1", "c1", "c2"], "reading": ["literal", "lineage", "-"], "readout": ["fixed"] * 3,
+            "benchmark": ["demo"] * 3}
+    a = pd.DataFrame({**keys, "our_effect": [2.0, 0.1, -3.0], "se": [0.5, 0.4, 1.0],
+                      "verdict": ["holds", "within noise", "reversed"]})
+    b = pd.DataFrame({**keys, "our_effect": [0.9, 0.2, -3.1], "se": [0.6, 0.4, 1.0],
+                      "verdict": ["within noise", "within noise", "reversed"]}).iloc[::-1]  # order-free
+    got = tables.verdict_changes(a, b, names=("fp32", "bf16"))
+    assert got["changed"].tolist() == [True, False, False]
+    assert got.iloc[0]["fp32 effect"] == "+2.00 ± 0.50" and got.iloc[0]["bf16 verdict"] == "within noise"
+    with pytest.raises(ValueError, match="not in both"):
+        tables.verdict_changes(a, b.iloc[:2])
