@@ -22,7 +22,7 @@ def select_device(preference: str = "auto") -> torch.device:
 def autocast(device: torch.device, amp: str):
     """The autocast context of ``train.amp`` ("bf16" or "none") on ``device``."""
     if amp == "bf16":
-        if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        if device.type == "cuda" and torch.cuda.get_device_capability(device)[0] < 8:  # bf16: Ampere and later
             raise RunError(f"train.amp=bf16 but {torch.cuda.get_device_name(device)} has no bf16 support; "
                            "train in float32 with --set train.amp=none")
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)

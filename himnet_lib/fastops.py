@@ -15,12 +15,13 @@ are interchangeable), with cheaper building blocks:
 * LeakyReLU and dropout fused into one autograd node (:class:`_ActDrop`) that saves only the
   pre-activation and the mask;
 * every dropout mask of a forward pass comes from ONE call of the random generator (raw 64-bit
-  words) and is read as 8 or 16-bit integers compared with a threshold, instead of one
+  words) and is read as 8, 16 or 32-bit integers compared with a threshold, instead of one
   ``bernoulli_`` call per layer (the dominant cost of the reference step at demo scale).
 
 Dropout masks (exactness): the keep probability ``q = 1 - p`` is realised as ``round(q * 2^b) / 2^b``
 with ``b`` = 8 or 16 bits, the smaller one that represents ``q`` exactly (p = 0.5: 8 bits, exact),
-else b = 16 (error <= 2^-17 = 7.6e-6; p = 0.7 keeps with probability 19661/65536 = 0.300003).
+else b = 16 (error <= 2^-17 = 7.6e-6; p = 0.7 keeps with probability 19661/65536 = 0.300003), or
+b = 32 where 16 bits would be off by more than 2^-10 of q (p > 0.992).
 That error is far below the sampling noise of a mask (one 1920 x 128 mask: sd 1e-3), and 16-bit
 words halve the random bytes and compare passes of 32-bit ones (0.5 ms of a ~20 ms demo step);
 kept values are scaled by ``1 / q`` as ``nn.Dropout`` does. The masks are drawn from torch's default generator, so
@@ -43,19 +44,27 @@ from torch import Tensor
 
 __all__ = ["keep_threshold", "draw_keep_masks", "scale_is_exact", "fast_forward"]
 
-_INT = {8: torch.int8, 16: torch.int16}
+_INT = {8: torch.int8, 16: torch.int16, 32: torch.int32}
+# 16-bit words are used for a keep probability q they cannot represent exactly only while the
+# rounded threshold is off by at most this fraction of q (q >= 2**-7, i.e. p <= 0.992); otherwise
+# 32-bit words (e.g. p = 0.999).
+_MAX_REL_ERROR_16 = 2.0 ** -10
 
 
 def keep_threshold(p: float) -> tuple[int, int]:
     """(bits, threshold) such that an unsigned uniform ``bits``-bit integer u is kept iff
-    ``u < threshold``; ``threshold / 2**bits`` equals ``1 - p`` exactly when 8 or 16 bits can
-    represent it, else to within 2**-17 (16 bits, rounded)."""
+    ``u < threshold``, for 0 < p < 1. ``threshold / 2**bits`` equals ``1 - p`` exactly when 8 or 16
+    bits can represent it; else it is rounded to 16 bits (within 2**-17 absolute and 2**-10 relative
+    to 1 - p), or to 32 bits where 16 are too coarse for that."""
     q = 1.0 - float(p)
     for bits in (8, 16):
         t = q * (1 << bits)
         if t == math.floor(t):
             return bits, int(t)
-    return 16, int(round(q * (1 << 16)))
+    t16 = round(q * (1 << 16))
+    if 1 <= t16 < (1 << 16) and abs(t16 / (1 << 16) - q) <= _MAX_REL_ERROR_16 * q:
+        return 16, int(t16)
+    return 32, int(min(max(round(q * (1 << 32)), 1), (1 << 32) - 1))
 
 
 def draw_keep_masks(specs: list[tuple[tuple[int, ...], float]], device: torch.device,

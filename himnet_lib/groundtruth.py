@@ -340,14 +340,27 @@ def predictions_from_arrays(videos: Sequence[str], class_idx: Sequence[np.ndarra
     score), without building and re-parsing a result object: the same value that
     :func:`predictions_from_results` gives for the result object of these proposals (videos and
     predictions in the given order; labels numbered in order of first appearance)."""
+    if not len(videos) == len(class_idx) == len(starts) == len(ends) == len(scores):
+        raise EvaluationError(f"predictions_from_arrays: {len(videos)} videos but {len(class_idx)} / {len(starts)} / "
+                              f"{len(ends)} / {len(scores)} class / start / end / score arrays")
+    for v, c, a, b, sc in zip(videos, class_idx, starts, ends, scores):
+        if not len(c) == len(a) == len(b) == len(sc):
+            raise EvaluationError(f"proposals of video {v}: {len(c)} classes, {len(a)} starts, {len(b)} ends, "
+                                  f"{len(sc)} scores")
     counts = np.array([len(s) for s in scores], dtype=np.int64)
     cls = np.concatenate([np.asarray(c, np.int64) for c in class_idx]) if len(videos) else np.zeros(0, np.int64)
     seg = np.stack([np.concatenate([np.asarray(a, np.float64) for a in starts]) if len(videos) else np.zeros(0),
                     np.concatenate([np.asarray(a, np.float64) for a in ends]) if len(videos) else np.zeros(0)],
                    axis=1)
     score = np.concatenate([np.asarray(a, np.float64) for a in scores]) if len(videos) else np.zeros(0)
-    if not (np.all(np.isfinite(seg)) and np.all(np.isfinite(score)) and np.all(seg[:, 1] >= seg[:, 0])):
-        raise EvaluationError("proposals with non-finite values or end < start" + _where(source))
+    bad = ~(np.isfinite(seg).all(axis=1) & np.isfinite(score) & (seg[:, 1] >= seg[:, 0]))
+    if bad.any():
+        i = int(np.argmax(bad))
+        video = videos[int(np.searchsorted(np.cumsum(counts), i, side="right"))]
+        raise EvaluationError(f"proposals of video {video}: non-finite segment or score, or end < start "
+                              f"(segment {seg[i].tolist()}, score {score[i]})")
+    if cls.size and (cls.min() < 0 or cls.max() >= len(classes)):
+        raise EvaluationError(f"proposals: class index out of range [0, {len(classes)})")
     uniq, first, inv = np.unique(cls, return_index=True, return_inverse=True)
     order = np.argsort(first, kind="stable")                  # labels in order of first appearance
     rank = np.empty_like(order)

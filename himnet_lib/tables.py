@@ -537,11 +537,15 @@ def verdict_changes(reference: pd.DataFrame, other: pd.DataFrame,
     verdict that changes between two versions differing only in, e.g., numeric precision sits at
     the noise boundary and should not be reported as settled. Rows missing from either are an error."""
     k = list(keys)
-    # the reference's row order; an outer merge would sort the keys
-    merged = reference.merge(other, on=k, how="left", suffixes=("_a", "_b"), indicator=True)
-    n_missing = int((merged["_merge"] != "both").sum()) + max(0, len(other) - len(reference))
-    if n_missing or len(other) != len(reference):
-        raise ValueError(f"verdict_changes: {max(n_missing, 1)} claim rows are not in both tables")
+    for name, t in zip(names, (reference, other)):
+        if t.duplicated(k).any():
+            raise ValueError(f"verdict_changes: the {name} table has duplicate claim rows, e.g. "
+                             f"{t[t.duplicated(k)][k].iloc[0].tolist()}")
+    only = set(map(tuple, reference[k].to_numpy())) ^ set(map(tuple, other[k].to_numpy()))
+    if only:
+        raise ValueError(f"verdict_changes: {len(only)} claim rows are not in both tables, e.g. {sorted(only)[0]}")
+    # the reference's row order (an outer merge would sort the keys)
+    merged = reference.merge(other, on=k, how="left", suffixes=("_a", "_b"), validate="one_to_one")
     out = merged[k].copy()
     for tag, name in (("a", names[0]), ("b", names[1])):
         out[f"{name} effect"] = [f"{e:+.2f} ± {se:.2f}"

@@ -34,7 +34,8 @@ from .seed import restore_rng_state, rng_state, seed_everything
 
 
 def make_optimizer(model: torch.nn.Module, tc: TrainConfig) -> torch.optim.Adam:
-    """Adam with the run's lr and weight decay (Sec. 4.1); ``tc.fused_adam`` picks the fused kernel."""
+    """Adam with the run's lr and weight decay (Sec. 4.1); ``tc.fused_adam`` picks the fused kernel,
+    else torch's default (a loop over parameters on CPU, foreach on CUDA)."""
     return torch.optim.Adam(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay,
                             fused=True if tc.fused_adam else None)
 

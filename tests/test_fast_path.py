@@ -120,9 +120,13 @@ def test_keep_threshold_is_exact_for_dyadic_and_close_otherwise():
     assert (bits, thr) == (16, 19661) and abs(thr / 2 ** 16 - 0.3) <= 2 ** -17
     bits, thr = keep_threshold(0.1)
     assert bits == 16 and abs(thr / 2 ** 16 - 0.9) <= 2 ** -17
+    # near 0 and 1, 16 bits would overflow (threshold 65536) or drop everything (threshold 0)
+    for p in (1e-6, 0.999, 1 - 1e-6):
+        bits, thr = keep_threshold(p)
+        assert bits == 32 and 1 <= thr < 2 ** 32 and abs(thr / 2 ** 32 - (1 - p)) <= 2 ** -32, p
 
 
-@pytest.mark.parametrize("p", [0.5, 0.7, 0.1, 0.9])
+@pytest.mark.parametrize("p", [0.5, 0.7, 0.1, 0.9, 0.999])
 def test_dropout_keep_rate_and_scale(p):
     torch.manual_seed(1)
     n = 400_000

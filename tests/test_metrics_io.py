@@ -271,3 +271,16 @@ def test_predictions_from_arrays_equal_the_parsed_result_object(seed, n_videos):
     for f in ("video_idx", "label_idx", "segments", "scores"):
         a, b = getattr(direct, f), getattr(parsed, f)
         assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b), f
+
+
+def test_predictions_from_arrays_names_the_video_at_fault():
+    z = np.zeros(1)
+    with pytest.raises(EvaluationError, match="video v2: 1 classes, 2 starts"):
+        predictions_from_arrays(["v1", "v2"], [np.zeros(1, np.int64)] * 2, [z, np.zeros(2)], [z, z], [z, z], ["a"])
+    with pytest.raises(EvaluationError, match="video v2: non-finite"):
+        predictions_from_arrays(["v1", "v2"], [np.zeros(1, np.int64)] * 2, [z, z], [z + 1, z + 1],
+                                [z, np.array([np.nan])], ["a"])
+    with pytest.raises(EvaluationError, match="video v1: .*end < start"):
+        predictions_from_arrays(["v1"], [np.zeros(1, np.int64)], [z + 2], [z + 1], [z], ["a"])
+    with pytest.raises(EvaluationError, match="out of range"):
+        predictions_from_arrays(["v1"], [np.ones(1, np.int64)], [z], [z + 1], [z], ["a"])

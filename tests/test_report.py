@@ -18,7 +18,7 @@ def test_bench_block_puts_reference_and_fast_side_by_side(tmp_path):
     assert block.startswith("**Test CPU, 2 cores, torch 2.13.0**") and block.count("| what |") == 1
     assert "| demo step, 1 thread (CPU time): both in float32 | 60.0 ms | 30.0 ms | 2.00x |" in block
     assert "fast = demo default (bf16) | 60.0 ms | 20.0 ms | 3.00x |" in block
-    assert "| paper step, ? threads (fast = bf16 autocast, fused Adam) | 16 s | 4 s | 4.00x |" in block
+    assert "| paper step, ? threads (fast = bf16 autocast, the thumos14 profile) | 16 s | 4 s | 4.00x |" in block
     assert "200 GFLOP/s / 400 GFLOP/s | 0.5 |" in block
     assert "28.0 ms / 4.5 s" in block and "25.0 min" in block
     assert "Table 3 trained" not in block

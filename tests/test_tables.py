@@ -264,5 +264,7 @@ def test_verdict_changes_flags_only_changed_verdicts():
     got = tables.verdict_changes(a, b, names=("fp32", "bf16"))
     assert got["changed"].tolist() == [True, False, False]
     assert got.iloc[0]["fp32 effect"] == "+2.00 ± 0.50" and got.iloc[0]["bf16 verdict"] == "within noise"
-    with pytest.raises(ValueError, match="not in both"):
+    with pytest.raises(ValueError, match="1 claim rows are not in both"):
         tables.verdict_changes(a, b.iloc[:2])
+    with pytest.raises(ValueError, match="duplicate"):  # same length, one row twice, one missing
+        tables.verdict_changes(a, pd.concat([b.iloc[:2], b.iloc[:1]]))
