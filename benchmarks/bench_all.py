@@ -36,11 +36,12 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # sibling bench scripts (synthetic GT/predictions, synthetic video)
 
-from himnet_lib.config import build_config, resolve_config  # noqa: E402
+from himnet_lib.config import TrainConfig, build_config, resolve_config  # noqa: E402
 from himnet_lib.device import tune_cpu_allocator  # noqa: E402
 from himnet_lib.io import atomic_write_text  # noqa: E402
 from himnet_lib.losses import LossConfig, compose_losses  # noqa: E402
 from himnet_lib.model import ModelConfig, ModelOutput, build_model, count_parameters  # noqa: E402
+from himnet_lib.train import make_optimizer  # noqa: E402
 
 RESULTS = HERE.parent / "results" / "bench"
 
@@ -133,13 +134,13 @@ def make_step(mcfg: ModelConfig, lcfg: LossConfig, x: torch.Tensor, y: torch.Ten
               fused_adam: bool = False, fill_uninitialized: bool | None = None):
     """One training step closure (forward + compose_losses + backward + Adam), as train.py runs it.
 
-    ``fused_adam``: ``torch.optim.Adam(fused=True)`` (train.py's default since ``train.fused_adam``).
+    ``fused_adam``: ``train.fused_adam`` (the optimizer comes from ``train.make_optimizer``).
     ``fill_uninitialized``: set ``torch.utils.deterministic.fill_uninitialized_memory`` for this
     step only (under deterministic algorithms, as train.py runs: True = the code as the performance
     issue was filed, False = today's ``seed_everything``); None leaves it alone."""
     torch.manual_seed(seed)
     model = build_model(mcfg).train()
-    opt = torch.optim.Adam(model.parameters(), lr=3e-5, weight_decay=1e-3, fused=True if fused_adam else None)
+    opt = make_optimizer(model, TrainConfig(lr=3e-5, weight_decay=1e-3, fused_adam=fused_adam))
 
     def step() -> float:
         if fill_uninitialized is not None:
@@ -184,6 +185,34 @@ DEMO_VARIANTS = {
 }
 
 
+# The paper step's variants, in the same form; "fast" is how train.py runs the thumos14 profile
+# (fast path, bf16 autocast, Adam's loop, no fill).
+PAPER_VARIANTS = {
+    "reference_fp32": ("reference", False, False, True),
+    "reference_bf16": ("reference", True, False, True),
+    "fast": ("fast", True, False, False),
+    "fast_fp32": ("fast", False, False, False),
+    "fast_fused_adam": ("fast", True, True, False),
+}
+
+
+def run_variants(variants: dict, mcfg: ModelConfig, lcfg: LossConfig, x: torch.Tensor, y: torch.Tensor,
+                 reps: int, warmup: int) -> tuple[dict, dict]:
+    """Time every variant's training step interleaved (:func:`interleaved`), under deterministic
+    algorithms as ``seed_everything`` runs training (each variant sets its own NaN fill); torch's
+    process-wide settings are restored afterwards. Returns (timings, models)."""
+    fns, models = {}, {}
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        for key, (impl, amp, fused, fill) in variants.items():
+            fns[key], models[key] = make_step(dataclasses.replace(mcfg, impl=impl), lcfg, x, y, amp,
+                                              fused_adam=fused, fill_uninitialized=fill)
+        return interleaved(fns, reps, warmup=warmup), models
+    finally:
+        torch.use_deterministic_algorithms(False)
+        torch.utils.deterministic.fill_uninitialized_memory = True
+
+
 def bench_demo(reps: int) -> dict:
     """Demo-size training step, 1 thread, every variant of :data:`DEMO_VARIANTS` interleaved in this
     process. The CPU allocator setting (``tune_cpu_allocator``) is process-wide, so it is applied
@@ -191,20 +220,11 @@ def bench_demo(reps: int) -> dict:
     path's full gain (the ``allocator`` part measures that lever on its own)."""
     torch.set_num_threads(1)
     tune_cpu_allocator()
-    torch.use_deterministic_algorithms(True, warn_only=True)  # as seed_everything runs training
     cfg = resolve_config(build_config("demo"), feature_dim=128, num_classes=20)
     B, T = cfg.train.batch_size, cfg.train.seq_len
     x, y = torch.randn(B, T, 128), _labels(B, 20)
-    fns, models = {}, {}
-    try:
-        for key, (impl, amp, fused, fill) in DEMO_VARIANTS.items():
-            fns[key], models[key] = make_step(dataclasses.replace(cfg.model, impl=impl), cfg.loss, x, y, amp,
-                                              fused_adam=fused, fill_uninitialized=fill)
-        r = interleaved(fns, reps, warmup=3)
-        lt = loss_time(models["fast"], x, y, cfg.loss, True, reps)
-    finally:
-        torch.use_deterministic_algorithms(False)
-        torch.utils.deterministic.fill_uninitialized_memory = True
+    r, models = run_variants(DEMO_VARIANTS, cfg.model, cfg.loss, x, y, reps, warmup=3)
+    lt = loss_time(models["fast"], x, y, cfg.loss, True, reps)
     return {
         "shape": {"B": B, "T": T, "D": 128, "params": count_parameters(models["fast"]), "threads": 1},
         "demo_variants": {k: {"impl": v[0], "amp": "bf16" if v[1] else "none", "fused_adam": v[2],
@@ -284,22 +304,7 @@ def bench_paper(reps: int, threads: int = 2) -> dict:
     lcfg = LossConfig()
     x, y = torch.randn(B, T, D), _labels(B, C)
     peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
-    fns, models = {}, {}
-    torch.use_deterministic_algorithms(True, warn_only=True)  # as seed_everything runs training
-    try:
-        # (key, impl, bf16, fused Adam, fill of uninitialised memory): reference = as filed, fast = default
-        # fast = as train.py runs the thumos14 profile: fast path, bf16 autocast, Adam's loop
-        for key, impl, amp, fused, fill in (("reference_fp32", "reference", False, False, True),
-                                            ("reference_bf16", "reference", True, False, True),
-                                            ("fast", "fast", True, False, False),
-                                            ("fast_fp32", "fast", False, False, False),
-                                            ("fast_fused_adam", "fast", True, True, False)):
-            fns[key], models[key] = make_step(dataclasses.replace(mcfg, impl=impl), lcfg, x, y, amp,
-                                              fused_adam=fused, fill_uninitialized=fill)
-        r = interleaved(fns, reps, warmup=1)
-    finally:
-        torch.use_deterministic_algorithms(False)
-        torch.utils.deterministic.fill_uninitialized_memory = True
+    r, models = run_variants(PAPER_VARIANTS, mcfg, lcfg, x, y, reps, warmup=1)
     peaks = {k: max(v, matmul_peak(torch.float32 if k == "fp32" else torch.bfloat16)) for k, v in peaks.items()}
     lt = loss_time(models["fast"], x, y, lcfg, True, max(3, reps))
     flops = step_flops(mcfg, B, T)
@@ -443,7 +448,7 @@ def _shown(path: Path) -> str:
 def numerics(steps: int, slug: str, scale: dict, out_dir: Path = RESULTS) -> dict:
     """Loss curves over ``steps`` Adam steps from the same initial weights and batches, with the
     paper's dropout and with dropout off: the reference path (float32, Adam's loop), the fast path
-    in float32 and the fast default (bf16 autocast), both with fused Adam as train.py runs them."""
+    in float32 and under bf16 autocast, both with fused Adam."""
     torch.set_num_threads(2)
     B, T, D, C = scale["B"], scale["T"], scale["D"], 20
     base = ModelConfig(feature_dim=D, num_classes=C, attention_hidden=scale["H"])
@@ -458,8 +463,7 @@ def numerics(steps: int, slug: str, scale: dict, out_dir: Path = RESULTS) -> dic
                                  ("fast_bf16", "fast", True)):
             torch.manual_seed(0)
             model = build_model(dataclasses.replace(mc, impl=impl)).train()
-            steppers[key] = (model, torch.optim.Adam(model.parameters(), lr=3e-5, weight_decay=1e-3,
-                                                     fused=True if fused else None))
+            steppers[key] = (model, make_optimizer(model, TrainConfig(lr=3e-5, weight_decay=1e-3, fused_adam=fused)))
         for key in ("fast", "fast_bf16"):
             steppers[key][0].load_state_dict(steppers["reference"][0].state_dict())
         tag = "dropout" if drop else "no_dropout"

@@ -41,9 +41,10 @@ def tune_cpu_allocator() -> bool:
     glibc serves blocks above its mmap threshold with fresh mappings, so every step's new
     activation tensors (0.1-3 MB here) page-fault on first touch (300-440 faults per demo step)
     and the kernel zeroes them. Raising the mmap threshold to its maximum (32 MiB) and the trim
-    threshold to 256 MiB lets those blocks be reused: 12 % less time per float32 demo step, 7 % under
-    bf16 (docs/performance.md). Process-wide and idempotent; a no-op (False) off glibc. Values are
-    unaffected: only where memory comes from changes."""
+    threshold to 256 MiB lets those blocks be reused: a 1.05-1.12x faster demo step in fresh-process
+    measurements (`make bench`, part "allocator"; docs/performance.md). Process-wide and
+    idempotent; a no-op (False) off glibc. Values are unaffected: only where memory comes from
+    changes."""
     global _allocator_tuned
     if _allocator_tuned is None:
         ok = False

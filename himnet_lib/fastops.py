@@ -36,6 +36,7 @@ leave in float32 as in the reference path.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -68,15 +69,15 @@ def keep_threshold(p: float) -> tuple[int, int]:
 
 
 def draw_keep_masks(specs: list[tuple[tuple[int, ...], float]], device: torch.device,
-                    dtype: torch.dtype = torch.float32, scaled: bool | None = True) -> list[Tensor | None]:
+                    dtype: torch.dtype = torch.float32) -> list[Tensor | None]:
     """Dropout factors for several layers from ONE draw of random 64-bit words.
 
-    ``specs``: (shape, p) per layer. Each factor (``dtype``) is ``keep / (1 - p)`` (``scaled``; with
-    ``scaled=None`` only where :func:`scale_is_exact`, e.g. p = 0.5 in bf16) or
-    the 0/1 keep mask; p = 0 gives None (no dropout), p = 1 all zeros. Layers with the same p share one
-    threshold comparison (their random words are adjacent), so the work is a handful of
-    vectorised passes however many layers there are. Comparisons go through uint8 views, not
-    bool tensors (mixed bool arithmetic is several times slower on CPU).
+    ``specs``: (shape, p) per layer. Each factor (``dtype``) is ``keep / (1 - p)`` where that scale
+    is exact in ``dtype`` (:func:`scale_is_exact`: always in float32; p = 0.5 in bf16), else the 0/1
+    keep mask, whose scale the caller applies as a float; p = 0 gives None (no dropout), p = 1 all
+    zeros. Layers with the same p share one threshold comparison (their random words are
+    adjacent), so the work is a handful of vectorised passes however many layers there are.
+    Comparisons go through uint8 views, not bool tensors (mixed bool arithmetic is several times slower on CPU).
     """
     groups: dict[float, list[int]] = {}
     for i, (shape, p) in enumerate(specs):
@@ -103,13 +104,14 @@ def draw_keep_masks(specs: list[tuple[tuple[int, ...], float]], device: torch.de
         seg = raw[off: off + n * bits // 8].view(_INT[bits])[:n]
         # signed view of an unsigned uniform u: u < thr  <=>  s < thr - 2^(bits-1)
         f = (seg < thr - (1 << (bits - 1))).view(torch.uint8).to(dtype)
-        if scaled or (scaled is None and scale_is_exact(p, dtype)):
+        if scale_is_exact(p, dtype):
             f.mul_(1.0 / (1.0 - p))
         for i, start, k in layers:
             out[i] = f[start: start + k].view(specs[i][0])
     return out
 
 
+@functools.lru_cache(maxsize=None)  # asked for every dropout layer of every forward pass
 def scale_is_exact(p: float, dtype: torch.dtype) -> bool:
     """Whether the dropout scale 1/(1-p) is exact in ``dtype`` (float32: treated as exact, as in
     ``nn.Dropout``; bf16: powers of two such as p = 0.5 -> 2, not p = 0.7 -> 3.33)."""
@@ -265,22 +267,26 @@ def _wgrad(x: Tensor, go: Tensor) -> Tensor:
     return torch.mm(x.t(), go)
 
 
+def _grouped_affine(x: Tensor, ws: list[Tensor], bs: list[Tensor]) -> Tensor:
+    """:class:`_GroupedAffine` in the autocast dtype (or the input's)."""
+    dev = x.device.type
+    dtype = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
+    return _GroupedAffine.apply(x, dtype, *ws, *bs)
+
+
 def _affine(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
     """x (N, in) @ w (in, out) + b; through :class:`_GroupedAffine` (and :func:`_wgrad`) when the
     output is large, else a plain ``addmm`` as before."""
     if x.shape[0] * w.shape[1] >= WGRAD_TRANSPOSE_MIN:
-        return _gemm_g(x.unsqueeze(0), [w], [b], grouped=True)[0]
+        return _grouped_affine(x.unsqueeze(0), [w], [b])[0]
     return torch.addmm(b, x, w)
 
 
-def _gemm_g(x: Tensor, ws: list[Tensor], bs: list[Tensor], grouped: bool = False) -> Tensor:
-    """Grouped affine map: x (G, N, in), weights G x (in, out), biases G x (out,) -> (G, N, out).
-    One group is a plain ``addmm`` unless ``grouped`` (see :func:`_affine`)."""
-    if len(ws) == 1 and not grouped:
-        return torch.addmm(bs[0], x[0], ws[0]).unsqueeze(0)
-    dev = x.device.type
-    dtype = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
-    return _GroupedAffine.apply(x, dtype, *ws, *bs)
+def _gemm_g(x: Tensor, ws: list[Tensor], bs: list[Tensor]) -> Tensor:
+    """Grouped affine map: x (G, N, in), weights G x (in, out), biases G x (out,) -> (G, N, out)."""
+    if len(ws) == 1:
+        return _affine(x[0], ws[0], bs[0]).unsqueeze(0)
+    return _grouped_affine(x, ws, bs)
 
 
 def fast_forward(model, x: Tensor):
@@ -315,7 +321,7 @@ def fast_forward(model, x: Tensor):
     cd = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
     # masks carry the 1/(1-p) factor where it is exact in the compute dtype (float32 always, bf16
     # for p = 0.5); otherwise it is applied as a float scalar (sc), so it is not rounded to bf16
-    masks = draw_keep_masks(specs, x.device, dtype=cd, scaled=None)
+    masks = draw_keep_masks(specs, x.device, dtype=cd)
 
     def sc(p: float) -> float:
         return 1.0 if p <= 0 or scale_is_exact(p, cd) else 1.0 / (1.0 - p)

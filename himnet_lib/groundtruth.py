@@ -333,26 +333,35 @@ def predictions_from_results(obj: Any, *, source: str = "<results dict>", strict
                        segments=seg, scores=score, source=source)
 
 
-def predictions_from_arrays(videos: Sequence[str], class_idx: Sequence[np.ndarray], starts: Sequence[np.ndarray],
-                            ends: Sequence[np.ndarray], scores: Sequence[np.ndarray], classes: Sequence[str],
-                            source: str = "<proposals>") -> Predictions:
-    """:class:`Predictions` straight from per-video arrays (class index into ``classes``, start, end,
-    score), without building and re-parsing a result object: the same value that
-    :func:`predictions_from_results` gives for the result object of these proposals (videos and
-    predictions in the given order; labels numbered in order of first appearance)."""
-    if not len(videos) == len(class_idx) == len(starts) == len(ends) == len(scores):
-        raise EvaluationError(f"predictions_from_arrays: {len(videos)} videos but {len(class_idx)} / {len(starts)} / "
-                              f"{len(ends)} / {len(scores)} class / start / end / score arrays")
-    for v, c, a, b, sc in zip(videos, class_idx, starts, ends, scores):
-        if not len(c) == len(a) == len(b) == len(sc):
-            raise EvaluationError(f"proposals of video {v}: {len(c)} classes, {len(a)} starts, {len(b)} ends, "
-                                  f"{len(sc)} scores")
-    counts = np.array([len(s) for s in scores], dtype=np.int64)
-    cls = np.concatenate([np.asarray(c, np.int64) for c in class_idx]) if len(videos) else np.zeros(0, np.int64)
-    seg = np.stack([np.concatenate([np.asarray(a, np.float64) for a in starts]) if len(videos) else np.zeros(0),
-                    np.concatenate([np.asarray(a, np.float64) for a in ends]) if len(videos) else np.zeros(0)],
-                   axis=1)
-    score = np.concatenate([np.asarray(a, np.float64) for a in scores]) if len(videos) else np.zeros(0)
+def _first_appearance(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct keys in order of first appearance, index of each element into them)."""
+    uniq, first, inv = np.unique(keys, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    return uniq[order], rank[inv.reshape(-1)].astype(np.int64)
+
+
+def predictions_from_proposals(proposals: Mapping[str, Any], classes: Sequence[str],
+                               source: str = "<proposals>") -> Predictions:
+    """:class:`Predictions` straight from ``{video: localize.Proposals}`` (``class_idx`` into
+    ``classes``, ``start``, ``end``, ``score``), without building and re-parsing a result object:
+    the same value :func:`predictions_from_results` gives for their result object (videos and
+    predictions in the given order, labels numbered in order of first appearance). Bad values name
+    the video."""
+    videos = list(proposals)
+    for v, p in proposals.items():
+        if not len(p.class_idx) == len(p.start) == len(p.end) == len(p.score):
+            raise EvaluationError(f"proposals of video {v}: {len(p.class_idx)} classes, {len(p.start)} starts, "
+                                  f"{len(p.end)} ends, {len(p.score)} scores")
+    props = list(proposals.values())
+    counts = np.array([len(p.score) for p in props], dtype=np.int64)
+
+    def flat(field: str, dtype) -> np.ndarray:
+        return np.concatenate([np.zeros(0, dtype)] + [np.asarray(getattr(p, field), dtype) for p in props])
+
+    cls, score = flat("class_idx", np.int64), flat("score", np.float64)
+    seg = np.stack([flat("start", np.float64), flat("end", np.float64)], axis=1)
     bad = ~(np.isfinite(seg).all(axis=1) & np.isfinite(score) & (seg[:, 1] >= seg[:, 0]))
     if bad.any():
         i = int(np.argmax(bad))
@@ -361,14 +370,10 @@ def predictions_from_arrays(videos: Sequence[str], class_idx: Sequence[np.ndarra
                               f"(segment {seg[i].tolist()}, score {score[i]})")
     if cls.size and (cls.min() < 0 or cls.max() >= len(classes)):
         raise EvaluationError(f"proposals: class index out of range [0, {len(classes)})")
-    uniq, first, inv = np.unique(cls, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")                  # labels in order of first appearance
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    return Predictions(videos=list(videos), labels=[str(classes[c]) for c in uniq[order]],
+    labels, lab = _first_appearance(cls)
+    return Predictions(videos=videos, labels=[str(classes[c]) for c in labels],
                        video_idx=np.repeat(np.arange(len(videos), dtype=np.int64), counts),
-                       label_idx=rank[inv.reshape(-1)].astype(np.int64), segments=seg, scores=score,
-                       source=source)
+                       label_idx=lab, segments=seg, scores=score, source=source)
 
 
 def _flatten_fast(results: Mapping[str, Any]):
@@ -398,15 +403,10 @@ def _flatten_fast(results: Mapping[str, Any]):
     score = np.array(scores, dtype=np.float64)
     if not (np.all(np.isfinite(seg)) and np.all(np.isfinite(score)) and np.all(seg[:, 1] >= seg[:, 0])):
         return None
-    uniq, first, inv = np.unique(np.array(labels, dtype=object).astype(str), return_index=True,
-                                 return_inverse=True)
-    # renumber labels in order of first appearance (as the slow path)
-    order = np.argsort(first, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    lab = rank[inv.reshape(-1)].astype(np.int64)
+    # labels numbered in order of first appearance (as the slow path)
+    uniq, lab = _first_appearance(np.array(labels, dtype=object).astype(str))
     vid = np.repeat(np.arange(len(vnames), dtype=np.int64), counts)
-    return vnames, [str(u) for u in uniq[order]], vid, lab, seg, score
+    return vnames, [str(u) for u in uniq], vid, lab, seg, score
 
 
 def _flatten_checked(results: Mapping[str, Any], source: str):

@@ -20,7 +20,7 @@ from .data.dataset import validation_view
 from .device import autocast, select_device
 from .diagnostics import attention_diagnostics
 from .errors import RunError
-from .groundtruth import gt_from_dataset, predictions_from_arrays
+from .groundtruth import gt_from_dataset, predictions_from_proposals
 from .localize import localize_proposals_nms_modes, localize_videos, results_object, write_results
 from .losses import compose_losses
 from .metrics import detection_map, fg_bg_accuracy, snippet_classification_accuracy, snippet_memberships
@@ -97,11 +97,8 @@ def evaluate_outputs(ds, outputs: dict[str, dict[str, np.ndarray]], cfg: RunConf
             ambiguous=ds.ambiguous if getattr(loc, "remove_ambiguous", False) else None, durations=durations)
         for nms, props in by_mode.items():
             key = readout_key(norm, nms)
-            # scored from arrays; only the run's own read-out becomes a result object (it is written)
-            pred = predictions_from_arrays(list(props), [p.class_idx for p in props.values()],
-                                           [p.start for p in props.values()], [p.end for p in props.values()],
-                                           [p.score for p in props.values()], ds.classes)
-            scored[key] = (detection_map(gt, pred),
+            # scored from the arrays; only the run's own read-out becomes a result object (it is written)
+            scored[key] = (detection_map(gt, predictions_from_proposals(props, ds.classes)),
                            results_object(props, ds.classes, loc, nms) if key == main_key else None)
 
     det, preds = scored[main_key]

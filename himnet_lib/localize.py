@@ -62,7 +62,9 @@ __all__ = [
     "localize_video",
     "localize_video_nms_modes",
     "localize_videos_nms_modes",
+    "localize_proposals_nms_modes",
     "localize_videos",
+    "results_object",
     "write_results",
 ]
 

@@ -90,16 +90,15 @@ def bench_block(bench_dir: str | os.PathLike, link_prefix: str = "results/bench/
         peak = r.get("matmul_peak_gflops") or {}
         threads = (r.get("paper_shape") or {}).get("threads", "?")
         rows = ["| what | reference | fast | fast / reference |", "|---|---|---|---|"]
-        ratio = _ratio
         rows += [
             f"| demo step, 1 thread (CPU time): reference as filed (fp32) vs fast = demo default (bf16) | "
              f"{_fmt(dc.get('reference'), 's')} | {_fmt(dc.get('fast'), 's')} | "
-             f"{ratio(dc.get('reference'), dc.get('fast'))} |",
+             f"{_ratio(dc.get('reference'), dc.get('fast'))} |",
             f"| demo step, 1 thread (CPU time): both in float32 | {_fmt(dc.get('reference'), 's')} | "
-             f"{_fmt(dc.get('fast_fp32'), 's')} | {ratio(dc.get('reference'), dc.get('fast_fp32'))} |",
+             f"{_fmt(dc.get('fast_fp32'), 's')} | {_ratio(dc.get('reference'), dc.get('fast_fp32'))} |",
             f"| paper step, {threads} threads (fast = bf16 autocast, the thumos14 profile) | "
              f"{_fmt(p.get('reference_fp32'), 's')} | "
-             f"{_fmt(p.get('fast'), 's')} | {ratio(p.get('reference_fp32'), p.get('fast'))} |",
+             f"{_fmt(p.get('fast'), 's')} | {_ratio(p.get('reference_fp32'), p.get('fast'))} |",
             f"| paper step achieved / bf16 matmul peak of the run | | "
              f"{_fmt(r.get('paper_step_achieved_gflops'), 'GFLOP/s')} / {_fmt(peak.get('bf16'), 'GFLOP/s')} | "
              f"{_fmt(r.get('paper_fraction_of_bf16_peak'))} |",

@@ -16,7 +16,7 @@ from himnet_lib.groundtruth import (
     gt_from_dataset,
     load_ground_truth,
     load_predictions,
-    predictions_from_arrays,
+    predictions_from_proposals,
     predictions_from_results,
 )
 from himnet_lib.localize import LocalizeConfig, Proposals, results_object
@@ -252,20 +252,18 @@ def test_cli_missing_files(tmp_path, capsys):
 
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n_videos=st.integers(0, 6))
-def test_predictions_from_arrays_equal_the_parsed_result_object(seed, n_videos):
+def test_predictions_from_proposals_equal_the_parsed_result_object(seed, n_videos):
     """Scoring proposals from arrays skips the result object; it must give exactly what parsing
     that object gives (same order, same label numbering), hence the same mAP."""
     rng = np.random.default_rng(seed)
     classes = ["a", "b", "c", "d"]
-    videos, props = [], {}
+    props = {}
     for v in range(n_videos):
         n = int(rng.integers(0, 5))
         start = np.round(rng.random(n) * 10, int(rng.integers(0, 3)))
         props[f"v{v}"] = Proposals(rng.integers(0, 4, n).astype(np.int64), start,
                                    start + rng.random(n) * 3, rng.standard_normal(n))
-        videos.append(f"v{v}")
-    direct = predictions_from_arrays(videos, [p.class_idx for p in props.values()], [p.start for p in props.values()],
-                                     [p.end for p in props.values()], [p.score for p in props.values()], classes)
+    direct = predictions_from_proposals(props, classes)
     parsed = predictions_from_results(results_object(props, classes, LocalizeConfig(), "soft"))
     assert direct.videos == parsed.videos and direct.labels == parsed.labels
     for f in ("video_idx", "label_idx", "segments", "scores"):
@@ -273,14 +271,14 @@ def test_predictions_from_arrays_equal_the_parsed_result_object(seed, n_videos):
         assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b), f
 
 
-def test_predictions_from_arrays_names_the_video_at_fault():
-    z = np.zeros(1)
+def test_predictions_from_proposals_names_the_video_at_fault():
+    z, c = np.zeros(1), np.zeros(1, np.int64)
     with pytest.raises(EvaluationError, match="video v2: 1 classes, 2 starts"):
-        predictions_from_arrays(["v1", "v2"], [np.zeros(1, np.int64)] * 2, [z, np.zeros(2)], [z, z], [z, z], ["a"])
+        predictions_from_proposals({"v1": Proposals(c, z, z, z), "v2": Proposals(c, np.zeros(2), z, z)}, ["a"])
     with pytest.raises(EvaluationError, match="video v2: non-finite"):
-        predictions_from_arrays(["v1", "v2"], [np.zeros(1, np.int64)] * 2, [z, z], [z + 1, z + 1],
-                                [z, np.array([np.nan])], ["a"])
+        predictions_from_proposals({"v1": Proposals(c, z, z + 1, z),
+                                    "v2": Proposals(c, z, z + 1, np.array([np.nan]))}, ["a"])
     with pytest.raises(EvaluationError, match="video v1: .*end < start"):
-        predictions_from_arrays(["v1"], [np.zeros(1, np.int64)], [z + 2], [z + 1], [z], ["a"])
+        predictions_from_proposals({"v1": Proposals(c, z + 2, z + 1, z)}, ["a"])
     with pytest.raises(EvaluationError, match="out of range"):
-        predictions_from_arrays(["v1"], [np.ones(1, np.int64)], [z], [z + 1], [z], ["a"])
+        predictions_from_proposals({"v1": Proposals(c + 1, z, z + 1, z)}, ["a"])

@@ -3,6 +3,7 @@
 import json
 
 from himnet_lib import report
+from himnet_lib.paths import PROJECT_ROOT
 
 
 def test_bench_block_puts_reference_and_fast_side_by_side(tmp_path):
@@ -32,6 +33,5 @@ def test_bench_block_without_results_says_how_to_get_them(tmp_path):
 
 
 def test_readme_bench_block_is_the_generated_one():
-    from himnet_lib.paths import PROJECT_ROOT
     text = (PROJECT_ROOT / "README.md").read_text()
     assert report.replace_block(text, "bench", report.bench_block(PROJECT_ROOT / "results" / "bench")) == text
