@@ -383,7 +383,8 @@ def reproduce(profile: str, *, data_root: str | None = None, seeds: int = 5, see
               notebooks: Sequence[str] | None = None, reading: str | None = None, log=None,
               threads: int | None = None, via: str = "process") -> Path:
     """Regenerate every table and figure: train all runs (shared ones once, in parallel), then
-    execute the study notebooks in order, writing ``results/<profile>/{tables,figures,notebooks}``.
+    execute the study notebooks (``workers`` at a time; in order when ``notebooks`` are named),
+    writing ``results/<profile>/{tables,figures,notebooks}``.
     Table 3's rows get ``seeds`` seeds, every other row ``seeds_other`` (at most ``seeds``)."""
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
     t0 = time.time()
@@ -399,28 +400,53 @@ def reproduce(profile: str, *, data_root: str | None = None, seeds: int = 5, see
         run_study_specs(specs, profile, root, data_root, workers=workers, executor=executor, log=log,
                         threads=threads, via=via)
     names = list(notebooks) if notebooks else list(STUDY_NOTEBOOKS)
+    jobs: list[tuple[str, str, Path, dict[str, Any]]] = []
     for name in names:
         if not (notebooks_dir() / f"{name}.ipynb").exists():
             log(f"skipping {name}: notebook not present")
             continue
-        t1 = time.time()
         kind = {e.notebook: e.seeds for e in STUDY}.get(name, "other")
         params = {"profile": profile, "data_root": str(data), "workers": workers, "results_dir": str(root),
                   "executor": executor, "reading": reading or "",
                   "seeds": seeds_other if kind == "other" else seeds}
         if kind == "both":
             params["seeds_other"] = seeds_other
-        execute_notebook(f"{name}.ipynb", root / "notebooks" / f"{name}.ipynb", params)
-        log(f"{name}: {time.time() - t1:.0f}s")
+        jobs.append((name, f"{name}.ipynb", root / "notebooks" / f"{name}.ipynb", params))
     # 01_train for the full model (first seed): the unit of work, shown with its outputs. Executed
-    # here on the finished run (train_run reuses it), so it costs a kernel start, not a training.
+    # on the finished run (train_run reuses it), so it costs a kernel start, not a training.
     full = [s for s in study.table1_specs(profile, 1, reading) if s.label == "HiM-Net"][0]
-    t1 = time.time()
-    execute_notebook(TRAIN_NOTEBOOK, root / "notebooks" / TRAIN_NOTEBOOK,
-                     notebook_parameters(full, data.resolve(), (runs_dir / full.run_id).resolve(), threads=1))
-    log(f"01_train: {time.time() - t1:.0f}s")
+    jobs.append(("01_train", TRAIN_NOTEBOOK, root / "notebooks" / TRAIN_NOTEBOOK,
+                 notebook_parameters(full, data.resolve(), (runs_dir / full.run_id).resolve(), threads=1)))
+    # side by side only once every run is trained: a notebook given alone trains its own runs
+    # with ``workers`` processes, and several of them at once would oversubscribe the cores
+    _execute_notebooks(jobs, 1 if notebooks else workers, log)
     log(f"reproduce {profile}: done in {time.time() - t0:.0f}s -> {root}")
     return root
+
+
+def _execute_notebooks(jobs: list[tuple[str, str, Path, dict[str, Any]]], workers: int, log) -> None:
+    """Execute study notebooks, ``workers`` at a time. Once the runs are trained the notebooks are
+    independent (each reads run records and writes its own tables and figures, atomically), so
+    they run side by side; a kernel start and the plotting are single-threaded. Every notebook
+    runs even if another fails; the failures are raised together at the end."""
+    failures: list[str] = []
+
+    def one(job: tuple[str, str, Path, dict[str, Any]]) -> None:
+        label, name, out, params = job
+        t1 = time.time()
+        execute_notebook(name, out, params)
+        log(f"{label}: {time.time() - t1:.0f}s")
+
+    with ThreadPoolExecutor(max_workers=max(1, min(int(workers), len(jobs) or 1))) as pool:
+        futures = {pool.submit(one, j): j[0] for j in jobs}
+        for fut in as_completed(futures):
+            try:
+                fut.result()
+            except Exception as e:  # keep the other notebooks going; report all failures
+                failures.append(f"{futures[fut]}: {e}")
+                log(f"{futures[fut]} FAILED: {e}")
+    if failures:
+        raise RunError(f"{len(failures)} notebook(s) failed:\n" + "\n".join(failures))
 
 
 def run_study_specs(specs: Sequence[RunSpec], profile: str, results: Path, data_root: str | os.PathLike | None = None,

@@ -144,6 +144,29 @@ def test_dropout_keep_rate_and_scale(p):
     assert not torch.equal(f_a[: n // 2] > 0, f_b[:, 0] > 0)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_host_masks_equal_the_torch_branch_bit_for_bit(dtype, monkeypatch):
+    # on CPU the comparisons and the 0/v factors are built by numpy from the same random words;
+    # the torch branch (what CUDA runs) must give the same bits: 8-, 16- and 32-bit words, scaled
+    # (p = 0.5, and any p in float32) and unscaled (p = 0.7 in bf16) factors, p = 0 and p = 1
+    specs = [((2, 3, 1, 8), 0.5), ((2, 40, 8), 0.5), ((40, 16), 0.7), ((40, 16), 0.0), ((7, 5), 0.1),
+             ((5,), 1.0), ((101,), 0.999), ((13, 3), 1e-6), ((40, 16), 0.7), ((9,), 0.25)]
+    torch.manual_seed(11)
+    host = draw_keep_masks(specs, torch.device("cpu"), dtype)
+    monkeypatch.setattr(fastops, "_PATTERN", {})
+    torch.manual_seed(11)
+    ref = draw_keep_masks(specs, torch.device("cpu"), dtype)
+    ints = torch.int16 if dtype == torch.bfloat16 else torch.int32
+    for (shape, p), a, b in zip(specs, host, ref):
+        if b is None:
+            assert a is None, p
+            continue
+        assert a is not None and a.dtype == b.dtype == dtype and a.shape == b.shape == shape, p
+        assert torch.equal(a.reshape(-1).view(ints), b.reshape(-1).view(ints)), p
+        if 0.1 <= p <= 0.7:  # the comparison is not vacuous: these layers keep some and drop some
+            assert a.any() and not a.all(), p
+
+
 def test_train_mode_dropout_is_seeded_and_varies():
     ref, fast = _pair()
     fast.train()

@@ -79,3 +79,35 @@ def test_run_specs_options(smoke_root, tmp_path, monkeypatch):
     assert runs.default_threads(2) == 3
     monkeypatch.delenv("OMP_NUM_THREADS")
     assert runs.default_threads(1) == max(1, runs.os.cpu_count() or 1)
+
+
+def test_study_notebooks_run_side_by_side_and_every_failure_is_reported(monkeypatch, tmp_path):
+    # the notebook stage of reproduce: two at a time (both running at once), every notebook runs
+    # even when one fails, and the error names each failed notebook
+    import threading
+    import time
+
+    running, peak, done, lock = [0], [0], [], threading.Lock()
+
+    def fake_execute(name, out, params):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.2)
+        with lock:
+            running[0] -= 1
+            done.append(name)
+        if name.startswith("bad"):
+            raise RuntimeError(f"{name} broke")
+        return out
+
+    monkeypatch.setattr(runs, "execute_notebook", fake_execute)
+    jobs = [(n, n, tmp_path / n, {}) for n in ("a", "bad1", "c", "bad2")]
+    logged: list[str] = []
+    with pytest.raises(runs.RunError) as e:
+        runs._execute_notebooks(jobs, 2, logged.append)
+    assert sorted(done) == ["a", "bad1", "bad2", "c"] and peak[0] == 2
+    assert "2 notebook(s) failed" in str(e.value) and "bad1" in str(e.value) and "bad2" in str(e.value)
+    done.clear(), peak.__setitem__(0, 0)
+    runs._execute_notebooks(jobs[:1] + jobs[2:3], 1, logged.append)
+    assert done == ["a", "c"] and peak[0] == 1  # one at a time, in order
