@@ -325,19 +325,34 @@ def run_specs(specs: Sequence[RunSpec], data_root: str | os.PathLike, runs_dir: 
     spawned (fresh interpreters), so a script that calls this at top level needs the usual
     ``if __name__ == "__main__":`` guard; notebooks, the ``himnet`` command and pytest need nothing.
     """
+    _train_groups([(specs, data_root)], runs_dir, workers=workers, executor=executor, threads=threads, log=log,
+                  slurm=slurm, via=via)
+    return [Path(runs_dir) / s.run_id for s in specs]
+
+
+def _train_groups(groups: Sequence[tuple[Sequence[RunSpec], str | os.PathLike]], runs_dir: str | os.PathLike, *,
+                  workers: int = 1, executor: str = "local", threads: int | None = None, log=None,
+                  slurm: dict[str, Any] | None = None, via: str = "process") -> None:
+    """:func:`run_specs` for several (specs, dataset root) groups in ONE pool of workers: no pool
+    start and no idle tail per group. Jobs are queued group by group, so that a worker (which
+    keeps one dataset loaded) switches datasets about once."""
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
     if via not in VIA:
         raise HimnetError(f"unknown via {via!r} (one of {', '.join(VIA)})")
     runs_dir = Path(runs_dir)
-    unique = unique_runs(specs)
-    fingerprint = None
-    if unique:
-        fingerprint = dataset_fingerprint(load_dataset(data_root, snippet_seconds=unique[0].config().snippet_seconds))
-    todo = [s for s in unique if not _finished(runs_dir / s.run_id, s, fingerprint)]
     threads = threads or default_threads(workers)
-    jobs = [(s, str(Path(data_root).resolve()), str((runs_dir / s.run_id).resolve()), threads, fingerprint)
-            for s in todo]
-    log(f"{len(unique)} distinct runs, {len(unique) - len(todo)} already finished, {len(todo)} to train "
+    n_unique, jobs, todo = 0, [], []
+    for specs, data_root in groups:
+        unique = unique_runs(specs)
+        if not unique:
+            continue
+        n_unique += len(unique)
+        fingerprint = dataset_fingerprint(load_dataset(data_root, snippet_seconds=unique[0].config().snippet_seconds))
+        group_todo = [s for s in unique if not _finished(runs_dir / s.run_id, s, fingerprint)]
+        todo += group_todo
+        jobs += [(s, str(Path(data_root).resolve()), str((runs_dir / s.run_id).resolve()), threads, fingerprint)
+                 for s in group_todo]
+    log(f"{n_unique} distinct runs, {n_unique - len(todo)} already finished, {len(todo)} to train "
         f"({executor}, via {via}, {workers} worker(s), {threads} thread(s) each)")
     failures: list[str] = []
     t0 = time.time()
@@ -362,7 +377,6 @@ def run_specs(specs: Sequence[RunSpec], data_root: str | os.PathLike, runs_dir: 
         raise HimnetError(f"unknown executor {executor!r} (local or slurm)")
     if failures:
         raise RunError(f"{len(failures)} run(s) failed:\n  " + "\n  ".join(failures))
-    return [runs_dir / s.run_id for s in specs]
 
 
 # --- the one command ----------------------------------------------------------------------------
@@ -451,13 +465,14 @@ def _execute_notebooks(jobs: list[tuple[str, str, Path, dict[str, Any]]], worker
 
 def run_study_specs(specs: Sequence[RunSpec], profile: str, results: Path, data_root: str | os.PathLike | None = None,
                     **kwargs) -> dict[str, Path]:
-    """:func:`run_specs` for specs on several benchmarks: one call per benchmark with its data root
-    (the user's ``data_root`` for the main benchmark). Returns {benchmark: data root}."""
+    """:func:`run_specs` for specs on several benchmarks, all in one pool of workers, each with its
+    dataset root (the user's ``data_root`` for the main benchmark). Returns {benchmark: data root}."""
     groups: dict[str, list[RunSpec]] = {}
     for s in specs:
         groups.setdefault(s.benchmark, []).append(s)
-    roots = {}
+    roots = {bench: ensure_data(profile, data_root, results, benchmark=bench) for bench in groups}
+    by_root: dict[Path, list[RunSpec]] = {}  # "" and the main benchmark's name share one root
     for bench, group in groups.items():
-        roots[bench] = ensure_data(profile, data_root, results, benchmark=bench)
-        run_specs(group, roots[bench], results / "runs", **kwargs)
+        by_root.setdefault(Path(roots[bench]), []).extend(group)
+    _train_groups([(group, root) for root, group in by_root.items()], results / "runs", **kwargs)
     return roots

@@ -111,3 +111,26 @@ def test_study_notebooks_run_side_by_side_and_every_failure_is_reported(monkeypa
     done.clear(), peak.__setitem__(0, 0)
     runs._execute_notebooks(jobs[:1] + jobs[2:3], 1, logged.append)
     assert done == ["a", "c"] and peak[0] == 1  # one at a time, in order
+
+
+def test_study_specs_on_two_benchmarks_train_in_one_pool(tmp_path, monkeypatch):
+    # the main benchmark's runs ("" and its own name share one dataset) and the second benchmark's
+    # go to ONE pool: one call of the local executor, each job with its own dataset root
+    specs = (study.table3_specs("smoke", 1, rows=("Exp 1",))
+             + study.table3_specs("smoke", 1, None, "smoke", rows=("Exp 4",))
+             + study.table3_specs("smoke", 1, None, "smoke-b", rows=("Exp 1",)))
+    calls: list[list[tuple]] = []
+
+    def fake_local(jobs, **kwargs):
+        calls.append(jobs)
+        return [], {runs.TRAINED: len(jobs), runs.REUSED: 0}
+
+    monkeypatch.setattr(runs, "_local", fake_local)
+    lines: list[str] = []
+    roots = runs.run_study_specs(specs, "smoke", tmp_path, workers=2, threads=1, log=lines.append)
+    assert roots[""] == roots["smoke"] != roots["smoke-b"]
+    assert len(calls) == 1 and len(calls[0]) == 3
+    job_roots = [j[1] for j in calls[0]]
+    assert job_roots == [str(roots[""].resolve())] * 2 + [str(roots["smoke-b"].resolve())]  # grouped by dataset
+    assert [ln for ln in lines if "distinct runs" in ln] == ["3 distinct runs, 0 already finished, 3 to train "
+                                                            "(local, via process, 2 worker(s), 1 thread(s) each)"]
