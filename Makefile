@@ -48,6 +48,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 demo: $(STAMP)
+	@mkdir -p $(MPLCONFIGDIR) $(IPYTHONDIR)   # before the notebooks start side by side (else IPython warns, falls back to a temp dir)
 	$(BIN)/himnet reproduce --profile demo --seeds $(SEEDS) --seeds-other $(SEEDS_OTHER) --workers $(WORKERS)
 	$(BIN)/python -m himnet_lib.report   # the README's generated blocks, from results/demo/tables
 
