@@ -129,8 +129,9 @@ PROFILES: dict[str, dict[str, Any]] = {
     # Precision is ours (the paper does not state it): bf16 autocast with float32 master weights
     # and float32 losses, 4x the float32 reference step on CPU (docs/performance.md); 200 steps
     # track float32 (results/bench/numerics_*). float32: --set train.amp=none. Fused Adam, as
-    # everywhere: 3-8 % faster than Adam's loop at this size on 2 CPU threads in three interleaved
-    # measurements (one earlier run was 12 % slower); --set train.fused_adam=false for the loop.
+    # everywhere: 7 % faster than Adam's loop at this size on 2 CPU threads with the bench's order
+    # rotated (earlier fixed-order comparisons went either way: the order, not the optimizer, decided
+    # them; docs/performance.md); --set train.fused_adam=false for the loop.
     "thumos14": {"train.amp": "bf16"},
     # ActivityNet 1.3 (Sec. 4.1): T = 60, k = 6, 20,000 iterations, otherwise as THUMOS14.
     "activitynet13": {
