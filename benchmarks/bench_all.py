@@ -22,6 +22,7 @@ import dataclasses
 import json
 import os
 import platform
+import random
 import re
 import statistics
 import subprocess
@@ -69,18 +70,21 @@ def machine_slug() -> str:
 # --- timing helpers ---------------------------------------------------------------------------
 
 def interleaved(fns: dict, reps: int, warmup: int = 1) -> dict[str, dict[str, float]]:
-    """Median wall and CPU seconds of each callable, run round-robin ``reps`` times. The order is
-    rotated every repetition: which callable runs after which one shifts a callable's time by up to
-    ~8 % at paper scale (caches and clocks after a float32 vs a bf16 step), so a fixed order would
-    favour whichever follows the same neighbour each time."""
+    """Median wall and CPU seconds of each callable, each run once per repetition, ``reps`` times.
+    Every repetition runs them in a new (seeded, so reproducible) random order: what runs right
+    before a callable can shift its time (caches and clocks after a float32 vs a bf16 step; with a
+    fixed order the paper step's fused-vs-loop comparison flipped between runs), and a fixed order,
+    or a rotation of it, keeps the same neighbours."""
     for f in fns.values():
         for _ in range(warmup):
             f()
     wall: dict[str, list[float]] = {k: [] for k in fns}
     cpu: dict[str, list[float]] = {k: [] for k in fns}
-    keys = list(fns)
-    for r in range(reps):
-        for k in keys[r % len(keys):] + keys[:r % len(keys)]:
+    order = random.Random(20261128)
+    for _ in range(reps):
+        keys = list(fns)
+        order.shuffle(keys)
+        for k in keys:
             f = fns[k]
             t0, c0 = time.perf_counter(), time.process_time()
             f()

@@ -178,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--seeds", type=int, default=5, help="seeds of the Table 3 rows (default 5)")
     c.add_argument("--seeds-other", type=int, default=3,
                    help="seeds of every other row: Table 4, alpha sweep, Tables 1 and 5 (default 3)")
-    c.add_argument("--workers", type=int, default=2, help="runs trained at once (default 2)")
+    c.add_argument("--workers", type=int, default=2,
+                   help="runs trained at once (default 2); the whole study's notebooks then run up to 2 at a time")
     c.add_argument("--executor", choices=["local", "slurm"], default="local",
                    help="local worker processes, or a Slurm job array via submitit (extra 'cluster')")
     c.add_argument("--results", default=None, help="output folder (default results/<profile>)")

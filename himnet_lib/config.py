@@ -128,10 +128,9 @@ PROFILES: dict[str, dict[str, Any]] = {
     # Adam lr 3e-5 wd 1e-3, 10,000 iterations, lambda1 = 1, lambda2 = 0.01, alpha = 4.
     # Precision is ours (the paper does not state it): bf16 autocast with float32 master weights
     # and float32 losses, 4x the float32 reference step on CPU (docs/performance.md); 200 steps
-    # track float32 (results/bench/numerics_*). float32: --set train.amp=none. Fused Adam, as
-    # everywhere: 7 % faster than Adam's loop at this size on 2 CPU threads with the bench's order
-    # rotated (earlier fixed-order comparisons went either way: the order, not the optimizer, decided
-    # them; docs/performance.md); --set train.fused_adam=false for the loop.
+    # track float32 (results/bench/numerics_*). float32: --set train.amp=none. Fused Adam, as in
+    # every profile (one optimizer code path): at this size on 2 CPU threads it is within the noise
+    # of Adam's loop (docs/performance.md); --set train.fused_adam=false for the loop.
     "thumos14": {"train.amp": "bf16"},
     # ActivityNet 1.3 (Sec. 4.1): T = 60, k = 6, 20,000 iterations, otherwise as THUMOS14.
     "activitynet13": {

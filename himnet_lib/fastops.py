@@ -29,7 +29,8 @@ kept values are scaled by ``1 / q`` as ``nn.Dropout`` does. The masks are drawn 
 masks as the reference path's (the distribution is).
 
 Under bf16 autocast the input is cast once, the products and the elementwise work run in bf16
-(masks are 0/1 in bf16 and 1/(1-p) is applied as a float scalar, so it is not rounded to bf16);
+(masks carry 1/(1-p) where it is exact in bf16, as for p = 0.5, else they are 0/1 and 1/(1-p) is
+applied as a float scalar, so that it is not rounded to bf16);
 the parameters stay float32 (master weights) and get float32 gradients; attention and the CAS
 leave in float32 as in the reference path.
 """
@@ -198,7 +199,8 @@ def _drop(y: Tensor, mask: Tensor | None, scale: float) -> Tensor:
 
 class _Unfold3(torch.autograd.Function):
     """(..., T, C) -> (..., T, 3C) = [x[t-1], x[t], x[t+1]] with zeros outside [0, T); a hand
-    backward (three slice adds) instead of the generic unfold/as_strided backward."""
+    backward (one sum written into the gradient, one slice add) instead of the generic
+    unfold/as_strided backward."""
 
     @staticmethod
     def forward(ctx, x: Tensor) -> Tensor:

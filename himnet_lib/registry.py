@@ -44,7 +44,7 @@ STUDY: tuple[Entry, ...] = (
 
 
 def study_notebooks() -> tuple[str, ...]:
-    """The study notebooks ``himnet reproduce`` executes, in order."""
+    """The study notebooks ``himnet reproduce`` executes (in this order when one at a time)."""
     return tuple(e.notebook for e in STUDY)
 
 

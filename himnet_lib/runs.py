@@ -198,7 +198,7 @@ def _train_in_process(spec: RunSpec, data_root: str, run_dir: Path, threads: int
     cfg = spec.config()
     key = (str(data_root), float(cfg.snippet_seconds))
     if key not in _worker_datasets:
-        _worker_datasets.clear()  # one dataset at a time: a worker serves one study
+        _worker_datasets.clear()  # one dataset at a time (a study's jobs come grouped by dataset)
         _worker_datasets[key] = load_dataset(data_root, snippet_seconds=cfg.snippet_seconds)
     train_run(cfg, _worker_datasets[key], run_dir, num_threads=threads, progress=False)
 
@@ -397,7 +397,7 @@ def reproduce(profile: str, *, data_root: str | None = None, seeds: int = 5, see
               notebooks: Sequence[str] | None = None, reading: str | None = None, log=None,
               threads: int | None = None, via: str = "process") -> Path:
     """Regenerate every table and figure: train all runs (shared ones once, in parallel), then
-    execute the study notebooks (``workers`` at a time; in order when ``notebooks`` are named),
+    execute the study notebooks (two at a time for the whole study on this machine, else in order),
     writing ``results/<profile>/{tables,figures,notebooks}``.
     Table 3's rows get ``seeds`` seeds, every other row ``seeds_other`` (at most ``seeds``)."""
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
@@ -431,36 +431,60 @@ def reproduce(profile: str, *, data_root: str | None = None, seeds: int = 5, see
     full = [s for s in study.table1_specs(profile, 1, reading) if s.label == "HiM-Net"][0]
     jobs.append(("01_train", TRAIN_NOTEBOOK, root / "notebooks" / TRAIN_NOTEBOOK,
                  notebook_parameters(full, data.resolve(), (runs_dir / full.run_id).resolve(), threads=1)))
-    # side by side only once every run is trained: a notebook given alone trains its own runs
-    # with ``workers`` processes, and several of them at once would oversubscribe the cores
-    _execute_notebooks(jobs, 1 if notebooks else workers, log)
+    # side by side only once every run is trained (a notebook given alone trains its own runs with
+    # ``workers`` processes; several at once would oversubscribe the cores), on this machine, and
+    # at most NOTEBOOK_WORKERS_MAX (with Slurm, ``workers`` is the array's parallelism, not cores)
+    side_by_side = not notebooks and executor == "local"
+    _execute_notebooks(jobs, min(workers, NOTEBOOK_WORKERS_MAX) if side_by_side else 1, log)
     log(f"reproduce {profile}: done in {time.time() - t0:.0f}s -> {root}")
     return root
 
 
-def _execute_notebooks(jobs: list[tuple[str, str, Path, dict[str, Any]]], workers: int, log) -> None:
-    """Execute study notebooks, ``workers`` at a time. Once the runs are trained the notebooks are
-    independent (each reads run records and writes its own tables and figures, atomically), so
-    they run side by side; a kernel start and the plotting are single-threaded. Every notebook
-    runs even if another fails; the failures are raised together at the end."""
-    failures: list[str] = []
+NOTEBOOK_WORKERS_MAX = 2  # study notebooks side by side at most (each kernel may load the dataset)
 
-    def one(job: tuple[str, str, Path, dict[str, Any]]) -> None:
-        label, name, out, params = job
-        t1 = time.time()
-        execute_notebook(name, out, params)
-        log(f"{label}: {time.time() - t1:.0f}s")
 
-    with ThreadPoolExecutor(max_workers=max(1, min(int(workers), len(jobs) or 1))) as pool:
-        futures = {pool.submit(one, j): j[0] for j in jobs}
+def _timed_notebook(name: str, out: Path, params: dict[str, Any]) -> float:
+    """Execute one notebook (:func:`execute_notebook`) and return its seconds (a pool task)."""
+    t1 = time.time()
+    execute_notebook(name, out, params)
+    return time.time() - t1
+
+
+def _execute_notebooks(jobs: list[tuple[str, str, Path, dict[str, Any]]], workers: int, log,
+                       task=_timed_notebook) -> None:
+    """Execute study notebooks, at most ``workers`` at a time.
+
+    One at a time: in this process, in order, stopping at the first failure (as ``reproduce``
+    always did). Side by side (once every run is trained: then each notebook only reads run
+    records and writes its own tables and figures, atomically): in spawned processes, because
+    papermill changes the process's working directory for each notebook; every notebook runs even
+    if another fails, the failures are raised together in job order, and an interrupt cancels the
+    queued notebooks. ``task(name, out, params) -> seconds`` executes one (a module-level function:
+    the spawned processes import it)."""
+    workers = max(1, min(int(workers), len(jobs) or 1))
+    if workers == 1:
+        for label, name, out, params in jobs:
+            log(f"{label}: {task(name, out, params):.0f}s")
+        return
+    import multiprocessing as mp
+    failures: dict[int, str] = {}
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    try:
+        futures = {pool.submit(task, name, out, params): i
+                   for i, (label, name, out, params) in enumerate(jobs)}
         for fut in as_completed(futures):
+            label = jobs[futures[fut]][0]
             try:
-                fut.result()
+                log(f"{label}: {fut.result():.0f}s")
             except Exception as e:  # keep the other notebooks going; report all failures
-                failures.append(f"{futures[fut]}: {e}")
-                log(f"{futures[fut]} FAILED: {e}")
+                failures[futures[fut]] = f"{label}: {e}"
+                log(f"{label} FAILED: {e}")
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     if failures:
-        raise RunError(f"{len(failures)} notebook(s) failed:\n" + "\n".join(failures))
+        raise RunError(f"{len(failures)} notebook(s) failed:\n" + "\n".join(failures[i] for i in sorted(failures)))
 
 
 def run_study_specs(specs: Sequence[RunSpec], profile: str, results: Path, data_root: str | os.PathLike | None = None,

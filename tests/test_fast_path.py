@@ -151,11 +151,16 @@ def test_host_masks_equal_the_torch_branch_bit_for_bit(dtype, monkeypatch):
     # (p = 0.5, and any p in float32) and unscaled (p = 0.7 in bf16) factors, p = 0 and p = 1
     specs = [((2, 3, 1, 8), 0.5), ((2, 40, 8), 0.5), ((40, 16), 0.7), ((40, 16), 0.0), ((7, 5), 0.1),
              ((5,), 1.0), ((101,), 0.999), ((13, 3), 1e-6), ((40, 16), 0.7), ((9,), 0.25)]
+    calls = []
+    real = fastops._factors_on_host
+    monkeypatch.setattr(fastops, "_factors_on_host", lambda *a: calls.append(1) or real(*a))
     torch.manual_seed(11)
     host = draw_keep_masks(specs, torch.device("cpu"), dtype)
+    assert calls == [1]  # the numpy branch did run
     monkeypatch.setattr(fastops, "_PATTERN", {})
     torch.manual_seed(11)
     ref = draw_keep_masks(specs, torch.device("cpu"), dtype)
+    assert calls == [1]  # ... and the torch branch here
     ints = torch.int16 if dtype == torch.bfloat16 else torch.int32
     for (shape, p), a, b in zip(specs, host, ref):
         if b is None:
@@ -165,6 +170,19 @@ def test_host_masks_equal_the_torch_branch_bit_for_bit(dtype, monkeypatch):
         assert torch.equal(a.reshape(-1).view(ints), b.reshape(-1).view(ints)), p
         if 0.1 <= p <= 0.7:  # the comparison is not vacuous: these layers keep some and drop some
             assert a.any() and not a.all(), p
+
+
+@pytest.mark.parametrize("T", [1, 2, 5])
+def test_unfold3_gradient_is_the_transpose_of_the_unfold(T):
+    # the hand backward of the k=3 unfold against finite differences (float64), including the
+    # one- and two-snippet edges where a tap falls outside the video
+    x = torch.randn(2, T, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(fastops._unfold3, (x,))
+    # and the forward itself: [x[t-1], x[t], x[t+1]] with zeros outside
+    u = fastops._unfold3(x).detach().view(2, T, 3, 3)
+    pad = torch.nn.functional.pad(x.detach(), (0, 0, 1, 1))
+    for j in range(3):
+        assert torch.equal(u[:, :, j], pad[:, j:j + T])
 
 
 def test_train_mode_dropout_is_seeded_and_varies():

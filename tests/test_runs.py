@@ -81,43 +81,48 @@ def test_run_specs_options(smoke_root, tmp_path, monkeypatch):
     assert runs.default_threads(1) == max(1, runs.os.cpu_count() or 1)
 
 
-def test_study_notebooks_run_side_by_side_and_every_failure_is_reported(monkeypatch, tmp_path):
-    # the notebook stage of reproduce: two at a time (both running at once), every notebook runs
-    # even when one fails, and the error names each failed notebook
-    import threading
+def _fake_notebook(name, out, params):
+    """Stands in for executing a notebook (module level: the spawned pool processes import it):
+    records its start and end time in ``out``, fails for names starting with "bad"."""
     import time
+    t0 = time.time()
+    time.sleep(0.5)
+    out.write_text(f"{t0} {time.time()}")
+    if name.startswith("bad"):
+        raise RuntimeError(f"{name} broke")
+    return time.time() - t0
 
-    running, peak, done, lock = [0], [0], [], threading.Lock()
 
-    def fake_execute(name, out, params):
-        with lock:
-            running[0] += 1
-            peak[0] = max(peak[0], running[0])
-        time.sleep(0.2)
-        with lock:
-            running[0] -= 1
-            done.append(name)
-        if name.startswith("bad"):
-            raise RuntimeError(f"{name} broke")
-        return out
-
-    monkeypatch.setattr(runs, "execute_notebook", fake_execute)
-    jobs = [(n, n, tmp_path / n, {}) for n in ("a", "bad1", "c", "bad2")]
+def test_study_notebooks_run_side_by_side_and_every_failure_is_reported(tmp_path):
+    # the notebook stage of reproduce: two at a time in separate processes (papermill changes the
+    # working directory, so not threads), every notebook runs even when one fails, and the error
+    # names each failed notebook in job order
+    import os
+    cwd = os.getcwd()
+    jobs = [(n, n, tmp_path / n, {}) for n in ("a", "bad2", "c", "bad1")]
     logged: list[str] = []
     with pytest.raises(runs.RunError) as e:
-        runs._execute_notebooks(jobs, 2, logged.append)
-    assert sorted(done) == ["a", "bad1", "bad2", "c"] and peak[0] == 2
-    assert "2 notebook(s) failed" in str(e.value) and "bad1" in str(e.value) and "bad2" in str(e.value)
-    done.clear(), peak.__setitem__(0, 0)
-    runs._execute_notebooks(jobs[:1] + jobs[2:3], 1, logged.append)
-    assert done == ["a", "c"] and peak[0] == 1  # one at a time, in order
+        runs._execute_notebooks(jobs, 2, logged.append, task=_fake_notebook)
+    spans = sorted(tuple(map(float, (tmp_path / n).read_text().split())) for n in ("a", "bad2", "c", "bad1"))
+    overlaps = sum(1 for (s0, e0), (s1, _) in zip(spans, spans[1:]) if s1 < e0)
+    assert overlaps >= 1 and os.getcwd() == cwd  # side by side; this process's directory untouched
+    msg = str(e.value)
+    assert "2 notebook(s) failed" in msg and msg.index("bad2") < msg.index("bad1")  # job order
+    assert sum("FAILED" in ln for ln in logged) == 2 and sum(ln.endswith("s") for ln in logged) == 2
+
+    # one at a time: in order, in this process, stopping at the first failure
+    for n in ("a", "bad2", "c", "bad1"):
+        (tmp_path / n).unlink()
+    with pytest.raises(RuntimeError, match="bad2 broke"):
+        runs._execute_notebooks(jobs, 1, logged.append, task=_fake_notebook)
+    assert (tmp_path / "a").exists() and (tmp_path / "bad2").exists() and not (tmp_path / "c").exists()
 
 
 def test_study_specs_on_two_benchmarks_train_in_one_pool(tmp_path, monkeypatch):
     # the main benchmark's runs ("" and its own name share one dataset) and the second benchmark's
     # go to ONE pool: one call of the local executor, each job with its own dataset root
     specs = (study.table3_specs("smoke", 1, rows=("Exp 1",))
-             + study.table3_specs("smoke", 1, None, "smoke", rows=("Exp 4",))
+             + study.table3_specs("smoke", 1, None, "smoke", rows=("Exp 1", "Exp 4"))  # Exp 1 twice: one run
              + study.table3_specs("smoke", 1, None, "smoke-b", rows=("Exp 1",)))
     calls: list[list[tuple]] = []
 
