@@ -102,18 +102,24 @@ def draw_keep_masks(specs: list[tuple[tuple[int, ...], float]], device: torch.de
     if not offset:
         return out
     raw = torch.empty(offset // 8, dtype=torch.int64, device=device).random_(-2 ** 63, None)
-    if raw.device.type == "cpu" and dtype in _PATTERN:
-        return _factors_on_host(raw.numpy().view(np.uint8), plan, specs, out, dtype)
     raw8 = raw.view(torch.uint8)
+    raw8_np = raw.numpy().view(np.uint8) if raw.device.type == "cpu" and dtype in _PATTERN else None
     for p, bits, thr, off, layers, n in plan:
-        seg = raw8[off: off + n * bits // 8].view(_INT[bits])[:n]
-        # signed view of an unsigned uniform u: u < thr  <=>  s < thr - 2^(bits-1)
-        f = (seg < thr - (1 << (bits - 1))).view(torch.uint8).to(dtype)
-        if scale_is_exact(p, dtype):
-            f.mul_(1.0 / (1.0 - p))
+        lo, hi = off, off + n * bits // 8
+        f = (_host_factor(raw8_np[lo:hi], p, bits, thr, n, dtype) if raw8_np is not None
+             else _torch_factor(raw8[lo:hi], p, bits, thr, n, dtype))
         for i, start, k in layers:
             out[i] = f[start: start + k].view(specs[i][0])
     return out
+
+
+def _torch_factor(seg: Tensor, p: float, bits: int, thr: int, n: int, dtype: torch.dtype) -> Tensor:
+    """The n factors (0 or 1/(1-p) where exact in ``dtype``, else 0/1) of one group's random bytes."""
+    # signed view of an unsigned uniform u: u < thr  <=>  s < thr - 2^(bits-1)
+    f = (seg.view(_INT[bits])[:n] < thr - (1 << (bits - 1))).view(torch.uint8).to(dtype)
+    if scale_is_exact(p, dtype):
+        f.mul_(1.0 / (1.0 - p))
+    return f
 
 
 # unsigned word and signed torch view of the factor dtypes built on the host
@@ -129,23 +135,16 @@ def _bits_of(value: float, dtype: torch.dtype) -> int:
     return int(torch.tensor(value, dtype=dtype).view(signed).item()) % (1 << (8 * word.itemsize))
 
 
-def _factors_on_host(raw: np.ndarray, plan, specs, out, dtype: torch.dtype) -> list[Tensor | None]:
-    """CPU: the same comparisons as the torch branch of :func:`draw_keep_masks` on the same random
-    words, done by numpy, and the factor written directly as the bit pattern of 0 or v (v = 1/(1-p)
-    where exact, else 1) in ``dtype``. Bit-identical to comparing in torch, converting and scaling
-    (0 * v = +0 and 1 * v = v in any float type), and several times cheaper on CPU: torch compares
-    16-bit integers and converts uint8 to bf16 at a fraction of numpy's speed (a demo forward's
-    masks: 1.18 -> 0.74 ms; most of the rest is drawing the random words)."""
+def _host_factor(seg: np.ndarray, p: float, bits: int, thr: int, n: int, dtype: torch.dtype) -> Tensor:
+    """:func:`_torch_factor` on CPU: the same comparison of the same random bytes done by numpy,
+    and the factor written directly as the bit pattern of 0 or v in ``dtype``. Bit-identical to
+    comparing in torch, converting and scaling (0 * v = +0 and 1 * v = v in any float type), and
+    cheaper: torch compares 16-bit integers and converts uint8 to bf16 at a fraction of numpy's
+    speed (a demo forward's masks: 1.18 -> 0.74 ms; most of the rest is drawing the random words)."""
     word = _PATTERN[dtype][0]
-    for p, bits, thr, off, layers, n in plan:
-        seg = raw[off: off + n * bits // 8].view(_NP_INT[bits])[:n]
-        v = 1.0 / (1.0 - p) if scale_is_exact(p, dtype) else 1.0
-        keep = seg < thr - (1 << (bits - 1))
-        f = np.multiply(keep.view(np.uint8), word.type(_bits_of(v, dtype)), dtype=word)
-        ft = torch.from_numpy(f).view(dtype)
-        for i, start, k in layers:
-            out[i] = ft[start: start + k].view(specs[i][0])
-    return out
+    v = 1.0 / (1.0 - p) if scale_is_exact(p, dtype) else 1.0
+    keep = seg.view(_NP_INT[bits])[:n] < thr - (1 << (bits - 1))
+    return torch.from_numpy(np.multiply(keep.view(np.uint8), word.type(_bits_of(v, dtype)), dtype=word)).view(dtype)
 
 
 @functools.lru_cache(maxsize=None)  # asked for every dropout layer of every forward pass
@@ -218,9 +217,7 @@ class _Unfold3(torch.autograd.Function):
     def backward(ctx, g: Tensor) -> Tensor:
         # gx[t] = (g[t, 1] + g[t+1, 0]) + g[t-1, 2], each sum rounded in g's dtype; the first sum
         # is written straight into gx (no copy of the centre tap first: two passes instead of three)
-        g = g.unflatten(-1, (3, -1))
-        if g.shape[-3] == 1:
-            return g[..., 1, :].clone()
+        g = g.unflatten(-1, (3, -1))  # at T = 1 the shifted slices are empty: gx = centre tap
         gx = torch.empty(g.shape[:-2] + g.shape[-1:], dtype=g.dtype, device=g.device)
         torch.add(g[..., :-1, 1, :], g[..., 1:, 0, :], out=gx[..., :-1, :])
         gx[..., -1, :] = g[..., -1, 1, :]

@@ -341,18 +341,16 @@ def _train_groups(groups: Sequence[tuple[Sequence[RunSpec], str | os.PathLike]],
         raise HimnetError(f"unknown via {via!r} (one of {', '.join(VIA)})")
     runs_dir = Path(runs_dir)
     threads = threads or default_threads(workers)
-    n_unique, jobs, todo = 0, [], []
+    n_unique, jobs = 0, []
     for specs, data_root in groups:
         unique = unique_runs(specs)
         if not unique:
             continue
         n_unique += len(unique)
         fingerprint = dataset_fingerprint(load_dataset(data_root, snippet_seconds=unique[0].config().snippet_seconds))
-        group_todo = [s for s in unique if not _finished(runs_dir / s.run_id, s, fingerprint)]
-        todo += group_todo
         jobs += [(s, str(Path(data_root).resolve()), str((runs_dir / s.run_id).resolve()), threads, fingerprint)
-                 for s in group_todo]
-    log(f"{n_unique} distinct runs, {n_unique - len(todo)} already finished, {len(todo)} to train "
+                 for s in unique if not _finished(runs_dir / s.run_id, s, fingerprint)]
+    log(f"{n_unique} distinct runs, {n_unique - len(jobs)} already finished, {len(jobs)} to train "
         f"({executor}, via {via}, {workers} worker(s), {threads} thread(s) each)")
     failures: list[str] = []
     t0 = time.time()
@@ -368,11 +366,11 @@ def _train_groups(groups: Sequence[tuple[Sequence[RunSpec], str | os.PathLike]],
             raise HimnetError("executor 'slurm' needs submitit: pip install -e '.[cluster]'") from None
         ex = submitit.AutoExecutor(folder=str(runs_dir / "_slurm" / "%j"))
         ex.update_parameters(**{"timeout_min": 240, "slurm_array_parallelism": max(1, workers), **(slurm or {})})
-        for job, spec in zip(ex.map_array(functools.partial(_run_one, via=via), jobs), todo):
+        for job, args in zip(ex.map_array(functools.partial(_run_one, via=via), jobs), jobs):
             try:
                 job.result()
             except Exception as e:
-                failures.append(f"{spec.run_id}: {e}")
+                failures.append(f"{args[0].run_id}: {e}")
     else:
         raise HimnetError(f"unknown executor {executor!r} (local or slurm)")
     if failures:
