@@ -247,44 +247,68 @@ def bench_demo(reps: int) -> dict:
 
 
 _ALLOC_CHILD = r"""
-import sys, time, statistics, torch
+import ctypes, sys, time, statistics, torch
 sys.path.insert(0, sys.argv[1])
 from bench_all import DEMO_VARIANTS, _labels, make_step
 from himnet_lib.config import build_config, resolve_config
 from himnet_lib.device import tune_cpu_allocator
 import dataclasses
-torch.set_num_threads(1)
-if sys.argv[2] == "tuned":
+mode, variant, steps, scale = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+if mode == "tuned":
     tune_cpu_allocator()
-cfg = resolve_config(build_config("demo"), feature_dim=128, num_classes=20)
-impl, amp, fused, fill = DEMO_VARIANTS[sys.argv[3]]
-step, _ = make_step(dataclasses.replace(cfg.model, impl=impl), cfg.loss, torch.randn(10, 192, 128), _labels(10, 20),
-                    amp, fused_adam=fused)
-for _ in range(10):
+elif mode == "thresholds":  # the earlier setting: mmap/trim thresholds only, large blocks still mmap'd
+    libc = ctypes.CDLL("libc.so.6")
+    assert libc.mallopt(-3, 32 << 20) and libc.mallopt(-1, 256 << 20)
+if scale == "paper":
+    torch.set_num_threads(2)
+    cfg = resolve_config(build_config("thumos14"), feature_dim=2048, num_classes=20)
+    x, warm, clock = torch.randn(10, 560, 2048), 2, time.perf_counter
+else:
+    torch.set_num_threads(1)
+    cfg = resolve_config(build_config("demo"), feature_dim=128, num_classes=20)
+    x, warm, clock = torch.randn(10, 192, 128), 10, time.process_time
+impl, amp, fused, fill = DEMO_VARIANTS[variant]
+step, _ = make_step(dataclasses.replace(cfg.model, impl=impl), cfg.loss, x, _labels(10, 20), amp, fused_adam=fused)
+for _ in range(warm):
     step()
 ts = []
-for _ in range(int(sys.argv[4])):
-    t0 = time.process_time(); step(); ts.append(time.process_time() - t0)
+for _ in range(steps):
+    t0 = clock(); step(); ts.append(clock() - t0)
 print(statistics.median(ts))
 """
 
 
-def bench_allocator(reps: int = 3, steps: int = 60) -> dict:
-    """The allocator lever alone: the demo step (fast default and reference) in fresh processes
-    with and without ``tune_cpu_allocator``, alternated ``reps`` times; median CPU seconds."""
+def _alloc_child(mode: str, variant: str, steps: int, scale: str) -> float:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")]))
+    out = subprocess.run([sys.executable, "-c", _ALLOC_CHILD, str(HERE), mode, variant, str(steps), scale],
+                         capture_output=True, text=True, env=env, timeout=600, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def bench_allocator(reps: int = 3, steps: int = 60, paper_reps: int = 3, paper_steps: int = 4) -> dict:
+    """The allocator lever alone, in fresh processes, alternated: the demo step (fast default and
+    reference; median CPU seconds) with and without ``tune_cpu_allocator``, ``reps`` times; and the
+    paper-scale step (the thumos14 profile's fast path, 2 threads; median wall seconds) without it,
+    with the earlier setting (mmap/trim thresholds only) and with it, ``paper_reps`` times."""
     got: dict[str, list[float]] = {}
     for _ in range(reps):
         for variant in ("fast", "reference"):
             for mode in ("default", "tuned"):
-                out = subprocess.run([sys.executable, "-c", _ALLOC_CHILD, str(HERE), mode, variant, str(steps)],
-                                     capture_output=True, text=True, env=env, timeout=600, check=True)
-                got.setdefault(f"{variant}_{mode}", []).append(float(out.stdout.strip().splitlines()[-1]))
+                got.setdefault(f"{variant}_{mode}", []).append(_alloc_child(mode, variant, steps, "demo"))
     med = {k: statistics.median(v) for k, v in got.items()}
+    paper: dict[str, list[float]] = {}
+    modes = ["default", "thresholds", "tuned"]
+    for r in range(paper_reps):
+        for mode in modes[r % 3:] + modes[:r % 3]:  # each mode in each position once per three repetitions
+            paper.setdefault(mode, []).append(_alloc_child(mode, "fast", paper_steps, "paper"))
+    pmed = {k: statistics.median(v) for k, v in paper.items()}
     return {"allocator": {"demo_step_cpu_s": med,
                           "speedup": {v: med[f"{v}_default"] / med[f"{v}_tuned"] for v in ("fast", "reference")},
-                          "note": "glibc mmap/trim thresholds raised (himnet_lib.device.tune_cpu_allocator); "
-                                  "fresh process per measurement"}}
+                          "paper_step_s": pmed, "paper_step_runs_s": paper,
+                          "paper_speedup": {m: pmed["default"] / pmed[m] for m in ("thresholds", "tuned")},
+                          "note": "glibc mmap/trim thresholds raised and mmap off (himnet_lib.device."
+                                  "tune_cpu_allocator); fresh process per measurement; 'thresholds' = the "
+                                  "earlier setting without M_MMAP_MAX = 0"}}
 
 
 def bench_stacking(reps: int) -> dict:
@@ -555,6 +579,9 @@ def table(res: dict) -> str:
          f"{res['demo_step_cpu_s']['reference'] / res['demo_step_cpu_s']['fast']:.2f}x" if d else None, ""),
         ("allocator lever alone (fast / reference step)",
          "{fast:.2f}x / {reference:.2f}x".format(**res["allocator"]["speedup"]) if "allocator" in res else None, ""),
+        ("allocator lever alone, paper step (fast): earlier thresholds / today's setting",
+         "{thresholds:.2f}x / {tuned:.2f}x".format(**res["allocator"]["paper_speedup"])
+         if "paper_speedup" in res.get("allocator", {}) else None, ""),
         ("paper step, reference fp32 (2 threads)", p.get("reference_fp32"), "s"),
         ("paper step, reference bf16", p.get("reference_bf16"), "s"),
         ("paper step, fast fp32", p.get("fast_fp32"), "s"),
@@ -623,7 +650,8 @@ def main(argv: list[str] | None = None) -> dict:
             res["part_keys"] = {p: keys[p] for p in args.skip if p in keys}
     parts = [
         ("demo", lambda: bench_demo(5 if args.quick else 21)),
-        ("allocator", lambda: bench_allocator(1 if args.quick else 3, 20 if args.quick else 60)),
+        ("allocator", lambda: bench_allocator(1 if args.quick else 3, 20 if args.quick else 60,
+                                               1 if args.quick else 3, 2 if args.quick else 4)),
         ("stacking", lambda: bench_stacking(3 if args.quick else 11)),
         ("paper", lambda: bench_paper(1 if args.quick else 5)),
         ("eval", lambda: bench_eval(1 if args.quick else 3)),

@@ -31,7 +31,7 @@ def autocast(device: torch.device, amp: str):
     return nullcontext()
 
 
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3   # glibc mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_MMAP_MAX = -1, -3, -4   # glibc mallopt parameters (malloc.h)
 _allocator_tuned: bool | None = None
 
 
@@ -39,12 +39,15 @@ def tune_cpu_allocator() -> bool:
     """Keep freed tensor memory in this process's heap instead of returning it to the kernel.
 
     glibc serves blocks above its mmap threshold with fresh mappings, so every step's new
-    activation tensors (0.1-3 MB here) page-fault on first touch (300-440 faults per demo step)
-    and the kernel zeroes them. Raising the mmap threshold to its maximum (32 MiB) and the trim
-    threshold to 256 MiB lets those blocks be reused: a 1.05-1.12x faster demo step in fresh-process
-    measurements (`make bench`, part "allocator"; docs/performance.md). Process-wide and
-    idempotent; a no-op (False) off glibc. Values are unaffected: only where memory comes from
-    changes."""
+    activation tensors page-fault on first touch and the kernel zeroes them: 300-440 faults per
+    demo step (0.1-3 MB tensors), 60,000-125,000 per paper-scale step (tensors of 20-70 MB, above
+    the largest mmap threshold glibc accepts, 32 MiB). So the mmap threshold goes to that maximum,
+    the trim threshold to 256 MiB, and no block is served by mmap at all (``M_MMAP_MAX`` = 0; glibc
+    still falls back to mmap where the heap cannot grow): freed blocks of any size are reused by
+    the next step. Demo step 1.05-1.12x, paper-scale step about 1.1x (`make bench`, part
+    "allocator", fresh processes; docs/performance.md). Process-wide and idempotent; a no-op
+    (False) off glibc. Values are unaffected: only where memory comes from changes. The cost is
+    that freed memory below the heap's top is kept by the process (reused, not returned)."""
     global _allocator_tuned
     if _allocator_tuned is None:
         ok = False
@@ -52,7 +55,8 @@ def tune_cpu_allocator() -> bool:
             try:
                 libc = ctypes.CDLL("libc.so.6")
                 ok = (bool(libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20))
-                      and bool(libc.mallopt(_M_TRIM_THRESHOLD, 256 << 20)))
+                      and bool(libc.mallopt(_M_TRIM_THRESHOLD, 256 << 20))
+                      and bool(libc.mallopt(_M_MMAP_MAX, 0)))
             except (OSError, AttributeError):
                 ok = False
         _allocator_tuned = ok

@@ -5,14 +5,33 @@ from __future__ import annotations
 
 import dataclasses
 import platform
+import subprocess
 import sys
 
+import pytest
 import torch
 
 import himnet_lib.train as train_mod
 from himnet_lib.config import build_config
 from himnet_lib.device import tune_cpu_allocator
 from himnet_lib.seed import seed_everything
+
+# A fresh process allocates a 64 MiB tensor (above glibc's largest mmap threshold, like the
+# paper-scale activations) and prints how many bytes glibc's mmapped chunks grew by (mallinfo2).
+_MMAP_CHILD = r'''
+import ctypes, sys, torch
+class MI2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
+                                               "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = MI2
+if sys.argv[1] == "tuned":
+    from himnet_lib.device import tune_cpu_allocator
+    assert tune_cpu_allocator()
+before = libc.mallinfo2().hblkhd
+t = torch.empty(64 << 20, dtype=torch.uint8)
+print(libc.mallinfo2().hblkhd - before)
+'''
 
 
 def _smoke_cfg(amp: str, **train):
@@ -85,3 +104,23 @@ def test_tune_cpu_allocator_applies_on_glibc_and_is_idempotent():
     if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
         assert first is True  # both mallopt calls accepted (values within glibc's limits)
     assert tune_cpu_allocator() is first
+
+
+def _is_glibc_with_mallinfo2() -> bool:
+    if not (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"):
+        return False
+    major, minor = (int(v) for v in platform.libc_ver()[1].split(".")[:2])
+    return (major, minor) >= (2, 33)
+
+
+def test_tune_cpu_allocator_serves_large_tensors_from_the_heap():
+    """Large blocks (paper-scale activations are 20-70 MB) no longer come from fresh mappings that
+    fault on every step: with the setting, a 64 MiB tensor adds nothing to glibc's mmapped bytes;
+    without it, it adds at least 64 MiB (so the check can fail)."""
+    if not _is_glibc_with_mallinfo2():
+        pytest.skip("glibc >= 2.33 only (mallinfo2)")
+    grown = {mode: int(subprocess.run([sys.executable, "-c", _MMAP_CHILD, mode], capture_output=True, text=True,
+                                      check=True, timeout=120).stdout.strip().splitlines()[-1])
+             for mode in ("default", "tuned")}
+    assert grown["default"] >= 64 << 20
+    assert grown["tuned"] == 0
