@@ -74,8 +74,10 @@ def test_eval_outputs_match_reference(fusion, attention, T):
 @pytest.mark.parametrize("wgrad_transpose", [False, True])
 @pytest.mark.parametrize("fusion,attention", [("ccm", "modality"), ("conv", "joint")])
 def test_gradients_match_without_dropout(fusion, attention, wgrad_transpose, monkeypatch):
-    if wgrad_transpose:  # every product takes the paper-scale route (_affine / _wgrad via go.t())
-        monkeypatch.setattr(fastops, "WGRAD_TRANSPOSE_MIN", 0)
+    if wgrad_transpose:  # every product takes the paper-scale route (_affine / _wgrad via go.t()),
+        monkeypatch.setattr(fastops, "WGRAD_TRANSPOSE_MIN", 0)  # with go.t() copied in blocks
+        monkeypatch.setattr(fastops, "TRANSPOSE_MIN_COLS", 1)   # of 5 rows (the last one ragged)
+        monkeypatch.setattr(fastops, "TRANSPOSE_ROWS", 5)
     ref, fast = _pair(fusion=fusion, attention=attention, **NO_DROPOUT)
     x = torch.randn(4, 17, 32)
     y = _labels(4, 5)
@@ -222,6 +224,17 @@ def test_backward_under_bf16_autocast_gives_float32_grads(wgrad_transpose, monke
     total.backward()
     assert all(p.grad is not None and p.grad.dtype == torch.float32 and torch.isfinite(p.grad).all()
                for p in fast.parameters())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("shape", [(3, 1024), (257, 1024), (512, 1030), (700, 2048), (300, 16)])
+def test_blocked_transpose_is_the_transpose(shape, dtype):
+    """transpose_2d copies in blocks of rows (full, ragged last block, or a single block) or, for
+    narrow matrices, as before: every case is exactly a.t().contiguous()."""
+    a = torch.randn(shape).to(dtype)
+    got = fastops.transpose_2d(a)
+    assert got.is_contiguous() and got.dtype == dtype
+    assert torch.equal(got, a.t().contiguous())
 
 
 def test_weight_gradient_routes_agree_under_bf16(monkeypatch):
