@@ -311,11 +311,48 @@ def bench_allocator(reps: int = 3, steps: int = 60, paper_reps: int = 3, paper_s
                                   "earlier setting without M_MMAP_MAX = 0"}}
 
 
+def make_vmap_step(mcfg: ModelConfig, lcfg: LossConfig, K: int, B: int, T: int, D: int, C: int, seed: int = 0):
+    """K runs trained as one: parameters stacked (``torch.func.stack_module_state``), the forward
+    pass and the losses vmapped over the run axis (each run its own dropout masks,
+    ``randomness="different"``), one backward of the summed losses, fused Adam on the stacked
+    parameters, under bf16 autocast as the demo default. The reference (``nn.Module``) path: the
+    fast path draws all of a pass's dropout masks in one call and uses custom autograd functions,
+    which vmap cannot batch."""
+    import copy
+
+    from torch.func import functional_call, stack_module_state, vmap
+
+    torch.manual_seed(seed)
+    models = [build_model(dataclasses.replace(mcfg, impl="reference")).train() for _ in range(K)]
+    params, buffers = stack_module_state(models)
+    base = copy.deepcopy(models[0]).to("meta")
+    x, y = torch.randn(K, B, T, D), _labels(B, C)
+
+    def one(p, b, xx):
+        total, _ = compose_losses(functional_call(base, (p, b), (xx,)), y, lcfg)
+        return total
+
+    f = vmap(one, randomness="different")
+    opt = torch.optim.Adam(list(params.values()), lr=3e-5, weight_decay=1e-3, fused=True)
+
+    def step() -> float:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            total = f(params, buffers, x)
+        opt.zero_grad(set_to_none=True)
+        total.sum().backward()
+        opt.step()
+        return float(total.detach().sum())
+
+    return step
+
+
 def bench_stacking(reps: int) -> dict:
-    """What training several runs as one batch could save at demo size: the demo default step's
-    CPU time per video at batch 10 (one run), 20 and 40 (two and four runs' batches stacked), 1 thread.
-    Stacking K runs (parameters stacked + vmap, or grouped products) cannot beat the per-video
-    cost of one K-times larger batch, so ``stacking_bound`` bounds its speedup per run."""
+    """What training several runs as one batch could save at demo size, 1 thread, CPU time per
+    video: the demo default step at batch 10 (one run), 20 and 40 (two and four runs' batches
+    stacked). Stacking K runs (parameters stacked + vmap, or grouped products) cannot beat the
+    per-video cost of one K-times larger batch, so ``stacking_bound`` bounds its speedup per run.
+    Measured as well: the stacked step itself (:func:`make_vmap_step`, 1 and 4 runs), per run,
+    against the demo default's single-run step (``vmap_per_run_vs_single_fast``: below 1 is slower)."""
     torch.set_num_threads(1)
     cfg = resolve_config(build_config("demo"), feature_dim=128, num_classes=20)
     T = cfg.train.seq_len
@@ -324,10 +361,15 @@ def bench_stacking(reps: int) -> dict:
     for B in (10, 20, 40):
         fns[str(B)], _ = make_step(dataclasses.replace(cfg.model, impl=impl), cfg.loss, torch.randn(B, T, 128),
                                    _labels(B, 20), amp, fused_adam=fused)
+    for K in (1, 4):
+        fns[f"vmap{K}"] = make_vmap_step(cfg.model, cfg.loss, K, 10, T, 128, 20)
     r = interleaved(fns, reps, warmup=3)
-    per_video = {B: r[B]["cpu"] / int(B) for B in r}
+    per_video = {B: r[B]["cpu"] / int(B) for B in ("10", "20", "40")}
+    vmap_per_run = {f"{K} runs": r[f"vmap{K}"]["cpu"] / K for K in (1, 4)}
     return {"stacking": {"per_video_cpu_s": per_video,
-                         "stacking_bound": {f"{int(B) // 10} runs": per_video["10"] / v for B, v in per_video.items()}}}
+                         "stacking_bound": {f"{int(B) // 10} runs": per_video["10"] / v for B, v in per_video.items()},
+                         "vmap_per_run_cpu_s": vmap_per_run,
+                         "vmap_per_run_vs_single_fast": {k: r["10"]["cpu"] / v for k, v in vmap_per_run.items()}}}
 
 
 def bench_paper(reps: int, threads: int = 2) -> dict:
@@ -600,6 +642,9 @@ def table(res: dict) -> str:
         ("stacking bound: per-run speedup of 2 / 4 runs in one batch",
          "{:.2f}x / {:.2f}x".format(*(res["stacking"]["stacking_bound"][f"{k} runs"] for k in (2, 4)))
          if "stacking" in res else None, ""),
+        ("stacked step measured (vmap, 1 / 4 runs): per run vs one fast step",
+         "{:.2f}x / {:.2f}x".format(*(res["stacking"]["vmap_per_run_vs_single_fast"][f"{k} runs"] for k in (1, 4)))
+         if "vmap_per_run_vs_single_fast" in res.get("stacking", {}) else None, ""),
         ("one demo run: per iteration (1 thread)", res.get("run", {}).get("per_iteration_s"), "s"),
         ("one demo run: fixed cost (evaluation, records)", res.get("run", {}).get("fixed_s"), "s"),
         ("load: peak RSS / feature bytes", res.get("load_peak_rss_over_feature_bytes"), ""),
