@@ -127,7 +127,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     # The paper's THUMOS14 settings (Sec. 4.1): 2048-d I3D, T = 560, k = 80, batch 10 with 3 pairs,
     # Adam lr 3e-5 wd 1e-3, 10,000 iterations, lambda1 = 1, lambda2 = 0.01, alpha = 4.
     # Precision is ours (the paper does not state it): bf16 autocast with float32 master weights
-    # and float32 losses, 4x the float32 reference step on CPU (docs/performance.md); 200 steps
+    # and float32 losses, 4.4x the float32 reference step on CPU (docs/performance.md); 200 steps
     # track float32 (results/bench/numerics_*). float32: --set train.amp=none. Fused Adam, as in
     # every profile (one optimizer code path): at this size on 2 CPU threads it is within the noise
     # of Adam's loop (docs/performance.md); --set train.fused_adam=false for the loop.
