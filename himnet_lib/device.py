@@ -44,7 +44,7 @@ def tune_cpu_allocator() -> bool:
     the largest mmap threshold glibc accepts, 32 MiB). So the mmap threshold goes to that maximum,
     the trim threshold to 256 MiB, and no block is served by mmap at all (``M_MMAP_MAX`` = 0; glibc
     still falls back to mmap where the heap cannot grow): freed blocks of any size are reused by
-    the next step. Demo step 1.05-1.12x, paper-scale step about 1.1x (`make bench`, part
+    the next step. Demo step 1.03-1.12x, paper-scale step 1.25-1.30x (`make bench`, part
     "allocator", fresh processes; docs/performance.md). Process-wide and idempotent; a no-op
     (False) off glibc. Values are unaffected: only where memory comes from changes. The cost is
     that freed memory below the heap's top is kept by the process (reused, not returned)."""

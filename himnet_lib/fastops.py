@@ -319,9 +319,10 @@ def transpose_2d(a: Tensor) -> Tensor:
     runs on one thread whatever the thread count (5600 x 2048 bf16: 27 ms on this CPU). A block of
     256 source rows keeps the reads of an output row segment in cache and each block's copy is
     split across threads: 6 ms on 2 threads, 12 ms on 1 (`make bench` times the paper step, which
-    transposes four such gradients per step). Narrower matrices are copied as before."""
+    transposes four such gradients per step). Narrower matrices, and tensors off the CPU (the
+    cache pattern is the CPU's), are copied as before."""
     n, c = a.shape
-    if c < TRANSPOSE_MIN_COLS or n <= TRANSPOSE_ROWS:
+    if a.device.type != "cpu" or c < TRANSPOSE_MIN_COLS or n <= TRANSPOSE_ROWS:
         return a.t().contiguous()
     out = torch.empty(c, n, dtype=a.dtype, device=a.device)
     for i in range(0, n, TRANSPOSE_ROWS):
