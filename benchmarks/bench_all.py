@@ -18,6 +18,7 @@ scale).
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import json
 import os
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # sibling bench scripts (synthetic GT/predictions, synthetic video)
 
 from himnet_lib.config import TrainConfig, build_config, resolve_config  # noqa: E402
-from himnet_lib.device import tune_cpu_allocator  # noqa: E402
+from himnet_lib.device import native_bf16, resolve_amp, tune_cpu_allocator  # noqa: E402
 from himnet_lib.io import atomic_write_text  # noqa: E402
 from himnet_lib.losses import LossConfig, compose_losses  # noqa: E402
 from himnet_lib.model import ModelConfig, ModelOutput, build_model, count_parameters  # noqa: E402
@@ -139,10 +141,17 @@ def _labels(B: int, C: int) -> torch.Tensor:
     return y
 
 
-def make_step(mcfg: ModelConfig, lcfg: LossConfig, x: torch.Tensor, y: torch.Tensor, amp: bool, seed: int = 0,
+def bf16_on(amp: bool | str) -> bool:
+    """A variant's autocast flag: True/False as given; "auto" as the profiles resolve it here
+    (bf16 only on a CPU with native bf16: himnet_lib.device.resolve_amp)."""
+    return amp if isinstance(amp, bool) else resolve_amp(amp, torch.device("cpu")) == "bf16"
+
+
+def make_step(mcfg: ModelConfig, lcfg: LossConfig, x: torch.Tensor, y: torch.Tensor, amp: bool | str, seed: int = 0,
               fused_adam: bool = False, fill_uninitialized: bool | None = None):
     """One training step closure (forward + compose_losses + backward + Adam), as train.py runs it.
 
+    ``amp``: bf16 autocast on or off, or "auto" (:func:`bf16_on`).
     ``fused_adam``: ``train.fused_adam`` (the optimizer comes from ``train.make_optimizer``).
     ``fill_uninitialized``: set ``torch.utils.deterministic.fill_uninitialized_memory`` for this
     step only (under deterministic algorithms, as train.py runs: True = the code as the performance
@@ -150,6 +159,7 @@ def make_step(mcfg: ModelConfig, lcfg: LossConfig, x: torch.Tensor, y: torch.Ten
     torch.manual_seed(seed)
     model = build_model(mcfg).train()
     opt = make_optimizer(model, TrainConfig(lr=3e-5, weight_decay=1e-3, fused_adam=fused_adam))
+    amp = bf16_on(amp)
 
     def step() -> float:
         if fill_uninitialized is not None:
@@ -185,24 +195,34 @@ def loss_time(model, x: torch.Tensor, y: torch.Tensor, lcfg: LossConfig, amp: bo
 # The demo step's variants: (impl, bf16 autocast, fused Adam, fill of uninitialised memory).
 # "reference" is the code as the performance issue was filed (reference nn.Module path, float32,
 # Adam's per-parameter loop, deterministic mode filling every new tensor); "fast" is today's demo
-# default (fast path, bf16 autocast, fused Adam, no fill; the demo profile sets train.amp=bf16).
+# default (fast path, fused Adam, no fill, and the demo profile's train.amp=auto: bf16 autocast on a
+# CPU with native bf16, float32 elsewhere).
 DEMO_VARIANTS = {
     "reference": ("reference", False, False, True),
     "reference_bf16": ("reference", True, False, True),
     "fast_fp32": ("fast", False, True, False),
-    "fast": ("fast", True, True, False),
+    "fast": ("fast", "auto", True, False),
 }
 
 
 # The paper step's variants, in the same form; "fast" is how train.py runs the thumos14 profile
-# (fast path, bf16 autocast, fused Adam, no fill); "fast_adam_loop" the same with Adam's loop.
+# (fast path, train.amp=auto, fused Adam, no fill); "fast_adam_loop" the same with Adam's loop.
+# Without native bf16 the bf16 variants are not timed (a 2048-wide bf16 product falls back to a
+# kernel about 400x slower than float32: a step would take most of an hour) and fast_fp32 is fast.
 PAPER_VARIANTS = {
     "reference_fp32": ("reference", False, False, True),
     "reference_bf16": ("reference", True, False, True),
-    "fast": ("fast", True, True, False),
+    "fast": ("fast", "auto", True, False),
     "fast_fp32": ("fast", False, True, False),
-    "fast_adam_loop": ("fast", True, False, False),
+    "fast_adam_loop": ("fast", "auto", False, False),
 }
+
+
+def paper_variants() -> dict:
+    """:data:`PAPER_VARIANTS` that this CPU can time (see there)."""
+    if native_bf16(torch.device("cpu")):
+        return dict(PAPER_VARIANTS)
+    return {k: v for k, v in PAPER_VARIANTS.items() if v[1] is not True and k != "fast_fp32"}
 
 
 def run_variants(variants: dict, mcfg: ModelConfig, lcfg: LossConfig, x: torch.Tensor, y: torch.Tensor,
@@ -233,10 +253,10 @@ def bench_demo(reps: int) -> dict:
     B, T = cfg.train.batch_size, cfg.train.seq_len
     x, y = torch.randn(B, T, 128), _labels(B, 20)
     r, models = run_variants(DEMO_VARIANTS, cfg.model, cfg.loss, x, y, reps, warmup=3)
-    lt = loss_time(models["fast"], x, y, cfg.loss, True, reps)
+    lt = loss_time(models["fast"], x, y, cfg.loss, bf16_on("auto"), reps)
     return {
         "shape": {"B": B, "T": T, "D": 128, "params": count_parameters(models["fast"]), "threads": 1},
-        "demo_variants": {k: {"impl": v[0], "amp": "bf16" if v[1] else "none", "fused_adam": v[2],
+        "demo_variants": {k: {"impl": v[0], "amp": "bf16" if bf16_on(v[1]) else "none", "fused_adam": v[2],
                               "fill_uninitialized_memory": v[3]} for k, v in DEMO_VARIANTS.items()},
         "demo_step_s": {k: v["wall"] for k, v in r.items()},
         "demo_step_cpu_s": {k: v["cpu"] for k, v in r.items()},
@@ -308,18 +328,19 @@ def bench_allocator(reps: int = 3, steps: int = 60, paper_reps: int = 3, paper_s
                           "paper_speedup": {m: pmed["default"] / pmed[m] for m in ("thresholds", "tuned")},
                           "note": "glibc mmap/trim thresholds raised and mmap off (himnet_lib.device."
                                   "tune_cpu_allocator); fresh process per measurement; 'thresholds' = the "
-                                  "earlier setting without M_MMAP_MAX = 0"}}
+                                  "earlier setting without M_MMAP_MAX = 0; the children run without deterministic "
+                                  "algorithms (train.py runs with them), so their absolute times differ from the "
+                                  "demo and paper parts'"}}
 
 
-def make_vmap_step(mcfg: ModelConfig, lcfg: LossConfig, K: int, B: int, T: int, D: int, C: int, seed: int = 0):
+def make_vmap_step(mcfg: ModelConfig, lcfg: LossConfig, K: int, B: int, T: int, D: int, C: int,
+                   seed: int = 0) -> Callable[[], float]:
     """K runs trained as one: parameters stacked (``torch.func.stack_module_state``), the forward
     pass and the losses vmapped over the run axis (each run its own dropout masks,
     ``randomness="different"``), one backward of the summed losses, fused Adam on the stacked
-    parameters, under bf16 autocast as the demo default. The reference (``nn.Module``) path: the
+    parameters, under the demo default's precision (bf16 autocast where native). The reference (``nn.Module``) path: the
     fast path draws all of a pass's dropout masks in one call and uses custom autograd functions,
     which vmap cannot batch."""
-    import copy
-
     from torch.func import functional_call, stack_module_state, vmap
 
     torch.manual_seed(seed)
@@ -333,10 +354,11 @@ def make_vmap_step(mcfg: ModelConfig, lcfg: LossConfig, K: int, B: int, T: int, 
         return total
 
     f = vmap(one, randomness="different")
+    amp = bf16_on("auto")
     opt = torch.optim.Adam(list(params.values()), lr=3e-5, weight_decay=1e-3, fused=True)
 
     def step() -> float:
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
             total = f(params, buffers, x)
         opt.zero_grad(set_to_none=True)
         total.sum().backward()
@@ -352,8 +374,12 @@ def bench_stacking(reps: int) -> dict:
     stacked). Stacking K runs (parameters stacked + vmap, or grouped products) cannot beat the
     per-video cost of one K-times larger batch, so ``stacking_bound`` bounds its speedup per run.
     Measured as well: the stacked step itself (:func:`make_vmap_step`, 1 and 4 runs), per run,
-    against the demo default's single-run step (``vmap_per_run_vs_single_fast``: below 1 is slower)."""
+    against the demo default's single-run step (``vmap_per_run_vs_single_fast``: below 1 is slower)
+    and against one run on the path the stacked step uses (reference modules, its precision, fused
+    Adam, no fill: ``vmap_per_run_vs_single_reference``), which separates what stacking gives from
+    what the fast path gives."""
     torch.set_num_threads(1)
+    tune_cpu_allocator()  # process-wide; as in bench_demo, whichever part runs first
     cfg = resolve_config(build_config("demo"), feature_dim=128, num_classes=20)
     T = cfg.train.seq_len
     fns = {}
@@ -361,6 +387,8 @@ def bench_stacking(reps: int) -> dict:
     for B in (10, 20, 40):
         fns[str(B)], _ = make_step(dataclasses.replace(cfg.model, impl=impl), cfg.loss, torch.randn(B, T, 128),
                                    _labels(B, 20), amp, fused_adam=fused)
+    fns["ref10"], _ = make_step(dataclasses.replace(cfg.model, impl="reference"), cfg.loss,
+                                torch.randn(10, T, 128), _labels(10, 20), "auto", fused_adam=True)
     for K in (1, 4):
         fns[f"vmap{K}"] = make_vmap_step(cfg.model, cfg.loss, K, 10, T, 128, 20)
     r = interleaved(fns, reps, warmup=3)
@@ -369,34 +397,55 @@ def bench_stacking(reps: int) -> dict:
     return {"stacking": {"per_video_cpu_s": per_video,
                          "stacking_bound": {f"{int(B) // 10} runs": per_video["10"] / v for B, v in per_video.items()},
                          "vmap_per_run_cpu_s": vmap_per_run,
-                         "vmap_per_run_vs_single_fast": {k: r["10"]["cpu"] / v for k, v in vmap_per_run.items()}}}
+                         "vmap_per_run_vs_single_fast": {k: r["10"]["cpu"] / v for k, v in vmap_per_run.items()},
+                         "single_reference_bf16_cpu_s": r["ref10"]["cpu"],
+                         "vmap_per_run_vs_single_reference": {k: r["ref10"]["cpu"] / v
+                                                              for k, v in vmap_per_run.items()}}}
 
 
 def bench_paper(reps: int, threads: int = 2) -> dict:
     torch.set_num_threads(threads)
+    tune_cpu_allocator()  # process-wide; as in bench_demo, whichever part runs first
     B, T, D, C = 10, 560, 2048, 20
     mcfg = ModelConfig(feature_dim=D, num_classes=C)
     lcfg = LossConfig()
     x, y = torch.randn(B, T, D), _labels(B, C)
-    peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
-    r, models = run_variants(PAPER_VARIANTS, mcfg, lcfg, x, y, reps, warmup=1)
-    peaks = {k: max(v, matmul_peak(torch.float32 if k == "fp32" else torch.bfloat16)) for k, v in peaks.items()}
-    lt = loss_time(models["fast"], x, y, lcfg, True, max(3, reps))
+    native = native_bf16(torch.device("cpu"))
+    # without native bf16 its peak is taken from a 512 x 512 product (2048-wide: about a minute each)
+    bf16_size = 2048 if native else 512
+
+    def peak_now() -> dict[str, float]:
+        return {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16, n=bf16_size,
+                                                                          reps=5 if native else 1)}
+
+    peaks = peak_now()
+    r, models = run_variants(paper_variants(), mcfg, lcfg, x, y, reps, warmup=1)
+    peaks = {k: max(v, peak_now()[k]) for k, v in peaks.items()}
+    amp = bf16_on("auto")
+    lt = loss_time(models["fast"], x, y, lcfg, amp, max(3, reps))
     flops = step_flops(mcfg, B, T)
     fast = r["fast"]["wall"]
+    fast_dtype = "bf16" if amp else "fp32"
     return {
         "paper_shape": {"B": B, "T": T, "D": D, "C": C, "params": count_parameters(models["fast"]),
                         "threads": threads, "step_gflop": flops / 1e9},
         "paper_step_s": {k: v["wall"] for k, v in r.items()},
         "paper_step_cpu_s": {k: v["cpu"] for k, v in r.items()},
         "matmul_peak_gflops": peaks,
+        "matmul_peak_note": "best of two measurements around the steps" + (
+            "" if native else "; no native bf16 on this CPU: bf16 from one 512 x 512 product"),
         "paper_step_achieved_gflops": flops / fast / 1e9,
-        "paper_fraction_of_bf16_peak": flops / fast / 1e9 / peaks["bf16"],
+        # against the peak of the precision the fast path runs in on this CPU
+        "paper_fraction_of_peak": {"dtype": fast_dtype, "value": flops / fast / 1e9 / peaks[fast_dtype]},
+        "paper_fraction_of_bf16_peak": flops / fast / 1e9 / peaks["bf16"] if amp else None,
         "paper_speedup_fast_vs_reference_fp32": r["reference_fp32"]["wall"] / fast,
         "paper_speedup_fast_vs_reference_fp32_cpu": r["reference_fp32"]["cpu"] / r["fast"]["cpu"],
         "paper_note": "reference = as filed (nn.Module path, fp32, Adam loop, deterministic fill); fast = "
-                      "impl 'fast' + bf16 autocast (float32 master weights) + fused Adam + no fill, as "
-                      "train.py runs the thumos14 profile; fast_adam_loop = fast with Adam's loop",
+                      f"impl 'fast' + {'bf16 autocast (float32 master weights)' if amp else 'float32'} + fused "
+                      "Adam + no fill, as train.py runs the thumos14 profile (train.amp=auto) on this CPU; "
+                      "fast_adam_loop = fast with Adam's loop" + (
+                          "" if native else "; no native bf16 here: bf16 variants not timed (about 400x "
+                                            "slower products)"),
         "paper_loss_s": lt,
         "paper_loss_share_fast": lt / fast,
     }
@@ -523,8 +572,10 @@ def _shown(path: Path) -> str:
 def numerics(steps: int, slug: str, scale: dict, out_dir: Path = RESULTS) -> dict:
     """Loss curves over ``steps`` Adam steps from the same initial weights and batches, with the
     paper's dropout and with dropout off: the reference path (float32, Adam's loop), the fast path
-    in float32 and under bf16 autocast, both with fused Adam."""
+    in float32 and under bf16 autocast, both with fused Adam. The bf16 curve only where the CPU has
+    native bf16 (elsewhere its 200 steps would take the better part of an hour)."""
     torch.set_num_threads(2)
+    native = native_bf16(torch.device("cpu"))
     B, T, D, C = scale["B"], scale["T"], scale["D"], 20
     base = ModelConfig(feature_dim=D, num_classes=C, attention_hidden=scale["H"])
     lcfg = LossConfig()
@@ -535,11 +586,11 @@ def numerics(steps: int, slug: str, scale: dict, out_dir: Path = RESULTS) -> dic
         mc = base if drop else dataclasses.replace(base, ccm_dropout=0.0, attention_dropout=0.0, dropout=0.0)
         steppers = {}
         for key, impl, fused in (("reference", "reference", False), ("fast", "fast", True),
-                                 ("fast_bf16", "fast", True)):
+                                 ("fast_bf16", "fast", True))[: 3 if native else 2]:
             torch.manual_seed(0)
             model = build_model(dataclasses.replace(mc, impl=impl)).train()
             steppers[key] = (model, make_optimizer(model, TrainConfig(lr=3e-5, weight_decay=1e-3, fused_adam=fused)))
-        for key in ("fast", "fast_bf16"):
+        for key in [k for k in steppers if k != "reference"]:
             steppers[key][0].load_state_dict(steppers["reference"][0].state_dict())
         tag = "dropout" if drop else "no_dropout"
         for impl in steppers:
@@ -578,7 +629,8 @@ def numerics(steps: int, slug: str, scale: dict, out_dir: Path = RESULTS) -> dic
         for ax, tag in zip(axes, ("dropout", "no_dropout")):
             ax.plot(curves[f"reference_{tag}"], label="reference (fp32)", lw=1.5)
             ax.plot(curves[f"fast_{tag}"], label="fast (fp32)", lw=1.0, ls="--")
-            ax.plot(curves[f"fast_bf16_{tag}"], label="fast (bf16 autocast)", lw=1.0, ls=":")
+            if native:
+                ax.plot(curves[f"fast_bf16_{tag}"], label="fast (bf16 autocast)", lw=1.0, ls=":")
             ax.set_title(tag.replace("_", " "))
             ax.set_xlabel("step")
             ax.legend()
@@ -592,7 +644,7 @@ def numerics(steps: int, slug: str, scale: dict, out_dir: Path = RESULTS) -> dic
         pass
     ref_nd = np.array(curves["reference_no_dropout"])
     nd = np.abs(ref_nd - np.array(curves["fast_no_dropout"]))
-    nd_bf16 = np.abs(ref_nd - np.array(curves["fast_bf16_no_dropout"]))
+    nd_bf16 = np.abs(ref_nd - np.array(curves["fast_bf16_no_dropout"])) if native else None
     dd = np.array(curves["reference_dropout"]) - np.array(curves["fast_dropout"])
     return {"numerics": {
         "scale": {**scale, "steps": steps, "lr": 3e-5,
@@ -601,8 +653,9 @@ def numerics(steps: int, slug: str, scale: dict, out_dir: Path = RESULTS) -> dic
         "no_dropout_max_rel_loss_diff": float((nd / np.abs(np.array(curves["reference_no_dropout"]))).max()),
         "dropout_mean_last50_reference": float(np.mean(curves["reference_dropout"][-50:])),
         "dropout_mean_last50_fast": float(np.mean(curves["fast_dropout"][-50:])),
-        "dropout_mean_last50_fast_bf16": float(np.mean(curves["fast_bf16_dropout"][-50:])),
-        "no_dropout_max_rel_loss_diff_bf16": float((nd_bf16 / np.abs(ref_nd)).max()),
+        "dropout_mean_last50_fast_bf16": float(np.mean(curves["fast_bf16_dropout"][-50:])) if native else None,
+        "no_dropout_max_rel_loss_diff_bf16": float((nd_bf16 / np.abs(ref_nd)).max()) if nd_bf16 is not None else None,
+        "bf16_curve": "measured" if native else "not measured: no native bf16 on this CPU",
         "dropout_mean_diff_sd": float(dd.std()),
         "csv": _shown(csv_path),
         "png": _shown(png) if png else None,
@@ -615,25 +668,25 @@ def table(res: dict) -> str:
         ("demo step, reference as filed: fp32 (1 thread)", d.get("reference"), "s"),
         ("demo step, reference under bf16 autocast", d.get("reference_bf16"), "s"),
         ("demo step, fast path fp32 (fused Adam, no fill)", d.get("fast_fp32"), "s"),
-        ("demo step, fast = demo default (bf16)", d.get("fast"), "s"),
+        (f"demo step, fast = demo default ({res.get('fast_amp', 'bf16')})", d.get("fast"), "s"),
         ("  speedup fast/reference (wall / cpu)",
          f"{d['reference'] / d['fast']:.2f}x / "
          f"{res['demo_step_cpu_s']['reference'] / res['demo_step_cpu_s']['fast']:.2f}x" if d else None, ""),
         ("allocator lever alone (fast / reference step)",
          "{fast:.2f}x / {reference:.2f}x".format(**res["allocator"]["speedup"]) if "allocator" in res else None, ""),
-        ("allocator lever alone, paper step (fast): earlier thresholds / today's setting",
+        ("allocator lever alone, paper step (fast): thresholds only / M_MMAP_MAX=0",
          "{thresholds:.2f}x / {tuned:.2f}x".format(**res["allocator"]["paper_speedup"])
          if "paper_speedup" in res.get("allocator", {}) else None, ""),
         ("paper step, reference fp32 (2 threads)", p.get("reference_fp32"), "s"),
         ("paper step, reference bf16", p.get("reference_bf16"), "s"),
         ("paper step, fast fp32", p.get("fast_fp32"), "s"),
-        ("paper step, fast (bf16 autocast, as the thumos14 profile)", p.get("fast"), "s"),
+        (f"paper step, fast ({res.get('fast_amp', 'bf16')}, as the thumos14 profile)", p.get("fast"), "s"),
         ("paper step, fast with Adam's loop", p.get("fast_adam_loop"), "s"),
         ("  speedup fast / reference fp32", res.get("paper_speedup_fast_vs_reference_fp32"), "x"),
         ("matmul peak fp32 / bf16", "{fp32:.0f} / {bf16:.0f}".format(**res["matmul_peak_gflops"])
          if "matmul_peak_gflops" in res else None, "GFLOP/s"),
         ("paper step achieved (fast)", res.get("paper_step_achieved_gflops"), "GFLOP/s"),
-        ("  fraction of bf16 peak", res.get("paper_fraction_of_bf16_peak"), ""),
+        ("  fraction of the peak of its precision", (res.get("paper_fraction_of_peak") or {}).get("value"), ""),
         ("loss share of the step (demo fast / paper fast)",
          f"{res['demo_loss_share_fast']:.2f} / {res['paper_loss_share_fast']:.2f}"
          if "paper_loss_share_fast" in res and "demo_loss_share_fast" in res else None, ""),
@@ -645,6 +698,10 @@ def table(res: dict) -> str:
         ("stacked step measured (vmap, 1 / 4 runs): per run vs one fast step",
          "{:.2f}x / {:.2f}x".format(*(res["stacking"]["vmap_per_run_vs_single_fast"][f"{k} runs"] for k in (1, 4)))
          if "vmap_per_run_vs_single_fast" in res.get("stacking", {}) else None, ""),
+        ("stacked step measured: per run vs one reference-path step (bf16)",
+         "{:.2f}x / {:.2f}x".format(*(res["stacking"]["vmap_per_run_vs_single_reference"][f"{k} runs"]
+                                      for k in (1, 4)))
+         if "vmap_per_run_vs_single_reference" in res.get("stacking", {}) else None, ""),
         ("one demo run: per iteration (1 thread)", res.get("run", {}).get("per_iteration_s"), "s"),
         ("one demo run: fixed cost (evaluation, records)", res.get("run", {}).get("fixed_s"), "s"),
         ("load: peak RSS / feature bytes", res.get("load_peak_rss_over_feature_bytes"), ""),
@@ -671,6 +728,8 @@ def main(argv: list[str] | None = None) -> dict:
     t_start = time.perf_counter()
     res: dict = {"machine": slug, "cpu_model": cpu_model(), "cores": os.cpu_count(), "torch": torch.__version__,
                  "python": platform.python_version(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+                 # the profiles' train.amp=auto on this CPU: the precision every "fast" number uses
+                 "native_bf16": native_bf16(torch.device("cpu")), "fast_amp": "bf16" if bf16_on("auto") else "fp32",
                  "load_average_at_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
                  "make_demo_s": None,
                  "make_demo_note": "not measured here (a long run); filled in from a fresh `make demo`"}

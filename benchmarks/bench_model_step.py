@@ -16,6 +16,7 @@ import time
 
 import torch
 
+from himnet_lib.device import native_bf16
 from himnet_lib.losses import LossConfig, compose_losses
 from himnet_lib.model import ModelConfig, build_model, count_parameters
 
@@ -63,7 +64,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--classes", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--steps", type=int, default=3)
-    ap.add_argument("--precision", choices=["fp32", "bf16", "both"], default="both")
+    ap.add_argument("--precision", choices=["fp32", "bf16", "both", "auto"], default="auto",
+                    help="auto: fp32, and bf16 where the device computes it natively (elsewhere a "
+                         "paper-scale bf16 step takes most of an hour on CPU)")
     ap.add_argument("--impl", choices=["fast", "reference", "both"], default="both",
                     help="model path (ModelConfig.impl); benchmarks/bench_all.py interleaves them")
     args = ap.parse_args(argv)
@@ -73,7 +76,12 @@ def main(argv: list[str] | None = None) -> None:
     print(f"device={device} threads={torch.get_num_threads()} torch={torch.__version__}")
     print(f"shape B={args.batch} T={args.snippets} D={args.feature_dim} C={args.classes}; "
           f"parameters={n:,} ({n / 1e6:.2f} M)")
-    precisions = ["fp32", "bf16"] if args.precision == "both" else [args.precision]
+    if args.precision == "auto":
+        precisions = ["fp32", "bf16"] if native_bf16(device) else ["fp32"]
+        if precisions == ["fp32"]:
+            print("no native bf16 on this device: bf16 not timed (--precision bf16 to force it)")
+    else:
+        precisions = ["fp32", "bf16"] if args.precision == "both" else [args.precision]
     impls = ["reference", "fast"] if args.impl == "both" else [args.impl]
     for impl in impls:
         for prec in precisions:

@@ -40,7 +40,7 @@ class TrainConfig:
     log_interval: int = 50         # iterations averaged into one history.csv row
     eval_interval: int = 0         # test-set evaluation for learning curves only (0 = never)
     checkpoint_interval: int = 500  # atomic checkpoint every N iterations
-    amp: str = "none"              # none | bf16 (autocast)
+    amp: str = "none"              # none | bf16 (autocast) | auto (bf16 where native: device.resolve_amp)
     # torch.optim.Adam(fused=True): one kernel per parameter instead of ~9 ops (0.5 ms of a ~20 ms
     # demo step on CPU). Same update rule; the rounding of the last bits may differ from the loop.
     fused_adam: bool = True
@@ -118,23 +118,26 @@ PROFILES: dict[str, dict[str, Any]] = {
         "reading": "lineage",
         "train.iterations": 500, "train.batch_size": 10, "train.n_pairs": 3, "train.seq_len": 192,
         "train.lr": 1e-3, "train.log_interval": 25, "train.checkpoint_interval": 250,
-        # bf16 autocast (AMX): a 1.4x faster step at this size; Table 3 under bf16 and float32 agree
-        # within seed noise (docs/performance.md).
-        "train.amp": "bf16",
+        # bf16 autocast where the CPU/GPU computes bf16 natively (AMX, AVX512-BF16, CUDA sm80+): a
+        # 1.4x faster step at this size there; float32 elsewhere, where bf16 products fall back to a
+        # kernel 6x (demo) to 400x (2048-wide products) slower. Table 3 under bf16 and float32
+        # agree within seed noise (docs/performance.md, docs/ambiguities.md T4).
+        "train.amp": "auto",
         "model.attention_hidden": 64, "model.head_hidden": 128,
         "localize.attention_norm": "minmax",
     },
     # The paper's THUMOS14 settings (Sec. 4.1): 2048-d I3D, T = 560, k = 80, batch 10 with 3 pairs,
     # Adam lr 3e-5 wd 1e-3, 10,000 iterations, lambda1 = 1, lambda2 = 0.01, alpha = 4.
     # Precision is ours (the paper does not state it): bf16 autocast with float32 master weights
-    # and float32 losses, 4.4x the float32 reference step on CPU (docs/performance.md); 200 steps
-    # track float32 (results/bench/numerics_*). float32: --set train.amp=none. Fused Adam, as in
+    # and float32 losses where bf16 is native ("auto"; 4.4x the float32 reference step on an AMX
+    # CPU, docs/performance.md; 200 steps track float32, results/bench/numerics_*), float32
+    # elsewhere. Always float32: --set train.amp=none; always bf16: train.amp=bf16. Fused Adam, as in
     # every profile (one optimizer code path): at this size on 2 CPU threads it is within the noise
     # of Adam's loop (docs/performance.md); --set train.fused_adam=false for the loop.
-    "thumos14": {"train.amp": "bf16"},
+    "thumos14": {"train.amp": "auto"},
     # ActivityNet 1.3 (Sec. 4.1): T = 60, k = 6, 20,000 iterations, otherwise as THUMOS14.
     "activitynet13": {
-        "train.amp": "bf16",
+        "train.amp": "auto",
         "train.iterations": 20_000, "train.seq_len": 60, "loss.topk_ratio": 10.0,
         "localize.class_topk_ratio": 10.0,
         "train.checkpoint_interval": 1000,

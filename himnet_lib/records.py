@@ -29,6 +29,7 @@ import torch
 
 from . import __version__
 from .config import RunConfig, _flatten
+from .device import resolve_amp
 from .io import atomic_write, atomic_write_text
 from .paths import PROJECT_ROOT
 
@@ -77,7 +78,8 @@ def _params_record(cfg: RunConfig, ds, data_root: str, device: torch.device) -> 
         "environment": {
             "himnet_lib": __version__, "git_commit": _git_commit(), "python": platform.python_version(),
             "torch": torch.__version__, "numpy": np.__version__, "device": str(device),
-            "dtype": "bfloat16 autocast" if cfg.train.amp == "bf16" else "float32",
+            # what train.amp meant on this device ("auto" resolves per machine: device.resolve_amp)
+            "dtype": "bfloat16 autocast" if resolve_amp(cfg.train.amp, device) == "bf16" else "float32",
             "platform": platform.platform(),
         },
     }

@@ -227,10 +227,12 @@ def test_backward_under_bf16_autocast_gives_float32_grads(wgrad_transpose, monke
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-@pytest.mark.parametrize("shape", [(3, 1024), (257, 1024), (512, 1030), (700, 2048), (300, 16)])
+@pytest.mark.parametrize("shape", [(3, 1024), (256, 1024), (257, 1024), (512, 1030), (700, 2048),
+                                   (300, 16), (0, 2048)])
 def test_blocked_transpose_is_the_transpose(shape, dtype):
-    """transpose_2d copies in blocks of rows (full, ragged last block, or a single block) or, for
-    narrow matrices, as before: every case is exactly a.t().contiguous()."""
+    """transpose_2d copies in blocks of 256 rows (full blocks, or a ragged last block: 257, 700)
+    or, for at most 256 rows, narrow or empty matrices, as before: every case is exactly
+    a.t().contiguous()."""
     a = torch.randn(shape).to(dtype)
     got = fastops.transpose_2d(a)
     assert got.is_contiguous() and got.dtype == dtype
