@@ -11,10 +11,17 @@ that `make demo` wrote before the fast default (commit 65c749b, reproduced byte 
 fresh-clone `make demo` of b41933a): float32, Adam's per-parameter loop, 32-bit dropout words.
 They are kept here because `make demo` now regenerates ``results/demo`` under the fast default.
 Others: ``results/demo/tables/``.
+
+    python benchmarks/compare_table3.py --against OTHER/results/demo/tables --names A B --prefix P
+
+compares another `make demo`'s tables (e.g. one trained on a CPU without native bf16, where the
+default ``train.amp=auto`` means float32) with ``results/demo/tables`` instead, into
+``results/bench/table3_P.{csv,md}`` and ``claims_P.{csv,md}``.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -29,16 +36,30 @@ BENCH, TABLES = ROOT / "results" / "bench", ROOT / "results" / "demo" / "tables"
 NAMES = ("float32 reference", "fast demo default")
 
 
-def main() -> int:
-    cmp = seed_noise_comparison(pd.read_csv(BENCH / "table3_reference_fp32.csv"), pd.read_csv(TABLES / "table3.csv"),
-                                names=NAMES)
-    write_table(cmp, "table3_fp32_vs_fast", BENCH, float_format="%.2f")
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--against", type=Path, default=None,
+                    help="tables folder of another make demo, compared with results/demo/tables")
+    ap.add_argument("--names", nargs=2, default=None, help="column names: results/demo/tables first, then --against")
+    ap.add_argument("--prefix", default=None, help="output name part (with --against)")
+    args = ap.parse_args(argv)
+    if args.against is not None:
+        if not args.names or not args.prefix:
+            ap.error("--against needs --names and --prefix")
+        table3_ref, claims_ref = TABLES / "table3.csv", TABLES / "claims.csv"
+        table3_new, claims_new = args.against / "table3.csv", args.against / "claims.csv"
+        names, prefix = tuple(args.names), args.prefix
+    else:
+        table3_ref, claims_ref = BENCH / "table3_reference_fp32.csv", BENCH / "claims_reference_fp32.csv"
+        table3_new, claims_new = TABLES / "table3.csv", TABLES / "claims.csv"
+        names, prefix = NAMES, "fp32_vs_fast"
+    cmp = seed_noise_comparison(pd.read_csv(table3_ref), pd.read_csv(table3_new), names=names)
+    write_table(cmp, f"table3_{prefix}", BENCH, float_format="%.2f")
     print(cmp.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     worst = cmp["z"].abs().max()
     print(f"Table 3: largest |z| = {worst:.2f} ({'within' if worst < 2 else 'NOT within'} two standard errors)")
-    claims = verdict_changes(pd.read_csv(BENCH / "claims_reference_fp32.csv"), pd.read_csv(TABLES / "claims.csv"),
-                             names=NAMES)
-    write_table(claims, "claims_fp32_vs_fast", BENCH)
+    claims = verdict_changes(pd.read_csv(claims_ref), pd.read_csv(claims_new), names=names)
+    write_table(claims, f"claims_{prefix}", BENCH)
     changed = claims[claims["changed"]]
     print(f"claims: {len(changed)} of {len(claims)} verdicts differ between the two trainings")
     if len(changed):
