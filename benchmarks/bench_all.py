@@ -208,7 +208,8 @@ DEMO_VARIANTS = {
 # The paper step's variants, in the same form; "fast" is how train.py runs the thumos14 profile
 # (fast path, train.amp=auto, fused Adam, no fill); "fast_adam_loop" the same with Adam's loop.
 # Without native bf16 the bf16 variants are not timed (a 2048-wide bf16 product falls back to a
-# kernel about 400x slower than float32: a step would take most of an hour) and fast_fp32 is fast.
+# kernel about 400x slower than float32: a step's 865 GFLOP at 0.3 GFLOP/s is about 48 minutes)
+# and fast_fp32 is the same as fast.
 PAPER_VARIANTS = {
     "reference_fp32": ("reference", False, False, True),
     "reference_bf16": ("reference", True, False, True),
@@ -410,18 +411,17 @@ def bench_paper(reps: int, threads: int = 2) -> dict:
     mcfg = ModelConfig(feature_dim=D, num_classes=C)
     lcfg = LossConfig()
     x, y = torch.randn(B, T, D), _labels(B, C)
-    native = native_bf16(torch.device("cpu"))
-    # without native bf16 its peak is taken from a 512 x 512 product (2048-wide: about a minute each)
-    bf16_size = 2048 if native else 512
+    amp = bf16_on("auto")  # the thumos14 profile's precision here: bf16 only where native
 
     def peak_now() -> dict[str, float]:
-        return {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16, n=bf16_size,
-                                                                          reps=5 if native else 1)}
+        # without native bf16 its peak comes from one 512 x 512 product (2048-wide: a minute each)
+        return {"fp32": matmul_peak(torch.float32),
+                "bf16": matmul_peak(torch.bfloat16, n=2048 if amp else 512, reps=5 if amp else 1)}
 
-    peaks = peak_now()
+    before = peak_now()
     r, models = run_variants(paper_variants(), mcfg, lcfg, x, y, reps, warmup=1)
-    peaks = {k: max(v, peak_now()[k]) for k, v in peaks.items()}
-    amp = bf16_on("auto")
+    after = peak_now()
+    peaks = {k: max(before[k], after[k]) for k in before}
     lt = loss_time(models["fast"], x, y, lcfg, amp, max(3, reps))
     flops = step_flops(mcfg, B, T)
     fast = r["fast"]["wall"]
@@ -433,18 +433,17 @@ def bench_paper(reps: int, threads: int = 2) -> dict:
         "paper_step_cpu_s": {k: v["cpu"] for k, v in r.items()},
         "matmul_peak_gflops": peaks,
         "matmul_peak_note": "best of two measurements around the steps" + (
-            "" if native else "; no native bf16 on this CPU: bf16 from one 512 x 512 product"),
+            "" if amp else "; no native bf16 on this CPU: bf16 from one 512 x 512 product"),
         "paper_step_achieved_gflops": flops / fast / 1e9,
         # against the peak of the precision the fast path runs in on this CPU
         "paper_fraction_of_peak": {"dtype": fast_dtype, "value": flops / fast / 1e9 / peaks[fast_dtype]},
-        "paper_fraction_of_bf16_peak": flops / fast / 1e9 / peaks["bf16"] if amp else None,
         "paper_speedup_fast_vs_reference_fp32": r["reference_fp32"]["wall"] / fast,
         "paper_speedup_fast_vs_reference_fp32_cpu": r["reference_fp32"]["cpu"] / r["fast"]["cpu"],
         "paper_note": "reference = as filed (nn.Module path, fp32, Adam loop, deterministic fill); fast = "
                       f"impl 'fast' + {'bf16 autocast (float32 master weights)' if amp else 'float32'} + fused "
                       "Adam + no fill, as train.py runs the thumos14 profile (train.amp=auto) on this CPU; "
                       "fast_adam_loop = fast with Adam's loop" + (
-                          "" if native else "; no native bf16 here: bf16 variants not timed (about 400x "
+                          "" if amp else "; no native bf16 here: bf16 variants not timed (about 400x "
                                             "slower products)"),
         "paper_loss_s": lt,
         "paper_loss_share_fast": lt / fast,
@@ -573,7 +572,8 @@ def numerics(steps: int, slug: str, scale: dict, out_dir: Path = RESULTS) -> dic
     """Loss curves over ``steps`` Adam steps from the same initial weights and batches, with the
     paper's dropout and with dropout off: the reference path (float32, Adam's loop), the fast path
     in float32 and under bf16 autocast, both with fused Adam. The bf16 curve only where the CPU has
-    native bf16 (elsewhere its 200 steps would take the better part of an hour)."""
+    native bf16: elsewhere no profile trains in bf16 (``train.amp=auto``), and its fallback
+    products are several times slower (the demo step 6-8x)."""
     torch.set_num_threads(2)
     native = native_bf16(torch.device("cpu"))
     B, T, D, C = scale["B"], scale["T"], scale["D"], 20

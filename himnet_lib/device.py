@@ -4,6 +4,7 @@ CPU allocator setting the trainer asks for."""
 from __future__ import annotations
 
 import ctypes
+import functools
 import sys
 from contextlib import nullcontext
 
@@ -19,6 +20,7 @@ def select_device(preference: str = "auto") -> torch.device:
     return torch.device(preference)
 
 
+@functools.cache  # a property of the machine; autocast asks once per training iteration
 def native_bf16(device: torch.device) -> bool:
     """Whether ``device`` computes bf16 products in hardware: a CUDA GPU of compute capability 8
     or later, or a CPU with AVX512-BF16 or AMX tiles. Elsewhere torch's CPU bf16 products fall back
@@ -50,7 +52,7 @@ def autocast(device: torch.device, amp: str):
     ``device``."""
     amp = resolve_amp(amp, device)
     if amp == "bf16":
-        if device.type == "cuda" and torch.cuda.get_device_capability(device)[0] < 8:  # bf16: Ampere and later
+        if device.type == "cuda" and not native_bf16(device):  # bf16 asked for explicitly: Ampere and later
             raise RunError(f"train.amp=bf16 but {torch.cuda.get_device_name(device)} has no bf16 support; "
                            "train in float32 with --set train.amp=none")
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
