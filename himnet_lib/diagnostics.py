@@ -9,7 +9,8 @@ do not, so they tell a better-ranked attention from a merely rescaled one:
 * ``fg_bg_auc_video``: the same AUC per video (videos with both classes of snippet), averaged:
   invariant to per-video rescaling too (what a per-video min-max read-out sees).
 * ``attention_min`` / ``attention_max`` / ``attention_range``: per-video min, max and max - min of
-  ``A``, averaged over videos. A range near 0 means no threshold can separate anything.
+  ``A``, averaged over videos; ``attention_range_median``: the median over videos of max - min.
+  A range near 0 means no threshold can separate anything.
 * ``bg_prob_on_fg`` / ``bg_prob_on_bg``: mean background probability ``B_BG`` on ground-truth
   foreground and background snippets.
 * ``off_label_argmax_share``: share of snippets whose ``argmax_c S`` (over the C+1 columns) is an
@@ -28,6 +29,7 @@ from .errors import EvaluationError
 __all__ = ["roc_auc", "attention_diagnostics", "background_uncertainty", "DIAGNOSTIC_KEYS"]
 
 DIAGNOSTIC_KEYS = ("fg_bg_auc", "fg_bg_auc_video", "attention_min", "attention_max", "attention_range",
+                   "attention_range_median",
                    "bg_prob_on_fg", "bg_prob_on_bg", "off_label_argmax_share")
 
 
@@ -109,6 +111,7 @@ def attention_diagnostics(outputs: Mapping[str, Mapping[str, np.ndarray]], video
         "attention_min": float(lo_a.mean()),
         "attention_max": float(hi_a.mean()),
         "attention_range": float((hi_a - lo_a).mean()),
+        "attention_range_median": float(np.median(hi_a - lo_a)),
         "bg_prob_on_fg": float(b_all[fg_all].mean()) if fg_all.any() else float("nan"),
         "bg_prob_on_bg": float(b_all[~fg_all].mean()) if (~fg_all).any() else float("nan"),
         "off_label_argmax_share": off / total if total else float("nan"),

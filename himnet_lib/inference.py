@@ -23,7 +23,13 @@ from .errors import RunError
 from .groundtruth import gt_from_dataset, predictions_from_proposals
 from .localize import localize_proposals_nms_modes, localize_videos, results_object, write_results
 from .losses import compose_losses
-from .metrics import detection_map, fg_bg_accuracy, snippet_classification_accuracy, snippet_memberships
+from .metrics import (
+    detection_map,
+    fg_bg_accuracy,
+    snippet_accuracy_breakdown,
+    snippet_classification_accuracy,
+    snippet_memberships,
+)
 from .model import build_model
 from .records import dataset_fingerprint, load_outputs
 
@@ -105,6 +111,7 @@ def evaluate_outputs(ds, outputs: dict[str, dict[str, np.ndarray]], cfg: RunConf
     members = snippet_memberships(ds, videos)
     metrics = det.to_json()
     metrics["snippet_acc"] = float(snippet_classification_accuracy([outputs[v.name]["cas"] for v in videos], members))
+    metrics.update(snippet_accuracy_breakdown([outputs[v.name]["cas"] for v in videos], members))
     metrics["fg_bg_acc"] = float(fg_bg_accuracy([outputs[v.name]["attention"] for v in videos], members))
     # NaN (e.g. an AUC on videos without foreground) is stored as null: metrics.json is strict JSON
     metrics.update({k: (v if math.isfinite(v) else None)

@@ -11,8 +11,8 @@ caps a single log term at ``-log(1e-6) ≈ 13.8`` and gives it zero gradient whi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -34,7 +34,13 @@ __all__ = [
     "norm_loss",
     "modality_mutual_loss",
     "LossConfig",
+    "Term",
+    "TERMS",
     "KNOWN_TERMS",
+    "BALANCES",
+    "mil_scale_ratio",
+    "effective_weights",
+    "balanced_config",
     "compose_losses",
 ]
 
@@ -302,7 +308,76 @@ def modality_mutual_loss(parts: Sequence[Tensor]) -> Tensor:
 
 # ----------------------------------------------------------------------------- Eq. 11
 
-KNOWN_TERMS = ("mil", "cll", "vcl", "scl", "guide", "ml", "norm", "mu")
+@dataclass(frozen=True)
+class Term:
+    """One entry of Eq. 11 (or an alternative): how to compute it from a ``ModelOutput``.
+
+    ``weight``: the :class:`LossConfig` field holding its λ (None: weight 1, as L_MIL).
+    ``reads``: the ``ModelOutput`` fields it uses. ``balanced``: whether ``loss.balance=reading``
+    rescales its λ with MIL's scale (:func:`effective_weights`); ``per_snippet_sum``: whether it sums
+    over snippets (Eq. 10), so that its λ is also rescaled with T.
+    """
+
+    fn: Callable[..., Tensor]
+    weight: str | None
+    reads: tuple[str, ...]
+    balanced: bool = False
+    per_snippet_sum: bool = False
+
+
+def _mil(out, labels: Tensor, cfg: "LossConfig") -> Tensor:
+    return mil_loss(out.cas, out.cas_supp, labels, cfg.k_for(out.cas.shape[1]), cfg.mil_target)
+
+
+def _cll(out, labels: Tensor, cfg: "LossConfig") -> Tensor:
+    return cll_loss(out.probs, labels)
+
+
+def _vcl(out, labels: Tensor, cfg: "LossConfig") -> Tensor:
+    return vcl_loss(out.features, out.cas_supp, labels, cfg.vcl_margin)
+
+
+def _scl(out, labels: Tensor, cfg: "LossConfig") -> Tensor:
+    return scl_loss(out.attention, out.probs[..., -1], cfg.alpha, cfg.scl_kl, cfg.scl_centre, cfg.scl_u_grad,
+                    first_u=cfg.scl_first_u)
+
+
+def _guide(out, labels: Tensor, cfg: "LossConfig") -> Tensor:
+    return guide_loss(out.attention, out.probs[..., -1])
+
+
+def _ml(out, labels: Tensor, cfg: "LossConfig") -> Tensor:
+    return ml_loss(out.attention, out.probs[..., -1])
+
+
+def _norm(out, labels: Tensor, cfg: "LossConfig") -> Tensor:
+    parts = tuple(out.attention_parts)
+    return norm_loss((out.attention,) + (parts if len(parts) > 1 else ()))
+
+
+def _mu(out, labels: Tensor, cfg: "LossConfig") -> Tensor:
+    return modality_mutual_loss(tuple(out.attention_parts))
+
+
+# The one table of loss terms: compose_losses, the baselines, the CLI choices and the tables'
+# term columns all read it. guide/ml (CO2-Net's weights) and norm/mu (lineage's CO2-Net weights)
+# were balanced against the label-normalised MIL, so ``balance=reading`` leaves them alone.
+TERMS: dict[str, Term] = {
+    "mil": Term(_mil, None, ("cas", "cas_supp")),
+    "cll": Term(_cll, "lambda_cll", ("probs",), balanced=True),
+    "vcl": Term(_vcl, "lambda_vcl", ("features", "cas_supp"), balanced=True),
+    "scl": Term(_scl, "lambda_scl", ("attention", "probs"), balanced=True, per_snippet_sum=True),
+    "guide": Term(_guide, "lambda_guide", ("attention", "probs")),
+    "ml": Term(_ml, "lambda_ml", ("attention", "probs")),
+    "norm": Term(_norm, "lambda_norm", ("attention", "attention_parts")),
+    "mu": Term(_mu, "lambda_mu", ("attention_parts",)),
+}
+KNOWN_TERMS = tuple(TERMS)
+
+# loss.balance: "printed" uses Eq. 11's λ as printed; "reading" rescales the balanced terms' λ so
+# that they keep the printed equations' balance against MIL when a reading changes MIL's scale
+# (and SCL's snippet sum when T differs from the paper's): :func:`effective_weights`.
+BALANCES = ("printed", "reading")
 
 
 @dataclass(frozen=True)
@@ -340,6 +415,8 @@ class LossConfig:
     lambda_norm: float = 0.8
     lambda_mu: float = 1.0
     scl_first_u: str = "swapped"
+    balance: str = "printed"        # BALANCES; see effective_weights
+    balance_seq_len: int = 560      # T at which the printed λ_scl is balanced (the paper's THUMOS14 T)
 
     @property
     def active_terms(self) -> tuple[str, ...]:
@@ -366,48 +443,83 @@ class LossConfig:
             raise ValueError(f"LossConfig.topk_k must be >= 1, got {self.topk_k}")
         if self.topk_k is None and self.topk_ratio <= 0:
             raise ValueError(f"LossConfig.topk_ratio must be > 0, got {self.topk_ratio}")
+        if self.balance not in BALANCES:
+            raise ValueError(f"LossConfig.balance must be one of {BALANCES}, got {self.balance!r}")
+        if self.balance_seq_len < 1:
+            raise ValueError(f"LossConfig.balance_seq_len must be >= 1, got {self.balance_seq_len}")
 
     def k_for(self, T: int) -> int:
         return self.topk_k if self.topk_k is not None else topk_k(T, self.topk_ratio)
 
 
+def mil_scale_ratio(labels, num_classes: int | None = None, target: str = "normalized") -> float:
+    """How much larger MIL (Eq. 4) is under ``target`` than as printed, at the uniform prediction.
+
+    At p = 1/(C+1) for every class each -log p equals log(C+1), so Eq. 5 as printed gives
+    ((n_v + 1) + n_v)/(C+1)·log(C+1) for a video with n_v labels, and the label-normalised target
+    gives (1 + [n_v > 0])·log(C+1). The ratio of the two batch means over the given ``labels``
+    (N, C) is 2(C+1)/(2n̄+1) when every video is labelled (n̄ = mean labels per video); 1 for
+    ``target="paper"``. It is exact at the start of training and needs no model.
+    """
+    y = torch.as_tensor(labels, dtype=torch.float64)
+    if y.dim() != 2 or y.shape[0] == 0:
+        raise ValueError(f"mil_scale_ratio: labels must be (N, C) with N > 0, got {tuple(y.shape)}")
+    if target == "paper":
+        return 1.0
+    K = float(num_classes if num_classes is not None else y.shape[1]) + 1.0
+    n = (y > 0).sum(dim=1).to(torch.float64)
+    printed = ((n + 1) + n) / K
+    normalized = 1.0 + (n > 0).to(torch.float64)
+    return float(normalized.mean() / printed.mean())
+
+
+def effective_weights(cfg: LossConfig, labels, seq_len: int) -> dict[str, float]:
+    """The λ each active term trains with (Eq. 11; MIL = 1).
+
+    ``balance="printed"``: the configured λ. ``balance="reading"``: each ``balanced`` term of
+    :data:`TERMS` (CLL, VCL, SCL) gets λ·r with r = :func:`mil_scale_ratio` of the training
+    ``labels`` (N, C) under ``cfg.mil_target`` (1 for the printed MIL), so that it keeps the
+    printed equations' balance against MIL; a term summed over snippets (SCL, Eq. 10) also gets
+    ``balance_seq_len / seq_len``, so that its weight per snippet stays the paper's at another T.
+    """
+    r = mil_scale_ratio(labels, target=cfg.mil_target) if cfg.balance == "reading" else 1.0
+    out: dict[str, float] = {}
+    for name in cfg.active_terms:
+        term = TERMS[name]
+        w = 1.0 if term.weight is None else float(getattr(cfg, term.weight))
+        if cfg.balance == "reading" and term.balanced:
+            w *= r
+            if term.per_snippet_sum:
+                w *= cfg.balance_seq_len / float(seq_len)
+        out[name] = w
+    return out
+
+
+def balanced_config(cfg: LossConfig, labels, seq_len: int) -> LossConfig:
+    """``cfg`` with every λ set to its :func:`effective_weights` value and ``balance="printed"``:
+    what the training loop composes with (the run's identity keeps the configured values)."""
+    if cfg.balance == "printed":
+        return cfg
+    weights = effective_weights(cfg, labels, seq_len)
+    fields: dict[str, Any] = {str(TERMS[n].weight): w for n, w in weights.items() if TERMS[n].weight is not None}
+    return replace(cfg, balance="printed", **fields)
+
+
 def compose_losses(out, labels: Tensor, cfg: LossConfig) -> tuple[Tensor, dict[str, Tensor]]:
-    """Eq. 11: total = L_MIL + L_CLL + λ1·L_VCL + λ2·L_SCL (+ λ·alternatives), over cfg.terms.
+    """Eq. 11: total = L_MIL + λ_cll·L_CLL + λ1·L_VCL + λ2·L_SCL (+ λ·alternatives), over cfg's
+    active terms, each computed as :data:`TERMS` says.
 
     out: a ``himnet_lib.model.ModelOutput`` (attention (B,T), cas / cas_supp / probs (B,T,C+1),
-    features (B,T,D)); labels (B,C). Returns the weighted total and the *unweighted* term values
+    features (B,T,D)); labels (B,C). The λ are read as configured: the training loop passes
+    :func:`balanced_config`. Returns the weighted total and the *unweighted* term values
     (0-dim tensors, still attached to the graph; call ``.item()`` for logging).
     """
-    T = out.cas.shape[1]
-    bg = out.probs[..., -1]
     terms: dict[str, Tensor] = {}
-    weights: dict[str, float] = {}
+    total: Tensor | None = None
     for name in cfg.active_terms:  # terms plus the reading's extra_terms
-        if name == "mil":
-            terms[name] = mil_loss(out.cas, out.cas_supp, labels, cfg.k_for(T), cfg.mil_target)
-            weights[name] = 1.0
-        elif name == "cll":
-            terms[name] = cll_loss(out.probs, labels)
-            weights[name] = cfg.lambda_cll
-        elif name == "vcl":
-            terms[name] = vcl_loss(out.features, out.cas_supp, labels, cfg.vcl_margin)
-            weights[name] = cfg.lambda_vcl
-        elif name == "scl":
-            terms[name] = scl_loss(out.attention, bg, cfg.alpha, cfg.scl_kl, cfg.scl_centre, cfg.scl_u_grad,
-                                   first_u=cfg.scl_first_u)
-            weights[name] = cfg.lambda_scl
-        elif name == "guide":
-            terms[name] = guide_loss(out.attention, bg)
-            weights[name] = cfg.lambda_guide
-        elif name == "ml":
-            terms[name] = ml_loss(out.attention, bg)
-            weights[name] = cfg.lambda_ml
-        elif name == "norm":
-            parts = tuple(out.attention_parts)
-            terms[name] = norm_loss((out.attention,) + (parts if len(parts) > 1 else ()))
-            weights[name] = cfg.lambda_norm
-        elif name == "mu":
-            terms[name] = modality_mutual_loss(tuple(out.attention_parts))
-            weights[name] = cfg.lambda_mu
-    total = sum(weights[n] * v for n, v in terms.items())
-    return total, terms  # type: ignore[return-value]  # a sum of tensors is a tensor (0 only with no terms)
+        term = TERMS[name]
+        value = term.fn(out, labels, cfg)
+        terms[name] = value
+        w = 1.0 if term.weight is None else getattr(cfg, term.weight)
+        total = w * value if total is None else total + w * value
+    return total, terms  # type: ignore[return-value]  # None only with no terms, which LossConfig forbids

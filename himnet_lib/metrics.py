@@ -494,6 +494,50 @@ def snippet_classification_accuracy(cas: Sequence[np.ndarray], memberships: Sequ
     return correct / total
 
 
+def snippet_accuracy_breakdown(cas: Sequence[np.ndarray], memberships: Sequence[np.ndarray]) -> dict[str, float]:
+    """The snippet ACC of :func:`snippet_classification_accuracy` split by what the snippet is.
+
+    Pooled over all snippets of all videos, with ``k = argmax_c S[t, c]`` over the C+1 columns:
+
+    * ``snippet_acc_fg``: ACC over the foreground snippets (some GT action covers t);
+    * ``snippet_acc_bg``: ACC over the background snippets (k must be the background column);
+    * ``snippet_acc_balanced``: the mean over the C+1 columns c that cover at least one snippet
+      of the recall ``P(membership[t, k] | membership[t, c])`` (class-balanced ACC; a snippet
+      covered by several classes counts for each of them);
+
+    A split with no snippets is NaN. Args as :func:`snippet_classification_accuracy`.
+    """
+    _check_pairs(cas, memberships, "snippet_accuracy_breakdown")
+    fg_ok = fg_n = bg_ok = bg_n = total = 0
+    hit_by_col: np.ndarray | None = None
+    n_by_col: np.ndarray | None = None
+    for i, (s, m) in enumerate(zip(cas, memberships)):
+        s = np.asarray(s)
+        m = np.asarray(m, dtype=bool)
+        if s.shape != m.shape:
+            raise EvaluationError(f"snippet_accuracy_breakdown: video {i}: scores {s.shape} vs membership {m.shape}")
+        if hit_by_col is None or n_by_col is None:
+            hit_by_col, n_by_col = np.zeros(m.shape[1], np.int64), np.zeros(m.shape[1], np.int64)
+        if not s.shape[0]:
+            continue
+        k = s.argmax(axis=1)
+        ok = m[np.arange(s.shape[0]), k]
+        bg = m[:, -1]
+        fg_ok += int(ok[~bg].sum())
+        fg_n += int((~bg).sum())
+        bg_ok += int(ok[bg].sum())
+        bg_n += int(bg.sum())
+        hit_by_col += (m & ok[:, None]).sum(axis=0)
+        n_by_col += m.sum(axis=0)
+        total += s.shape[0]
+    if total == 0 or hit_by_col is None or n_by_col is None:
+        raise EvaluationError("snippet_accuracy_breakdown: no snippets")
+    seen = n_by_col > 0
+    return {"snippet_acc_fg": fg_ok / fg_n if fg_n else float("nan"),
+            "snippet_acc_bg": bg_ok / bg_n if bg_n else float("nan"),
+            "snippet_acc_balanced": float((hit_by_col[seen] / n_by_col[seen]).mean())}
+
+
 def fg_bg_accuracy(attention: Sequence[np.ndarray], memberships: Sequence[np.ndarray],
                    threshold: float = 0.5) -> float:
     """Fraction of snippets (pooled over videos) where ``[a_t > threshold]`` equals

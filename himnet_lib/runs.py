@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import study
+from . import registry, study
 from .data import load_dataset
 from .data.synthetic import make_synthetic
 from .errors import HimnetError, RunError
@@ -381,13 +381,9 @@ def _train_groups(groups: Sequence[tuple[Sequence[RunSpec], str | os.PathLike]],
 
 def all_study_specs(profile: str, seeds: int, seeds_other: int | None = None,
                     reading: str | None = None) -> list[RunSpec]:
-    """Every run of every study notebook (Table 3 rows with ``seeds``, the others ``seeds_other``)."""
-    other = seeds if seeds_other is None else seeds_other
-    specs = (study.table3_specs(profile, seeds, reading) + study.alpha_specs(profile, other, reading=reading)
-             + study.table4_specs(profile, other, reading) + study.table1_specs(profile, other, reading)
-             + study.uncertainty_specs(profile, other, reading) + study.table5_specs(profile, other)
-             + study.claims_specs(profile, seeds, other) + study.selection_specs(profile))
-    return specs
+    """Every run of every study notebook (:func:`himnet_lib.registry.study_specs`): Table 3 rows
+    with ``seeds``, the others ``seeds_other``."""
+    return registry.study_specs(profile, seeds, seeds if seeds_other is None else seeds_other, reading)
 
 
 def reproduce(profile: str, *, data_root: str | None = None, seeds: int = 5, seeds_other: int = 3,

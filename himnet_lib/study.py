@@ -28,6 +28,10 @@ TABLE3_ROWS: list[tuple[str, tuple[str, ...]]] = [
     ("Exp 8", ("mil", "scl")),
 ]
 
+# Table 3's first four rows add one term at a time (MIL, + CLL, + VCL, + SCL): the rows the claims,
+# the dose-response and the attention diagnostics compare.
+CORE_ROWS = ("Exp 1", "Exp 2", "Exp 3", "Exp 4")
+
 ALPHAS = (0.5, 1.0, 2.0, 4.0, 6.0, 8.0, 10.0)
 
 # Table 4 (paper order): SCL replaced by an alternative, removed, or with another uncertainty.
@@ -172,27 +176,109 @@ def table5_specs(profile: str, seeds: int, benchmark: str = "") -> list[RunSpec]
     return _specs("table5", TABLE5_ROWS, profile, seeds, None, benchmark)
 
 
-# Claims (himnet_lib.claims): the Table 3 rows they compare get SEEDS_TABLE3 seeds, the others
-# SEEDS_OTHER (cost); the claims table records n_seeds per row.
-CLAIM_TABLE3_ROWS = ("Exp 1", "Exp 2", "Exp 3", "Exp 4")
+# Dose-response (notebook 11): each claimed term's λ multiplied by DOSE_FACTORS in the Table 3 row
+# that adds it (DOSE_ROWS); factor 0 is the row without the term and factor 1 the row itself, so
+# both are Table 3's own runs. Trained under the profile's reading (and balance) on every benchmark.
+DOSE_FACTORS = (0.1, 0.3, 1.0, 3.0, 10.0)
+DOSE_ROWS: dict[str, tuple[str, str]] = {"cll": ("Exp 2", "Exp 1"), "vcl": ("Exp 3", "Exp 2"),
+                                         "scl": ("Exp 4", "Exp 3")}
+DOSE_WEIGHT_FIELDS = {"cll": "loss.lambda_cll", "vcl": "loss.lambda_vcl", "scl": "loss.lambda_scl"}
 
 
-def claims_specs(profile: str, seeds_table3: int, seeds_other: int) -> list[RunSpec]:
-    """Every run the claims table reads. On every benchmark: Table 3's Exp 1-4 under both readings
-    (``seeds_table3`` seeds) and Table 4 under the profile's reading. On the main benchmark also
-    Table 4 under the other reading, the α sweep and Table 5 (reading-free). The second
-    benchmark's α sweep, Table 5 and other-reading Table 4 are left out for cost (about 50 runs,
-    a quarter of ``make demo``): the claims table says which rows it has."""
+def dose_label(term: str, factor: float) -> str:
+    return f"{term} x{factor:g}"
+
+
+def dose_rows(profile: str) -> list[tuple[str, dict[str, Any]]]:
+    """(label, overrides) of the dose-response rows other than factor 1 (Table 3's own row)."""
+    base = build_config(profile)
+    terms = dict(TABLE3_ROWS)
+    rows = []
+    for term, (exp, _) in DOSE_ROWS.items():
+        field = DOSE_WEIGHT_FIELDS[term]
+        printed = float(getattr(base.loss, field.split(".", 1)[1]))
+        for f in DOSE_FACTORS:
+            if f != 1.0:
+                rows.append((dose_label(term, f), {"loss.terms": terms[exp], field: printed * f}))
+    return rows
+
+
+def dose_specs(profile: str, seeds: int, benchmark: str = "") -> list[RunSpec]:
+    return _specs("dose", dose_rows(profile), profile, seeds, None, benchmark)
+
+
+def dose_grid(profile: str, seeds_table3: int, seeds_other: int) -> list[RunSpec]:
+    """Every run of notebook 11 on every benchmark: the dose rows (``seeds_other`` seeds) and the
+    Table 3 rows they are paired with (Exp 1-4, ``seeds_table3`` seeds), under the profile's reading."""
     specs: list[RunSpec] = []
-    for i, bench in enumerate(benchmarks(profile)):
-        for reading in READINGS:
-            specs += table3_specs(profile, seeds_table3, reading, bench, rows=CLAIM_TABLE3_ROWS)
-            if i == 0 or reading == default_reading(profile):
-                specs += table4_specs(profile, seeds_other, reading, bench)
-        if i == 0:
-            specs += alpha_specs(profile, seeds_other, benchmark=bench)
-            specs += table5_specs(profile, seeds_other, benchmark=bench)
+    for bench in benchmarks(profile):
+        specs += table3_specs(profile, seeds_table3, None, bench, rows=CORE_ROWS)
+        specs += dose_specs(profile, seeds_other, bench)
     return specs
+
+
+# The placebo of the claims table: the full model on seeds PLACEBO_OFFSET.. against its own Table 3
+# runs (seeds 0..): the same configuration, so any verdict but "within noise" is a false positive.
+PLACEBO_ROW = "Exp 4"
+
+
+def placebo_specs(profile: str, seeds: int, benchmark: str = "") -> list[RunSpec]:
+    return [RunSpec("placebo", PLACEBO_ROW, seeds + s, (("loss.terms", FULL),), profile, benchmark)
+            for s in range(seeds)]
+
+
+# Which (table, benchmark, reading) the claims read: "all" benchmarks or only the "main" one, and
+# "both" readings, the "profile" reading only, or "free" (the baselines train their own objective).
+# The second benchmark's α sweep, Table 5 and other-reading Table 4 are left out for cost.
+CLAIM_COVERAGE: dict[str, tuple[str, str]] = {
+    "table3": ("all", "both"), "table4": ("all", "profile"), "table4:main": ("main", "both"),
+    "alpha": ("main", "profile"), "table5": ("main", "free"), "dose": ("all", "profile"),
+    "placebo": ("all", "profile"),
+}
+
+
+def covered(table: str, profile: str, benchmark: str, reading: str) -> bool:
+    """Whether the claims table reads ``table`` on ``benchmark`` under ``reading``."""
+    main = benchmark in ("", benchmarks(profile)[0])
+    for key in (table, f"{table}:main"):
+        if key not in CLAIM_COVERAGE:
+            continue
+        where, which = CLAIM_COVERAGE[key]
+        if where == "main" and not main:
+            continue
+        if which == "both" or which == "free" or reading == default_reading(profile):
+            return True
+    return False
+
+
+def row_specs(table: str, label: str, profile: str, seeds: int, reading: str | None = None,
+              benchmark: str = "") -> list[RunSpec]:
+    """The runs of one row of a study table (an unknown table or row is an error)."""
+    grids = {"table3": lambda: table3_specs(profile, seeds, reading, benchmark, rows=[label]),
+             "table4": lambda: table4_specs(profile, seeds, reading, benchmark),
+             "alpha": lambda: alpha_specs(profile, seeds, reading=reading, benchmark=benchmark),
+             "table5": lambda: table5_specs(profile, seeds, benchmark=benchmark),
+             "dose": lambda: _specs("dose", dose_rows(profile), profile, seeds, reading, benchmark),
+             "placebo": lambda: placebo_specs(profile, seeds, benchmark)}
+    if table not in grids:
+        raise KeyError(f"no study table {table!r}; known: {', '.join(grids)}")
+    specs = [s for s in grids[table]() if s.label == label or (table == "alpha" and label.endswith("=")
+                                                                and s.label.startswith(label))]
+    if not specs:
+        raise KeyError(f"study table {table!r} has no row {label!r}")
+    return specs
+
+
+def unique_specs(specs: Iterable[RunSpec]) -> list[RunSpec]:
+    """``specs`` without repeats of the same (table, label, seed, run_id), in order."""
+    seen: set[tuple[str, str, int, str]] = set()
+    out = []
+    for s in specs:
+        key = (s.table, s.label, s.seed, s.run_id)
+        if key not in seen:
+            seen.add(key)
+            out.append(s)
+    return out
 
 
 # Schedule selection on a validation fold of the training videos (never the test videos):
@@ -235,6 +321,30 @@ def selection_rows(profile: str) -> list[tuple[str, dict[str, Any]]]:
 def selection_specs(profile: str, seeds: int = 1, benchmark: str = "") -> list[RunSpec]:
     return [RunSpec("selection", label, seed, tuple(sorted(over.items())), profile, benchmark)
             for label, over in selection_rows(profile) for seed in range(seeds)]
+
+
+# loss.balance chosen on the validation fold (never the test videos): the rows whose claims
+# depend on a term weight, under the profile's reading, with each balance rule.
+BALANCE_ROWS = ("Exp 2", "Exp 3", "Exp 4")
+
+
+def balance_rows(profile: str) -> list[tuple[str, dict[str, Any]]]:
+    terms = dict(TABLE3_ROWS)
+    rows = []
+    for balance in ("printed", "reading"):
+        for exp in ("Exp 1",) + BALANCE_ROWS:
+            if exp == "Exp 1" and balance == "reading":
+                continue  # MIL alone has no weight to balance: one row serves both rules
+            rows.append((f"{exp} · balance {balance}" if exp != "Exp 1" else "Exp 1",
+                         {"loss.terms": terms[exp], "loss.balance": balance,
+                          "train.val_fraction": SELECTION_VAL_FRACTION}))
+    return rows
+
+
+def balance_specs(profile: str, seeds: int, benchmark: str = "") -> list[RunSpec]:
+    """The loss.balance selection runs: Exp 1-4 on the validation fold of the training videos,
+    each weighted Exp under both balance rules, the profile's reading and schedule."""
+    return _specs("balance", balance_rows(profile), profile, seeds, None, benchmark)
 
 
 def trivial_predictions(ds, subset: str | None = None) -> dict:

@@ -32,6 +32,11 @@ READOUT_COLUMNS = {READOUT_NAMES[norm] + ("" if nms == "soft" else "_nms"): read
                    for norm, nms in READOUTS}
 
 
+# the paper's snippet ACC split by foreground / background and balanced over classes (metrics.py)
+ACC_SPLITS = ("snippet_acc_fg", "snippet_acc_bg", "snippet_acc_balanced")
+ACC_NAMES = ("fg ACC", "bg ACC", "bal. ACC")
+
+
 def run_metrics(specs: Iterable[RunSpec], runs_dir: str | Path) -> pd.DataFrame:
     """One row per spec: identity (table, label, seed, benchmark, reading, run_id), AVG mAP under
     each read-out (``avg[fixed]``, ``avg[minmax]``, ...; fractions), snippet / fg-bg accuracy and the
@@ -41,7 +46,8 @@ def run_metrics(specs: Iterable[RunSpec], runs_dir: str | Path) -> pd.DataFrame:
         m = json.loads((Path(runs_dir) / s.run_id / "metrics.json").read_text())
         row = {"table": s.table, "label": s.label, "seed": s.seed, "benchmark": s.benchmark_name or "data",
                "reading": s.reading, "run_id": s.run_id, "average_mAP": m["average_mAP"],
-               "snippet_acc": m["snippet_acc"], "fg_bg_acc": m["fg_bg_acc"]}
+               "snippet_acc": m["snippet_acc"], "fg_bg_acc": m["fg_bg_acc"],
+               **{k: m.get(k, np.nan) for k in ACC_SPLITS}}
         for name, key in READOUT_COLUMNS.items():
             if key in m.get("by_readout", {}):
                 row[f"avg[{name}]"] = m["by_readout"][key]["average_mAP"]
@@ -198,6 +204,7 @@ def collect(specs: Iterable[RunSpec], runs_dir: str | os.PathLike):
         row = {"table": s.table, "label": s.label, "seed": s.seed, "run_id": s.run_id,
                "average_mAP": m["average_mAP"], "average_mAP_0.1_0.5": m.get("average_mAP_0.1_0.5"),
                "snippet_acc": m["snippet_acc"], "fg_bg_acc": m["fg_bg_acc"],
+               **{k: m.get(k, np.nan) for k in ACC_SPLITS},
                "wall_time_s": m.get("wall_time_s"), "selection": m.get("selection")}
         for t, v in zip(m["tiou"], m["mAP"]):
             row[f"mAP@{t:g}"] = v
@@ -310,12 +317,13 @@ def table3(df: pd.DataFrame, rows: Sequence[tuple[str, Sequence[str]]] = study.T
     """Table 3 from :func:`collect` rows: Exp, a check mark per loss term, AVG and ACC (mean ± std,
     percent), n, then the means and stds (fractions). ``rows``: (label, loss terms) in paper order."""
     terms = dict(rows)
-    metrics = ("average_mAP", "snippet_acc")
+    splits = [(m, n) for m, n in zip(ACC_SPLITS, ACC_NAMES) if m in df.columns]  # older records lack them
+    metrics = ("average_mAP", "snippet_acc", *(m for m, _ in splits))
     stats = mean_std(df, metrics=metrics, order=[label for label, _ in rows])
     table = pd.DataFrame({"Exp": stats["label"]})
     for term in ("mil", "cll", "vcl", "scl"):
         table[f"L_{term.upper()}"] = ["✓" if term in terms[label] else "" for label in stats["label"]]
-    _display_columns(table, stats, metrics, ("AVG", "ACC"))
+    _display_columns(table, stats, metrics, ("AVG", "ACC", *(n for _, n in splits)))
     table["n"] = stats["n"]
     return copy_stats(table, stats, metrics)
 

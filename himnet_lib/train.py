@@ -29,6 +29,7 @@ from .errors import RunError
 from .inference import build_variant, evaluate_outputs, evaluation_dataset, infer_videos
 from .io import atomic_write, atomic_write_json, write_npz
 from .localize import write_results
+from .losses import balanced_config, effective_weights
 from .records import SELECTION_LAST, SELECTION_TEST, _params_record, _save_checkpoint, _write_history, same_run
 from .seed import restore_rng_state, rng_state, seed_everything
 
@@ -38,6 +39,15 @@ def make_optimizer(model: torch.nn.Module, tc: TrainConfig) -> torch.optim.Adam:
     else torch's default (a loop over parameters on CPU, foreach on CUDA)."""
     return torch.optim.Adam(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay,
                             fused=True if tc.fused_adam else None)
+
+
+def training_loss_config(cfg: RunConfig, train_labels: np.ndarray):
+    """The loss settings a run trains with: ``loss.balance`` resolved on the training labels
+    (:func:`himnet_lib.losses.balanced_config`). The baselines keep their configured weights: the
+    balance rule is about HiM-Net's Eq. 11 against its MIL."""
+    if cfg.train.model != "himnet":
+        return dataclasses.replace(cfg.loss, balance="printed")
+    return balanced_config(cfg.loss, train_labels, cfg.train.seq_len)
 
 
 def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.PathLike, *,
@@ -75,6 +85,10 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
                                       else "test subset")
     params["data"]["num_train"] = len(ds.train_videos())
     params["data"]["num_eval"] = len(ds.test_videos())
+    train_labels = np.stack([v.labels for v in ds.train_videos()]).astype(np.float32)
+    loss_cfg = training_loss_config(cfg, train_labels)
+    # the λ each term trains with (loss.balance resolved on the training labels)
+    params["loss_weights"] = effective_weights(loss_cfg, train_labels, cfg.train.seq_len)
 
     params_path, metrics_path, ckpt_path = run_dir / "params.json", run_dir / "metrics.json", run_dir / "checkpoint.pt"
     if params_path.exists() and not force:
@@ -98,8 +112,7 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
     model.to(dev)
     opt = make_optimizer(model, tc)
     train_videos = ds.train_videos()
-    labels = np.stack([v.labels for v in train_videos]).astype(np.float32)
-    sampler = CoActionSampler(labels, batch_size=tc.batch_size, n_pairs=tc.n_pairs, rng=data_rng)
+    sampler = CoActionSampler(train_labels, batch_size=tc.batch_size, n_pairs=tc.n_pairs, rng=data_rng)
 
     start, history, acc, best = 0, [], {}, None
     if ckpt_path.exists() and not force:
@@ -126,7 +139,7 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
         y = torch.from_numpy(labels_np).to(dev)
         with autocast(dev, tc.amp):
             out = model(x)
-        total, terms = compose(out, y, cfg.loss)
+        total, terms = compose(out, y, loss_cfg)
         opt.zero_grad(set_to_none=True)
         total.backward()
         opt.step()

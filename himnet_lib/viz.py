@@ -485,7 +485,8 @@ def readout_comparison(table, label_col: str = "row", fixed: str = "fixed_mean",
     return fig
 
 
-VERDICT_COLORS = {"holds": "tab:green", "reversed": "tab:red", "within noise": "tab:gray", "n/a": "white"}
+VERDICT_COLORS = {"holds": "tab:green", "reversed": "tab:red", "within noise": "tab:gray", "n/a": "white",
+                  "n/a (read-out degenerate)": "tab:olive"}
 
 
 @_styled
@@ -505,5 +506,42 @@ def claims_forest(table) -> Any:
     ax.set_yticks(y, names, fontsize=5)
     ax.axvline(0, color="black", lw=0.6)
     ax.set_xlabel("effect (points; x = paper)")
-    ax.set_title("the paper's claims: our effect ± 2 se (green holds, red reversed, gray noise)")
+    ax.set_title("the paper's claims: our effect ± 2 se; colour = Holm-adjusted verdict "
+                 "(green holds, red reversed, gray noise, olive degenerate read-out)")
+    return fig
+
+
+DOSE_PANELS = (("avg[minmax]", "AVG minmax (%)"), ("avg[fixed]", "AVG fixed (%)"), ("snippet_acc", "ACC (%)"),
+               ("snippet_acc_fg", "fg ACC (%)"), ("snippet_acc_bg", "bg ACC (%)"),
+               ("off_label_argmax_share", "off-label share (%)"), ("fg_bg_auc", "A's AUC"))
+
+
+@_styled
+def dose_response(table) -> Any:
+    """One row of panels per loss term, one panel per metric: mean ± se over seeds against the λ
+    factor (log axis; λ = 0 drawn at the left edge), one line per benchmark.
+    ``table``: :func:`himnet_lib.dose.dose_response_table`."""
+    terms = list(dict.fromkeys(table["term"]))
+    fig = new_figure(FIG_WIDTH * 1.6, 1.7 * len(terms) + 0.6)
+    axes = np.atleast_2d(fig.subplots(len(terms), len(DOSE_PANELS), squeeze=False))
+    factors = sorted(f for f in table["factor"].unique() if f > 0)
+    zero_at = factors[0] / 3 if factors else 0.03
+    for i, term in enumerate(terms):
+        t = table[table["term"] == term]
+        for j, (col, name) in enumerate(DOSE_PANELS):
+            ax = axes[i, j]
+            for k, (bench, g) in enumerate(t.groupby("benchmark", sort=False)):
+                x = np.where(g["factor"] > 0, g["factor"], zero_at)
+                ax.errorbar(x, g[col], yerr=g[f"{col}_se"].fillna(0.0), fmt="o-", ms=2.5, lw=1,
+                            color=mpl_colormap(4)[k], label=bench)
+            ax.set_xscale("log")
+            ax.axvline(1.0, color="black", lw=0.5, ls=":")
+            ax.tick_params(labelsize=6)
+            if i == 0:
+                ax.set_title(name, fontsize=7)
+            if j == 0:
+                ax.set_ylabel(f"λ_{term} × factor", fontsize=7)
+            if i == len(terms) - 1:
+                ax.set_xlabel("factor (left edge: 0)", fontsize=6)
+    axes[0, 0].legend(frameon=False, fontsize=6)
     return fig

@@ -52,7 +52,7 @@ from himnet_lib.records import load_outputs
 
 results = runs.results_root(profile, results_dir or None)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
-order = list(study.CLAIM_TABLE3_ROWS)
+order = list(study.CORE_ROWS)
 
 # %% [markdown]
 # ## Train (or reuse) the runs

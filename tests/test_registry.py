@@ -15,8 +15,14 @@ def test_runner_executes_the_registered_notebooks():
     assert runs.STUDY_NOTEBOOKS == registry.study_notebooks()
     for e in registry.STUDY:
         assert (notebooks_dir() / f"{e.notebook}.ipynb").exists(), e.notebook
-        for grid in e.grid.split(","):
-            assert hasattr(study, grid.split("(")[0].strip()), grid
+        specs = e.grid("smoke", 2, 1, None)
+        assert specs and all(isinstance(s, study.RunSpec) for s in specs), e.notebook
+
+
+def test_every_claim_is_supported_by_an_entry():
+    from himnet_lib.claims import CLAIMS
+    supported = {c for e in registry.STUDY for c in e.claims}
+    assert {c.name for c in CLAIMS} <= supported
 
 
 def test_readme_reproduces_table_is_the_registry():

@@ -88,3 +88,29 @@ def test_random_against_loop_reference():
         mem.append(m)
     assert snippet_classification_accuracy(cas, mem) == pytest.approx(ref_cls / total)
     assert fg_bg_accuracy(att, mem) == pytest.approx(ref_fg / total)
+
+
+def test_accuracy_breakdown_hand_computed():
+    from himnet_lib.metrics import snippet_accuracy_breakdown
+    # C = 2 (+ background, column 2). Video 0: snippets fg(class 0), fg(class 0), bg, bg;
+    # video 1: fg(classes 0 and 1), bg.
+    m0 = np.array([[1, 0, 0], [1, 0, 0], [0, 0, 1], [0, 0, 1]], bool)
+    m1 = np.array([[1, 1, 0], [0, 0, 1]], bool)
+    s0 = np.array([[5, 0, 0], [0, 5, 0], [0, 0, 5], [5, 0, 0]], float)   # right, wrong, right, wrong
+    s1 = np.array([[0, 5, 0], [0, 0, 5]], float)                         # right (class 1 covers), right
+    out = snippet_accuracy_breakdown([s0, s1], [m0, m1])
+    assert out["snippet_acc_fg"] == pytest.approx(2 / 3)     # 2 of 3 foreground snippets
+    assert out["snippet_acc_bg"] == pytest.approx(2 / 3)     # 2 of 3 background snippets
+    # recall per column: class 0 covers 3 snippets, 2 right; class 1 covers 1, right; bg 3, 2 right
+    assert out["snippet_acc_balanced"] == pytest.approx((2 / 3 + 1 + 2 / 3) / 3)
+    # the pooled ACC is the snippet-weighted mean of the fg and bg parts
+    acc = snippet_classification_accuracy([s0, s1], [m0, m1])
+    assert acc == pytest.approx((2 + 2) / 6)
+
+
+def test_accuracy_breakdown_all_background_is_nan_for_fg():
+    from himnet_lib.metrics import snippet_accuracy_breakdown
+    m = np.array([[0, 0, 1], [0, 0, 1]], bool)
+    out = snippet_accuracy_breakdown([np.array([[0, 0, 1.0], [1.0, 0, 0]])], [m])
+    assert np.isnan(out["snippet_acc_fg"]) and out["snippet_acc_bg"] == 0.5
+    assert out["snippet_acc_balanced"] == 0.5                # only the background column covers anything

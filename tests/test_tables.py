@@ -26,13 +26,19 @@ def test_copy_stats_appends_mean_then_std_per_metric():
 
 def test_table3_check_marks_mean_sample_std_and_order():
     df = _runs([  # Exp 2 first: the table must follow `rows`, not the frame
-        {"label": "Exp 2", "seed": 0, "average_mAP": 0.50, "snippet_acc": 0.70},
-        {"label": "Exp 1", "seed": 0, "average_mAP": 0.40, "snippet_acc": 0.60},
-        {"label": "Exp 1", "seed": 1, "average_mAP": 0.42, "snippet_acc": 0.64},
+        {"label": "Exp 2", "seed": 0, "average_mAP": 0.50, "snippet_acc": 0.70, "snippet_acc_fg": 0.3,
+         "snippet_acc_bg": 0.9, "snippet_acc_balanced": 0.5},
+        {"label": "Exp 1", "seed": 0, "average_mAP": 0.40, "snippet_acc": 0.60, "snippet_acc_fg": 0.2,
+         "snippet_acc_bg": 0.8, "snippet_acc_balanced": 0.4},
+        {"label": "Exp 1", "seed": 1, "average_mAP": 0.42, "snippet_acc": 0.64, "snippet_acc_fg": 0.4,
+         "snippet_acc_bg": 0.8, "snippet_acc_balanced": 0.4},
     ])
     t = tables.table3(df, rows=[("Exp 1", ("mil",)), ("Exp 2", ("mil", "cll", "scl"))])
-    assert list(t.columns) == ["Exp", "L_MIL", "L_CLL", "L_VCL", "L_SCL", "AVG", "ACC", "n", "average_mAP_mean",
-                               "average_mAP_std", "snippet_acc_mean", "snippet_acc_std"]
+    assert list(t.columns) == ["Exp", "L_MIL", "L_CLL", "L_VCL", "L_SCL", "AVG", "ACC", "fg ACC", "bg ACC",
+                               "bal. ACC", "n", "average_mAP_mean", "average_mAP_std", "snippet_acc_mean",
+                               "snippet_acc_std", "snippet_acc_fg_mean", "snippet_acc_fg_std", "snippet_acc_bg_mean",
+                               "snippet_acc_bg_std", "snippet_acc_balanced_mean", "snippet_acc_balanced_std"]
+    assert t["fg ACC"].tolist() == ["30.0 ± 14.1", "30.0 ± 0.0"] and t["bg ACC"].tolist()[0] == "80.0 ± 0.0"
     assert t["Exp"].tolist() == ["Exp 1", "Exp 2"]
     assert t[["L_MIL", "L_CLL", "L_VCL", "L_SCL"]].values.tolist() == [["✓", "", "", ""], ["✓", "✓", "", "✓"]]
     # Exp 1: mean 0.41, sample std sqrt(2 * 0.01**2 / 1) = 0.0141; ACC mean 0.62, std 0.0283

@@ -1,0 +1,70 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 11 · How much each loss term helps, by weight
+#
+# A claim that a term "improves" a metric is a claim at one weight. Here each claimed term's λ
+# (CLL on top of MIL, VCL on top of MIL + CLL, SCL on top of MIL + CLL + VCL: the Table 3 rows
+# the claims compare) is multiplied by 0 (the row without it), 0.1, 0.3, 1 (the row itself), 3 and
+# 10, under the profile's reading on every benchmark. For each weight: AVG mAP under both
+# read-outs, the paper's snippet ACC split into foreground, background and class-balanced ACC,
+# the off-label argmax share (what CLL suppresses) and the threshold-free AUC of the attention A.
+# Differences are paired over the seeds two rows share.
+#
+# Before that, the rule that sets the weights when a reading changes MIL's scale
+# (`loss.balance`, docs/ambiguities.md) is chosen on a validation fold of the training videos.
+
+# %% tags=["parameters"]
+profile: str = "smoke"  # named settings: smoke | demo | thumos14 | activitynet13
+data_root: str = ""  # dataset root; empty for the synthetic preset of the profile, generated under results_dir/data
+seeds: int = 1  # seeds of the Table 3 rows the dose-response is paired with
+seeds_other: int = 1  # seeds of the dose rows and of the balance selection
+workers: int = 1  # runs trained at once
+results_dir: str = ""  # output folder; empty for results/<profile>
+executor: str = "local"  # local | slurm (submitit)
+reading: str = ""  # not used here: the dose-response runs under the profile's reading
+
+# %%
+from IPython.display import Markdown, display
+
+from himnet_lib import claims, dose, runs, study, viz
+
+results = runs.results_root(profile, results_dir or None)
+runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
+
+# %% [markdown]
+# ## Which balance rule: chosen on the validation fold
+
+# %%
+balance = [s for bench in study.benchmarks(profile) for s in study.balance_specs(profile, seeds_other, bench)]
+runs.run_study_specs(balance, profile, results, data_root or None, workers=workers, executor=executor)
+choice = dose.balance_choice(claims.run_records(balance, runs_dir))
+display(Markdown(dose.balance_markdown(choice)))
+
+# %% [markdown]
+# ## The dose-response
+
+# %%
+specs = study.dose_grid(profile, seeds, max(1, min(seeds_other, seeds)))
+runs.run_study_specs(specs, profile, results, data_root or None, workers=workers, executor=executor)
+table = dose.dose_response_table(claims.run_records(specs, runs_dir))
+dose.write_dose(table, choice, tables_dir)
+display(Markdown(dose.dose_markdown(table)))
+
+# %%
+fig = viz.dose_response(table)
+viz.save_figure(fig, "fig_dose_response", figures_dir)
+viz.show(fig)
