@@ -252,7 +252,10 @@ def verdict(test: Test, p_adjusted: float, direction: int = 1, level: float = 0.
         return "n/a"
     if not p_adjusted < level:
         return "within noise"
-    sign = (1.0 if test.side == "holds" else -1.0) if test.side is not None else math.copysign(1.0, test.effect)
-    if test.side is None and test.effect == 0.0:
+    if test.side is not None:
+        sign = 1.0 if test.side == "holds" else -1.0
+    elif test.effect == 0.0:
         return "within noise"
+    else:
+        sign = math.copysign(1.0, test.effect)
     return "holds" if sign * direction > 0 else "reversed"
