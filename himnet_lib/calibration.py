@@ -16,7 +16,6 @@ Three reference points per benchmark, all scored with the study's own localizati
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -28,6 +27,7 @@ import numpy as np
 from .groundtruth import gt_from_dataset
 from .localize import LocalizeConfig, localize_video
 from .metrics import evaluate_results, snippet_labels
+from .rundir import RunDir
 
 if TYPE_CHECKING:
     import pandas
@@ -161,10 +161,10 @@ def read_run_metrics(run_dirs: Sequence[str | os.PathLike]) -> list[dict[str, An
     """``metrics.json`` of each finished run directory (FileNotFoundError names a missing one)."""
     out = []
     for d in run_dirs:
-        p = Path(d) / "metrics.json"
-        if not p.is_file():
-            raise FileNotFoundError(f"no metrics.json in run directory {d} (not finished?)")
-        out.append(json.loads(p.read_text()))
+        run = RunDir(d)
+        if not run.metrics_path.is_file():
+            raise FileNotFoundError(f"no {run.METRICS} in run directory {d} (not finished?)")
+        out.append(run.metrics(required=("average_mAP",)))
     return out
 
 

@@ -33,7 +33,6 @@ claims table can be rebuilt from ``runs.csv`` alone.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +47,7 @@ from .diagnostics import DIAGNOSTIC_KEYS, background_uncertainty
 from .inference import READOUT_NAMES, evaluation_dataset, readout_key
 from .io import atomic_write_text
 from .metrics import snippet_memberships
-from .records import load_outputs
+from .rundir import RunDir
 from .study import RunSpec
 
 __all__ = ["Claim", "CLAIMS", "READOUTS", "RUN_COLUMNS", "CLAIM_COLUMNS", "ADJUST", "claims_specs",
@@ -200,9 +199,9 @@ def run_records(specs: Iterable[RunSpec], runs_dir: str | Path,
     ``u_background(spec)`` supplies the Fig. 7 statistic (:func:`background_u`)."""
     out = []
     for s in specs:
-        run = Path(runs_dir) / s.run_id
-        m = json.loads((run / "metrics.json").read_text())
-        weights = json.loads((run / "params.json").read_text()).get("loss_weights", {})
+        run = RunDir(Path(runs_dir) / s.run_id)
+        m = run.metrics()
+        weights = run.loss_weights()
         by = m.get("by_readout", {})
         rec: dict[str, Any] = {"run_id": s.run_id, "table": s.table, "label": s.label, "seed": s.seed,
                                "profile": s.profile, "benchmark": s.benchmark_name or "data",
@@ -421,7 +420,7 @@ def background_u(roots: Mapping[str, str | Path], runs_dir: str | Path) -> Calla
             members = snippet_memberships(ds, videos)
             cache[key] = (videos, members)
         videos, members = cache[key]
-        u = background_uncertainty(load_outputs(Path(runs_dir) / spec.run_id), videos, members,
+        u = background_uncertainty(RunDir(Path(runs_dir) / spec.run_id).outputs(), videos, members,
                                    alpha=cfg.loss.alpha, kl=cfg.loss.scl_kl)
         return float(u.mean()) if u.size else float("nan")
 

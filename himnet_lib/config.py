@@ -125,6 +125,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         "train.amp": "auto",
         "model.attention_hidden": 64, "model.head_hidden": 128,
         "localize.attention_norm": "minmax",
+        # Eq. 11's weights as printed: chosen over loss.balance=reading on the validation fold
+        # (notebook 11, tables/balance_choice.md)
+        "loss.balance": "printed",
     },
     # The paper's THUMOS14 settings (Sec. 4.1): 2048-d I3D, T = 560, k = 80, batch 10 with 3 pairs,
     # Adam lr 3e-5 wd 1e-3, 10,000 iterations, lambda1 = 1, lambda2 = 0.01, alpha = 4.

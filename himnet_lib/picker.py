@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from . import viz
-from .records import load_outputs, load_predictions
+from .rundir import RunDir
 
 
 def run_choices(specs: Sequence[Any], runs_dir: str | os.PathLike,
@@ -23,11 +23,12 @@ def run_choices(specs: Sequence[Any], runs_dir: str | os.PathLike,
     titles = titles or {}
     runs_dir = Path(runs_dir)
     return [(f"{titles.get(s.label, s.label)} · seed {s.seed}", s.run_id) for s in specs
-            if (runs_dir / s.run_id / "metrics.json").exists()]
+            if RunDir(runs_dir / s.run_id).metrics_path.exists()]
 
 
 def _run_records(run_dir: Path) -> tuple[dict, dict]:
-    return load_outputs(run_dir), load_predictions(run_dir)
+    run = RunDir(run_dir)
+    return run.outputs(), run.predictions()
 
 
 def draw_run_video(runs_dir: str | os.PathLike, run_id: str, name: str, dataset,

@@ -1,14 +1,7 @@
 """The run records: data identity, the params record and the rule that says whether a saved run is
 the one asked for, the history and checkpoint files, and reading the outputs back.
 
-A run directory holds::
-
-    params.json       every resolved setting, its hash, versions, device, dtype, data fingerprint
-    history.csv       iteration, each loss term (averaged over a logging interval), learning curves
-    checkpoint.pt     model, optimiser and every RNG state, written atomically every N iterations
-    metrics.json      final metrics (written last: its presence marks a finished run)
-    predictions.json  ActivityNet result JSON for the test subset
-    outputs.npz       per test video: attention A, CAS S, suppressed CAS Ŝ, background probability B_BG
+The run directory's files and their one reader are :class:`himnet_lib.rundir.RunDir`.
 """
 
 from __future__ import annotations
@@ -24,7 +17,6 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import pandas as pd
 import torch
 
 from . import __version__
@@ -32,6 +24,7 @@ from .config import RunConfig, _flatten
 from .device import resolve_amp
 from .io import atomic_write, atomic_write_text
 from .paths import PROJECT_ROOT
+from .rundir import RunDir
 
 SELECTION_LAST = "last iterate"
 SELECTION_TEST = "best test-set checkpoint (TEST-SET MODEL SELECTION, peers' protocol)"
@@ -123,18 +116,13 @@ def _save_checkpoint(path: Path, state: dict) -> None:
 
 def load_outputs(run_dir: str | os.PathLike) -> dict[str, dict[str, np.ndarray]]:
     """Read ``outputs.npz`` back into ``{video: {attention, cas, cas_supp, bg_prob}}``."""
-    out: dict[str, dict[str, np.ndarray]] = {}
-    with np.load(Path(run_dir) / "outputs.npz") as z:
-        for key in z.files:
-            name, field = key.rsplit("/", 1)
-            out.setdefault(name, {})[field] = z[key]
-    return out
+    return RunDir(run_dir).outputs()
 
 
 def load_predictions(run_dir: str | os.PathLike) -> dict[str, list[dict]]:
     """Read ``predictions.json`` back into ``{video: [{"label", "segment", "score"}, ...]}``."""
-    return json.loads((Path(run_dir) / "predictions.json").read_text())["results"]
+    return RunDir(run_dir).predictions()
 
 
 def load_history(run_dir: str | os.PathLike):
-    return pd.read_csv(Path(run_dir) / "history.csv")
+    return RunDir(run_dir).history()

@@ -4,7 +4,6 @@ selection on the validation fold. The notebooks call these and display the resul
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -18,7 +17,7 @@ from .errors import RunError
 from .inference import READOUT_NAMES, READOUTS, readout_key, relocalize
 from .io import atomic_write_text
 from .metrics import snippet_memberships
-from .records import load_outputs
+from .rundir import RunDir
 from .study import RunSpec, benchmarks
 
 __all__ = ["run_metrics", "summarize", "diagnostics_table", "readout_table", "selection_curves",
@@ -43,7 +42,7 @@ def run_metrics(specs: Iterable[RunSpec], runs_dir: str | Path) -> pd.DataFrame:
     attention diagnostics of :mod:`himnet_lib.diagnostics`."""
     rows = []
     for s in specs:
-        m = json.loads((Path(runs_dir) / s.run_id / "metrics.json").read_text())
+        m = RunDir(Path(runs_dir) / s.run_id).metrics()
         row = {"table": s.table, "label": s.label, "seed": s.seed, "benchmark": s.benchmark_name or "data",
                "reading": s.reading, "run_id": s.run_id, "average_mAP": m["average_mAP"],
                "snippet_acc": m["snippet_acc"], "fg_bg_acc": m["fg_bg_acc"],
@@ -196,11 +195,11 @@ def collect(specs: Iterable[RunSpec], runs_dir: str | os.PathLike):
     """One row per spec with its metrics (fractions) read from ``<runs_dir>/<run_id>/metrics.json``."""
     rows = []
     for s in specs:
-        path = Path(runs_dir) / s.run_id / "metrics.json"
-        if not path.exists():
-            raise RunError(f"run {s.run_id} ({s.table} {s.label}, seed {s.seed}) has no metrics.json in {runs_dir}; "
+        run = RunDir(Path(runs_dir) / s.run_id)
+        if not run.metrics_path.exists():
+            raise RunError(f"run {s.run_id} ({s.table} {s.label}, seed {s.seed}) has no {run.METRICS} in {runs_dir}; "
                            "train it first (runs.run_specs or himnet reproduce)")
-        m = json.loads(path.read_text())
+        m = run.metrics()
         row = {"table": s.table, "label": s.label, "seed": s.seed, "run_id": s.run_id,
                "average_mAP": m["average_mAP"], "average_mAP_0.1_0.5": m.get("average_mAP_0.1_0.5"),
                "snippet_acc": m["snippet_acc"], "fg_bg_acc": m["fg_bg_acc"],
@@ -266,7 +265,7 @@ def relocalized(specs: Sequence[RunSpec], ds, runs_dir: str | os.PathLike,
     rows = []
     for spec in specs:
         run_dir = Path(runs_dir) / spec.run_id
-        own = json.loads((run_dir / "metrics.json").read_text())["average_mAP"]
+        own = RunDir(run_dir).metrics()["average_mAP"]
         for pp in post_processing:
             m, _ = relocalize(run_dir, ds, {"localize.nms": pp}, readouts=False)
             if pp == spec.config().localize.nms and not np.isclose(m["average_mAP"], own):
@@ -355,7 +354,7 @@ def background_values(specs: Sequence[RunSpec], ds, runs_dir: str | os.PathLike)
     for spec in specs:
         lcfg = spec.config().loss
         values.setdefault(spec.label, []).append(background_uncertainty(
-            load_outputs(Path(runs_dir) / spec.run_id), videos, members, alpha=lcfg.alpha, kl=lcfg.scl_kl))
+            RunDir(Path(runs_dir) / spec.run_id).outputs(), videos, members, alpha=lcfg.alpha, kl=lcfg.scl_kl))
     return values
 
 

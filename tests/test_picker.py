@@ -31,8 +31,8 @@ def test_picker_draws_the_chosen_run_and_video(finished, monkeypatch):
     specs, runs_dir, ds = finished
     shown, reads = [], []
     monkeypatch.setattr(picker.viz, "show", lambda fig: shown.append(fig))
-    real = picker.load_outputs
-    monkeypatch.setattr(picker, "load_outputs", lambda d: reads.append(d) or real(d))
+    real = picker.RunDir.outputs
+    monkeypatch.setattr(picker.RunDir, "outputs", lambda self: reads.append(self.path) or real(self))
     ui = picker.video_picker(specs, runs_dir, ds)
     run_dd, video_dd = ui.children[0], ui.children[1]
     assert isinstance(run_dd, widgets.Dropdown) and video_dd.options == tuple(v.name for v in ds.test_videos())
