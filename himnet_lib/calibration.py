@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
+from . import markdown
 from .groundtruth import gt_from_dataset
+from .io import atomic_write_text
 from .localize import LocalizeConfig, localize_video
 from .metrics import evaluate_results, snippet_labels
 from .rundir import RunDir
@@ -278,19 +280,15 @@ def write_calibration(df: "pandas.DataFrame", out_stem: str | os.PathLike, *, ti
     """Write ``<out_stem>.csv`` (the table as is) and ``<out_stem>.md`` (title, preamble, table, footer)."""
     out = Path(out_stem)
     out.parent.mkdir(parents=True, exist_ok=True)
-    csv = out.with_suffix(".csv")
-    df.to_csv(csv, index=False, float_format="%.4f")
+    csv = atomic_write_text(out.with_suffix(".csv"), df.to_csv(index=False, float_format="%.4f"))
     head = ["benchmark", "predictor", "n", "AVG mAP (%)", "snippet acc (%)", "fg/bg acc (%)", "notes"]
-    lines = [f"# {title}", "", preamble.strip(), "", "| " + " | ".join(head) + " |",
-             "|" + "---|" * len(head)]
+    rows = []
     for r in df.itertuples(index=False):
         mAP = f"{r.avg_mAP_mean:.2f} ± {r.avg_mAP_std:.2f}" if r.n_seeds > 1 else f"{r.avg_mAP_mean:.2f}"
-        lines.append("| " + " | ".join([r.benchmark, r.predictor, str(r.n_seeds), mAP, _fmt(r.snippet_acc, 1),
-                                        _fmt(r.fg_bg_acc, 1), r.notes]) + " |")
-    lines += ["", footer.strip(), ""]
-    md = out.with_suffix(".md")
-    md.write_text("\n".join(lines))
-    return md, csv
+        rows.append([r.benchmark, r.predictor, str(r.n_seeds), mAP, _fmt(r.snippet_acc, 1), _fmt(r.fg_bg_acc, 1),
+                     r.notes])
+    text = "\n".join([f"# {title}", "", preamble.strip(), "", markdown.table(head, rows), "", footer.strip(), ""])
+    return markdown.write(out.with_suffix(".md"), text), csv
 
 
 def main(argv: Sequence[str] | None = None) -> int:

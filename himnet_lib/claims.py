@@ -40,7 +40,7 @@ from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 
 import numpy as np
 
-from . import paper, stats, study
+from . import markdown, paper, stats, study
 from .config import READINGS
 from .data import load_dataset
 from .diagnostics import DIAGNOSTIC_KEYS, background_uncertainty
@@ -447,7 +447,7 @@ def to_markdown(table) -> str:
     """The claims table as Markdown (effects with a sign, 2 decimals; ``n/a`` where the paper gives
     no number)."""
     cols = list(CLAIM_COLUMNS)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    rows = []
     for d in table.to_dict("records"):
         cells = []
         for c in cols:
@@ -462,8 +462,8 @@ def to_markdown(table) -> str:
                 cells.append(_p(float(v)))
             else:
                 cells.append(_fmt(v))
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    return "\n".join(lines) + "\n"
+        rows.append(cells)
+    return markdown.table(cols, rows) + "\n"
 
 
 def write_claims(table, out_dir: str | Path) -> list[Path]:
@@ -471,8 +471,8 @@ def write_claims(table, out_dir: str | Path) -> list[Path]:
     (one row per claim, :func:`summary`), written atomically."""
     out = Path(out_dir)
     csv_text = table.to_csv(index=False, float_format="%.4f", lineterminator="\n")
-    return [atomic_write_text(out / "claims.csv", csv_text), atomic_write_text(out / "claims.md", to_markdown(table)),
-            atomic_write_text(out / "claims_summary.md", summary_markdown(summary(table)))]
+    return [atomic_write_text(out / "claims.csv", csv_text), markdown.write(out / "claims.md", to_markdown(table)),
+            markdown.write(out / "claims_summary.md", summary_markdown(summary(table)))]
 
 
 VERDICTS = ("holds", "within noise", "reversed", "n/a (read-out degenerate)", "n/a")
@@ -500,14 +500,13 @@ def summary(table):
 
 
 def summary_markdown(s) -> str:
-    lines = ["| claim | paper | holds | within noise | reversed | n/a (degenerate) | n/a (1 seed) | "
-             "previous 2-SE rule: holds / noise / reversed | our effects (min … max) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    header = ["claim", "paper", "holds", "within noise", "reversed", "n/a (degenerate)", "n/a (1 seed)",
+              "previous 2-SE rule: holds / noise / reversed", "our effects (min … max)"]
+    rows = []
     for r in s.to_dict("records"):
         n = r["rows"]
-        claim = str(r["claim"]).replace("|", "\\|")   # "U(p||q)" must not split the cell
-        lines.append(f"| {claim} | {_fmt(r['paper_effect'])} | {r['holds']}/{n} | {r['within noise']}/{n} | "
-                     f"{r['reversed']}/{n} | {r['n/a (read-out degenerate)']}/{n} | {r['n/a']}/{n} | "
-                     f"{r['holds (2 SE)']} / {r['within noise (2 SE)']} / {r['reversed (2 SE)']} | "
-                     f"{_fmt(r['our_effect_min'])} … {_fmt(r['our_effect_max'])} |")
-    return "\n".join(lines) + "\n"
+        rows.append([r["claim"], _fmt(r["paper_effect"]), f"{r['holds']}/{n}", f"{r['within noise']}/{n}",
+                     f"{r['reversed']}/{n}", f"{r['n/a (read-out degenerate)']}/{n}", f"{r['n/a']}/{n}",
+                     f"{r['holds (2 SE)']} / {r['within noise (2 SE)']} / {r['reversed (2 SE)']}",
+                     f"{_fmt(r['our_effect_min'])} … {_fmt(r['our_effect_max'])}"])
+    return markdown.table(header, rows) + "\n"

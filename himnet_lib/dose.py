@@ -9,11 +9,12 @@ share (:func:`himnet_lib.stats.compare`).
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from . import stats, study
+from . import markdown, stats, study
 from .claims import row_values
 from .io import atomic_write_text
 
@@ -80,14 +81,14 @@ def _cell(mean: float, diff: float, se: float, digits: int) -> str:
 def dose_markdown(table) -> str:
     """The dose-response table as Markdown: per metric "mean (paired Δ vs λ = 0 ± se)"."""
     cols = ["term", "benchmark", "factor", "weight", "n", *(_SHORT[m] for m in DOSE_METRICS)]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    rows = []
     for r in table.to_dict("records"):
         cells = [r["term"], r["benchmark"], f"{r['factor']:g}", f"{r['weight']:.3g}", str(r["n_seeds"])]
         for m in DOSE_METRICS:
             d = 3 if m in _UNITLESS else 1
             cells.append(_cell(r[m], r[f"{m}_diff"], r[f"{m}_diff_se"], d))
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    return "\n".join(lines) + "\n"
+        rows.append(cells)
+    return markdown.table(cols, rows) + "\n"
 
 
 def balance_choice(records: Sequence[Mapping[str, Any]], readout: str = "minmax"):
@@ -137,21 +138,17 @@ def balance_choice(records: Sequence[Mapping[str, Any]], readout: str = "minmax"
 
 def balance_markdown(df) -> str:
     cols = list(df.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for r in df.to_dict("records"):
-        cells = [f"{v:.2f}" if isinstance(v, float) and math.isfinite(v) else "n/a" if isinstance(v, float)
-                 else str(v) for v in (r[c] for c in cols)]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    return "\n".join(lines) + "\n"
+    rows = [[f"{v:.2f}" if isinstance(v, float) and math.isfinite(v) else "n/a" if isinstance(v, float)
+             else str(v) for v in (r[c] for c in cols)] for r in df.to_dict("records")]
+    return markdown.table(cols, rows) + "\n"
 
 
 def write_dose(table, choice, out_dir) -> list:
     """``dose_response.{csv,md}`` and ``balance_choice.{csv,md}``, written atomically."""
-    from pathlib import Path
     out = Path(out_dir)
     return [atomic_write_text(out / "dose_response.csv", table.to_csv(index=False, float_format="%.4f",
-                                                                      lineterminator="\n")),
-            atomic_write_text(out / "dose_response.md", dose_markdown(table)),
+                                                                   lineterminator="\n")),
+            markdown.write(out / "dose_response.md", dose_markdown(table)),
             atomic_write_text(out / "balance_choice.csv", choice.to_csv(index=False, float_format="%.4f",
-                                                                        lineterminator="\n")),
-            atomic_write_text(out / "balance_choice.md", balance_markdown(choice))]
+                                                                     lineterminator="\n")),
+            markdown.write(out / "balance_choice.md", balance_markdown(choice))]

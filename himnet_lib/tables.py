@@ -11,7 +11,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from . import paper, study
+from . import markdown, paper, study
 from .diagnostics import DIAGNOSTIC_KEYS, background_uncertainty
 from .errors import RunError
 from .inference import READOUT_NAMES, READOUTS, readout_key, relocalize
@@ -236,21 +236,12 @@ def write_table(df, name: str, out_dir: str | os.PathLike, float_format: str = "
     return [atomic_write_text(out_dir / f"{name}.csv", csv_text), atomic_write_text(out_dir / f"{name}.md", md_text)]
 
 
-def md_cell(text: object) -> str:
-    """A Markdown table cell: a literal "|" (as in "U(p||q)") is escaped so it does not split the cell."""
-    return str(text).replace("|", "\\|")
+md_cell = markdown.cell
 
 
 def _markdown(df) -> str:
-    cols = [md_cell(c) for c in df.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for _, r in df.iterrows():
-        cells = []
-        for c in df.columns:
-            v = r[c]
-            cells.append(f"{v:.4f}" if isinstance(v, float) else md_cell(v))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return markdown.table(list(df.columns), ([f"{v:.4f}" if isinstance(v, float) else v for v in r[df.columns]]
+                                             for _, r in df.iterrows()))
 
 
 POST_PROCESSING_NAMES = {"nms": "NMS", "soft": "Soft-NMS"}  # localize.nms value -> display name
