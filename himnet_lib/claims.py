@@ -35,7 +35,7 @@ import numpy as np
 from . import paper
 from .data import load_dataset
 from .diagnostics import background_uncertainty
-from .inference import READOUT_NAMES, evaluation_dataset, readout_key
+from .readouts import READOUT_NAMES, evaluation_dataset, readout_key
 from .io import atomic_write_text
 from .metrics import snippet_memberships
 from .records import load_outputs

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .terms import KNOWN_TERMS
+
 __all__ = [
     "EPS",
     "topk_k",
@@ -301,9 +303,6 @@ def modality_mutual_loss(parts: Sequence[Tensor]) -> Tensor:
 
 
 # ----------------------------------------------------------------------------- Eq. 11
-
-KNOWN_TERMS = ("mil", "cll", "vcl", "scl", "guide", "ml", "norm", "mu")
-
 
 @dataclass(frozen=True)
 class LossConfig:

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from himnet_lib.errors import DataError
+from .errors import DataError
+from .fastops import fast_forward, tap_major_
 
 __all__ = [
     "ModelConfig",
@@ -277,7 +278,6 @@ class HiMNet(nn.Module):
                                          cfg.head_input_dropout, s)
         init_weights(self)
         if cfg.impl == "fast":
-            from .fastops import tap_major_
             tap_major_(self)
 
     def forward(self, x: Tensor) -> ModelOutput:
@@ -286,8 +286,21 @@ class HiMNet(nn.Module):
                 f"HiMNet expects features of shape (B, T>=1, {self.cfg.feature_dim}), got {tuple(x.shape)}",
                 field="features")
         if self.cfg.impl == "fast":
-            from .fastops import fast_forward
-            return fast_forward(self, x)
+            attention, cas, features, parts = fast_forward(self, x)
+        else:
+            attention, cas, features, parts = self._reference_forward(x)
+        return ModelOutput(
+            attention=attention,
+            cas=cas,
+            # eval mode always uses the plain product (CO2-Net's tester does)
+            cas_supp=suppress(cas, attention, self.cfg.supp if self.training else "product"),
+            probs=torch.softmax(cas, dim=-1),                    # Eq. 3
+            features=features,
+            attention_parts=parts,
+        )
+
+    def _reference_forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, tuple[Tensor, ...]]:
+        """The nn.Module blocks, channels-first: (A (B,T), S (B,T,C+1), X̂ (B,T,2D), per-head A)."""
         xc = x.transpose(1, 2)                                   # (B,2D,T)
         fused, modality_feats = self.fusion(xc)
         if self.cfg.attention == "modality":
@@ -297,14 +310,7 @@ class HiMNet(nn.Module):
             parts = (self.attention_heads[0](xc),)
         attention = torch.stack(parts, dim=0).mean(dim=0)        # (B,T) float32
         cas = self.classifier(fused).transpose(1, 2).float()     # (B,T,C+1)
-        return ModelOutput(
-            attention=attention,
-            cas=cas,
-            cas_supp=suppress(cas, attention, self.cfg.supp if self.training else "product"),
-            probs=torch.softmax(cas, dim=-1),                    # Eq. 3
-            features=fused.transpose(1, 2),                      # X̂ (B,T,2D)
-            attention_parts=parts,
-        )
+        return attention, cas, fused.transpose(1, 2), parts
 
 
 def suppress(cas: Tensor, weight: Tensor, mode: str = "product") -> Tensor:
