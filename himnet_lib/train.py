@@ -29,6 +29,7 @@ from .errors import RunError
 from .inference import build_variant, infer_videos
 from .io import atomic_write, atomic_write_json, write_npz
 from .localize import write_results
+from .process import restored_process_settings
 from .readouts import evaluate_outputs, evaluation_dataset
 from .records import SELECTION_LAST, SELECTION_TEST, params_record, same_run, save_checkpoint, write_history
 from .seed import restore_rng_state, rng_state, seed_everything
@@ -41,6 +42,7 @@ def make_optimizer(model: torch.nn.Module, tc: TrainConfig) -> torch.optim.Adam:
                             fused=True if tc.fused_adam else None)
 
 
+@restored_process_settings()  # the caller's threads, deterministic mode, allocator and RNGs come back
 def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.PathLike, *,
               device: str = "auto", force: bool = False, progress: bool | None = None,
               num_threads: int | None = None, stop_after: int | None = None,
