@@ -11,7 +11,7 @@ Layout (all blocks work channels-first, ``(B, channels, T)``, as ``Conv1d`` does
 
 The default network follows CO2-Net's layout (cross-modal consensus gating per modality, one
 attention head per gated modality, averaged), which is the closest public ancestor of HiM-Net.
-Differences to CO2-Net are listed in the README section on ambiguities (``ambiguities_model.md``).
+Differences to CO2-Net are listed in ``docs/ambiguities.md`` ("Model and losses").
 
 The module is device-agnostic: nothing here picks a device; move the model with ``.to(device)``.
 """

@@ -5,6 +5,7 @@ allocator setting and the global random generators come back after ``train_run``
 from __future__ import annotations
 
 import dataclasses
+import json
 import platform
 import random
 import subprocess
@@ -114,3 +115,43 @@ def test_allocator_setting_is_undone():
     proc = subprocess.run([sys.executable, "-c", _CHILD], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert int(proc.stdout.strip().splitlines()[-1]) >= 64 << 20
+
+
+_KERNEL_CODE = r'''
+import dataclasses, json, random
+import numpy as np, torch
+from himnet_lib.config import build_config
+from himnet_lib.process import process_settings
+from himnet_lib.train import train_run
+torch.set_num_threads(2)
+before = process_settings()
+cfg = build_config("smoke")
+cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, iterations=4))
+random.seed(1); np.random.seed(1); torch.manual_seed(1)
+expected = (random.random(), float(np.random.rand()), float(torch.rand(1)))
+random.seed(1); np.random.seed(1); torch.manual_seed(1)
+train_run(cfg, DATA, RUN, num_threads=1, progress=False, log=lambda s: None)
+after = (random.random(), float(np.random.rand()), float(torch.rand(1)))
+print(json.dumps({"settings_kept": process_settings() == before, "draws_kept": after == expected,
+                  "threads": torch.get_num_threads()}))
+'''
+
+
+@pytest.mark.slow
+def test_a_notebook_kernel_is_left_as_it_was(smoke_root, tmp_path):
+    """The same check in a Jupyter kernel (as a notebook calls train_run): its settings and the
+    next random draws after training are those it would have had without training."""
+    jupyter_client = pytest.importorskip("jupyter_client")
+    km, kc = jupyter_client.manager.start_new_kernel(kernel_name="python3")
+    try:
+        code = f"DATA, RUN = {str(smoke_root)!r}, {str(tmp_path / 'run')!r}\n" + _KERNEL_CODE
+        lines = []
+        reply = kc.execute_interactive(
+            code, timeout=300,
+            output_hook=lambda m: lines.append(m["content"].get("text", "")) if m["msg_type"] == "stream" else None)
+        assert reply["content"]["status"] == "ok", reply["content"]
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    result = [ln for ln in "".join(lines).splitlines() if ln.startswith("{")]
+    assert json.loads(result[-1]) == {"settings_kept": True, "draws_kept": True, "threads": 2}
