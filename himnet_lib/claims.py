@@ -35,9 +35,9 @@ import numpy as np
 from . import paper
 from .data import load_dataset
 from .diagnostics import background_uncertainty
-from .readouts import READOUT_NAMES, evaluation_dataset, readout_key
 from .io import atomic_write_text
 from .metrics import snippet_memberships
+from .readouts import READOUT_NAMES, evaluation_dataset, readout_key
 from .records import load_outputs
 from .study import RunSpec
 

@@ -17,11 +17,10 @@ from typing import Any, Mapping
 
 import yaml
 
-from .baselines.common import BaselineConfig
 from .errors import HimnetError
 from .localize import LocalizeConfig
 from .losses import LossConfig
-from .model import ModelConfig
+from .settings import BaselineConfig, ModelConfig
 
 
 @dataclass

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from .errors import DataError
 from .fastops import fast_forward, tap_major_
+from .settings import SUPPS, ModelConfig
 
 __all__ = [
     "ModelConfig",
@@ -41,74 +42,6 @@ __all__ = [
     "init_weights",
     "count_parameters",
 ]
-
-FUSIONS = ("ccm", "conv")
-SUPPS = ("product", "include_min")
-ATTENTIONS = ("modality", "joint")
-IMPLS = ("fast", "reference")
-
-
-@dataclass
-class ModelConfig:
-    """Sizes and switches of :class:`HiMNet`.
-
-    ``feature_dim`` is 2D: the RGB half first, then the flow half (I3D: 1024 + 1024). The caller
-    infers it from the data. The classifier outputs ``num_classes + 1`` channels, the last one being
-    the background class.
-    """
-
-    feature_dim: int = 2048
-    num_classes: int = 20
-    fusion: str = "ccm"             # "ccm" (CO2-Net cross-modal consensus gating) | "conv" (plain k=1 conv)
-    attention: str = "modality"     # "modality" (one head per gated modality, averaged) | "joint" (one head on X)
-    attention_hidden: int = 512
-    ccm_dropout: float = 0.5        # dropout inside the consensus gates (CO2-Net: 0.5)
-    attention_dropout: float = 0.5  # dropout after the first attention conv (CO2-Net: 0.5)
-    # CO2-Net also applies dropout (0.5) to the attention *logit* before the sigmoid, which zeroes
-    # some logits (attention 0.5) and doubles the others during training. Off by default because
-    # the paper does not mention it; set 0.5 to reproduce CO2-Net.
-    attention_logit_dropout: float = 0.0
-    dropout: float = 0.7            # fusion and classifier dropout (CO2-Net: 0.7)
-    # CO2-Net drops X̂ once more (0.7) when it enters the classifier; off by default (the paper's
-    # X̂ is the classifier input), 0.7 reproduces CO2-Net.
-    head_input_dropout: float = 0.0
-    head_hidden: int | None = None  # width of the classifier's k=3 conv; None = feature_dim (2D)
-    leaky_slope: float = 0.2
-    # Ŝ during TRAINING (the losses' and VCL's Ŝ): "product" = S·A as Sec. 3.2 prints it;
-    # "include_min" = CO2-Net's A·(S - min_c S) + min_c S. Eval mode always uses the product
-    # (CO2-Net's tester does). The lineage reading selects include_min.
-    supp: str = "product"
-    # How the forward pass is computed, not what it computes: "reference" runs the nn.Module
-    # blocks below (Conv1d, channels-first); "fast" (himnet_lib.fastops) computes the same function
-    # from the same parameters with matrix products in (B,T,C) layout, fused LeakyReLU+dropout and
-    # one RNG draw for all dropout masks. Same state_dict either way; train-mode dropout masks differ.
-    impl: str = "fast"
-
-    def __post_init__(self) -> None:
-        if self.impl not in IMPLS:
-            raise ValueError(f"ModelConfig.impl must be one of {IMPLS}, got {self.impl!r}")
-        if self.fusion not in FUSIONS:
-            raise ValueError(f"ModelConfig.fusion must be one of {FUSIONS}, got {self.fusion!r}")
-        if self.supp not in SUPPS:
-            raise ValueError(f"ModelConfig.supp must be one of {SUPPS}, got {self.supp!r}")
-        if self.attention not in ATTENTIONS:
-            raise ValueError(f"ModelConfig.attention must be one of {ATTENTIONS}, got {self.attention!r}")
-        if self.feature_dim < 1 or self.num_classes < 1 or self.attention_hidden < 1:
-            raise ValueError("ModelConfig: feature_dim, num_classes and attention_hidden must be >= 1")
-        needs_halves = self.fusion == "ccm" or self.attention == "modality"
-        if needs_halves and self.feature_dim % 2:
-            raise ValueError(
-                f"ModelConfig.feature_dim={self.feature_dim} is odd, but fusion={self.fusion!r} / "
-                f"attention={self.attention!r} split it into an RGB and a flow half")
-
-    @property
-    def hidden(self) -> int:
-        return self.head_hidden if self.head_hidden is not None else self.feature_dim
-
-    @property
-    def modality_dim(self) -> int:
-        return self.feature_dim // 2
-
 
 @dataclass
 class ModelOutput:

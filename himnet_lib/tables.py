@@ -15,9 +15,9 @@ import pandas as pd
 from . import paper, study
 from .diagnostics import DIAGNOSTIC_KEYS, background_uncertainty
 from .errors import RunError
-from .readouts import READOUT_NAMES, READOUTS, readout_key, relocalize
 from .io import atomic_write_text
 from .metrics import snippet_memberships
+from .readouts import READOUT_NAMES, READOUTS, readout_key, relocalize
 from .records import load_outputs
 from .study import RunSpec, benchmarks
 

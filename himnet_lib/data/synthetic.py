@@ -45,6 +45,7 @@ import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -138,17 +139,17 @@ class SyntheticConfig:
 
 
 # Sizes of the tiny presets (CI fixtures; load in milliseconds).
-_SMOKE_SIZE = dict(num_classes=6, num_train=24, num_test=16, feature_dim=32, time_scale=0.15,
-                   duration_range=(9.0, 600.0), nested=(1, 2), cooccur=(3, 4))
+_SMOKE_SIZE: dict[str, Any] = dict(num_classes=6, num_train=24, num_test=16, feature_dim=32, time_scale=0.15,
+                                   duration_range=(9.0, 600.0), nested=(1, 2), cooccur=(3, 4))
 # Feature model B (module docstring): correlated noise, class families, strong slow-decaying context.
 # Settings: rho 0.8 (~5-snippet noise correlation time; I3D windows overlap in content), noise sd
 # 0.35 (iid-equivalent SNR lower than demo's 0.25), families of 4 with cosine 0.6 and action
 # strength 0.7 (within-family discriminative part ~0.44 of demo's), context at the action's
 # strength, 0.6 of it far from instances and decaying over 20 snippets (demo: 0.8 / 0.5 / 8).
 # Calibration and a rejected harder variant: results/calibration/demo-b.md.
-_MODEL_B = dict(noise_rho=0.8, noise_sd=0.35, family_size=4, family_similarity=0.6,
-                appearance_strength=0.7, motion_strength=0.7,
-                context_strength=0.7, context_base=0.6, context_decay_snippets=20.0)
+_MODEL_B: dict[str, Any] = dict(noise_rho=0.8, noise_sd=0.35, family_size=4, family_similarity=0.6,
+                                appearance_strength=0.7, motion_strength=0.7,
+                                context_strength=0.7, context_base=0.6, context_decay_snippets=20.0)
 
 _DEMO = SyntheticConfig()
 _SMOKE = replace(_DEMO, name="Synthetic-smoke", **_SMOKE_SIZE)
