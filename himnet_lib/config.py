@@ -291,6 +291,7 @@ def _coerce(key: str, value: Any, typ: Any) -> Any:
 
 
 def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A config dict with its sections flattened to ``"section.key"`` keys."""
     out: dict[str, Any] = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
