@@ -3,7 +3,7 @@
 #   make test   # set up .venv, then run the test suite
 # Day to day:
 #   make lab           # JupyterLab on http://127.0.0.1:$(LAB_PORT) (prints the URL with its token)
-#   make lint          # ruff check . and mypy himnet_lib
+#   make lint          # ruff check ., mypy himnet_lib and the import layers (tests/test_layering.py)
 #   make test-fast     # the suite without notebook executions and the browser test (2-3 min on 2 cores)
 #   make test-browser  # JupyterLab driven by headless Chromium (needs chromium + chromium-driver)
 PYTHON ?= python3.11
@@ -61,8 +61,9 @@ test-fast: $(STAMP)
 test-browser: $(STAMP)
 	$(BIN)/python -m pytest -q -m browser
 
-lint: $(STAMP)  # both tools report even when the first finds something
-	status=0; $(BIN)/ruff check . || status=1; $(BIN)/mypy himnet_lib || status=1; exit $$status
+lint: $(STAMP)  # every check reports even when an earlier one finds something
+	status=0; $(BIN)/ruff check . || status=1; $(BIN)/mypy himnet_lib || status=1; \
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_layering.py || status=1; exit $$status
 
 lab: $(STAMP)
 	$(BIN)/python -m ipykernel install --sys-prefix --name himnet --display-name "himnet-study (.venv)"

@@ -44,6 +44,7 @@ from himnet_lib.device import native_bf16, resolve_amp, tune_cpu_allocator  # no
 from himnet_lib.io import atomic_write_text  # noqa: E402
 from himnet_lib.losses import LossConfig, compose_losses  # noqa: E402
 from himnet_lib.model import ModelConfig, ModelOutput, build_model, count_parameters  # noqa: E402
+from himnet_lib.process import restored_process_settings  # noqa: E402
 from himnet_lib.train import make_optimizer  # noqa: E402
 
 RESULTS = HERE.parent / "results" / "bench"
@@ -232,15 +233,12 @@ def run_variants(variants: dict, mcfg: ModelConfig, lcfg: LossConfig, x: torch.T
     algorithms as ``seed_everything`` runs training (each variant sets its own NaN fill); torch's
     process-wide settings are restored afterwards. Returns (timings, models)."""
     fns, models = {}, {}
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    try:
+    with restored_process_settings():
+        torch.use_deterministic_algorithms(True, warn_only=True)
         for key, (impl, amp, fused, fill) in variants.items():
             fns[key], models[key] = make_step(dataclasses.replace(mcfg, impl=impl), lcfg, x, y, amp,
                                               fused_adam=fused, fill_uninitialized=fill)
         return interleaved(fns, reps, warmup=warmup), models
-    finally:
-        torch.use_deterministic_algorithms(False)
-        torch.utils.deterministic.fill_uninitialized_memory = True
 
 
 def bench_demo(reps: int) -> dict:

@@ -44,9 +44,9 @@ from . import markdown, paper, stats, study
 from .config import READINGS
 from .data import load_dataset
 from .diagnostics import DIAGNOSTIC_KEYS, background_uncertainty
-from .inference import READOUT_NAMES, evaluation_dataset, readout_key
 from .io import atomic_write_text
 from .metrics import snippet_memberships
+from .readouts import READOUT_NAMES, evaluation_dataset, readout_key
 from .rundir import RunDir
 from .study import RunSpec
 

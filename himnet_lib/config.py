@@ -17,11 +17,9 @@ from typing import Any, Mapping
 
 import yaml
 
-from .baselines.common import BaselineConfig
 from .errors import HimnetError
 from .localize import LocalizeConfig
-from .losses import LossConfig
-from .model import ModelConfig
+from .settings import BaselineConfig, LossConfig, ModelConfig
 
 
 @dataclass
@@ -69,7 +67,7 @@ class RunConfig:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "RunConfig":
         cfg = cls()
-        for key, value in _flatten(d).items():
+        for key, value in flatten(d).items():
             _assign(cfg, key, value)
         return cfg
 
@@ -294,12 +292,13 @@ def _coerce(key: str, value: Any, typ: Any) -> Any:
     return value
 
 
-def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A config dict with its sections flattened to ``"section.key"`` keys."""
     out: dict[str, Any] = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
         if isinstance(v, Mapping) and k in SECTIONS and not prefix:
-            out.update(_flatten(v, key + "."))
+            out.update(flatten(v, key + "."))
         else:
             out[key] = v
     return out

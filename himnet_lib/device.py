@@ -1,5 +1,5 @@
 """The one place a device is chosen, the autocast context for the ``train.amp`` setting, and the
-CPU allocator setting the trainer asks for."""
+CPU allocator setting the trainer asks for (with its undo)."""
 
 from __future__ import annotations
 
@@ -94,3 +94,24 @@ def tune_cpu_allocator() -> bool:
                 ok = False
         _allocator_tuned = ok
     return _allocator_tuned
+
+
+# glibc's initial values (mallopt(3)); what reset_cpu_allocator sets back
+_GLIBC_DEFAULTS = ((_M_MMAP_THRESHOLD, 128 << 10), (_M_TRIM_THRESHOLD, 128 << 10), (_M_MMAP_MAX, 65536))
+
+
+def cpu_allocator_tuned() -> bool:
+    """Whether :func:`tune_cpu_allocator` is in effect in this process."""
+    return bool(_allocator_tuned)
+
+
+def reset_cpu_allocator() -> None:
+    """Undo :func:`tune_cpu_allocator`: glibc's initial thresholds and mmap count again. glibc's
+    self-adjusting mmap threshold stays fixed at its initial value (mallopt cannot switch it back
+    on); a no-op when the setting is not in effect."""
+    global _allocator_tuned
+    if _allocator_tuned:
+        libc = ctypes.CDLL("libc.so.6")
+        for param, value in _GLIBC_DEFAULTS:
+            libc.mallopt(param, value)
+    _allocator_tuned = None

@@ -26,7 +26,9 @@ import numpy as np
 
 from .errors import EvaluationError
 
-__all__ = ["roc_auc", "attention_diagnostics", "background_uncertainty", "DIAGNOSTIC_KEYS"]
+__all__ = ["roc_auc", "attention_diagnostics", "uncertainty", "background_uncertainty", "DIAGNOSTIC_KEYS"]
+
+EPS = 1e-6  # the probability clamp of himnet_lib.losses (its module docstring)
 
 DIAGNOSTIC_KEYS = ("fg_bg_auc", "fg_bg_auc_video", "attention_min", "attention_max", "attention_range",
                    "attention_range_median",
@@ -118,6 +120,21 @@ def attention_diagnostics(outputs: Mapping[str, Mapping[str, np.ndarray]], video
     }
 
 
+def uncertainty(p: np.ndarray, q: np.ndarray, alpha: float = 4.0, kl: str = "bernoulli",
+                eps: float = EPS) -> np.ndarray:
+    """Eq. 9, self-centred, in numpy: U(p‖q) = exp(-α·KL(p‖q)) elementwise, p and q clamped to
+    [eps, 1-eps]; kl="bernoulli" is the two-outcome KL, kl="paper" the printed p log(p/q).
+    The torch :func:`himnet_lib.losses.uncertainty` (centre="self") is the training-side twin."""
+    if kl not in ("bernoulli", "paper"):
+        raise ValueError(f"uncertainty: kl must be 'bernoulli' or 'paper', got {kl!r}")
+    p = np.clip(np.asarray(p, np.float64), eps, 1 - eps)
+    q = np.clip(np.asarray(q, np.float64), eps, 1 - eps)
+    div = p * np.log(p / q)
+    if kl == "bernoulli":
+        div = div + (1 - p) * np.log((1 - p) / (1 - q))
+    return np.exp(-alpha * div)
+
+
 def background_uncertainty(outputs: Mapping[str, Mapping[str, np.ndarray]], videos: Sequence,
                            memberships: Sequence[np.ndarray], alpha: float = 4.0,
                            kl: str = "bernoulli") -> np.ndarray:
@@ -127,15 +144,11 @@ def background_uncertainty(outputs: Mapping[str, Mapping[str, np.ndarray]], vide
     outputs: video name -> {"attention" (T,), "bg_prob" (T,)}; memberships from
     :func:`himnet_lib.metrics.snippet_labels` (last column = background).
     """
-    import torch
-
-    from .losses import uncertainty
     values = []
     for v, m in zip(videos, memberships):
         o = outputs[v.name]
         is_bg = np.asarray(m, dtype=bool)[:, -1]
-        u = uncertainty(torch.from_numpy(np.asarray(o["bg_prob"], np.float64)),
-                        1 - torch.from_numpy(np.asarray(o["attention"], np.float64)),
-                        alpha=alpha, kl=kl, centre="self")
-        values.append(u.numpy()[is_bg])
+        u = uncertainty(np.asarray(o["bg_prob"], np.float64), 1 - np.asarray(o["attention"], np.float64),
+                        alpha=alpha, kl=kl)
+        values.append(u[is_bg])
     return np.concatenate(values) if values else np.zeros(0)

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -352,10 +353,12 @@ def _gemm_g(x: Tensor, ws: list[Tensor], bs: list[Tensor]) -> Tensor:
     return _grouped_affine(x, ws, bs)
 
 
-def fast_forward(model, x: Tensor):
-    """HiMNet forward pass on the fast path; same parameters and outputs as the reference path."""
-    from .model import ModelOutput, suppress
+def fast_forward(model: Any, x: Tensor) -> tuple[Tensor, Tensor, Tensor, tuple[Tensor, ...]]:
+    """HiMNet's network on the fast path, from the same parameters as the reference path.
 
+    ``x`` (B,T,2D) -> (attention A (B,T) float32, CAS S (B,T,C+1) float32, X̂ (B,T,2D) in the compute
+    dtype, per-head attentions); :meth:`HiMNet.forward` turns them into a ``ModelOutput``.
+    """
     cfg = model.cfg
     B, T, D = x.shape
     N = B * T
@@ -441,11 +444,4 @@ def fast_forward(model, x: Tensor):
     h = _affine(_unfold3(h.view(B, T, D)).reshape(N, 3 * D), _w3(conv3.weight), conv3.bias)
     h = _act_drop(h, s, masks[i_cls], sc(cfg.dropout))
     cas = _affine(h, conv1.weight[:, :, 0].t(), conv1.bias).float().view(B, T, -1)
-    return ModelOutput(
-        attention=attention,
-        cas=cas,
-        cas_supp=suppress(cas, attention, model.cfg.supp if model.training else "product"),
-        probs=torch.softmax(cas, dim=-1),
-        features=fused.view(B, T, D),
-        attention_parts=parts,
-    )
+    return attention, cas, fused.view(B, T, D), parts

@@ -11,7 +11,7 @@ Layout (all blocks work channels-first, ``(B, channels, T)``, as ``Conv1d`` does
 
 The default network follows CO2-Net's layout (cross-modal consensus gating per modality, one
 attention head per gated modality, averaged), which is the closest public ancestor of HiM-Net.
-Differences to CO2-Net are listed in the README section on ambiguities (``ambiguities_model.md``).
+Differences to CO2-Net are listed in ``docs/ambiguities.md`` ("Model and losses").
 
 The module is device-agnostic: nothing here picks a device; move the model with ``.to(device)``.
 """
@@ -23,7 +23,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from himnet_lib.errors import DataError
+from .errors import DataError
+from .fastops import fast_forward, tap_major_
+from .settings import SUPPS, ModelConfig
 
 __all__ = [
     "ModelConfig",
@@ -40,74 +42,6 @@ __all__ = [
     "init_weights",
     "count_parameters",
 ]
-
-FUSIONS = ("ccm", "conv")
-SUPPS = ("product", "include_min")
-ATTENTIONS = ("modality", "joint")
-IMPLS = ("fast", "reference")
-
-
-@dataclass
-class ModelConfig:
-    """Sizes and switches of :class:`HiMNet`.
-
-    ``feature_dim`` is 2D: the RGB half first, then the flow half (I3D: 1024 + 1024). The caller
-    infers it from the data. The classifier outputs ``num_classes + 1`` channels, the last one being
-    the background class.
-    """
-
-    feature_dim: int = 2048
-    num_classes: int = 20
-    fusion: str = "ccm"             # "ccm" (CO2-Net cross-modal consensus gating) | "conv" (plain k=1 conv)
-    attention: str = "modality"     # "modality" (one head per gated modality, averaged) | "joint" (one head on X)
-    attention_hidden: int = 512
-    ccm_dropout: float = 0.5        # dropout inside the consensus gates (CO2-Net: 0.5)
-    attention_dropout: float = 0.5  # dropout after the first attention conv (CO2-Net: 0.5)
-    # CO2-Net also applies dropout (0.5) to the attention *logit* before the sigmoid, which zeroes
-    # some logits (attention 0.5) and doubles the others during training. Off by default because
-    # the paper does not mention it; set 0.5 to reproduce CO2-Net.
-    attention_logit_dropout: float = 0.0
-    dropout: float = 0.7            # fusion and classifier dropout (CO2-Net: 0.7)
-    # CO2-Net drops X̂ once more (0.7) when it enters the classifier; off by default (the paper's
-    # X̂ is the classifier input), 0.7 reproduces CO2-Net.
-    head_input_dropout: float = 0.0
-    head_hidden: int | None = None  # width of the classifier's k=3 conv; None = feature_dim (2D)
-    leaky_slope: float = 0.2
-    # Ŝ during TRAINING (the losses' and VCL's Ŝ): "product" = S·A as Sec. 3.2 prints it;
-    # "include_min" = CO2-Net's A·(S - min_c S) + min_c S. Eval mode always uses the product
-    # (CO2-Net's tester does). The lineage reading selects include_min.
-    supp: str = "product"
-    # How the forward pass is computed, not what it computes: "reference" runs the nn.Module
-    # blocks below (Conv1d, channels-first); "fast" (himnet_lib.fastops) computes the same function
-    # from the same parameters with matrix products in (B,T,C) layout, fused LeakyReLU+dropout and
-    # one RNG draw for all dropout masks. Same state_dict either way; train-mode dropout masks differ.
-    impl: str = "fast"
-
-    def __post_init__(self) -> None:
-        if self.impl not in IMPLS:
-            raise ValueError(f"ModelConfig.impl must be one of {IMPLS}, got {self.impl!r}")
-        if self.fusion not in FUSIONS:
-            raise ValueError(f"ModelConfig.fusion must be one of {FUSIONS}, got {self.fusion!r}")
-        if self.supp not in SUPPS:
-            raise ValueError(f"ModelConfig.supp must be one of {SUPPS}, got {self.supp!r}")
-        if self.attention not in ATTENTIONS:
-            raise ValueError(f"ModelConfig.attention must be one of {ATTENTIONS}, got {self.attention!r}")
-        if self.feature_dim < 1 or self.num_classes < 1 or self.attention_hidden < 1:
-            raise ValueError("ModelConfig: feature_dim, num_classes and attention_hidden must be >= 1")
-        needs_halves = self.fusion == "ccm" or self.attention == "modality"
-        if needs_halves and self.feature_dim % 2:
-            raise ValueError(
-                f"ModelConfig.feature_dim={self.feature_dim} is odd, but fusion={self.fusion!r} / "
-                f"attention={self.attention!r} split it into an RGB and a flow half")
-
-    @property
-    def hidden(self) -> int:
-        return self.head_hidden if self.head_hidden is not None else self.feature_dim
-
-    @property
-    def modality_dim(self) -> int:
-        return self.feature_dim // 2
-
 
 @dataclass
 class ModelOutput:
@@ -277,7 +211,6 @@ class HiMNet(nn.Module):
                                          cfg.head_input_dropout, s)
         init_weights(self)
         if cfg.impl == "fast":
-            from .fastops import tap_major_
             tap_major_(self)
 
     def forward(self, x: Tensor) -> ModelOutput:
@@ -286,8 +219,21 @@ class HiMNet(nn.Module):
                 f"HiMNet expects features of shape (B, T>=1, {self.cfg.feature_dim}), got {tuple(x.shape)}",
                 field="features")
         if self.cfg.impl == "fast":
-            from .fastops import fast_forward
-            return fast_forward(self, x)
+            attention, cas, features, parts = fast_forward(self, x)
+        else:
+            attention, cas, features, parts = self._reference_forward(x)
+        return ModelOutput(
+            attention=attention,
+            cas=cas,
+            # eval mode always uses the plain product (CO2-Net's tester does)
+            cas_supp=suppress(cas, attention, self.cfg.supp if self.training else "product"),
+            probs=torch.softmax(cas, dim=-1),                    # Eq. 3
+            features=features,
+            attention_parts=parts,
+        )
+
+    def _reference_forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, tuple[Tensor, ...]]:
+        """The nn.Module blocks, channels-first: (A (B,T), S (B,T,C+1), X̂ (B,T,2D), per-head A)."""
         xc = x.transpose(1, 2)                                   # (B,2D,T)
         fused, modality_feats = self.fusion(xc)
         if self.cfg.attention == "modality":
@@ -297,14 +243,7 @@ class HiMNet(nn.Module):
             parts = (self.attention_heads[0](xc),)
         attention = torch.stack(parts, dim=0).mean(dim=0)        # (B,T) float32
         cas = self.classifier(fused).transpose(1, 2).float()     # (B,T,C+1)
-        return ModelOutput(
-            attention=attention,
-            cas=cas,
-            cas_supp=suppress(cas, attention, self.cfg.supp if self.training else "product"),
-            probs=torch.softmax(cas, dim=-1),                    # Eq. 3
-            features=fused.transpose(1, 2),                      # X̂ (B,T,2D)
-            attention_parts=parts,
-        )
+        return attention, cas, fused.transpose(1, 2), parts
 
 
 def suppress(cas: Tensor, weight: Tensor, mode: str = "product") -> Tensor:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from . import __version__
-from .config import RunConfig, _flatten
+from .config import RunConfig, flatten
 from .device import resolve_amp
 from .io import atomic_write, atomic_write_text
 from .paths import PROJECT_ROOT
@@ -61,7 +61,7 @@ def _git_commit() -> str | None:
 
 # --- the params record ---------------------------------------------------------------------------
 
-def _params_record(cfg: RunConfig, ds, data_root: str, device: torch.device) -> dict:
+def params_record(cfg: RunConfig, ds, data_root: str, device: torch.device) -> dict:
     return {
         "config": cfg.to_dict(),
         "identity": cfg.identity(),
@@ -83,7 +83,7 @@ def same_run(saved: dict, new: dict, ignore: Sequence[str] = ()) -> list[str]:
     settings (except the flattened keys in ``ignore``) and the data fingerprint, which is compared
     only when ``new`` has one. Empty when they are the same run."""
     diffs = []
-    a, b = _flatten(saved.get("config", {})), _flatten(new["config"])
+    a, b = flatten(saved.get("config", {})), flatten(new["config"])
     for k in sorted((set(a) | set(b)) - set(ignore)):
         if a.get(k) != b.get(k):
             diffs.append(f"{k}: saved {a.get(k)!r}, now {b.get(k)!r}")
@@ -96,7 +96,7 @@ def same_run(saved: dict, new: dict, ignore: Sequence[str] = ()) -> list[str]:
 
 # --- files ---------------------------------------------------------------------------------------
 
-def _write_history(path: Path, rows: list[dict]) -> None:
+def write_history(path: Path, rows: list[dict]) -> None:
     if not rows:
         return
     cols: list[str] = []
@@ -110,7 +110,7 @@ def _write_history(path: Path, rows: list[dict]) -> None:
     atomic_write_text(path, buf.getvalue())
 
 
-def _save_checkpoint(path: Path, state: dict) -> None:
+def save_checkpoint(path: Path, state: dict) -> None:
     atomic_write(path, lambda f: torch.save(state, f))
 
 

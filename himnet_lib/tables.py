@@ -14,11 +14,12 @@ import pandas as pd
 from . import markdown, paper, study
 from .diagnostics import DIAGNOSTIC_KEYS, background_uncertainty
 from .errors import RunError
-from .inference import READOUT_NAMES, READOUTS, readout_key, relocalize
 from .io import atomic_write_text
 from .metrics import snippet_memberships
+from .readouts import READOUT_NAMES, READOUTS, readout_key, relocalize
 from .rundir import RunDir
 from .study import RunSpec, benchmarks
+from .terms import ABLATION_TERMS
 
 __all__ = ["run_metrics", "summarize", "diagnostics_table", "readout_table", "selection_curves",
            "selection_table", "schedule_choice", "collect", "mean_std", "write_table", "relocalized",
@@ -311,7 +312,7 @@ def table3(df: pd.DataFrame, rows: Sequence[tuple[str, Sequence[str]]] = study.T
     metrics = ("average_mAP", "snippet_acc", *(m for m, _ in splits))
     stats = mean_std(df, metrics=metrics, order=[label for label, _ in rows])
     table = pd.DataFrame({"Exp": stats["label"]})
-    for term in ("mil", "cll", "vcl", "scl"):
+    for term in ABLATION_TERMS:
         table[f"L_{term.upper()}"] = ["✓" if term in terms[label] else "" for label in stats["label"]]
     _display_columns(table, stats, metrics, ("AVG", "ACC", *(n for _, n in splits)))
     table["n"] = stats["n"]
@@ -485,7 +486,7 @@ def with_paper(table: pd.DataFrame, kind: str, profile: str) -> pd.DataFrame:
     """Our table (:func:`table3` / :func:`table4` / :func:`table5`) beside the paper's THUMOS14
     numbers: our display columns renamed "<col> (<profile>)", then the paper's, rows matched by name."""
     if kind == "table3":
-        ours = table[["Exp", "L_MIL", "L_CLL", "L_VCL", "L_SCL", "AVG", "ACC", "n"]]
+        ours = table[["Exp", *(f"L_{t.upper()}" for t in ABLATION_TERMS), "AVG", "ACC", "n"]]
         side = ours.merge(paper_table("table3"), on="Exp", how="left")
         return side.rename(columns={"AVG": f"AVG ({profile})", "ACC": f"ACC ({profile})"})
     if kind == "table4":

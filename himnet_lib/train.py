@@ -26,11 +26,13 @@ from .data import load_dataset
 from .data.sampling import CoActionSampler, make_batch
 from .device import autocast, select_device, tune_cpu_allocator
 from .errors import RunError
-from .inference import build_variant, evaluate_outputs, evaluation_dataset, infer_videos
+from .inference import build_variant, infer_videos
 from .io import atomic_write, atomic_write_json, write_npz
 from .localize import write_results
 from .losses import balanced_config, effective_weights
-from .records import SELECTION_LAST, SELECTION_TEST, _params_record, _save_checkpoint, _write_history, same_run
+from .process import restored_process_settings
+from .readouts import evaluate_outputs, evaluation_dataset
+from .records import SELECTION_LAST, SELECTION_TEST, params_record, same_run, save_checkpoint, write_history
 from .seed import restore_rng_state, rng_state, seed_everything
 
 
@@ -50,6 +52,7 @@ def training_loss_config(cfg: RunConfig, train_labels: np.ndarray):
     return balanced_config(cfg.loss, train_labels, cfg.train.seq_len)
 
 
+@restored_process_settings()  # the caller's threads, deterministic mode, allocator and RNGs come back
 def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.PathLike, *,
               device: str = "auto", force: bool = False, progress: bool | None = None,
               num_threads: int | None = None, stop_after: int | None = None,
@@ -79,7 +82,7 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
     dev = select_device(device)
     if dev.type == "cpu":
         tune_cpu_allocator()
-    params = _params_record(cfg, ds, data_root, dev)
+    params = params_record(cfg, ds, data_root, dev)
     ds = evaluation_dataset(ds, cfg)
     params["data"]["evaluated_on"] = ("validation fold of the training videos" if cfg.train.val_fraction > 0
                                       else "test subset")
@@ -124,10 +127,10 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
         log(f"resuming {run_dir} at iteration {start}/{tc.iterations}")
 
     def checkpoint(it: int) -> None:
-        _save_checkpoint(ckpt_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                                     "rng": rng_state(data_rng), "iteration": it, "history": history,
-                                     "accumulator": acc, "best": best, "identity": params["identity"]})
-        _write_history(run_dir / "history.csv", history)
+        save_checkpoint(ckpt_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                                    "rng": rng_state(data_rng), "iteration": it, "history": history,
+                                    "accumulator": acc, "best": best, "identity": params["identity"]})
+        write_history(run_dir / "history.csv", history)
 
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=tc.iterations, initial=start, disable=not show, desc=run_dir.name, leave=False)
@@ -193,7 +196,7 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
         "num_params": int(sum(p.numel() for p in model.parameters())),
         "wall_time_s": round(time.time() - t0, 2),
     })
-    _write_history(run_dir / "history.csv", history)
+    write_history(run_dir / "history.csv", history)
     atomic_write(run_dir / "outputs.npz", lambda f: write_npz(
         f, {f"{name}/{k}": a for name, d in outputs.items() for k, a in d.items()}))
     if tc.select_on_test:

@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .losses import KNOWN_TERMS
+from .terms import KNOWN_TERMS
 
 DPI = 150
 FIG_WIDTH = 7.0  # inches: one column of a notebook / half a page
@@ -115,7 +115,7 @@ def show(fig) -> None:
 
 # --- training ----------------------------------------------------------------------------------
 
-LOSS_TERMS = KNOWN_TERMS  # one list of loss terms: himnet_lib.losses
+LOSS_TERMS = KNOWN_TERMS  # one list of loss terms: himnet_lib.terms
 
 
 @_styled

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from himnet_lib.diagnostics import attention_diagnostics, background_uncertainty, roc_auc
+from himnet_lib.diagnostics import attention_diagnostics, background_uncertainty, roc_auc, uncertainty
 from himnet_lib.localize import LocalizeConfig, localize_video, normalize_attention
 
 
@@ -69,6 +69,28 @@ def test_background_uncertainty_is_eq9_on_background_snippets():
         return p * np.log(p / q) + (1 - p) * np.log((1 - p) / (1 - q))
 
     np.testing.assert_allclose(u, np.exp(-4.0 * kl(b[1:], 1 - a[1:])), rtol=1e-10)
+
+
+def test_numpy_uncertainty_hand_values():
+    # p = 1/2, q = 1/4, α = 1: Bernoulli KL = ½ ln(4/3), so U = sqrt(3)/2; the printed one-term KL
+    # is ½ ln 2, so U = 2^-½
+    assert uncertainty(np.array(0.5), np.array(0.25), alpha=1.0) == pytest.approx(np.sqrt(3) / 2, rel=1e-12)
+    assert uncertainty(np.array(0.5), np.array(0.25), alpha=1.0, kl="paper") == pytest.approx(2 ** -0.5, rel=1e-12)
+    assert uncertainty(np.array([0.3]), np.array([0.3]), alpha=4.0)[0] == pytest.approx(1.0, abs=1e-15)
+    with pytest.raises(ValueError, match="kl must be"):
+        uncertainty(np.array(0.5), np.array(0.5), kl="js")
+
+
+@pytest.mark.parametrize("kl", ["bernoulli", "paper"])
+def test_numpy_uncertainty_matches_the_training_loss(kl):
+    torch = pytest.importorskip("torch")
+    from himnet_lib.losses import uncertainty as torch_uncertainty
+    rng = np.random.default_rng(0)
+    # includes exact 0 and 1 so that the eps clamp is exercised on both sides
+    p = np.concatenate([rng.random(200), [0.0, 1.0, 1e-9]])
+    q = np.concatenate([rng.random(200), [1.0, 0.0, 0.5]])
+    ref = torch_uncertainty(torch.from_numpy(p), torch.from_numpy(q), alpha=4.0, kl=kl, centre="self").numpy()
+    np.testing.assert_allclose(uncertainty(p, q, alpha=4.0, kl=kl), ref, rtol=1e-12, atol=0)
 
 
 def test_minmax_readout_is_scale_free():

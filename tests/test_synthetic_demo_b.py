@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import numpy as np
 import pytest
@@ -32,10 +32,11 @@ SMOKE_SEED0 = {
     "synthetic.json": "abd4eec9bf2b1b67843fe16fb8ff8a5134754563c36e91c28cd293c83758ef8a",
 }
 
-# A smoke-sized benchmark with demo-b's feature model.
-SMOKE_B = replace(PRESETS["smoke"], **{k: getattr(PRESETS["demo-b"], k) for k in (
+# A smoke-sized benchmark with exactly demo-b's feature model (families of 4; the package's
+# smoke-b preset has families of 3).
+SMOKE_B4 = replace(PRESETS["smoke"], **{k: getattr(PRESETS["demo-b"], k) for k in (
     "noise_rho", "noise_sd", "family_size", "family_similarity", "appearance_strength", "motion_strength",
-    "context_strength", "context_base", "context_decay_snippets")}, name="Synthetic-smoke-b")
+    "context_strength", "context_base", "context_decay_snippets")}, name="Synthetic-smoke-b4")
 
 
 def test_older_presets_keep_their_bytes(smoke_root):
@@ -43,6 +44,15 @@ def test_older_presets_keep_their_bytes(smoke_root):
     assert got == SMOKE_SEED0
     marker = json.loads((smoke_root / "synthetic.json").read_text())
     assert not {"noise_rho", "family_size", "family_similarity"} & set(marker["config"])
+
+
+def test_marker_writes_later_fields_only_when_set():
+    from himnet_lib.data.synthetic import _VERSION_1_FIELDS, _marker_config
+    names = {f.name for f in fields(SyntheticConfig)}
+    assert _VERSION_1_FIELDS < names  # no misspelt name; model B's fields came later
+    assert set(_marker_config(PRESETS["demo"])) == _VERSION_1_FIELDS
+    assert set(_marker_config(PRESETS["smoke-b"])) == _VERSION_1_FIELDS | {"noise_rho", "family_size",
+                                                                             "family_similarity"}
 
 
 def test_demo_b_preset_settings_and_same_structure_as_demo():
@@ -84,19 +94,19 @@ def test_model_b_features_are_temporally_correlated(tmp_path):
         _, _, feats = generate(cfg, 0)
         r = [np.mean(np.diff(f, axis=0) ** 2) / (2 * f.var(axis=0).mean()) for f in feats if len(f) > 20]
         return 1 - float(np.mean(r))  # ~ lag-1 autocorrelation of the per-video fluctuations
-    assert lag1(SMOKE_B) > lag1(PRESETS["smoke"]) + 0.2
+    assert lag1(SMOKE_B4) > lag1(PRESETS["smoke"]) + 0.2
 
 
 def test_model_b_bundle_writes_loads_and_records_its_fields(tmp_path):
-    root = make_synthetic(SMOKE_B, seed=0, out=tmp_path / "b")
+    root = make_synthetic(SMOKE_B4, seed=0, out=tmp_path / "b")
     ds = load_dataset(root)
-    assert ds.feature_dim == 32 and ds.name == "Synthetic-smoke-b"
+    assert ds.feature_dim == 32 and ds.name == "Synthetic-smoke-b4"
     v = ds.videos[0]
     assert v.features.dtype == np.float32 and v.features.shape[0] == math.ceil(v.duration / 0.64 - 1e-9)
     marker = json.loads((root / "synthetic.json").read_text())["config"]
-    assert marker["noise_rho"] == SMOKE_B.noise_rho and marker["family_size"] == SMOKE_B.family_size
-    again = make_synthetic(SMOKE_B, seed=0, out=tmp_path / "b2")
-    for f in ("Synthetic-smoke-b-I3D-JOINTFeatures.npy", "synthetic.json"):
+    assert marker["noise_rho"] == SMOKE_B4.noise_rho and marker["family_size"] == SMOKE_B4.family_size
+    again = make_synthetic(SMOKE_B4, seed=0, out=tmp_path / "b2")
+    for f in ("Synthetic-smoke-b4-I3D-JOINTFeatures.npy", "synthetic.json"):
         assert (root / f).read_bytes() == (again / f).read_bytes()
 
 

@@ -7,55 +7,19 @@ background last, labels (B,C) multi-hot, every loss a 0-dim tensor averaged over
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import HimnetError
-from ..losses import LossConfig, cll_loss, scl_loss, topk_video_logits
+from ..losses import TERMS, LossConfig, topk_video_logits
+from ..settings import BaselineConfig
 
 __all__ = ["BaselineConfig", "BASELINE_TERMS", "check_terms", "normalized_target", "mil_term",
            "transfer_terms"]
 
 # "mil" = the method's own base losses; "cll" / "scl" = HiM-Net's Eq. 6 / Eq. 10 added on top.
 BASELINE_TERMS = ("mil", "cll", "scl")
-
-
-@dataclass(frozen=True)
-class BaselineConfig:
-    """Hyper-parameters of the peer baselines (the ``baseline`` settings section).
-
-    Defaults are each method's published THUMOS14 values (``peer_implementations.md`` §3.2).
-    Top-k ratios are fractions of the sampled length T (k = max(1, floor(T / r))), so they carry
-    over unchanged to the smoke/demo profiles, which only shorten T: BaS-Net keeps 1/8 of the
-    snippets and HAM-Net 1/10 at every T (e.g. smoke T = 48: k = 6 and 4; demo T = 256: 32 and 25).
-    Widths come from the ``model`` section (``attention_hidden``, ``head_hidden``, ``dropout``).
-    """
-
-    basnet_topk_ratio: float = 8.0       # BaS-Net: k = T // 8 for both branches
-    basnet_lambda_l1: float = 1e-4       # BaS-Net: weight of mean_b ||w||_1
-    hamnet_topk_ratio: float = 10.0      # HAM-Net: r = 10 (THUMOS14), 20 (ActivityNet)
-    hamnet_drop_thr: float = 0.2         # HAM-Net ADL: thr = min a + θ (max a - min a)
-    hamnet_drop_weight: float = 0.2      # HAM-Net w (drop_prob): 0.2 THUMOS14, 0.5 ActivityNet
-    hamnet_lambda_1: float = 1.0         # lm1 on loss_1 = w·HAL + (1-w)·BCL
-    hamnet_lambda_2: float = 1.0         # lm2 on loss_2 = w·SSAL + (1-w)·SAL
-    hamnet_lambda_norm: float = 0.8      # α on the sparsity mean(a)
-    hamnet_lambda_guide: float = 0.8     # β on the guide loss mean |1 - a - b_bg|
-    hamnet_attention_dropout: float = 0.0  # HAM-Net's attention branch has no dropout
-    hamnet_scl_replaces_guide: bool = False  # "+ L_SCL": add SCL (False) or swap it for the guide
-    hamnet_include_min: bool = True      # HAL/SSAL use w·(S - min_c S) + min_c S, as HAM-Net's code
-
-    def __post_init__(self) -> None:
-        if self.basnet_topk_ratio <= 0 or self.hamnet_topk_ratio <= 0:
-            raise ValueError("BaselineConfig: top-k ratios must be > 0")
-        if not 0.0 <= self.hamnet_drop_thr <= 1.0:
-            raise ValueError(f"BaselineConfig.hamnet_drop_thr must be in [0, 1], got {self.hamnet_drop_thr}")
-        if not 0.0 <= self.hamnet_drop_weight <= 1.0:
-            raise ValueError(f"BaselineConfig.hamnet_drop_weight must be in [0, 1], got {self.hamnet_drop_weight}")
-        if not 0.0 <= self.hamnet_attention_dropout < 1.0:
-            raise ValueError("BaselineConfig.hamnet_attention_dropout must be in [0, 1)")
 
 
 def check_terms(model: str, cfg: LossConfig) -> None:
@@ -96,10 +60,5 @@ def transfer_terms(out, labels: Tensor, cfg: LossConfig) -> dict[str, tuple[floa
     foreground estimate (``out.attention``: BaS-Net's w, HAM-Net's a) with its background-class
     probability ``out.probs[..., -1]``, with HiM-Net's α and SCL options from ``cfg``.
     """
-    terms: dict[str, tuple[float, Tensor]] = {}
-    if "cll" in cfg.terms:
-        terms["cll"] = (cfg.lambda_cll, cll_loss(out.probs, labels))
-    if "scl" in cfg.terms:
-        terms["scl"] = (cfg.lambda_scl, scl_loss(out.attention, out.probs[..., -1], cfg.alpha, cfg.scl_kl,
-                                                 cfg.scl_centre, cfg.scl_u_grad, first_u=cfg.scl_first_u))
-    return terms
+    return {name: (float(getattr(cfg, str(TERMS[name].weight))), TERMS[name].fn(out, labels, cfg))
+            for name in BASELINE_TERMS[1:] if name in cfg.terms}

@@ -43,8 +43,9 @@ import math
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -137,39 +138,35 @@ class SyntheticConfig:
             raise ValueError("nested/cooccur classes must be distinct valid class ids")
 
 
+# Sizes of the tiny presets (CI fixtures; load in milliseconds).
+_SMOKE_SIZE: dict[str, Any] = dict(num_classes=6, num_train=24, num_test=16, feature_dim=32, time_scale=0.15,
+                                   duration_range=(9.0, 600.0), nested=(1, 2), cooccur=(3, 4))
+# Feature model B (module docstring): correlated noise, class families, strong slow-decaying context.
+# Settings: rho 0.8 (~5-snippet noise correlation time; I3D windows overlap in content), noise sd
+# 0.35 (iid-equivalent SNR lower than demo's 0.25), families of 4 with cosine 0.6 and action
+# strength 0.7 (within-family discriminative part ~0.44 of demo's), context at the action's
+# strength, 0.6 of it far from instances and decaying over 20 snippets (demo: 0.8 / 0.5 / 8).
+# Calibration and a rejected harder variant: results/calibration/demo-b.md.
+_MODEL_B: dict[str, Any] = dict(noise_rho=0.8, noise_sd=0.35, family_size=4, family_similarity=0.6,
+                                appearance_strength=0.7, motion_strength=0.7,
+                                context_strength=0.7, context_base=0.6, context_decay_snippets=20.0)
+
+_DEMO = SyntheticConfig()
+_SMOKE = replace(_DEMO, name="Synthetic-smoke", **_SMOKE_SIZE)
 PRESETS: dict[str, SyntheticConfig] = {
-    # tiny: CI fixtures; loads in milliseconds
-    "smoke": SyntheticConfig(name="Synthetic-smoke", num_classes=6, num_train=24, num_test=16, feature_dim=32,
-                             time_scale=0.15, duration_range=(9.0, 600.0), nested=(1, 2), cooccur=(3, 4)),
+    "smoke": _SMOKE,
     # THUMOS-like at real time scale, 128-d: the whole study on a CPU. Training cost does not depend
     # on video length (videos are resampled to train.seq_len), so real durations cost only at
-    # inference; shrinking time (an earlier 0.5 scale) made the median instance 2.5 snippets long
-    # and MIL-only localization near-hopeless (7 vs 14 AVG mAP, seed 0).
-    "demo": SyntheticConfig(),
-    # Second benchmark, feature model B (module docstring): same structure as demo (identical
-    # annotations for a seed), correlated noise, class families, strong slow-decaying context.
-    # Settings: rho 0.8 (~5-snippet noise correlation time; I3D windows overlap in content), noise sd
-    # 0.35 (iid-equivalent SNR lower than demo's 0.25), families of 4 with cosine 0.6 and action
-    # strength 0.7 (within-family discriminative part ~0.44 of demo's), context at the action's
-    # strength, 0.6 of it far from instances and decaying over 20 snippets (demo: 0.8 / 0.5 / 8).
-    # Calibration (results/calibration/demo-b.md; AVG mAP %): trivial 0.17, supervised snippet probe
-    # 16.7 ± 1.1 (75.7 % snippet accuracy, 34.6 % on foreground snippets; demo: 23.7, 88.0 %, 71.6 %),
-    # MIL-only 3.71 ± 0.27 at 600 iterations (3 seeds; demo 1.60 ± 0.76) but 12.2 ± 0.6 at 1500
-    # (2 seeds; demo 22.7 ± 5.7): 600 iterations are not converged. A harder variant (noise
-    # 0.45, cosine 0.7, strengths 0.6) left the probe at 71.5 % snippet accuracy against 70.3 %
-    # for "always background" (18.7 % on foreground snippets): too close to degenerate.
-    "demo-b": SyntheticConfig(name="Synthetic-demo-b", noise_rho=0.8, noise_sd=0.35,
-                              family_size=4, family_similarity=0.6,
-                              appearance_strength=0.7, motion_strength=0.7,
-                              context_strength=0.7, context_base=0.6, context_decay_snippets=20.0),
-    # the smoke-sized counterpart of demo-b (feature model B), so that tests cover two benchmarks
-    "smoke-b": SyntheticConfig(name="Synthetic-smoke-b", num_classes=6, num_train=24, num_test=16, feature_dim=32,
-                               time_scale=0.15, duration_range=(9.0, 600.0), nested=(1, 2), cooccur=(3, 4),
-                               noise_rho=0.8, noise_sd=0.35, family_size=3, family_similarity=0.6,
-                               appearance_strength=0.7, motion_strength=0.7,
-                               context_strength=0.7, context_base=0.6, context_decay_snippets=20.0),
+    # inference; shrinking time would make the median instance a few snippets long and MIL-only
+    # localization near-hopeless (docs/synthetic_benchmark.md).
+    "demo": _DEMO,
+    # Second benchmark: same structure as demo (identical annotations for a seed), feature model B.
+    "demo-b": replace(_DEMO, name="Synthetic-demo-b", **_MODEL_B),
+    # the smoke-sized counterpart of demo-b, so that tests cover two benchmarks; its 6 classes form
+    # two families of 3
+    "smoke-b": replace(_SMOKE, name="Synthetic-smoke-b", **{**_MODEL_B, "family_size": 3}),
     # real durations, I3D-sized features (~1.1 GB)
-    "full": SyntheticConfig(name="Synthetic-full", feature_dim=2048, time_scale=1.0),
+    "full": replace(_DEMO, name="Synthetic-full", feature_dim=2048),
 }
 
 
@@ -496,18 +493,23 @@ def synthetic_stats(preset: str | SyntheticConfig, seed: int = 0, subset: str | 
     return annotation_statistics(generate_annotations(cfg, np.random.default_rng(seed)), cfg, subset)
 
 
-# Fields added with feature model B: written to synthetic.json only when they differ from their
-# (no-op) defaults, so the marker of the older presets keeps its bytes too.
-_MODEL_B_FIELDS = ("noise_rho", "family_size", "family_similarity")
+# The fields of generator version 1, always written to synthetic.json. Every later field defaults
+# to a no-op and is written only when set, so the markers of the older presets keep their bytes.
+_VERSION_1_FIELDS = frozenset("""
+    name num_classes num_train num_test feature_dim snippet_seconds time_scale min_instance_seconds
+    log_duration_mean log_duration_sd duration_range instances_per_minute count_dispersion log_length_mean
+    log_length_sd length_range max_coverage gap_concentration nested nested_weight cooccur cooccur_prob
+    cooccur_instance_prob second_class_prob second_class_share label_noise_frac ambiguous_video_frac
+    ambiguous_per_video ambiguous_log_length appearance_strength context_strength context_base
+    context_decay_snippets motion_strength scene_strength flow_scene_strength camera_strength num_camera
+    instance_strength_sd boundary_ramp_snippets boundary_jitter_snippets dip_prob dip_range
+    hard_negative_frac hard_negative_strength ambiguous_strength noise_sd""".split())
 
 
 def _marker_config(cfg: SyntheticConfig) -> dict:
     d = json.loads(json.dumps(asdict(cfg)))
-    default = SyntheticConfig()
-    for k in _MODEL_B_FIELDS:
-        if d[k] == getattr(default, k):
-            del d[k]
-    return d
+    default = json.loads(json.dumps(asdict(SyntheticConfig())))
+    return {k: v for k, v in d.items() if k in _VERSION_1_FIELDS or v != default[k]}
 
 
 def make_synthetic(preset: str | SyntheticConfig, seed: int = 0, out: str | os.PathLike = ".") -> Path:
