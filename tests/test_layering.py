@@ -15,8 +15,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 PACKAGE = Path(__file__).resolve().parents[1] / "himnet_lib"
 
 # Top to bottom. Notebooks sit above all of it and import any of it.
