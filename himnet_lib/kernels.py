@@ -8,7 +8,8 @@ instead: the kernel's channels are Unix sockets in a folder that ``tempfile.mkdt
 that kernel alone (mode 0700), so no two kernels can name the same socket and no other user can
 connect. ipykernel warns about TCP without encryption; over IPC it has nothing to warn about.
 
-Where Unix sockets are not available (Windows), the manager keeps jupyter_client's TCP default.
+``make lab``'s kernels get the same (``himnet_lib.lab.CheckoutKernelManager``). Where Unix sockets
+are not available (Windows), the managers keep jupyter_client's TCP default.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import tempfile
 import weakref
 from typing import Any
 
-from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.manager import AsyncKernelManager, KernelManager
 
 # The longest Unix socket path the kernel may have to bind: 107 bytes on Linux, 103 on macOS.
 SOCKET_PATH_MAX = 103
@@ -42,19 +43,24 @@ def _socket_folder() -> str:
     raise OSError(f"no temporary folder short enough for a kernel's Unix sockets (TMPDIR={tempfile.gettempdir()})")
 
 
-class LocalKernelManager(AsyncKernelManager):
-    """An ``AsyncKernelManager`` whose kernel listens on Unix sockets in a folder of its own.
+def use_private_sockets(km: KernelManager) -> None:
+    """Make ``km`` (a kernel manager whose kernel has not started) start its kernel on Unix sockets
+    in a folder of its own; the connection file goes there too unless ``km`` already names one.
+    The folder is removed when ``km`` is garbage collected or the process exits (jupyter_client
+    removes the sockets, and a connection file it wrote, when the kernel shuts down)."""
+    if not ipc_available():
+        return
+    folder = _socket_folder()
+    weakref.finalize(km, shutil.rmtree, folder, True)
+    km.transport = "ipc"
+    km.ip = os.path.join(folder, SOCKET_NAME)
+    if not km.connection_file:
+        km.connection_file = os.path.join(folder, "connection.json")
 
-    The connection file lies in the same folder; the folder is removed when the manager is
-    garbage collected or the process exits (jupyter_client removes the sockets and the file when
-    the kernel shuts down)."""
+
+class LocalKernelManager(AsyncKernelManager):
+    """An ``AsyncKernelManager`` whose kernel listens on Unix sockets in a folder of its own."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if not ipc_available():
-            return
-        folder = _socket_folder()
-        weakref.finalize(self, shutil.rmtree, folder, True)
-        self.transport = "ipc"
-        self.ip = os.path.join(folder, SOCKET_NAME)
-        self.connection_file = os.path.join(folder, "connection.json")
+        use_private_sockets(self)

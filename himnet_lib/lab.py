@@ -10,7 +10,8 @@ autosaving a notebook of the checkout leaves ``git status`` clean, and each note
   listings; it is still written with its notebook and opens by its path.
 
 jupytext's server extension derives its contents manager from this one, so the pairing works as
-before. Used by the Jupyter server only (needs ``jupyter_server``, from the ``lab`` extra).
+before. The kernels run over IPC, as the study's (``himnet_lib.kernels``). Used by the Jupyter
+server only (needs ``jupyter_server``, from the ``lab`` extra).
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ import re
 from typing import Any
 
 from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
+from jupyter_server.services.kernels.kernelmanager import ServerKernelManager
 from tornado.web import HTTPError
+
+from himnet_lib.kernels import use_private_sockets
 
 _HEADER = re.compile(r"# ---\n.*?\n# ---\n", re.S)  # jupytext's YAML header of a py:percent file
 _VERSION_LINE = re.compile(r"^#\s+jupytext_version: .*$", re.M)
@@ -77,3 +81,12 @@ class CheckoutContentsManager(AsyncLargeFileManager):
             except (HTTPError, OSError, ValueError):
                 pass  # an unreadable file on disk: it is replaced by what Lab sends, unchanged
         return await super().save(model, path)
+
+
+class CheckoutKernelManager(ServerKernelManager):
+    """JupyterLab's kernel manager, its kernel on Unix sockets in a private folder (``himnet_lib.kernels``);
+    the connection file stays where the server puts it (its runtime folder)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        use_private_sockets(self)

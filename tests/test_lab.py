@@ -121,3 +121,15 @@ def test_folder_lists_each_notebook_once(checkout):
 
     names = sorted(e["name"] for e in asyncio.run(listing())["content"])
     assert names == ["01_train.ipynb", "notes.py"]
+
+
+def test_lab_kernels_use_private_sockets(tmp_path):
+    from himnet_lib import kernels
+
+    if not kernels.ipc_available():
+        pytest.skip("no Unix sockets on this platform")
+    connection_file = str(tmp_path / "kernel-1234.json")  # where the server puts it (its runtime folder)
+    km = lab.CheckoutKernelManager(connection_file=connection_file, kernel_name="python3")
+    assert km.transport == "ipc" and km.connection_file == connection_file
+    folder = Path(km.ip).parent
+    assert folder.is_dir() and folder != tmp_path and Path(km.ip).name == kernels.SOCKET_NAME
