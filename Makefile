@@ -35,9 +35,9 @@ CACHE := $(CURDIR)/.cache
 export MPLCONFIGDIR       := $(CACHE)/matplotlib
 export IPYTHONDIR         := $(CACHE)/ipython
 export JUPYTER_CONFIG_DIR := $(CACHE)/jupyter/config
-# The checkout's server settings (jupyter/): opening and autosaving a notebook leaves git status clean,
-# and a notebook's paired .py is not listed beside it (himnet_lib/lab.py).
-export JUPYTER_CONFIG_PATH := $(CURDIR)/jupyter$(if $(JUPYTER_CONFIG_PATH),:$(JUPYTER_CONFIG_PATH))
+# The checkout's server settings (jupyter/, himnet_lib/lab.py): opening and autosaving a notebook leaves
+# git status clean, a notebook's paired .py is not listed beside it, kernels run over IPC.
+export JUPYTER_CONFIG_PATH := $(CURDIR)/jupyter
 export JUPYTER_DATA_DIR   := $(CACHE)/jupyter/data
 export JUPYTER_RUNTIME_DIR:= $(CACHE)/jupyter/runtime
 export TQDM_DISABLE       ?= 1
