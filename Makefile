@@ -6,10 +6,26 @@
 #   make lint          # ruff check ., mypy himnet_lib and the import layers (tests/test_layering.py)
 #   make test-fast     # the suite without notebook executions and the browser test (2-3 min on 2 cores)
 #   make test-browser  # JupyterLab driven by headless Chromium (needs chromium + chromium-driver)
+#
+# torch: the setup step installs torch==$(TORCH_VERSION) from whatever index pip is configured with. From
+# the public index (PyPI) on Linux that is the default CUDA build, which runs on CPUs too but pulls
+# several GB of nvidia-* wheels. TORCH_INDEX installs torch from that index instead, e.g. PyTorch's
+# CPU build (a few hundred MB):
+#   make demo TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# TORCH_INDEX replaces pip's index for torch alone (extra indexes and find-links configured for pip
+# still take part); torch's dependencies and everything else come from pip's configured index.
+# A new TORCH_INDEX (or none after one) reinstalls torch.
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+TORCH_VERSION := 2.13.0
+TORCH_INDEX ?=
+TORCH_KEY   := $(shell printf '%s %s' '$(TORCH_VERSION)' '$(TORCH_INDEX)' | cksum | cut -d' ' -f1)
+TORCH_STAMP := $(VENV)/.torch-$(TORCH_KEY)
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)-$(TORCH_KEY)
+# printed after the install: which build of torch the environment now has
+TORCH_BUILD := import torch; v = torch.version; print('installed torch', torch.__version__ + ':', \
+    'CUDA ' + v.cuda + ' build' if v.cuda else 'ROCm ' + v.hip + ' build' if getattr(v, 'hip', None) else 'CPU-only build')
 WORKERS ?= 2
 SEEDS   ?= 5
 SEEDS_OTHER ?= 3
@@ -19,6 +35,9 @@ CACHE := $(CURDIR)/.cache
 export MPLCONFIGDIR       := $(CACHE)/matplotlib
 export IPYTHONDIR         := $(CACHE)/ipython
 export JUPYTER_CONFIG_DIR := $(CACHE)/jupyter/config
+# The checkout's server settings (jupyter/, himnet_lib/lab.py): opening and autosaving a notebook leaves
+# git status clean, a notebook's paired .py is not listed beside it, kernels run over IPC.
+export JUPYTER_CONFIG_PATH := $(CURDIR)/jupyter
 export JUPYTER_DATA_DIR   := $(CACHE)/jupyter/data
 export JUPYTER_RUNTIME_DIR:= $(CACHE)/jupyter/runtime
 export TQDM_DISABLE       ?= 1
@@ -40,10 +59,21 @@ LAB_CMD   = JUPYTER_TOKEN=$(LAB_TOKEN) $(BIN)/jupyter lab --notebook-dir=$(LAB_D
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# torch by itself, from TORCH_INDEX: only when TORCH_INDEX is set or was set for the installed torch
+# (a fresh .venv without TORCH_INDEX gets torch with the rest, below).
+$(TORCH_STAMP):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	# torch is pinned here: an unpinned torch pulls a multi-GB CUDA build.
-	$(BIN)/python -m pip install --quiet "torch==2.13.0" -e ".[dev,cluster]"
+	if [ -n '$(TORCH_INDEX)' ] || ls $(VENV)/.torch-* >/dev/null 2>&1; then \
+	    $(BIN)/python -m pip install --quiet --no-deps --force-reinstall \
+	        $(if $(TORCH_INDEX),--index-url '$(TORCH_INDEX)') "torch==$(TORCH_VERSION)"; fi
+	rm -f $(VENV)/.torch-*
+	touch $@
+
+# pip keeps an installed torch==$(TORCH_VERSION), whichever build, and resolves the rest.
+$(STAMP): pyproject.toml | $(TORCH_STAMP)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)" -e ".[dev,cluster]"
+	$(BIN)/python -c "$(TORCH_BUILD)"
 	rm -f $(VENV)/.installed-*
 	touch $@
 

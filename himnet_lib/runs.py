@@ -125,6 +125,8 @@ def execute_notebook(name: str, out_path: Path, parameters: dict[str, Any], *,
     over ``out_path``: two processes executing the same notebook never write the same file, and
     ``out_path`` is always a complete notebook (the last one to finish wins)."""
     import papermill as pm
+
+    from himnet_lib.kernels import LocalKernelManager
     src = notebooks_dir() / name
     if not src.suffix:
         src = src.with_suffix(".ipynb")
@@ -134,7 +136,7 @@ def execute_notebook(name: str, out_path: Path, parameters: dict[str, Any], *,
         with _tqdm_disabled():
             pm.execute_notebook(str(src), str(tmp), parameters=parameters, cwd=str(notebooks_dir()),
                                 kernel_name="python3", progress_bar=False, log_output=False,
-                                execution_timeout=cell_timeout)
+                                execution_timeout=cell_timeout, kernel_manager_class=LocalKernelManager)
     except Exception as e:  # papermill raises its own types; keep the partial notebook for the user
         raise RunError(f"notebook {src.name} failed (partial output kept in {tmp}): {e}") from e
     try:

@@ -1,6 +1,9 @@
 """End to end in a real browser: JupyterLab started by ``make lab-server`` (the command line of
 ``make lab``), ``notebooks/01_train.ipynb`` opened in headless Chromium, "Run > Run All Cells",
-then the metrics table must appear in the page and a screenshot is saved.
+then the metrics table must appear in the page and a screenshot is saved. And the checkout stays
+clean: a git copy of the committed notebooks is served, one stays open for three minutes (through
+JupyterLab's autosave) and is saved by hand, then ``git status`` must be clean and the file browser
+must list each notebook once.
 
 Needs Chromium and its driver (Debian: ``apt-get install chromium chromium-driver``) and the
 ``selenium`` package; without them the test is skipped with the reason. ``CHROMIUM`` and
@@ -24,6 +27,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,6 +39,7 @@ pytestmark = pytest.mark.browser
 NOTEBOOK = "01_train"
 SERVER_START_S = 120
 RUN_ALL_S = 600
+HOLD_S = 180  # how long the notebook stays open (JupyterLab autosaves changes every 120 s)
 CHROME_FLAGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
     "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -63,15 +68,11 @@ def _api(base: str, token: str, path: str, method: str = "GET"):
     return json.loads(body) if body else None
 
 
-@pytest.fixture
-def lab(tmp_path):
-    """A JupyterLab server on a free port with a known token, serving a copy of the notebook."""
+@contextmanager
+def _lab_server(tmp_path: Path, nbdir: Path):
+    """A JupyterLab server started by ``make lab-server`` on a free port with a known token, serving ``nbdir``."""
     if not shutil.which("make"):
         pytest.skip("make not found (the test starts JupyterLab through `make lab-server`)")
-    nbdir = tmp_path / "notebooks"
-    nbdir.mkdir()
-    for ext in ("ipynb", "py"):
-        shutil.copy(notebooks_dir() / f"{NOTEBOOK}.{ext}", nbdir)
     port, token = _free_port(), secrets.token_hex(16)
     env = {**os.environ, "HIMNET_RESULTS": str(tmp_path / "results")}
     # VENV: the environment running pytest, so that the server (and its "python3" kernel) is this Python.
@@ -109,6 +110,38 @@ def lab(tmp_path):
 
 
 @pytest.fixture
+def lab(tmp_path):
+    """JupyterLab serving a copy of the notebook (JupyterLab autosaves; the checkout's notebooks stay stripped)."""
+    nbdir = tmp_path / "notebooks"
+    nbdir.mkdir()
+    for ext in ("ipynb", "py"):
+        shutil.copy(notebooks_dir() / f"{NOTEBOOK}.{ext}", nbdir)
+    with _lab_server(tmp_path, nbdir) as server:
+        yield server
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def lab_checkout(tmp_path):
+    """JupyterLab serving the notebooks of a git checkout: a copy of the committed notebooks, with the
+    files that decide how they are saved and tracked (pyproject.toml's jupytext settings, .gitignore)."""
+    if not shutil.which("git"):
+        pytest.skip("git not found")
+    repo = tmp_path / "checkout"
+    shutil.copytree(notebooks_dir(), repo / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    for name in ("pyproject.toml", ".gitignore"):
+        shutil.copy(PROJECT_ROOT / name, repo)
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-q", "-m", "notebooks")
+    with _lab_server(tmp_path, repo / "notebooks") as server:
+        yield {**server, "repo": repo}
+
+
+@pytest.fixture
 def browser(tmp_path):
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
     chromium = _find("CHROMIUM", "chromium", "chromium-browser", "google-chrome")
@@ -140,15 +173,14 @@ def _kernel_executables(kernel_ids) -> list[str]:
     return found
 
 
-def test_run_all_cells_of_train_notebook_in_jupyterlab(lab, browser, tmp_path):
-    from selenium.common.exceptions import TimeoutException
+def _open_notebook(browser, lab, name: str) -> None:
+    """Open ``name``.ipynb in JupyterLab and wait until its kernel is idle."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
     # ?reset: start from the default layout, whatever an earlier session left in the workspace
-    browser.get(f"{lab['base']}/lab/tree/{NOTEBOOK}.ipynb?reset&token={lab['token']}")
+    browser.get(f"{lab['base']}/lab/tree/{name}.ipynb?reset&token={lab['token']}")
     wait = WebDriverWait(browser, SERVER_START_S)
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".jp-NotebookPanel .jp-Cell")))
     # the kernel named by the notebook (python3) has started and is idle (status bar: "Python 3 (ipykernel) | Idle")
@@ -156,6 +188,16 @@ def test_run_all_cells_of_train_notebook_in_jupyterlab(lab, browser, tmp_path):
         (By.XPATH, "//div[contains(@class,'jp-StatusBar')]//*[contains(., '| Idle')]")))
     for no in browser.find_elements(By.XPATH, "//button[normalize-space()='No']"):  # the "Jupyter news?" toast
         no.click()
+
+
+def test_run_all_cells_of_train_notebook_in_jupyterlab(lab, browser, tmp_path):
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _open_notebook(browser, lab, NOTEBOOK)
 
     def run_all_cells():
         """Run > Run All Cells (the menu item is disabled until the notebook is the current widget)."""
@@ -221,3 +263,48 @@ def test_run_all_cells_of_train_notebook_in_jupyterlab(lab, browser, tmp_path):
     assert browser.save_screenshot(str(shot))
     data = shot.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 20_000, len(data)
+
+
+def test_open_notebook_leaves_the_checkout_clean(lab_checkout, browser, tmp_path):
+    """A notebook open in JupyterLab for HOLD_S (autosave included) and saved by hand leaves ``git status``
+    clean, and the file browser lists each notebook once (the .ipynb, not its paired .py)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    repo, lab = lab_checkout["repo"], lab_checkout
+    path = repo / "notebooks" / f"{NOTEBOOK}.ipynb"
+
+    def dirty() -> str:
+        status = _git(repo, "status", "--porcelain")
+        return status and status + _git(repo, "diff", "--stat") + _git(repo, "diff")[:3000]
+
+    _open_notebook(browser, lab, NOTEBOOK)
+    opened = path.stat().st_mtime_ns
+    deadline = time.monotonic() + HOLD_S
+    while time.monotonic() < deadline:
+        assert not dirty(), f"the open notebook changed the checkout:\n{dirty()}"
+        time.sleep(5)
+    # the kernel's language_info made the notebook "changed" for JupyterLab: the autosave did write it
+    assert path.stat().st_mtime_ns != opened, f"no autosave within {HOLD_S} s"
+
+    # then File > Save Notebook: the request an autosave sends, whether or not the notebook had changes
+    WebDriverWait(browser, 30).until(ec.element_to_be_clickable(
+        (By.XPATH, "//li[contains(@class,'lm-MenuBar-item')][.//div[normalize-space()='File']]"))).click()
+    WebDriverWait(browser, 30).until(ec.element_to_be_clickable(
+        (By.XPATH, "//li[contains(@class,'lm-Menu-item')][.//div[normalize-space()='Save Notebook']]"))).click()
+    before = path.stat().st_mtime_ns
+    WebDriverWait(browser, 30, poll_frequency=0.5).until(lambda _: path.stat().st_mtime_ns != before)
+    time.sleep(1)  # the paired .py is written after the .ipynb
+    assert not dirty(), f"saving the notebook changed the checkout:\n{dirty()}"
+    # the notebook's kernel runs over IPC (himnet_lib.lab.CheckoutKernelManager): no TCP warning in the server log
+    assert "without encryption" not in lab["log"].read_text()
+
+    # the file browser (the notebooks folder) lists each notebook once
+    listing = ".jp-FileBrowser .jp-DirListing-item .jp-DirListing-itemText"
+    WebDriverWait(browser, 30).until(lambda d: any(
+        e.text == f"{NOTEBOOK}.ipynb" for e in d.find_elements(By.CSS_SELECTOR, listing)))
+    shown = sorted(e.text for e in browser.find_elements(By.CSS_SELECTOR, listing))
+    committed = sorted(p.stem for p in (repo / "notebooks").glob("*.ipynb"))
+    assert sorted(Path(n).stem for n in shown) == committed, shown
+    assert all(n.endswith(".ipynb") for n in shown), shown
