@@ -292,11 +292,9 @@ class _GroupedAffine(torch.autograd.Function):
 
 
 # Weight gradients x.t() @ go with go of at least this many elements are computed as
-# (go.t().contiguous() @ x).t(): oneDNN's bf16/fp32 product with a transposed (N, out) operand and a
-# long reduction over N is slow at paper scale (B 10 x T 560: 120 vs 75 ms for the classifier's
-# 6144 x 2048 gradient on 2 threads), while at demo scale the extra transpose costs more than it
-# saves (118 vs 166 us). Below the threshold the products are exactly as before, so demo results
-# do not change.
+# (go.t().contiguous() @ x).t(): oneDNN's product with a transposed (N, out) operand and a long
+# reduction over N is slow at paper scale, while at demo scale the extra transpose costs more than
+# it saves (docs/performance.md). Below the threshold the plain product is used.
 WGRAD_TRANSPOSE_MIN = 1 << 21
 
 
@@ -317,11 +315,10 @@ def transpose_2d(a: Tensor) -> Tensor:
 
     torch copies a transposed matrix column by column of the source: with 1024 or more bf16
     columns the reads of one output row are 2 KB or more apart, conflict in the caches, and the copy
-    runs on one thread whatever the thread count (5600 x 2048 bf16: 27 ms on this CPU). A block of
-    256 source rows keeps the reads of an output row segment in cache and each block's copy is
-    split across threads: 6 ms on 2 threads, 12 ms on 1 (`make bench` times the paper step, which
-    transposes four such gradients per step). Narrower matrices, and tensors off the CPU (the
-    cache pattern is the CPU's), are copied as before."""
+    runs on one thread whatever the thread count. A block of 256 source rows keeps the reads of an
+    output row segment in cache and each block's copy is split across threads (docs/performance.md
+    has the measurements). Narrower matrices, and tensors off the CPU (the cache pattern is the
+    CPU's), are copied by ``a.t().contiguous()``."""
     n, c = a.shape
     if a.device.type != "cpu" or c < TRANSPOSE_MIN_COLS or n <= TRANSPOSE_ROWS:
         return a.t().contiguous()
@@ -340,7 +337,7 @@ def _grouped_affine(x: Tensor, ws: list[Tensor], bs: list[Tensor]) -> Tensor:
 
 def _affine(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
     """x (N, in) @ w (in, out) + b; through :class:`_GroupedAffine` (and :func:`_wgrad`) when the
-    output is large, else a plain ``addmm`` as before."""
+    output is large, else a plain ``addmm``."""
     if x.shape[0] * w.shape[1] >= WGRAD_TRANSPOSE_MIN:
         return _grouped_affine(x.unsqueeze(0), [w], [b])[0]
     return torch.addmm(b, x, w)

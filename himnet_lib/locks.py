@@ -14,7 +14,7 @@ The file holds the holder's host, pid and start time, for a human wondering who 
 flock on network file systems: works on local disks; on NFS it is emulated with byte-range locks
 (Linux >= 2.6.12) and on Lustre/GPFS it needs the ``flock`` mount option. Where it is not supported
 the lock raises ``OSError`` and the caller decides. Without ``fcntl`` (Windows) the locks are
-no-ops that always succeed: runs are then not protected between processes, as before the locks.
+no-ops that always succeed: runs are then not protected between processes.
 """
 
 from __future__ import annotations

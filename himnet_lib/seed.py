@@ -15,9 +15,8 @@ def seed_everything(seed: int, deterministic: bool = True) -> np.random.Generato
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(deterministic, warn_only=True)
-    # Deterministic mode also fills every new uninitialised tensor (torch.empty, the outputs of
-    # casts) with NaN, a pass over memory that cost ~1.5 ms of a ~21 ms bf16 demo step. No code here
-    # reads memory before writing it, so results do not change (checked: identical metrics).
+    # Deterministic mode also fills every new uninitialised tensor with NaN, a pass over memory that
+    # costs time per step (docs/performance.md); no code here reads memory before writing it.
     torch.utils.deterministic.fill_uninitialized_memory = False  # type: ignore[attr-defined]
     if torch.backends.cudnn.is_available():
         torch.backends.cudnn.benchmark = False

@@ -1,5 +1,5 @@
 """BaS-Net (Lee et al., AAAI 2020): background suppression with a filtering module and one CAS
-module shared by a base and a suppressed branch (``peer_implementations.md`` §2.2, §3.2).
+module shared by a base and a suppressed branch, as its published code does it (docs/ambiguities.md).
 
 * filtering module: conv k1 (2D -> h_f) + LReLU + conv k1 (h_f -> 1) + sigmoid -> foreground
   weights w (B,T) in (0,1) (h_f = ``model.attention_hidden``; BaS-Net: 512);

@@ -1,5 +1,5 @@
 """HAM-Net (Islam et al., AAAI 2021): hybrid attention — soft, semi-soft and hard — with four
-top-k MIL terms (``peer_implementations.md`` §2.2, §3.2).
+top-k MIL terms, as its published code does them (docs/ambiguities.md, Table 5 baselines).
 
 Network (both branches read the raw features X):
 
