@@ -25,7 +25,7 @@ from .localize import localize_proposals_nms_modes, localize_videos, results_obj
 from .losses import compose_losses
 from .metrics import detection_map, fg_bg_accuracy, snippet_classification_accuracy, snippet_memberships
 from .model import build_model
-from .records import dataset_fingerprint, load_outputs
+from .records import dataset_fingerprint, load_checkpoint, load_outputs
 
 # --- model variants ------------------------------------------------------------------------------
 
@@ -146,7 +146,8 @@ def load_run(run_dir: str | os.PathLike, data=None, device: str = "auto"):
                        f"(fingerprint {dataset_fingerprint(ds)} vs {params['data']['fingerprint']})")
     dev = select_device(device)
     model, _ = build_variant(cfg)
-    state = torch.load(ckpt_path, map_location=dev, weights_only=False)
+    state = load_checkpoint(ckpt_path, dev, identity=params.get("identity"),
+                            way_out=f"retrain it with himnet train --out {run_dir} --force")
     if state["iteration"] != cfg.train.iterations:
         raise RunError(f"{run_dir} is unfinished (iteration {state['iteration']} of {cfg.train.iterations}); "
                        "rerun himnet train to resume it")

@@ -29,7 +29,15 @@ from .errors import RunError
 from .inference import build_variant, evaluate_outputs, evaluation_dataset, infer_videos
 from .io import atomic_write, atomic_write_json, write_npz
 from .localize import write_results
-from .records import SELECTION_LAST, SELECTION_TEST, _params_record, _save_checkpoint, _write_history, same_run
+from .records import (
+    SELECTION_LAST,
+    SELECTION_TEST,
+    _params_record,
+    _save_checkpoint,
+    _write_history,
+    load_checkpoint,
+    same_run,
+)
 from .seed import restore_rng_state, rng_state, seed_everything
 
 
@@ -103,7 +111,8 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
 
     start, history, acc, best = 0, [], {}, None
     if ckpt_path.exists() and not force:
-        state = torch.load(ckpt_path, map_location=dev, weights_only=False)
+        state = load_checkpoint(ckpt_path, dev, identity=params["identity"],
+                                way_out="rerun with --force to discard it and retrain")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         restore_rng_state(state["rng"], data_rng)
