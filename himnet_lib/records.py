@@ -32,7 +32,7 @@ from . import __version__
 from .config import RunConfig, _flatten
 from .device import resolve_amp
 from .errors import RunError
-from .io import atomic_write, atomic_write_text
+from .io import atomic_write, atomic_write_text, loads_bounded
 from .paths import PROJECT_ROOT
 
 SELECTION_LAST = "last iterate"
@@ -101,6 +101,53 @@ def same_run(saved: dict, new: dict, ignore: Sequence[str] = ()) -> list[str]:
     if want is not None and have != want:
         diffs.append(f"data fingerprint: saved {have}, now {want}")
     return diffs
+
+
+# --- reading records back ------------------------------------------------------------------------
+
+# metrics.json of a finished run: key -> the types its value may have
+METRICS_SCHEMA: dict[str, tuple[type, ...]] = {
+    "tiou": (list,), "mAP": (list,), "average_mAP": (float, int), "snippet_acc": (float, int),
+    "fg_bg_acc": (float, int), "identity": (str,), "selection": (str,), "selected_iteration": (int,),
+}
+
+
+def read_record(path: Path, way_out: str = "rerun with --force to discard the run and retrain") -> dict:
+    """A JSON record of a run (params.json, metrics.json) as a dict; a missing, unreadable or
+    damaged one is one :class:`RunError` line naming the file and ``way_out``."""
+    try:
+        obj = loads_bounded(path.read_bytes())
+    except OSError as e:
+        raise RunError(f"record {path} cannot be read ({e.strerror or e}); {way_out}") from None
+    except ValueError as e:
+        raise RunError(f"record {path} is damaged ({str(e).splitlines()[0][:160]}); {way_out}") from None
+    if not isinstance(obj, dict):
+        raise RunError(f"record {path} is damaged (a JSON {type(obj).__name__}, not an object); {way_out}")
+    return obj
+
+
+def metrics_problem(metrics: dict, identity: str | None = None) -> str | None:
+    """Why ``metrics`` is not a finished run's metrics.json (of run ``identity`` when given), or None."""
+    for key, types in METRICS_SCHEMA.items():
+        if key not in metrics:
+            return f"no {key!r}"
+        v = metrics[key]
+        if not isinstance(v, types) or isinstance(v, bool):
+            return f"{key!r} is a {type(v).__name__}"
+    if len(metrics["mAP"]) != len(metrics["tiou"]):
+        return "'mAP' and 'tiou' differ in length"
+    if identity is not None and metrics["identity"] != identity:
+        return f"it belongs to run {metrics['identity']}, not {identity}"
+    return None
+
+
+def finished_metrics(run_dir: Path, identity: str | None = None) -> dict | None:
+    """The valid metrics.json of a finished run in ``run_dir``, or None (absent, damaged, foreign)."""
+    try:
+        m = read_record(run_dir / "metrics.json")
+    except RunError:
+        return None
+    return None if metrics_problem(m, identity) else m
 
 
 # --- files ---------------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ The reported model is the LAST iterate. ``train.select_on_test`` reproduces the 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import sys
@@ -36,9 +35,17 @@ from .records import (
     _save_checkpoint,
     _write_history,
     load_checkpoint,
+    metrics_problem,
+    read_record,
     same_run,
 )
 from .seed import restore_rng_state, rng_state, seed_everything
+
+
+def _runner_file(name: str) -> bool:
+    """A file the run's own machinery may write before params.json: hidden temporary files and the
+    run lock, the runner's log and the training notebook (``himnet reproduce --via notebook``)."""
+    return name.startswith(".") or name in ("runner.log", "executed.ipynb")
 
 
 def make_optimizer(model: torch.nn.Module, tc: TrainConfig) -> torch.optim.Adam:
@@ -84,16 +91,33 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
     params["data"]["num_train"] = len(ds.train_videos())
     params["data"]["num_eval"] = len(ds.test_videos())
 
+    for subset, vids in (("training", ds.train_videos()), ("evaluation", ds.test_videos())):
+        if not vids:
+            raise RunError(f"the dataset {data_root} has no {subset} videos")
+
     params_path, metrics_path, ckpt_path = run_dir / "params.json", run_dir / "metrics.json", run_dir / "checkpoint.pt"
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunError(f"--out {run_dir} is a file, not a directory; choose another --out")
+    if run_dir.is_dir() and not params_path.exists():
+        theirs = sorted(p.name for p in run_dir.iterdir() if not _runner_file(p.name))
+        if theirs:
+            raise RunError(f"--out {run_dir} is not empty and holds no run ({', '.join(theirs[:4])}"
+                           f"{', ...' if len(theirs) > 4 else ''}); refusing to overwrite it: choose a new or "
+                           "empty --out")
     if params_path.exists() and not force:
-        saved = json.loads(params_path.read_text())
+        saved = read_record(params_path)
         diffs = same_run(saved, params)
         if diffs:
             raise RunError(f"run directory {run_dir} holds a different run; refusing to overwrite it "
                            f"(use another --out, or --force to discard it). Differences: " + "; ".join(diffs[:8]))
         if metrics_path.exists():
+            metrics = read_record(metrics_path)
+            problem = metrics_problem(metrics, params["identity"])
+            if problem:
+                raise RunError(f"record {metrics_path} is not this run's finished metrics ({problem}); "
+                               "rerun with --force to discard it and retrain")
             log(f"run {run_dir} is already finished; nothing to do (use --force to retrain)")
-            return json.loads(metrics_path.read_text())
+            return metrics
     if force and run_dir.exists():
         for name in ("metrics.json", "predictions.json", "outputs.npz", "checkpoint.pt", "history.csv", "best.pt"):
             (run_dir / name).unlink(missing_ok=True)
