@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .config import RunConfig, TrainConfig, resolve_config
+from .config import RunConfig, TrainConfig, check_config, resolve_config
 from .data import load_dataset
 from .data.sampling import CoActionSampler, make_batch
 from .device import autocast, select_device, tune_cpu_allocator
@@ -76,11 +76,14 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
     t0 = time.time()
     log = log or (lambda s: print(s, file=sys.stderr))
     run_dir = Path(run_dir)
+    if num_threads is not None and num_threads < 1:
+        raise RunError(f"num_threads must be >= 1, got {num_threads}")
     if num_threads:
         torch.set_num_threads(int(num_threads))
     ds: Any = data if hasattr(data, "videos") else load_dataset(data, snippet_seconds=cfg.snippet_seconds)
     data_root = str(getattr(ds, "root", data))
     cfg = resolve_config(dataclasses.replace(cfg), feature_dim=ds.feature_dim, num_classes=ds.num_classes)
+    check_config(cfg)
     dev = select_device(device)
     if dev.type == "cpu":
         tune_cpu_allocator()

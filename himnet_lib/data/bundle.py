@@ -80,8 +80,8 @@ def read_ambiguous(path: Path, *, issues: Issues) -> dict[str, np.ndarray]:
     rows: dict[str, list[tuple[float, float]]] = {}
     try:
         text = read_text_utf8(path)
-    except (OSError, ValueError) as e:
-        raise Issues.fail(f"cannot read text file: {e}", file=str(path), field="ambiguous") from None
+    except (OSError, ValueError) as exc:
+        raise Issues.fail(f"cannot read text file: {exc}", file=str(path), field="ambiguous") from None
     for lineno, line in enumerate(text.splitlines(), 1):
         parts = line.split()
         if not parts:
