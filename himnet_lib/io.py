@@ -60,11 +60,13 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], mode: st
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(e, OSError) and e.filename is None:  # fsync/write errors name no file: name it
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from e
         raise
     return path
 

@@ -14,6 +14,7 @@ A run directory holds::
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import io
 import json
@@ -186,7 +187,9 @@ def load_checkpoint(path: Path, map_location=None, *, identity: str | None = Non
                        f"(an old format-1 checkpoint, or a planted file), and loading those could run code; "
                        f"{way_out}") from None
     except OSError as e:
-        raise RunError(f"checkpoint {path} cannot be read ({e.strerror or e}); {way_out}") from None
+        if e.errno in (errno.ENOENT, errno.EACCES, errno.EPERM, errno.EISDIR):
+            raise RunError(f"checkpoint {path} cannot be read ({e.strerror or e}); {way_out}") from None
+        raise RunError(f"checkpoint {path} is damaged ({e.strerror or e}); {way_out}") from None
     except Exception as e:  # torch reports truncated or damaged archives as RuntimeError, EOFError, ...
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
         raise RunError(f"checkpoint {path} is damaged ({type(e).__name__}: {reason}); {way_out}") from None
