@@ -191,8 +191,9 @@ def load_checkpoint(path: Path, map_location=None, *, identity: str | None = Non
             raise RunError(f"checkpoint {path} cannot be read ({e.strerror or e}); {way_out}") from None
         raise RunError(f"checkpoint {path} is damaged ({e.strerror or e}); {way_out}") from None
     except Exception as e:  # torch reports truncated or damaged archives as RuntimeError, EOFError, ...
-        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
-        raise RunError(f"checkpoint {path} is damaged ({type(e).__name__}: {reason}); {way_out}") from None
+        reason = (str(e).strip().splitlines() or [""])[0][:160]
+        raise RunError(f"checkpoint {path} is damaged ({type(e).__name__}{': ' + reason if reason else ''}); "
+                       f"{way_out}") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         have = state.get("format", 1) if isinstance(state, dict) else type(state).__name__
         raise RunError(f"checkpoint {path} has format {have}, this himnet reads format {CHECKPOINT_FORMAT}; "
