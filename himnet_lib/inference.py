@@ -21,7 +21,8 @@ from .device import autocast, select_device
 from .diagnostics import attention_diagnostics
 from .errors import RunError
 from .groundtruth import gt_from_dataset, predictions_from_proposals
-from .localize import localize_proposals_nms_modes, localize_videos, results_object, write_results
+from .io import loads_bounded
+from .localize import RESULTS_VERSION, localize_proposals_nms_modes, localize_videos, results_object, write_results
 from .losses import compose_losses
 from .metrics import detection_map, fg_bg_accuracy, snippet_classification_accuracy, snippet_memberships
 from .model import build_model
@@ -160,7 +161,9 @@ def load_run(run_dir: str | os.PathLike, data=None, device: str = "auto"):
 
 def predict_run(run_dir, data, out, *, subset: str | None = None, overrides: dict | None = None,
                 device: str = "auto") -> dict:
-    """Localize ``subset`` (default: the test subset) with a trained run; write ActivityNet JSON."""
+    """Localize ``subset`` (default: the test subset) with a trained run; write ActivityNet JSON.
+    An existing ``out`` is replaced only when it is a result file that himnet wrote."""
+    _check_result_target(Path(out))
     cfg, ds, model, dev = load_run(run_dir, data, device)
     cfg = apply_overrides(cfg, overrides or {})
     videos = ds.subset(subset) if subset else ds.test_videos()
@@ -173,6 +176,19 @@ def predict_run(run_dir, data, out, *, subset: str | None = None, overrides: dic
                             durations={v.name: v.duration for v in videos})
     write_results(Path(out), preds)
     return preds
+
+
+def _check_result_target(out: Path) -> None:
+    if out.is_dir():
+        raise RunError(f"--out {out} is a directory; give the result file's path")
+    if out.exists():
+        try:
+            ours = loads_bounded(out.read_bytes()).get("version") == RESULTS_VERSION
+        except (OSError, ValueError, AttributeError):
+            ours = False
+        if not ours:
+            raise RunError(f"--out {out} exists and is not a result file written by himnet; refusing to "
+                           "overwrite it: choose another --out")
 
 
 def relocalize(run_dir, data=None, localize_overrides: dict | None = None,

@@ -74,6 +74,7 @@ __all__ = [
 
 
 ATTENTION_NORMS = ("none", "minmax")
+RESULTS_VERSION = "himnet-study"  # the "version" of the result files written here
 
 
 def normalize_attention(attention: np.ndarray, mode: str = "none") -> np.ndarray:
@@ -530,7 +531,7 @@ def results_object(props: Mapping[str, Proposals], classes: Sequence[str], cfg: 
                                              p.score.tolist())]
                for name, p in props.items()}
     return {
-        "version": "himnet-study",
+        "version": RESULTS_VERSION,
         "results": results,
         "external_data": {"used": False, "details": f"HiM-Net localization: nms={nms}, "
                                                     f"{len(cfg.thresholds)} attention thresholds"},

@@ -113,7 +113,8 @@ METRICS_SCHEMA: dict[str, tuple[type, ...]] = {
 }
 
 
-def read_record(path: Path, way_out: str = "rerun with --force to discard the run and retrain") -> dict:
+def read_record(path: Path, way_out: str = "retrain: himnet train --force, or delete the run folder "
+                                        "(himnet reproduce)") -> dict:
     """A JSON record of a run (params.json, metrics.json) as a dict; a missing, unreadable or
     damaged one is one :class:`RunError` line naming the file and ``way_out``."""
     try:

@@ -118,7 +118,7 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
             problem = metrics_problem(metrics, params["identity"])
             if problem:
                 raise RunError(f"record {metrics_path} is not this run's finished metrics ({problem}); "
-                               "rerun with --force to discard it and retrain")
+                               "retrain: himnet train --force, or delete the run folder (himnet reproduce)")
             log(f"run {run_dir} is already finished; nothing to do (use --force to retrain)")
             return metrics
     if force and run_dir.exists():
@@ -139,7 +139,8 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
     start, history, acc, best = 0, [], {}, None
     if ckpt_path.exists() and not force:
         state = load_checkpoint(ckpt_path, dev, identity=params["identity"],
-                                way_out="rerun with --force to discard it and retrain")
+                                way_out="retrain: himnet train --force, or delete the run folder "
+                                        "(himnet reproduce)")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         restore_rng_state(state["rng"], data_rng)

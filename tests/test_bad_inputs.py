@@ -185,6 +185,10 @@ CASES: list[tuple[str, str, Setup, str]] = [
      "is not empty and holds no run"),
     ("out_is_file", "`train --out` an existing file", _out_is_file, "is a file, not a directory"),
     ("out_under_file", "`train --out` below a file (a file in the way)", _out_under_file, "Not a directory"),
+    ("localize_out_user_file", "`localize --out` an existing file that himnet did not write",
+     lambda tmp, smoke, run: (tmp / "mine.json").write_text('{"mine": 1}') and
+     ["localize", "--run", str(run), "--data", str(smoke), "--out", str(tmp / "mine.json")],
+     "exists and is not a result file written by himnet"),
     ("params_truncated", "truncated `params.json` of a run",
      _resume(lambda d: (d / "params.json").write_text((d / "params.json").read_text()[:100])),
      "params.json is damaged"),
