@@ -77,7 +77,7 @@ def test_localize_video_sparse_path_equals_dense_path(seed, monkeypatch):
 
 
 def test_100k_snippet_video_localizes_under_1gb_and_60s():
-    """Bound: peak RSS increase < 1 GB and < 60 s for both NMS modes (the (R, R) matrix path needed 5.9 GB)."""
+    """Bound: peak RSS increase < 1 GB and < 60 s for both NMS modes."""
     proc = subprocess.run([sys.executable, str(BENCH / "bench_localize.py"), "--long", "100000"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr

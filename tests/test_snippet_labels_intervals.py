@@ -47,7 +47,7 @@ def test_reversed_segment_covers_nothing():
 
 
 def test_3000_segments_on_100k_snippets_stay_small():
-    """Bound: peak RSS increase < 200 MB (the dense (N, T) form needed 2.6 GB)."""
+    """Bound: peak RSS increase < 200 MB."""
     code = """
 import sys, numpy as np
 sys.path.insert(0, sys.argv[1])
