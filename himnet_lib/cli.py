@@ -1,7 +1,8 @@
 """The ``himnet`` command line: argument parsing only, every command calls into the library.
 
 User-facing errors (:class:`himnet_lib.errors.HimnetError`) are printed as one line on stderr with
-exit status 2; no traceback is shown for bad data or refused runs.
+exit status 2; no traceback is shown for bad data or refused runs, nor for an OSError
+(disk full, read-only folder, a file in the way), which names its path.
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ def _run_config(args: argparse.Namespace):
 @_command("train")
 def _train(args: argparse.Namespace) -> int:
     from .train import train_run
+    if args.threads is not None and args.threads < 1:
+        raise HimnetError(f"--threads must be >= 1, got {args.threads}")
     cfg = _run_config(args)
     m = train_run(cfg, args.data, args.out, device=args.device, force=args.force,
                   num_threads=args.threads, stop_after=args.stop_after)
@@ -103,7 +106,16 @@ def _localize(args: argparse.Namespace) -> int:
 
 @_command("reproduce")
 def _reproduce(args: argparse.Namespace) -> int:
+    from .registry import study_notebooks
     from .runs import reproduce
+    for flag, value in (("--seeds", args.seeds), ("--seeds-other", args.seeds_other), ("--workers", args.workers),
+                        ("--threads", 1 if args.threads is None else args.threads)):
+        if value < 1:
+            raise HimnetError(f"{flag} must be >= 1, got {value}")
+    unknown = [n for n in args.notebooks or [] if n not in study_notebooks()]
+    if unknown:
+        raise HimnetError(f"unknown study notebook(s) {', '.join(map(repr, unknown))}; "
+                          f"choose from {', '.join(study_notebooks())}")
     reproduce(args.profile, data_root=str(args.data) if args.data else None, seeds=args.seeds,
               seeds_other=args.seeds_other, workers=args.workers, executor=args.executor, results=args.results,
               notebooks=args.notebooks, reading=args.reading, threads=args.threads, via=args.via)
@@ -193,13 +205,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) or "(no message)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return _COMMANDS[args.command](args)
     except HimnetError as e:
-        print(f"himnet {args.command}: error: {e}", file=sys.stderr)
+        print(f"himnet {args.command}: error: {_one_line(str(e))}", file=sys.stderr)
+        return 2
+    except OSError as e:  # disk full, read-only folder, a file in the way: what was written stays
+        where = " -> ".join(str(f) for f in (e.filename, e.filename2) if f is not None) or "(no path given)"
+        print(f"himnet {args.command}: error: {where}: {e.strerror or e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"himnet {args.command}: interrupted", file=sys.stderr)

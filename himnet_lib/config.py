@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -183,7 +184,60 @@ def parse_override(text: str) -> tuple[str, Any]:
 def apply_overrides(cfg: RunConfig, overrides: Mapping[str, Any]) -> RunConfig:
     for key, value in overrides.items():
         _assign(cfg, _qualify(key), value)
+    check_config(cfg)
     return cfg
+
+
+SAMPLINGS = ("perturb", "uniform")
+AMPS = ("none", "bf16", "auto")
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def check_config(cfg: RunConfig) -> None:
+    """Range-check every setting; the first bad one raises one :class:`HimnetError` line naming it
+    (training would otherwise fail later with a traceback, or silently train nothing)."""
+    t = cfg.train
+    rules: list[tuple[str, bool, str]] = [
+        ("snippet_seconds", _finite(cfg.snippet_seconds) and cfg.snippet_seconds > 0, "a finite number > 0"),
+        ("train.iterations", t.iterations >= 1, "an integer >= 1"),
+        ("train.batch_size", t.batch_size >= 1, "an integer >= 1"),
+        ("train.n_pairs", 0 <= t.n_pairs and 2 * t.n_pairs <= t.batch_size,
+         f"an integer in [0, batch_size / 2 = {t.batch_size // 2}] (each pair is two videos of the batch)"),
+        ("train.seq_len", t.seq_len >= 1, "an integer >= 1"),
+        ("train.sampling", t.sampling in SAMPLINGS, f"one of {', '.join(SAMPLINGS)}"),
+        ("train.lr", _finite(t.lr) and t.lr > 0, "a finite number > 0"),
+        ("train.weight_decay", _finite(t.weight_decay) and t.weight_decay >= 0, "a finite number >= 0"),
+        ("train.seed", t.seed >= 0, "an integer >= 0"),
+        ("train.log_interval", t.log_interval >= 1, "an integer >= 1"),
+        ("train.eval_interval", t.eval_interval >= 0, "an integer >= 0 (0 = never)"),
+        ("train.checkpoint_interval", t.checkpoint_interval >= 1, "an integer >= 1"),
+        ("train.amp", t.amp in AMPS, f"one of {', '.join(AMPS)}"),
+        ("train.val_fraction", _finite(t.val_fraction) and 0 <= t.val_fraction < 1, "a number in [0, 1)"),
+        ("model.attention_hidden", cfg.model.attention_hidden >= 1, "an integer >= 1"),
+        ("model.head_hidden", cfg.model.head_hidden is None or cfg.model.head_hidden >= 1, "an integer >= 1 or null"),
+        ("model.feature_dim", cfg.model.feature_dim >= 1, "an integer >= 1"),
+        ("model.num_classes", cfg.model.num_classes >= 1, "an integer >= 1"),
+        *[(f"model.{k}", _finite(getattr(cfg.model, k)) and 0 <= getattr(cfg.model, k) < 1, "a number in [0, 1)")
+          for k in ("ccm_dropout", "attention_dropout", "attention_logit_dropout", "dropout", "head_input_dropout")],
+        ("localize.thresholds", all(_finite(x) for x in cfg.localize.thresholds), "finite numbers"),
+        ("localize.nms_iou", _finite(cfg.localize.nms_iou) and 0 <= cfg.localize.nms_iou <= 1, "a number in [0, 1]"),
+        ("localize.max_proposals_per_video",
+         cfg.localize.max_proposals_per_video is None or cfg.localize.max_proposals_per_video >= 1,
+         "an integer >= 1 or null"),
+    ]
+    for key, ok, want in rules:
+        if not ok:
+            section, _, name = key.rpartition(".")
+            value = getattr(getattr(cfg, section) if section else cfg, name)
+            raise HimnetError(f"setting {key} must be {want}, got {value!r}")
+    for section in ("model", "localize"):  # their __post_init__ checks (enums) after in-place overrides
+        try:
+            dataclasses.replace(getattr(cfg, section))
+        except (TypeError, ValueError) as e:
+            raise HimnetError(f"setting {section}: {e}") from None
 
 
 def resolve_config(cfg: RunConfig, *, feature_dim: int, num_classes: int) -> RunConfig:

@@ -37,7 +37,6 @@ Validation choices (where the official code crashes or is silent), all raising
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from .errors import EvaluationError
+from .io import loads_bounded
 
 __all__ = [
     "GroundTruth",
@@ -147,9 +147,8 @@ def _read_json(path: str | os.PathLike, what: str) -> Any:
     if not path.is_file():
         raise EvaluationError(f"{what} file not found: {path}")
     try:
-        with open(path, "rb") as f:
-            return json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        return loads_bounded(path.read_bytes())
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError and the bounds
         raise EvaluationError(f"malformed JSON in {what} file {path}: {e}") from None
 
 

@@ -18,11 +18,12 @@ from .config import RunConfig, apply_overrides
 from .data import load_dataset
 from .device import autocast, select_device
 from .errors import RunError
-from .localize import localize_videos, write_results
+from .io import loads_bounded
+from .localize import RESULTS_VERSION, localize_videos, write_results
 from .losses import compose_losses
 from .model import build_model
 from .readouts import READOUT_NAMES, READOUTS, evaluate_outputs, evaluation_dataset, readout_key, relocalize
-from .records import dataset_fingerprint
+from .records import dataset_fingerprint, load_checkpoint
 
 __all__ = ["build_variant", "infer_videos", "load_run", "predict_run",
            # re-exported from himnet_lib.readouts
@@ -78,7 +79,8 @@ def load_run(run_dir: str | os.PathLike, data=None, device: str = "auto"):
                        f"(fingerprint {dataset_fingerprint(ds)} vs {params['data']['fingerprint']})")
     dev = select_device(device)
     model, _ = build_variant(cfg)
-    state = torch.load(ckpt_path, map_location=dev, weights_only=False)
+    state = load_checkpoint(ckpt_path, dev, identity=params.get("identity"),
+                            way_out=f"retrain it with himnet train --out {run_dir} --force")
     if state["iteration"] != cfg.train.iterations:
         raise RunError(f"{run_dir} is unfinished (iteration {state['iteration']} of {cfg.train.iterations}); "
                        "rerun himnet train to resume it")
@@ -91,7 +93,9 @@ def load_run(run_dir: str | os.PathLike, data=None, device: str = "auto"):
 
 def predict_run(run_dir, data, out, *, subset: str | None = None, overrides: dict | None = None,
                 device: str = "auto") -> dict:
-    """Localize ``subset`` (default: the test subset) with a trained run; write ActivityNet JSON."""
+    """Localize ``subset`` (default: the test subset) with a trained run; write ActivityNet JSON.
+    An existing ``out`` is replaced only when it is a result file that himnet wrote."""
+    _check_result_target(Path(out))
     cfg, ds, model, dev = load_run(run_dir, data, device)
     cfg = apply_overrides(cfg, overrides or {})
     videos = ds.subset(subset) if subset else ds.test_videos()
@@ -104,3 +108,16 @@ def predict_run(run_dir, data, out, *, subset: str | None = None, overrides: dic
                             durations={v.name: v.duration for v in videos})
     write_results(Path(out), preds)
     return preds
+
+
+def _check_result_target(out: Path) -> None:
+    if out.is_dir():
+        raise RunError(f"--out {out} is a directory; give the result file's path")
+    if out.exists():
+        try:
+            ours = loads_bounded(out.read_bytes()).get("version") == RESULTS_VERSION
+        except (OSError, ValueError, AttributeError):
+            ours = False
+        if not ours:
+            raise RunError(f"--out {out} exists and is not a result file written by himnet; refusing to "
+                           "overwrite it: choose another --out")

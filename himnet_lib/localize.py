@@ -37,6 +37,7 @@ Output proposals are sorted by descending score (stable: class index, then NMS o
 
 from __future__ import annotations
 
+import heapq
 import json
 import os
 from dataclasses import dataclass, field
@@ -59,6 +60,9 @@ __all__ = [
     "interval_iou",
     "hard_nms",
     "soft_nms",
+    "overlap_pairs",
+    "hard_nms_sparse",
+    "soft_nms_sparse",
     "localize_video",
     "localize_video_nms_modes",
     "localize_videos_nms_modes",
@@ -70,6 +74,7 @@ __all__ = [
 
 
 ATTENTION_NORMS = ("none", "minmax")
+RESULTS_VERSION = "himnet-study"  # the "version" of the result files written here
 
 
 def normalize_attention(attention: np.ndarray, mode: str = "none") -> np.ndarray:
@@ -275,6 +280,118 @@ def soft_nms(scores: np.ndarray, iou: np.ndarray, sigma: float = 0.3) -> tuple[n
     return keep, kscore
 
 
+# Above this many candidates of one video, NMS works on the overlapping pairs only (memory linear
+# in the candidates) instead of the (R, R) IoU matrix; both give the same selections bit for bit.
+DENSE_MAX_CANDIDATES = 2048
+
+
+def overlap_pairs(start: np.ndarray, end: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The overlapping pairs of half-open intervals ``[start, end)`` sorted by start, as CSR rows.
+
+    ``group`` (R,) splits the intervals into sets of pairwise disjoint ones (the runs of one
+    threshold), so that each set's overlaps with an interval are one contiguous range found by
+    binary search. Returns ``(ptr (R+1,), nbr (P,), iou (P,))``: row ``b`` lists every ``j`` (``b``
+    itself included) whose interval overlaps ``b``'s, ascending, with the IoU computed as
+    :func:`interval_iou` does.
+    """
+    s, e = np.asarray(start, np.float64), np.asarray(end, np.float64)
+    R = s.size
+    rows, cols = [], []
+    for g in np.unique(group):
+        members = np.flatnonzero(group == g)                    # ascending start, disjoint, so ends ascend too
+        lo = np.searchsorted(e[members], s, side="right")       # first member ending after b starts
+        hi = np.searchsorted(s[members], e, side="left")        # first member starting at or after b ends
+        cnt = np.maximum(hi - lo, 0)
+        b = np.repeat(np.arange(R), cnt)
+        first = np.repeat(lo - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt)
+        rows.append(b)
+        cols.append(members[first + np.arange(b.size)])
+    b = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    j = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+    order = np.lexsort((j, b))
+    b, j = b[order], j[order]
+    ptr = np.concatenate([[0], np.cumsum(np.bincount(b, minlength=R))]).astype(np.int64)
+    # the same operations, in the same order, as interval_iou on one entry of its matrix
+    inter = np.minimum(e[b], e[j])
+    inter -= np.maximum(s[b], s[j])
+    np.maximum(inter, 0.0, out=inter)
+    length = e - s
+    union = length[b] + length[j]
+    union -= inter
+    iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    return ptr, j, iou
+
+
+def hard_nms_sparse(scores: np.ndarray, pairs: tuple[np.ndarray, np.ndarray, np.ndarray],
+                    iou_threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`hard_nms` from :func:`overlap_pairs` instead of an (R, R) matrix (same output).
+
+    Scores do not change in hard NMS, so the selection order is the order of descending score
+    (ties -> lowest index); a candidate is kept unless a kept one suppressed it.
+    """
+    ptr, nbr, iou = pairs
+    K, R = scores.shape
+    keep = np.full((K, R), -1, np.int64)
+    kscore = np.full((K, R), np.nan)
+    over = iou > iou_threshold
+    for k in range(K):
+        row = scores[k]
+        cand = np.flatnonzero(np.isfinite(row))
+        cand = cand[np.lexsort((cand, -row[cand]))]
+        gone = np.zeros(R, bool)
+        n = 0
+        for b in cand.tolist():
+            if gone[b]:
+                continue
+            keep[k, n] = b
+            kscore[k, n] = row[b]
+            n += 1
+            lo, hi = ptr[b], ptr[b + 1]
+            gone[nbr[lo:hi][over[lo:hi]]] = True
+            gone[b] = True
+    return keep, kscore
+
+
+def soft_nms_sparse(scores: np.ndarray, pairs: tuple[np.ndarray, np.ndarray, np.ndarray],
+                    sigma: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`soft_nms` from :func:`overlap_pairs` instead of an (R, R) matrix (same output).
+
+    A candidate's score changes only when an overlapping one is taken (elsewhere the decay is
+    exactly 1), so a heap keyed by (-score, index) with stale entries skipped gives the same
+    argmax sequence, ties to the lowest index, in O(P log R) instead of O(R²).
+    """
+    ptr, nbr, iou = pairs
+    decay = np.exp(-(iou ** 2) / sigma)
+    K, R = scores.shape
+    keep = np.full((K, R), -1, np.int64)
+    kscore = np.full((K, R), np.nan)
+    for k in range(K):
+        alive = np.isfinite(scores[k])
+        cur = np.where(alive, scores[k], -np.inf).astype(np.float64)
+        heap = [(-v, i) for i, v in zip(np.flatnonzero(alive).tolist(), cur[alive].tolist())]
+        heapq.heapify(heap)
+        n = 0
+        while heap:
+            neg, b = heapq.heappop(heap)
+            if not alive[b] or cur[b] != -neg:                  # taken, or a stale score
+                continue
+            keep[k, n] = b
+            kscore[k, n] = cur[b]
+            n += 1
+            alive[b] = False
+            cur[b] = -np.inf
+            lo, hi = ptr[b], ptr[b + 1]
+            idx = nbr[lo:hi]
+            live = alive[idx]
+            idx = idx[live]
+            if idx.size:
+                new = cur[idx] * decay[lo:hi][live]
+                cur[idx] = new
+                for i, v in zip(idx.tolist(), new.tolist()):
+                    heapq.heappush(heap, (-v, i))
+    return keep, kscore
+
+
 # --- one video --------------------------------------------------------------------------------
 
 def localize_video(attention: np.ndarray, cas_supp: np.ndarray, cfg: LocalizeConfig,
@@ -317,15 +434,19 @@ def localize_video_nms_modes(attention: np.ndarray, cas_supp: np.ndarray, cfg: L
     if s.size == 0:
         return {m: Proposals.empty() for m in nms_modes}
     order = np.lexsort((ti, e, s))                              # tie order: start, end, threshold
-    s, e = s[order], e[order]
+    s, e, ti = s[order], e[order], ti[order]
     score = oic_scores(w[:, classes], s, e, cfg.oic_flank) + cfg.gamma * p[classes][None, :]  # (R, K)
-    iou = interval_iou(s, e + 1)
+    dense = s.size <= DENSE_MAX_CANDIDATES
+    overlap: np.ndarray | tuple[np.ndarray, np.ndarray, np.ndarray] = (
+        interval_iou(s, e + 1) if dense else overlap_pairs(s, e + 1, ti))
     out = {}
     for mode in nms_modes:
         if mode == "nms":
-            keep, kscore = hard_nms(score.T, iou, cfg.nms_iou)
+            keep, kscore = (hard_nms(score.T, overlap, cfg.nms_iou) if dense  # type: ignore[arg-type]
+                            else hard_nms_sparse(score.T, overlap, cfg.nms_iou))  # type: ignore[arg-type]
         else:
-            keep, kscore = soft_nms(score.T, iou, cfg.soft_sigma)
+            keep, kscore = (soft_nms(score.T, overlap, cfg.soft_sigma) if dense  # type: ignore[arg-type]
+                            else soft_nms_sparse(score.T, overlap, cfg.soft_sigma))  # type: ignore[arg-type]
         out[mode] = _selected(keep, kscore, mode, s, e, classes, cfg, snippet_seconds, ambiguous, duration)
     return out
 
@@ -410,7 +531,7 @@ def results_object(props: Mapping[str, Proposals], classes: Sequence[str], cfg: 
                                              p.score.tolist())]
                for name, p in props.items()}
     return {
-        "version": "himnet-study",
+        "version": RESULTS_VERSION,
         "results": results,
         "external_data": {"used": False, "details": f"HiM-Net localization: nms={nms}, "
                                                     f"{len(cfg.thresholds)} attention thresholds"},

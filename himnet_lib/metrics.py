@@ -442,12 +442,18 @@ def snippet_labels(segments: np.ndarray, segment_classes: np.ndarray, num_snippe
         raise EvaluationError(f"snippet_labels: {seg.shape[0]} segments but {cls.shape[0]} classes")
     if cls.size and (cls.min() < 0 or cls.max() >= num_classes):
         raise EvaluationError(f"snippet_labels: segment class out of range [0, {num_classes})")
+    if not snippet_seconds > 0:
+        raise EvaluationError(f"snippet_labels: snippet_seconds must be > 0, got {snippet_seconds}")
     centre = (np.arange(num_snippets, dtype=np.float64) + 0.5) * snippet_seconds
-    covered = (centre[None, :] >= seg[:, :1]) & (centre[None, :] < seg[:, 1:])   # (N, T)
-    onehot = np.zeros((cls.size, num_classes), dtype=np.int64)
-    onehot[np.arange(cls.size), cls] = 1
+    # centres ascend, so each segment covers the snippets [lo, hi): binary search, not an (N, T) matrix
+    lo = np.searchsorted(centre, seg[:, 0], side="left")          # first centre >= start
+    hi = np.searchsorted(centre, seg[:, 1], side="left")          # first centre >= end
+    valid = ~(np.isnan(seg[:, 0]) | np.isnan(seg[:, 1])) & (hi > lo)  # NaN bounds cover nothing
+    count = np.zeros((num_snippets + 1, num_classes), dtype=np.int64)
+    np.add.at(count, (lo[valid], cls[valid]), 1)
+    np.add.at(count, (hi[valid], cls[valid]), -1)
     member = np.zeros((num_snippets, num_classes + 1), dtype=bool)
-    member[:, :num_classes] = (covered.T.astype(np.int64) @ onehot) > 0
+    member[:, :num_classes] = np.cumsum(count, axis=0)[:num_snippets] > 0
     member[:, num_classes] = ~member[:, :num_classes].any(axis=1)
     return member
 

@@ -17,7 +17,6 @@ display.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,14 +24,55 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["RunDir", "RecordError", "METRICS_REQUIRED"]
+from .errors import RunError
+from .io import loads_bounded
 
-# keys every finished run's metrics.json has (a record without them is not a finished run)
-METRICS_REQUIRED = ("average_mAP", "mAP", "tiou", "snippet_acc", "fg_bg_acc")
+__all__ = ["RunDir", "METRICS_SCHEMA", "read_record", "metrics_problem", "finished_metrics"]
+
+# metrics.json of a finished run: key -> the types its value may have
+METRICS_SCHEMA: dict[str, tuple[type, ...]] = {
+    "tiou": (list,), "mAP": (list,), "average_mAP": (float, int), "snippet_acc": (float, int),
+    "fg_bg_acc": (float, int), "identity": (str,), "selection": (str,), "selected_iteration": (int,),
+}
 
 
-class RecordError(ValueError):
-    """A run record that is missing, unreadable or not of this schema (names the file)."""
+def read_record(path: Path, way_out: str = "retrain: himnet train --force, or delete the run folder "
+                                        "(himnet reproduce)") -> dict:
+    """A JSON record of a run (params.json, metrics.json) as a dict; a missing, unreadable or
+    damaged one is one :class:`RunError` line naming the file and ``way_out``."""
+    try:
+        obj = loads_bounded(path.read_bytes())
+    except OSError as e:
+        raise RunError(f"record {path} cannot be read ({e.strerror or e}); {way_out}") from None
+    except ValueError as e:
+        raise RunError(f"record {path} is damaged ({str(e).splitlines()[0][:160]}); {way_out}") from None
+    if not isinstance(obj, dict):
+        raise RunError(f"record {path} is damaged (a JSON {type(obj).__name__}, not an object); {way_out}")
+    return obj
+
+
+def metrics_problem(metrics: dict, identity: str | None = None) -> str | None:
+    """Why ``metrics`` is not a finished run's metrics.json (of run ``identity`` when given), or None."""
+    for key, types in METRICS_SCHEMA.items():
+        if key not in metrics:
+            return f"no {key!r}"
+        v = metrics[key]
+        if not isinstance(v, types) or isinstance(v, bool):
+            return f"{key!r} is a {type(v).__name__}"
+    if len(metrics["mAP"]) != len(metrics["tiou"]):
+        return "'mAP' and 'tiou' differ in length"
+    if identity is not None and metrics["identity"] != identity:
+        return f"it belongs to run {metrics['identity']}, not {identity}"
+    return None
+
+
+def finished_metrics(run_dir: Path, identity: str | None = None) -> dict | None:
+    """The valid metrics.json of a finished run in ``run_dir``, or None (absent, damaged, foreign)."""
+    try:
+        m = read_record(RunDir(run_dir).metrics_path)
+    except RunError:
+        return None
+    return None if metrics_problem(m, identity) else m
 
 
 @dataclass(frozen=True)
@@ -86,31 +126,22 @@ class RunDir:
         """metrics.json and params.json are there (see :meth:`metrics` for whether they are valid)."""
         return self.metrics_path.is_file() and self.params_path.is_file()
 
-    def _json(self, path: Path) -> dict[str, Any]:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise RecordError(f"{path}: missing (not a finished run?)") from None
-        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
-            raise RecordError(f"{path}: unreadable ({type(e).__name__}: {e}); retrain with --force") from None
-        if not isinstance(data, dict):
-            raise RecordError(f"{path}: not a JSON object; retrain with --force")
-        return data
-
-    def metrics(self, required: tuple[str, ...] = METRICS_REQUIRED) -> dict[str, Any]:
-        """metrics.json, checked for the ``required`` keys (fractions)."""
-        m = self._json(self.metrics_path)
-        missing = [k for k in required if k not in m]
-        if missing:
-            raise RecordError(f"{self.metrics_path}: not a run record of this version (missing {', '.join(missing)})"
-                              "; retrain with --force")
+    def metrics(self, required: tuple[str, ...] | None = None) -> dict[str, Any]:
+        """metrics.json, checked against :data:`METRICS_SCHEMA` (or only for the ``required`` keys):
+        a missing, damaged or foreign record is one :class:`RunError` line naming the file."""
+        m = read_record(self.metrics_path)
+        problem = (metrics_problem(m) if required is None else
+                   next((f"no {k!r}" for k in required if k not in m), None))
+        if problem:
+            raise RunError(f"record {self.metrics_path} is not a finished run's metrics ({problem}); retrain: "
+                           "himnet train --force, or delete the run folder (himnet reproduce)")
         return m
 
     def params(self) -> dict[str, Any]:
         """params.json (must hold ``config``)."""
-        p = self._json(self.params_path)
+        p = read_record(self.params_path)
         if "config" not in p:
-            raise RecordError(f"{self.params_path}: no 'config'; not a run record of this version")
+            raise RunError(f"record {self.params_path} has no 'config'; not a run record of this version")
         return p
 
     def loss_weights(self) -> dict[str, float]:
@@ -128,7 +159,7 @@ class RunDir:
 
     def predictions(self) -> dict[str, list[dict]]:
         """predictions.json's ``results``: ``{video: [{"label", "segment", "score"}, ...]}``."""
-        return self._json(self.predictions_path)["results"]
+        return read_record(self.predictions_path)["results"]
 
     def history(self):
         import pandas as pd

@@ -6,7 +6,6 @@ or on Slurm (submitit). The tables built from the run records are :mod:`himnet_l
 from __future__ import annotations
 
 import functools
-import json
 import os
 import secrets
 import socket
@@ -27,6 +26,7 @@ from .locks import FileLock, holder, run_lock
 from .paths import notebooks_dir, results_dir
 from .records import DATA_DIMENSIONS, dataset_fingerprint, same_run
 from .registry import STUDY, study_notebooks
+from .rundir import finished_metrics, read_record
 from .study import RunSpec, benchmarks, unique_runs
 from .train import train_run
 
@@ -66,9 +66,13 @@ def _finished(run_dir: Path, spec: RunSpec, fingerprint: str | None = None) -> b
     fingerprint) are the spec's: a results folder reused with other data is not mistaken for done."""
     if not (run_dir / "metrics.json").exists() or not (run_dir / "params.json").exists():
         return False
-    saved = json.loads((run_dir / "params.json").read_text())
+    try:
+        saved = read_record(run_dir / "params.json")
+    except RunError:
+        return False  # damaged: training names it
     want = {"config": spec.config().to_dict(), "data": {"fingerprint": fingerprint}}
-    return not same_run(saved, want, ignore=DATA_DIMENSIONS)  # dimensions come from the data
+    return (not same_run(saved, want, ignore=DATA_DIMENSIONS)  # dimensions come from the data
+            and finished_metrics(run_dir, saved.get("identity")) is not None)  # a valid record of this run
 
 
 def notebook_parameters(spec: RunSpec, data_root: Path, run_dir: Path, threads: int) -> dict[str, Any]:

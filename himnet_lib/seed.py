@@ -27,9 +27,12 @@ def seed_everything(seed: int, deterministic: bool = True) -> np.random.Generato
 
 def rng_state(gen: np.random.Generator) -> dict:
     """Everything needed to continue a run's random streams exactly (for checkpoints)."""
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    # plain types and tensors only: checkpoints are read with torch.load(weights_only=True)
     return {
         "python": random.getstate(),
-        "numpy_global": np.random.get_state(),
+        "numpy_global": (name, torch.from_numpy(np.asarray(keys).astype(np.int64)), int(pos), int(has_gauss),
+                         float(gauss)),
         "numpy_data": gen.bit_generator.state,
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -38,7 +41,9 @@ def rng_state(gen: np.random.Generator) -> dict:
 
 def restore_rng_state(state: dict, gen: np.random.Generator) -> None:
     random.setstate(state["python"])
-    np.random.set_state(state["numpy_global"])
+    name, keys, pos, has_gauss, gauss = state["numpy_global"]
+    keys = keys.numpy() if isinstance(keys, torch.Tensor) else np.asarray(keys)
+    np.random.set_state((name, keys.astype(np.uint32), pos, has_gauss, gauss))
     gen.bit_generator.state = state["numpy_data"]
     torch.set_rng_state(state["torch"])
     if state.get("cuda") and torch.cuda.is_available():

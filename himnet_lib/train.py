@@ -9,7 +9,6 @@ The reported model is the LAST iterate. ``train.select_on_test`` reproduces the 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import sys
@@ -21,7 +20,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .config import RunConfig, TrainConfig, resolve_config
+from .config import RunConfig, TrainConfig, check_config, resolve_config
 from .data import load_dataset
 from .data.sampling import CoActionSampler, make_batch
 from .device import autocast, select_device, tune_cpu_allocator
@@ -32,8 +31,23 @@ from .localize import write_results
 from .losses import balanced_config, effective_weights
 from .process import restored_process_settings
 from .readouts import evaluate_outputs, evaluation_dataset
-from .records import SELECTION_LAST, SELECTION_TEST, params_record, same_run, save_checkpoint, write_history
+from .records import (
+    SELECTION_LAST,
+    SELECTION_TEST,
+    load_checkpoint,
+    params_record,
+    same_run,
+    save_checkpoint,
+    write_history,
+)
+from .rundir import metrics_problem, read_record
 from .seed import restore_rng_state, rng_state, seed_everything
+
+
+def _runner_file(name: str) -> bool:
+    """A file the run's own machinery may write before params.json: hidden temporary files and the
+    run lock, the runner's log and the training notebook (``himnet reproduce --via notebook``)."""
+    return name.startswith(".") or name in ("runner.log", "executed.ipynb")
 
 
 def make_optimizer(model: torch.nn.Module, tc: TrainConfig) -> torch.optim.Adam:
@@ -74,11 +88,14 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
     t0 = time.time()
     log = log or (lambda s: print(s, file=sys.stderr))
     run_dir = Path(run_dir)
+    if num_threads is not None and num_threads < 1:
+        raise RunError(f"num_threads must be >= 1, got {num_threads}")
     if num_threads:
         torch.set_num_threads(int(num_threads))
     ds: Any = data if hasattr(data, "videos") else load_dataset(data, snippet_seconds=cfg.snippet_seconds)
     data_root = str(getattr(ds, "root", data))
     cfg = resolve_config(dataclasses.replace(cfg), feature_dim=ds.feature_dim, num_classes=ds.num_classes)
+    check_config(cfg)
     dev = select_device(device)
     if dev.type == "cpu":
         tune_cpu_allocator()
@@ -93,16 +110,33 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
     # the λ each term trains with (loss.balance resolved on the training labels)
     params["loss_weights"] = effective_weights(loss_cfg, train_labels, cfg.train.seq_len)
 
+    for subset, vids in (("training", ds.train_videos()), ("evaluation", ds.test_videos())):
+        if not vids:
+            raise RunError(f"the dataset {data_root} has no {subset} videos")
+
     params_path, metrics_path, ckpt_path = run_dir / "params.json", run_dir / "metrics.json", run_dir / "checkpoint.pt"
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunError(f"--out {run_dir} is a file, not a directory; choose another --out")
+    if run_dir.is_dir() and not params_path.exists():
+        theirs = sorted(p.name for p in run_dir.iterdir() if not _runner_file(p.name))
+        if theirs:
+            raise RunError(f"--out {run_dir} is not empty and holds no run ({', '.join(theirs[:4])}"
+                           f"{', ...' if len(theirs) > 4 else ''}); refusing to overwrite it: choose a new or "
+                           "empty --out")
     if params_path.exists() and not force:
-        saved = json.loads(params_path.read_text())
+        saved = read_record(params_path)
         diffs = same_run(saved, params)
         if diffs:
             raise RunError(f"run directory {run_dir} holds a different run; refusing to overwrite it "
                            f"(use another --out, or --force to discard it). Differences: " + "; ".join(diffs[:8]))
         if metrics_path.exists():
+            metrics = read_record(metrics_path)
+            problem = metrics_problem(metrics, params["identity"])
+            if problem:
+                raise RunError(f"record {metrics_path} is not this run's finished metrics ({problem}); "
+                               "retrain: himnet train --force, or delete the run folder (himnet reproduce)")
             log(f"run {run_dir} is already finished; nothing to do (use --force to retrain)")
-            return json.loads(metrics_path.read_text())
+            return metrics
     if force and run_dir.exists():
         for name in ("metrics.json", "predictions.json", "outputs.npz", "checkpoint.pt", "history.csv", "best.pt"):
             (run_dir / name).unlink(missing_ok=True)
@@ -119,7 +153,9 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
 
     start, history, acc, best = 0, [], {}, None
     if ckpt_path.exists() and not force:
-        state = torch.load(ckpt_path, map_location=dev, weights_only=False)
+        state = load_checkpoint(ckpt_path, dev, identity=params["identity"],
+                                way_out="retrain: himnet train --force, or delete the run folder "
+                                        "(himnet reproduce)")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         restore_rng_state(state["rng"], data_rng)

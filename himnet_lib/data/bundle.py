@@ -27,7 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import DataError
-from ..io import atomic_write, atomic_write_text
+from ..io import atomic_write, atomic_write_text, read_text_utf8
 from .dataset import Dataset, Video
 from .safe_npy import load_npy, save_object_array
 from .validate import Issues, check_features, most_common
@@ -78,7 +78,11 @@ def _names(seq: Any, *, issues: Issues, file: str, video: str | None, field: str
 def read_ambiguous(path: Path, *, issues: Issues) -> dict[str, np.ndarray]:
     """``Ambiguous_test.txt``: ``vid  start end`` per line (fields split on any whitespace)."""
     rows: dict[str, list[tuple[float, float]]] = {}
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+    try:
+        text = read_text_utf8(path)
+    except (OSError, ValueError) as exc:
+        raise Issues.fail(f"cannot read text file: {exc}", file=str(path), field="ambiguous") from None
+    for lineno, line in enumerate(text.splitlines(), 1):
         parts = line.split()
         if not parts:
             continue
@@ -186,8 +190,14 @@ def read_bundle(root: str | Path, *, snippet_seconds: float, feature_dim: int | 
     dims = [f.shape[1] for f in feats if isinstance(f, np.ndarray) and f.ndim == 2]
     ref_dim = feature_dim if feature_dim is not None else most_common(dims)
     videos: list[Video] = []
+    seen: set[str] = set()
     for i, vid in enumerate(videonames):
         ok = True
+        if vid in seen:
+            issues.report("duplicate video name (its ground truth would be merged with the other's)",
+                          file=str(ann / "videoname.npy"), video=vid, field="videoname")
+            continue
+        seen.add(vid)
         segs = parse_segments(arrays["segments"][i], issues=issues, file=str(ann / "segments.npy"), video=vid)
         ok &= segs is not None
         seg_names = _names(arrays["labels"][i], issues=issues, file=str(ann / "labels.npy"), video=vid,

@@ -24,7 +24,6 @@ Choices (documented, they differ from BaS-Net's hard-coded ``class_dict``):
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
+from ..io import loads_bounded, read_text_utf8
 from .bundle import parse_segments
 from .dataset import Dataset, Video
 from .safe_npy import load_npy
@@ -44,6 +44,18 @@ SUBSETS = ("train", "test")
 
 def is_pervideo(root: str | Path) -> bool:
     return (Path(root) / GT_FILE).is_file()
+
+
+def _text_file(path: Path) -> str:
+    try:
+        return read_text_utf8(path)
+    except (OSError, ValueError) as e:
+        raise Issues.fail(f"cannot read text file: {e}", file=str(path)) from None
+
+
+def safe_name(name: str) -> bool:
+    """A video or subset name usable as one path component (no separator, no '..', not absolute)."""
+    return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name and "\0" not in name
 
 
 def stream_path(root: Path, subset: str, stream: str, video: str) -> Path:
@@ -81,7 +93,7 @@ def read_pervideo(root: str | Path, *, snippet_seconds: float, feature_dim: int 
     root = Path(root)
     gt_path = root / GT_FILE
     try:
-        gt = json.loads(gt_path.read_text())
+        gt = loads_bounded(gt_path.read_bytes())
         database = gt["database"]
         if not isinstance(database, dict):
             raise TypeError("'database' is not an object")
@@ -91,7 +103,7 @@ def read_pervideo(root: str | Path, *, snippet_seconds: float, feature_dim: int 
 
     cl_path = root / "classlist.txt"
     if cl_path.is_file():
-        classes = [ln.strip() for ln in cl_path.read_text().splitlines() if ln.strip()]
+        classes = [ln.strip() for ln in _text_file(cl_path).splitlines() if ln.strip()]
     else:
         classes = sorted({str(a.get("label")) for v in database.values() if isinstance(v, dict)
                           for a in v.get("annotations", []) if isinstance(a, dict) and a.get("label") is not None})
@@ -102,13 +114,23 @@ def read_pervideo(root: str | Path, *, snippet_seconds: float, feature_dim: int 
     if any(p.is_file() for _, p in splits):
         for subset, p in splits:
             if p.is_file():
-                entries += [(name, subset) for name in p.read_text().split()]
+                entries += [(name, subset) for name in _text_file(p).split()]
     else:
         entries = [(vid, str(v.get("subset", ""))) if isinstance(v, dict) else (vid, "")
                    for vid, v in database.items()]
 
     records: list[tuple[Any, ...]] = []
+    seen: set[str] = set()
     for vid, subset in entries:
+        if not safe_name(vid) or (subset and not safe_name(subset)):
+            issues.report("video name is not a plain file name (a path separator, '..' or an absolute path): "
+                          "its feature paths would leave the data root", file=str(gt_path), video=vid, field="name")
+            continue
+        if vid in seen:
+            issues.report("duplicate video name (its ground truth would be merged with the other's)",
+                          file=str(gt_path), video=vid, field="name")
+            continue
+        seen.add(vid)
         entry = database.get(vid)
         if not isinstance(entry, dict):
             issues.report("video listed in the split file has no entry in gt.json", file=str(gt_path),

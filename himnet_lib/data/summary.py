@@ -128,6 +128,11 @@ def check_data(root: str | Path, *, snippet_seconds: float = DEFAULT_SNIPPET_SEC
                 _ = v.features  # loading the lazy features is the check
             except DataError as e:
                 issues.add(e)
+    if ds is not None and not issues:  # training needs both subsets (one emptied by problems above is not repeated)
+        for subset, vids in ((ds.train_subset, ds.train_videos()), (ds.test_subset, ds.test_videos())):
+            if not vids:
+                issues.add(DataError(f"the {subset!r} subset has no usable videos (training needs train and test "
+                                     "videos)", file=str(root), field="subset"))
     if issues:
         lines = [f"{root}: {len(issues.items)} problem(s) found:"] + [f"  - {m}" for m in issues.messages()]
         return False, "\n".join(lines)

@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
-from ..io import atomic_write_json
+from ..io import atomic_write_json, umask_mode
 from .bundle import write_bundle
 
 MARKER_FILE = "synthetic.json"
@@ -532,7 +532,7 @@ def make_synthetic(preset: str | SyntheticConfig, seed: int = 0, out: str | os.P
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     old = None
     try:
-        os.chmod(tmp, 0o755)
+        os.chmod(tmp, umask_mode(0o777))  # mkdtemp creates 0700
         _, ann, feats = generate(cfg, seed)
         write_bundle(tmp, cfg.name, classes=ann.classes, videonames=ann.names, subsets=ann.subsets,
                      segments=ann.segments,

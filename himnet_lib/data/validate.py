@@ -72,6 +72,14 @@ def check_features(x: np.ndarray, *, issues: Issues, file: str, video: str,
         issues.report(f"features contain NaN/Inf in {bad_rows.size} of {T} snippets (first at snippet {bad_rows[0]})",
                       file=file, video=video, field="features")
         ok = False
+    elif T and x.dtype.itemsize > 4 and np.issubdtype(x.dtype, np.floating):
+        with np.errstate(over="ignore"):  # the overflow is what is looked for
+            wide = ~np.isfinite(x.astype(np.float32)).all(axis=1)
+        if wide.any():
+            bad_rows = np.flatnonzero(wide)
+            issues.report(f"features do not fit float32 (|x| > {np.finfo(np.float32).max:.3g}) in {bad_rows.size} "
+                          f"of {T} snippets (first at snippet {bad_rows[0]})", file=file, video=video, field="features")
+            ok = False
     return ok
 
 
