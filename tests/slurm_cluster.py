@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ class Cluster:
     root: Path
     conf: Path
     env: dict[str, str]
+    munge_dir: Path | None = None
     pids: dict[str, int] = field(default_factory=dict)
 
     def run(self, *cmd: str, timeout: float = 30) -> str:
@@ -109,18 +111,18 @@ def start(root: Path) -> Cluster:
         raise Unavailable("no /etc/munge/munge.key (Debian's munge package creates it)")
     host = socket.gethostname().split(".")[0]
     root.mkdir(parents=True, exist_ok=True)
-    for d in ("state", "spool", "munge"):
+    for d in ("state", "spool"):
         (root / d).mkdir(exist_ok=True)
-    os.chown(root / "munge", munge_user.pw_uid, munge_user.pw_gid)
-    os.chmod(root, 0o755)
+    # munged's files: a folder the munge user can reach (pytest's tmp folders are root-only)
+    mdir = Path(tempfile.mkdtemp(prefix="himnet-munge-"))
+    os.chmod(mdir, 0o755)
+    os.chown(mdir, munge_user.pw_uid, munge_user.pw_gid)
     conf = root / "slurm.conf"
     conf.write_text(_conf(root, host))
     env = dict(os.environ, SLURM_CONF=str(conf))
     for var in [k for k in env if k.startswith(("SLURM_", "SBATCH_", "SRUN_")) and k != "SLURM_CONF"]:
         del env[var]
-    sock = root / "munge" / "munge.socket"
-    env["MUNGE_SOCKET"] = str(sock)  # not read by slurm's plugin: the default socket is used too, below
-    cluster = Cluster(root, conf, env)
+    cluster = Cluster(root, conf, env, munge_dir=mdir)
     sbin = "/usr/sbin"
     # munge: Slurm's auth plugin talks to the default socket (/run/munge), so munged serves there
     run_dir = Path("/run/munge")
@@ -128,11 +130,11 @@ def start(root: Path) -> Cluster:
     os.chown(run_dir, munge_user.pw_uid, munge_user.pw_gid)
     if subprocess.run(["munge", "-n"], capture_output=True).returncode != 0:
         subprocess.run(["runuser", "-u", "munge", "--", f"{sbin}/munged", "--force",
-                        f"--pid-file={root}/munge/munged.pid", f"--log-file={root}/munge/munged.log",
-                        f"--seed-file={root}/munge/munged.seed"], check=False, capture_output=True)
+                        f"--pid-file={mdir}/munged.pid", f"--log-file={mdir}/munged.log",
+                        f"--seed-file={mdir}/munged.seed"], check=False, capture_output=True)
         _wait(lambda: subprocess.run(["munge", "-n"], capture_output=True).returncode == 0, 20,
-              "munged did not answer", root / "munge" / "munged.log")
-        pidfile = root / "munge" / "munged.pid"
+              "munged did not answer", mdir / "munged.log")
+        pidfile = mdir / "munged.pid"
         if pidfile.exists():
             cluster.pids["munged"] = int(pidfile.read_text().split()[0])
     try:
@@ -176,3 +178,5 @@ def stop(cluster: Cluster) -> None:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+    if cluster.munge_dir is not None:
+        shutil.rmtree(cluster.munge_dir, ignore_errors=True)
