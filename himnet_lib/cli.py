@@ -218,15 +218,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--via", choices=["process", "notebook"], default="process",
                    help="train runs in worker processes (default) or by papermill on 01_train, one kernel per run")
     s = c.add_argument_group("Slurm (with --executor slurm; docs/cluster.md)")
-    s.add_argument("--slurm-partition", default=None, help="partition (default: the cluster's default partition)")
-    s.add_argument("--slurm-time", default=None,
+    s.add_argument("--slurm-partition", metavar="P", default=None,
+                   help="partition (default: the cluster's default partition)")
+    s.add_argument("--slurm-time", metavar="T", default=None,
                    help="time limit per run: minutes or [D-]HH:MM:SS (default: the profile's estimate with a margin)")
-    s.add_argument("--slurm-account", default=None, help="account to charge")
-    s.add_argument("--slurm-qos", default=None, help="quality of service")
-    s.add_argument("--slurm-cpus-per-task", type=int, default=None,
+    s.add_argument("--slurm-account", metavar="A", default=None, help="account to charge")
+    s.add_argument("--slurm-qos", metavar="Q", default=None, help="quality of service")
+    s.add_argument("--slurm-cpus-per-task", metavar="N", type=int, default=None,
                    help="CPUs per run, also its torch threads (default: --threads, else 1)")
-    s.add_argument("--slurm-mem", default=None, help="memory per run, e.g. 8G")
-    s.add_argument("--slurm-gpus-per-task", type=int, default=None,
+    s.add_argument("--slurm-mem", metavar="M", default=None, help="memory per run, e.g. 8G")
+    s.add_argument("--slurm-gpus-per-task", metavar="G", type=int, default=None,
                    help="GPUs per run (a run on a GPU trains on CUDA)")
     s.add_argument("--slurm-set", action="append", metavar="KEY=VALUE",
                    help="any other submitit Slurm parameter or sbatch option, e.g. --slurm-set constraint=a100 "

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 RELAY_ENV = "HIMNET_PROGRESS_FILE"
-PLAIN_EVERY_S = 10.0  # at most one plain count line per this many seconds, unless a run ended
+PLAIN_EVERY_S = 10.0  # at most one plain count line per this many seconds (each run's end has its own line)
 
 
 def stderr_log(line: str) -> None:
@@ -62,14 +62,14 @@ class Progress:
         counts = (finished, running, pending, failed)
         if counts == self._last:
             return
-        ended = self._last is None or counts[0] != self._last[0] or counts[3] != self._last[3]
         self._last = counts
         if self._bar is not None:
             self._bar.n = finished + failed
             self._bar.set_postfix_str(f"running {running}, pending {pending}, failed {failed}", refresh=True)
             return
         now = time.time()
-        if ended or now - self._last_line >= PLAIN_EVERY_S:
+        last = finished + failed == self.total
+        if last or now - self._last_line >= PLAIN_EVERY_S:
             self._last_line = now
             self.log(f"{self.what}: {finished} finished, {running} running, {pending} pending, {failed} failed "
                      f"of {self.total} ({now - self.t0:.0f}s)")

@@ -312,7 +312,8 @@ def submit(fn: Callable[..., Any], jobs: list[tuple], *, folder: Path, cfg: dict
                    f"{params['cpus_per_task']} CPU(s) each; task -> run in {folder / arrays[0] / 'tasks.tsv'}")
     with workers.hard_exit_hook(lambda: cancel(arrays, wait=False)):
         try:
-            return _watch(tasks, arrays, log, progress)
+            with workers.sigterm_interrupts():  # a notebook kernel stopped by SIGTERM cancels too
+                return _watch(tasks, arrays, log, progress)
         except BaseException:
             with workers.stopping():
                 cancel(arrays)

@@ -97,6 +97,12 @@ def _wait(check, timeout: float, what: str, log: Path | None = None) -> None:
     raise Unavailable(f"{what} within {timeout:.0f}s {tail}")
 
 
+def _pid(path: Path, log: Path) -> int:
+    """The pid a daemon writes to ``path`` (waiting until the file has it)."""
+    _wait(lambda: path.exists() and path.read_text().strip().isdigit(), 20, f"no pid in {path.name}", log)
+    return int(path.read_text().strip())
+
+
 def start(root: Path) -> Cluster:
     for exe in ("slurmctld", "slurmd", "munged", "sbatch", "squeue", "scancel", "sinfo"):
         if not shutil.which(exe) and not Path(f"/usr/sbin/{exe}").exists():
@@ -114,7 +120,7 @@ def start(root: Path) -> Cluster:
     for d in ("state", "spool"):
         (root / d).mkdir(exist_ok=True)
     # munged's files: a folder the munge user can reach (pytest's tmp folders are root-only)
-    mdir = Path(tempfile.mkdtemp(prefix="himnet-munge-"))
+    mdir = Path(tempfile.mkdtemp(prefix="slurmtest-munge-"))
     os.chmod(mdir, 0o755)
     os.chown(mdir, munge_user.pw_uid, munge_user.pw_gid)
     conf = root / "slurm.conf"
@@ -139,18 +145,16 @@ def start(root: Path) -> Cluster:
             cluster.pids["munged"] = int(pidfile.read_text().split()[0])
     try:
         subprocess.run([f"{sbin}/slurmctld", "-f", str(conf)], env=env, check=True, capture_output=True, timeout=30)
-        _wait(lambda: (root / "slurmctld.pid").exists(), 20, "slurmctld wrote no pid", root / "slurmctld.log")
-        cluster.pids["slurmctld"] = int((root / "slurmctld.pid").read_text().split()[0])
+        cluster.pids["slurmctld"] = _pid(root / "slurmctld.pid", root / "slurmctld.log")
         subprocess.run([f"{sbin}/slurmd", "-f", str(conf)], env=env, check=True, capture_output=True, timeout=30)
-        _wait(lambda: (root / "slurmd.pid").exists(), 20, "slurmd wrote no pid", root / "slurmd.log")
-        cluster.pids["slurmd"] = int((root / "slurmd.pid").read_text().split()[0])
+        cluster.pids["slurmd"] = _pid(root / "slurmd.pid", root / "slurmd.log")
 
         def idle() -> bool:
             out = subprocess.run(["sinfo", "-h", "-p", "main", "-o", "%T"], env=env, capture_output=True,
                                  text=True).stdout
             return out.strip().startswith("idle")
         _wait(idle, 40, "the node did not become idle", root / "slurmd.log")
-    except (subprocess.SubprocessError, OSError, Unavailable) as e:
+    except Exception as e:  # any failure to start: stop what did start, then skip with the reason
         stop(cluster)
         raise Unavailable(f"slurm did not start: {e}") from None
     return cluster

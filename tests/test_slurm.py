@@ -7,9 +7,11 @@ reason where the daemons cannot start (no slurm-wlm/munge, not root). Timings ar
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -26,14 +28,18 @@ HIMNET = [sys.executable, "-m", "himnet_lib"]
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+def cluster():
     pytest.importorskip("submitit")
+    # the daemons' state outside pytest's temporary folders, which other pytest runs may prune
+    root = Path(tempfile.mkdtemp(prefix="slurmtest-"))
     try:
-        c = slurm_cluster.start(tmp_path_factory.mktemp("slurm"))
+        c = slurm_cluster.start(root)
     except slurm_cluster.Unavailable as e:
+        shutil.rmtree(root, ignore_errors=True)
         pytest.skip(f"no Slurm test cluster: {e}")
     yield c
     slurm_cluster.stop(c)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def _env(cluster, tmp: Path) -> dict:
@@ -147,18 +153,19 @@ def _wait_running(cluster, array: str, n: int, timeout: float = 120) -> None:
 
 def test_scancel_is_reported_within_seconds_and_a_resubmission_finishes(cluster, tmp_path, smoke_root):
     p = _long(cluster, tmp_path, smoke_root, "Exp 1", 3000)
-    array = _array_id(p.wait_for("submitted Slurm array"))
+    line = p.wait_for("submitted Slurm array")
+    array, task = _array_id(line), line.split("task(s) ")[1].split("..")[0]  # one run: a plain job
     _wait_running(cluster, array, 1)
     end = time.time() + 120
     while not list((tmp_path / "runs").glob("*/checkpoint.pt")):
         assert time.time() < end and p.p.poll() is None, p.text[-2000:]
         time.sleep(0.3)
     t0 = time.time()
-    subprocess.run(["scancel", f"{array}_0"], env=cluster.env, check=True)
+    subprocess.run(["scancel", task], env=cluster.env, check=True)
     assert p.finish(60) == 3, p.text[-2000:]
     took = time.time() - t0
     err = p.wait_for("RUNERROR")
-    assert f"job {array}_0" in err and "cancelled" in err and "smoke-s0-" in err, err
+    assert f"job {task} " in err and "cancelled" in err and "smoke-s0-" in err, err
     assert took < 10, f"reported {took:.1f}s after scancel"
 
     t1 = time.time()
