@@ -34,6 +34,7 @@ TIME_MARGIN = 1.5     # estimate x margin = the default time limit
 TIME_MIN_MINUTES = 10
 
 POLL_S = 2.0            # squeue every this many seconds
+COMPLETING_GRACE_S = 3.0  # a task completing without a result file this long has failed or was cancelled
 VANISHED_GRACE_S = 15.0  # a task gone from squeue gets this long for its result file (shared filesystems)
 SQUEUE_FAILING_S = 300.0  # squeue failing this long ends the wait with an error
 # pending reasons that only the user can resolve: the task would wait for ever
@@ -229,8 +230,10 @@ class _Task:
     job_id: str
     run: str
     result: Path
+    run_dir: Path = Path()
     state: str = "PENDING"
     vanished_at: float | None = None
+    completing_since: float | None = None
     done: bool = False
 
 
@@ -303,7 +306,8 @@ def submit(fn: Callable[..., Any], jobs: list[tuple], *, folder: Path, cfg: dict
         lines = [ln.strip() for ln in str(e).splitlines() if "error" in ln.lower()]
         raise HimnetError(f"sbatch refused the array: {lines[-1] if lines else str(e).splitlines()[0]}") from None
     arrays = sorted({j.job_id.split("_")[0] for j in submitted})
-    tasks = [_Task(j.job_id, args[0].run_id, Path(j.paths.result_pickle)) for j, args in zip(submitted, jobs)]
+    tasks = [_Task(j.job_id, args[0].run_id, Path(j.paths.result_pickle), Path(args[2]))
+             for j, args in zip(submitted, jobs)]
     (folder / arrays[0]).mkdir(parents=True, exist_ok=True)
     (folder / arrays[0] / "tasks.tsv").write_text("".join(f"{t.job_id}\t{t.run}\n" for t in tasks))
     where = params.get("partition") or "the default partition"
@@ -350,6 +354,21 @@ def _watch(tasks: list[_Task], arrays: list[str], log, progress) -> list[str]:
                     failures.append(f"{t.run}: job {t.job_id} failed: {result[1]}")
                     progress.write(f"job {t.job_id} (run {t.run}) FAILED: {result[1]}")
                 continue
+            if state == "COMPLETING" and result is None:
+                # a task writes its result before its processes end, so a task being torn down
+                # without one was cancelled or failed (Slurm says which only once it is gone,
+                # KillWait and more later); the run's own record settles a result file in transit
+                t.completing_since = t.completing_since or now
+                if now - t.completing_since > COMPLETING_GRACE_S:
+                    t.done = True
+                    if (t.run_dir / "metrics.json").exists():
+                        t.state = "COMPLETED"
+                        progress.write(f"job {t.job_id} (run {t.run}) finished")
+                    else:
+                        t.state = "ENDED"
+                        failures.append(f"{t.run}: job {t.job_id} ended without a result (cancelled or failed)")
+                        progress.write(f"job {t.job_id} (run {t.run}) ended without a result (cancelled or failed)")
+                    continue
             if state in ACTIVE:
                 t.state, t.vanished_at = state, None
                 if state == "PENDING" and reason in HOPELESS:

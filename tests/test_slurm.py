@@ -165,7 +165,7 @@ def test_scancel_is_reported_within_seconds_and_a_resubmission_finishes(cluster,
     assert p.finish(60) == 3, p.text[-2000:]
     took = time.time() - t0
     err = p.wait_for("RUNERROR")
-    assert f"job {task} " in err and "cancelled" in err and "smoke-s0-" in err, err
+    assert f"job {task} " in err and "cancelled" in err and "smoke-s0-" in err, err  # job id and run id
     assert took < 10, f"reported {took:.1f}s after scancel"
 
     t1 = time.time()
