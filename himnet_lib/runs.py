@@ -296,10 +296,12 @@ def _local(jobs: list[tuple], *, via: str, workers: int, threads: int, log, t0: 
     progress = progress or Progress(n, "runs", log)
     with WorkerPool(min(max(1, workers), n), init=_worker_init, initargs=(threads,)) as pool:
         pending = {pool.submit(_claim_and_train, j, False, via): (j, False) for j in jobs}
+        first_pass, held = n, 0
         for key, outcome, value in pool.results(poll=1.0):
             if key >= 0:
                 job, waited = pending.pop(key)
                 spec = job[0]
+                first_pass -= not waited
                 if outcome in (ERROR, DIED):  # report every failure at the end, keep the others going
                     done += 1
                     why = f"worker {value} while training it" if outcome == DIED else str(value)
@@ -310,12 +312,15 @@ def _local(jobs: list[tuple], *, via: str, workers: int, threads: int, log, t0: 
                     progress.write(f"{_what(spec)} is being trained by another process ({who or 'unknown'}); "
                                    "will wait for it after the free runs")
                     pending[pool.submit(_claim_and_train, job, True, via)] = (job, True)
+                    held += 1
                 else:
                     done += 1
                     counts[value] += 1
                     progress.write(f"[{done}/{n}] {_what(spec)} "
                                    f"{'done' if value == TRAINED else 'finished by another process, reused'}, "
                                    f"{time.time() - t0:.0f}s elapsed")
+                if first_pass == 0 and held and not waited:
+                    progress.write(f"waiting for {held} run(s) held by other processes")
             running = len(pool.running())
             progress.update(done - len(failures), running, n - done - running, len(failures))
     progress.close()

@@ -234,6 +234,7 @@ class _Task:
     state: str = "PENDING"
     vanished_at: float | None = None
     completing_since: float | None = None
+    restarts: int | None = None
     done: bool = False
 
 
@@ -253,6 +254,16 @@ def _queue_states(array_ids: Sequence[str]) -> dict[str, tuple[str, str]] | None
         if len(parts) == 3:
             out[parts[0]] = (parts[1], parts[2])
     return out
+
+
+def _restarts(job_id: str) -> int | None:
+    """How often Slurm requeued the job (``Restarts`` of ``scontrol show job``)."""
+    try:
+        out = _run(["scontrol", "show", "job", "-o", job_id], timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r"\bRestarts=(\d+)", out)
+    return int(m[1]) if m else None
 
 
 def _result(task: _Task) -> tuple[str, str] | None:
@@ -354,6 +365,12 @@ def _watch(tasks: list[_Task], arrays: list[str], log, progress) -> list[str]:
                     failures.append(f"{t.run}: job {t.job_id} failed: {result[1]}")
                     progress.write(f"job {t.job_id} (run {t.run}) FAILED: {result[1]}")
                 continue
+            if state == "RUNNING" and t.state != "RUNNING":
+                t.restarts = _restarts(t.job_id)  # a requeue (time limit, preemption) counts up
+            if state == "COMPLETING" and result is None and (_restarts(t.job_id) or 0) > (t.restarts or 0):
+                state = "REQUEUED"  # being requeued: it resumes from the run's checkpoint
+            if state != "COMPLETING":
+                t.completing_since = None
             if state == "COMPLETING" and result is None:
                 # a task writes its result before its processes end, so a task being torn down
                 # without one was cancelled or failed (Slurm says which only once it is gone,

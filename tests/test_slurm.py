@@ -152,7 +152,7 @@ def _wait_running(cluster, array: str, n: int, timeout: float = 120) -> None:
 
 
 def test_scancel_is_reported_within_seconds_and_a_resubmission_finishes(cluster, tmp_path, smoke_root):
-    p = _long(cluster, tmp_path, smoke_root, "Exp 1", 3000)
+    p = _long(cluster, tmp_path, smoke_root, "Exp 1", 1500)
     line = p.wait_for("submitted Slurm array")
     array, task = _array_id(line), line.split("task(s) ")[1].split("..")[0]  # one run: a plain job
     _wait_running(cluster, array, 1)
@@ -169,7 +169,7 @@ def test_scancel_is_reported_within_seconds_and_a_resubmission_finishes(cluster,
     assert took < 10, f"reported {took:.1f}s after scancel"
 
     t1 = time.time()
-    q = _long(cluster, tmp_path, smoke_root, "Exp 1", 3000)
+    q = _long(cluster, tmp_path, smoke_root, "Exp 1", 1500)
     assert q.finish(400) == 0, q.text[-3000:]
     (run_dir,) = (tmp_path / "runs").glob("smoke-*")
     assert (run_dir / "metrics.json").exists()
