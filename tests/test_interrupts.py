@@ -219,3 +219,23 @@ def test_notebook_phase_interrupt_stops_the_kernel_and_removes_temporary_noteboo
         assert "Traceback" not in "\n".join(p.lines)
     finally:
         p.kill()
+
+
+@pytest.mark.notebooks
+def test_a_failed_notebook_leaves_no_temporary_file_and_stale_ones_are_removed(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    src = tmp_path / "bad.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x: int = 1", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("raise ValueError('broken on purpose')")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, src)
+    out = tmp_path / "out" / "bad.ipynb"
+    out.parent.mkdir()
+    stale = out.with_name(f".bad.ipynb.running-{os.uname().nodename}-999999999-deadbeef.ipynb")
+    stale.write_text("{}")  # left by a killed process of this host
+    with pytest.raises(runs.RunError, match="broken on purpose") as e:
+        runs.execute_notebook(str(src), out, {"x": 2}, cell_timeout=120)
+    failed = out.with_name("bad.failed.ipynb")
+    assert str(failed) in str(e.value) and failed.exists() and not out.exists()
+    assert sorted(p.name for p in out.parent.iterdir()) == ["bad.failed.ipynb"]
