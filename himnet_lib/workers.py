@@ -216,7 +216,15 @@ class _Worker:
     def __init__(self, ctx, init, initargs):
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_worker_main, args=(child, os.getpid(), init, initargs), daemon=True)
-        self.proc.start()
+        # started with SIGINT ignored, which the new interpreter keeps: a Ctrl-C during its imports
+        # must not print a KeyboardInterrupt traceback (the parent handles the interrupt)
+        main = threading.current_thread() is threading.main_thread()
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        try:
+            self.proc.start()
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, old)
         child.close()
         self.task: int | None = None
 
