@@ -387,8 +387,10 @@ def _train_groups(groups: Sequence[tuple[Sequence[RunSpec], str | os.PathLike]],
         fingerprint = dataset_fingerprint(load_dataset(data_root, snippet_seconds=unique[0].config().snippet_seconds))
         jobs += [(s, str(Path(data_root).resolve()), str((runs_dir / s.run_id).resolve()), threads, fingerprint)
                  for s in unique if not _finished(runs_dir / s.run_id, s, fingerprint)]
+    how = (f"{workers} worker(s), {threads} thread(s) each" if executor == "local"
+           else f"up to {workers} job(s) at once, torch threads = the CPUs each job is granted")
     log(f"{n_unique} distinct runs, {n_unique - len(jobs)} already finished, {len(jobs)} to train "
-        f"({executor}, via {via}, {workers} worker(s), {threads} thread(s) each)")
+        f"({executor}, via {via}, {how})")
     failures: list[str] = []
     t0 = time.time()
     if executor == "local":
