@@ -104,10 +104,28 @@ def _localize(args: argparse.Namespace) -> int:
     return 0
 
 
+SLURM_OPTIONS = ("partition", "time", "account", "qos", "cpus_per_task", "mem", "gpus_per_task")
+
+
+def _slurm_settings(args: argparse.Namespace) -> dict | None:
+    from .slurm import settings
+    given = {k: getattr(args, f"slurm_{k}") for k in SLURM_OPTIONS}
+    if args.executor != "slurm":
+        named = [f"--slurm-{k.replace('_', '-')}" for k, v in given.items() if v is not None]
+        named += ["--slurm-set"] * bool(args.slurm_set) + ["--cluster"] * bool(args.cluster)
+        if named:
+            raise HimnetError(f"{', '.join(named)} need --executor slurm")
+        return None
+    return settings(args.cluster, given, args.slurm_set or [])
+
+
 @_command("reproduce")
 def _reproduce(args: argparse.Namespace) -> int:
+    import shlex
+
     from .registry import study_notebooks
     from .runs import reproduce
+    from .workers import sigterm_interrupts
     for flag, value in (("--seeds", args.seeds), ("--seeds-other", args.seeds_other), ("--workers", args.workers),
                         ("--threads", 1 if args.threads is None else args.threads)):
         if value < 1:
@@ -116,9 +134,18 @@ def _reproduce(args: argparse.Namespace) -> int:
     if unknown:
         raise HimnetError(f"unknown study notebook(s) {', '.join(map(repr, unknown))}; "
                           f"choose from {', '.join(study_notebooks())}")
-    reproduce(args.profile, data_root=str(args.data) if args.data else None, seeds=args.seeds,
-              seeds_other=args.seeds_other, workers=args.workers, executor=args.executor, results=args.results,
-              notebooks=args.notebooks, reading=args.reading, threads=args.threads, via=args.via)
+    slurm = _slurm_settings(args)
+    try:
+        with sigterm_interrupts():
+            reproduce(args.profile, data_root=str(args.data) if args.data else None, seeds=args.seeds,
+                      seeds_other=args.seeds_other, workers=args.workers, executor=args.executor,
+                      results=args.results, notebooks=args.notebooks, reading=args.reading, threads=args.threads,
+                      via=args.via, slurm=slurm)
+    except KeyboardInterrupt:
+        again = shlex.join(["himnet", *(args.argv or [])])
+        print(f"himnet reproduce: interrupted; finished runs are kept and the rest resume from their "
+              f"checkpoints with: {again}", file=sys.stderr)
+        return 130
     return 0
 
 
@@ -202,6 +229,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch threads per run (default: $OMP_NUM_THREADS, else cores / workers)")
     c.add_argument("--via", choices=["process", "notebook"], default="process",
                    help="train runs in worker processes (default) or by papermill on 01_train, one kernel per run")
+    s = c.add_argument_group("Slurm (with --executor slurm; docs/cluster.md)")
+    s.add_argument("--slurm-partition", metavar="P", default=None,
+                   help="partition (default: the cluster's default partition)")
+    s.add_argument("--slurm-time", metavar="T", default=None,
+                   help="time limit per run: minutes or [D-]HH:MM:SS (default: the profile's estimate with a margin)")
+    s.add_argument("--slurm-account", metavar="A", default=None, help="account to charge")
+    s.add_argument("--slurm-qos", metavar="Q", default=None, help="quality of service")
+    s.add_argument("--slurm-cpus-per-task", metavar="N", type=int, default=None,
+                   help="CPUs per run, also its torch threads (default: --threads, else 1)")
+    s.add_argument("--slurm-mem", metavar="M", default=None, help="memory per run, e.g. 8G")
+    s.add_argument("--slurm-gpus-per-task", metavar="G", type=int, default=None,
+                   help="GPUs per run (a run on a GPU trains on CUDA)")
+    s.add_argument("--slurm-set", action="append", metavar="KEY=VALUE",
+                   help="any other submitit Slurm parameter or sbatch option, e.g. --slurm-set constraint=a100 "
+                        "(repeatable)")
+    s.add_argument("--cluster", type=Path, default=None, metavar="FILE",
+                   help="YAML or TOML file of Slurm settings (keys partition, time, ...; options given here win)")
     return p
 
 
@@ -212,6 +256,7 @@ def _one_line(text: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return _COMMANDS[args.command](args)
     except HimnetError as e:

@@ -5,30 +5,32 @@ or on Slurm (submitit). The tables built from the run records are :mod:`himnet_l
 
 from __future__ import annotations
 
-import functools
 import os
+import re
 import secrets
 import socket
-import sys
+import tempfile
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Sequence
 
 from . import registry, study
+from . import slurm as slurm_executor
 from .data import load_dataset
 from .data.synthetic import make_synthetic
 from .errors import HimnetError, RunError
 from .io import atomic_write_text
 from .locks import FileLock, holder, run_lock
 from .paths import notebooks_dir, results_dir
+from .progress import RELAY_ENV, Progress, Relay, stderr_log
 from .records import DATA_DIMENSIONS, dataset_fingerprint, same_run
 from .registry import STUDY, study_notebooks
 from .rundir import finished_metrics, read_record
 from .study import RunSpec, benchmarks, unique_runs
 from .train import train_run
+from .workers import DIED, ERROR, WorkerPool
 
 SYNTHETIC_PROFILES = {"smoke": "smoke", "demo": "demo"}
 TRAIN_NOTEBOOK = "01_train.ipynb"
@@ -114,8 +116,27 @@ def _tqdm_disabled():
 
 
 def _private_name(path: Path, tag: str) -> Path:
-    """A temporary sibling of ``path`` that no other process or thread uses (pid + random suffix)."""
-    return path.with_name(f".{path.name}.{tag}-{os.getpid()}-{secrets.token_hex(4)}.ipynb")
+    """A temporary sibling of ``path`` that no other process or thread uses (host, pid, random suffix)."""
+    return path.with_name(f".{path.name}.{tag}-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}.ipynb")
+
+
+def _remove_stale(path: Path, tag: str) -> None:
+    """Remove temporary siblings of ``path`` left by killed processes of this host."""
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.{tag}-(?P<host>.+)-(?P<pid>\d+)-[0-9a-f]{{8}}\.ipynb$")
+    try:
+        siblings = list(path.parent.iterdir())
+    except OSError:
+        return
+    for p in siblings:
+        m = pattern.match(p.name)
+        if not m or m["host"] != socket.gethostname() or int(m["pid"]) == os.getpid():
+            continue
+        try:
+            os.kill(int(m["pid"]), 0)
+        except ProcessLookupError:
+            p.unlink(missing_ok=True)
+        except PermissionError:  # another user's live process
+            pass
 
 
 def execute_notebook(name: str, out_path: Path, parameters: dict[str, Any], *,
@@ -127,7 +148,10 @@ def execute_notebook(name: str, out_path: Path, parameters: dict[str, Any], *,
 
     The notebook is executed into a temporary file private to this process and call, then renamed
     over ``out_path``: two processes executing the same notebook never write the same file, and
-    ``out_path`` is always a complete notebook (the last one to finish wins)."""
+    ``out_path`` is always a complete notebook (the last one to finish wins). The temporary file
+    never outlives the call: a failed notebook is kept as ``<name>.failed.ipynb`` beside
+    ``out_path`` (replaced by the next failure, removed by the next success), an interrupted one is
+    removed, and those of killed processes are removed by the next call."""
     import papermill as pm
 
     from himnet_lib.kernels import LocalKernelManager
@@ -135,20 +159,26 @@ def execute_notebook(name: str, out_path: Path, parameters: dict[str, Any], *,
     if not src.suffix:
         src = src.with_suffix(".ipynb")
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(out_path, "running")
     tmp = _private_name(out_path, "running")
+    failed = out_path.with_name(out_path.stem + ".failed.ipynb")
     try:
-        with _tqdm_disabled():
-            pm.execute_notebook(str(src), str(tmp), parameters=parameters, cwd=str(notebooks_dir()),
-                                kernel_name="python3", progress_bar=False, log_output=False,
-                                execution_timeout=cell_timeout, kernel_manager_class=LocalKernelManager)
-    except Exception as e:  # papermill raises its own types; keep the partial notebook for the user
-        raise RunError(f"notebook {src.name} failed (partial output kept in {tmp}): {e}") from e
-    try:
+        try:
+            with _tqdm_disabled():
+                pm.execute_notebook(str(src), str(tmp), parameters=parameters, cwd=str(notebooks_dir()),
+                                    kernel_name="python3", progress_bar=False, log_output=False,
+                                    execution_timeout=cell_timeout, kernel_manager_class=LocalKernelManager)
+        except Exception as e:  # papermill raises its own types; keep the partial notebook for the user
+            kept = ""
+            if tmp.exists():
+                os.replace(tmp, failed)
+                kept = f" (partial output in {failed})"
+            raise RunError(f"notebook {src.name} failed{kept}: {e}") from e
         _scrub_notebook(tmp, out_path)
         os.replace(tmp, out_path)
-    except BaseException:
+        failed.unlink(missing_ok=True)
+    finally:
         tmp.unlink(missing_ok=True)
-        raise
     return out_path
 
 
@@ -253,52 +283,53 @@ def _run_one(args: tuple[RunSpec, str, str, int, str | None], via: str = "notebo
     return args[2]
 
 
-def _train_pool(via: str, workers: int, threads: int):
-    """Executor for local training: worker PROCESSES calling train_run (``via="process"``), or threads
-    each driving one papermill kernel (``via="notebook"``)."""
-    if via == "notebook":
-        return ThreadPoolExecutor(max_workers=workers)
-    import multiprocessing as mp
-    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
-                               initializer=_worker_init, initargs=(threads,))
+def _what(spec: RunSpec) -> str:
+    return f"{spec.run_id} ({spec.table} {spec.label}, seed {spec.seed})"
 
 
-def _local(jobs: list[tuple], *, via: str, workers: int, threads: int, log, t0: float) -> tuple[list[str], dict]:
-    """Train ``jobs`` on this machine in two passes (free runs first, then those others held)."""
+def _local(jobs: list[tuple], *, via: str, workers: int, threads: int, log, t0: float,
+           progress: Progress | None = None) -> tuple[list[str], dict]:
+    """Train ``jobs`` on this machine in two passes (free runs first, then those others held), in
+    worker processes (:class:`himnet_lib.workers.WorkerPool`: an interrupt stops them within
+    seconds, a worker killed from outside fails only its own run). ``via="notebook"``: each worker
+    drives one papermill kernel per run."""
     failures: list[str] = []
     counts = {TRAINED: 0, REUSED: 0}
     if not jobs:
         return failures, counts
     n = len(jobs)
     done = 0
-    with _train_pool(via, min(max(1, workers), n), threads) as pool:
-        pending = {pool.submit(_claim_and_train, j, False, via): j for j in jobs}
-        while pending:
-            waited: list[tuple] = []
-            for fut in as_completed(list(pending)):
-                job = pending.pop(fut)
+    progress = progress or Progress(n, "runs", log)
+    with WorkerPool(min(max(1, workers), n), init=_worker_init, initargs=(threads,)) as pool:
+        pending = {pool.submit(_claim_and_train, j, False, via): (j, False) for j in jobs}
+        first_pass, held = n, 0
+        for key, outcome, value in pool.results(poll=1.0):
+            if key >= 0:
+                job, waited = pending.pop(key)
                 spec = job[0]
-                what = f"{spec.run_id} ({spec.table} {spec.label}, seed {spec.seed})"
-                try:
-                    status = fut.result()
-                except Exception as e:  # report every failure at the end, keep the others going
+                first_pass -= not waited
+                if outcome in (ERROR, DIED):  # report every failure at the end, keep the others going
                     done += 1
-                    failures.append(f"{spec.run_id}: {e}")
-                    log(f"[{done}/{n}] {spec.run_id} FAILED: {e}")
-                    continue
-                if status == BUSY:
-                    waited.append(job)
+                    why = f"worker {value} while training it" if outcome == DIED else str(value)
+                    failures.append(f"{spec.run_id}: {why}")
+                    progress.write(f"[{done}/{n}] {spec.run_id} FAILED: {why}")
+                elif value == BUSY:
                     who = holder(run_lock(Path(job[2])).path)
-                    log(f"{what} is being trained by another process ({who or 'unknown'}); "
-                        "will wait for it after the free runs")
-                    continue
-                done += 1
-                counts[status] += 1
-                log(f"[{done}/{n}] {what} {'done' if status == TRAINED else 'finished by another process, reused'}, "
-                    f"{time.time() - t0:.0f}s elapsed")
-            if waited:
-                log(f"waiting for {len(waited)} run(s) held by other processes")
-            pending = {pool.submit(_claim_and_train, j, True, via): j for j in waited}
+                    progress.write(f"{_what(spec)} is being trained by another process ({who or 'unknown'}); "
+                                   "will wait for it after the free runs")
+                    pending[pool.submit(_claim_and_train, job, True, via)] = (job, True)
+                    held += 1
+                else:
+                    done += 1
+                    counts[value] += 1
+                    progress.write(f"[{done}/{n}] {_what(spec)} "
+                                   f"{'done' if value == TRAINED else 'finished by another process, reused'}, "
+                                   f"{time.time() - t0:.0f}s elapsed")
+                if first_pass == 0 and held and not waited:
+                    progress.write(f"waiting for {held} run(s) held by other processes")
+            running = len(pool.running())
+            progress.update(done - len(failures), running, n - done - running, len(failures))
+    progress.close()
     return failures, counts
 
 
@@ -313,15 +344,18 @@ def default_threads(workers: int) -> int:
 
 def run_specs(specs: Sequence[RunSpec], data_root: str | os.PathLike, runs_dir: str | os.PathLike, *,
               workers: int = 1, executor: str = "local", threads: int | None = None,
-              log=None, slurm: dict[str, Any] | None = None, via: str = "process") -> list[Path]:
+              log=None, slurm: dict[str, Any] | None = None, via: str = "process", name: str = "") -> list[Path]:
     """Train every spec not yet finished (shared runs once) and return their run dirs in spec order.
 
     ``executor="local"`` trains ``workers`` runs at once on this machine: ``via="process"`` (default)
     in worker processes calling :func:`himnet_lib.train.train_run` directly, ``via="notebook"`` by
     executing ``notebooks/01_train.ipynb`` with papermill for each run (a kernel start per run, and
     an executed notebook ``<run_dir>/executed.ipynb`` to read). ``executor="slurm"`` submits one Slurm
-    job array through submitit (``pip install .[cluster]``), with ``slurm`` holding AutoExecutor
-    parameters (partition, gpus_per_node, timeout_min, ...).
+    job array through submitit (``pip install .[cluster]``), ``workers`` tasks at once, with
+    ``slurm`` the settings (:mod:`himnet_lib.slurm`: partition, time, account, qos, cpus_per_task,
+    mem, gpus_per_task, any other sbatch parameter; docs/cluster.md); jobs are named
+    ``himnet-<name or profile>-<run id>``. Each end (finished, failed, cancelled, timed out,
+    preempted) is reported within seconds, without Slurm accounting; an interrupt cancels the array.
 
     Safe between processes: each run is claimed by a lock in its directory, so several processes on
     one results folder train each run once and reuse each other's (see the comment above). Every
@@ -332,20 +366,23 @@ def run_specs(specs: Sequence[RunSpec], data_root: str | os.PathLike, runs_dir: 
     ``if __name__ == "__main__":`` guard; notebooks, the ``himnet`` command and pytest need nothing.
     """
     _train_groups([(specs, data_root)], runs_dir, workers=workers, executor=executor, threads=threads, log=log,
-                  slurm=slurm, via=via)
+                  slurm=slurm, via=via, name=name)
     return [Path(runs_dir) / s.run_id for s in specs]
 
 
 def _train_groups(groups: Sequence[tuple[Sequence[RunSpec], str | os.PathLike]], runs_dir: str | os.PathLike, *,
                   workers: int = 1, executor: str = "local", threads: int | None = None, log=None,
-                  slurm: dict[str, Any] | None = None, via: str = "process") -> None:
+                  slurm: dict[str, Any] | None = None, via: str = "process", name: str = "") -> None:
     """:func:`run_specs` for several (specs, dataset root) groups in ONE pool of workers: no pool
     start and no idle tail per group. Jobs are queued group by group, so that a worker (which
     keeps one dataset loaded) switches datasets about once."""
-    log = log or (lambda s: print(s, file=sys.stderr, flush=True))
+    log = log or stderr_log
     if via not in VIA:
         raise HimnetError(f"unknown via {via!r} (one of {', '.join(VIA)})")
+    if executor not in ("local", "slurm"):
+        raise HimnetError(f"unknown executor {executor!r} (local or slurm)")
     runs_dir = Path(runs_dir)
+    asked_threads = threads
     threads = threads or default_threads(workers)
     n_unique, jobs = 0, []
     for specs, data_root in groups:
@@ -356,8 +393,10 @@ def _train_groups(groups: Sequence[tuple[Sequence[RunSpec], str | os.PathLike]],
         fingerprint = dataset_fingerprint(load_dataset(data_root, snippet_seconds=unique[0].config().snippet_seconds))
         jobs += [(s, str(Path(data_root).resolve()), str((runs_dir / s.run_id).resolve()), threads, fingerprint)
                  for s in unique if not _finished(runs_dir / s.run_id, s, fingerprint)]
+    how = (f"{workers} worker(s), {threads} thread(s) each" if executor == "local"
+           else f"up to {workers} job(s) at once, torch threads = the CPUs each job is granted")
     log(f"{n_unique} distinct runs, {n_unique - len(jobs)} already finished, {len(jobs)} to train "
-        f"({executor}, via {via}, {workers} worker(s), {threads} thread(s) each)")
+        f"({executor}, via {via}, {how})")
     failures: list[str] = []
     t0 = time.time()
     if executor == "local":
@@ -365,20 +404,20 @@ def _train_groups(groups: Sequence[tuple[Sequence[RunSpec], str | os.PathLike]],
         if jobs:
             log(f"trained {counts[TRAINED]} run(s), reused {counts[REUSED]} finished by other processes, "
                 f"{len(failures)} failed, in {time.time() - t0:.0f}s")
-    elif executor == "slurm":
+    elif jobs:
+        profile = jobs[0][0].profile
+        minutes = max(slurm_executor.estimate_minutes(j[0].profile, int(j[0].config().train.iterations))
+                      for j in jobs)
+        progress = Progress(len(jobs), "slurm jobs", log)
         try:
-            import submitit
-        except ImportError:
-            raise HimnetError("executor 'slurm' needs submitit: pip install -e '.[cluster]'") from None
-        ex = submitit.AutoExecutor(folder=str(runs_dir / "_slurm" / "%j"))
-        ex.update_parameters(**{"timeout_min": 240, "slurm_array_parallelism": max(1, workers), **(slurm or {})})
-        for job, args in zip(ex.map_array(functools.partial(_run_one, via=via), jobs), jobs):
-            try:
-                job.result()
-            except Exception as e:
-                failures.append(f"{args[0].run_id}: {e}")
-    else:
-        raise HimnetError(f"unknown executor {executor!r} (local or slurm)")
+            failures = slurm_executor.submit(_run_one, jobs, folder=runs_dir / "_slurm", cfg=dict(slurm or {}),
+                                             name=f"himnet-{name or profile}", parallelism=workers,
+                                             threads=asked_threads, default_minutes=minutes, via=via, log=log,
+                                             progress=progress)
+        finally:
+            progress.close()
+        log(f"Slurm: {len(jobs) - len(failures)} run(s) finished, {len(failures)} failed, "
+            f"in {time.time() - t0:.0f}s")
     if failures:
         raise RunError(f"{len(failures)} run(s) failed:\n  " + "\n  ".join(failures))
 
@@ -395,12 +434,14 @@ def all_study_specs(profile: str, seeds: int, seeds_other: int | None = None,
 def reproduce(profile: str, *, data_root: str | None = None, seeds: int = 5, seeds_other: int = 3,
               workers: int = 2, executor: str = "local", results: str | None = None,
               notebooks: Sequence[str] | None = None, reading: str | None = None, log=None,
-              threads: int | None = None, via: str = "process") -> Path:
+              threads: int | None = None, via: str = "process", slurm: dict[str, Any] | None = None) -> Path:
     """Regenerate every table and figure: train all runs (shared ones once, in parallel), then
     execute the study notebooks (two at a time for the whole study on this machine, else in order),
     writing ``results/<profile>/{tables,figures,notebooks}``.
-    Table 3's rows get ``seeds`` seeds, every other row ``seeds_other`` (at most ``seeds``)."""
-    log = log or (lambda s: print(s, file=sys.stderr, flush=True))
+    Table 3's rows get ``seeds`` seeds, every other row ``seeds_other`` (at most ``seeds``).
+    ``threads``, ``via`` and ``slurm`` (:func:`run_specs`) apply to the runs a notebook trains too:
+    they are passed to each notebook, whose runner's log lines are shown on this process's log."""
+    log = log or stderr_log
     t0 = time.time()
     seeds_other = min(seeds_other, seeds)
     root = results_root(profile, results)
@@ -412,7 +453,7 @@ def reproduce(profile: str, *, data_root: str | None = None, seeds: int = 5, see
         # subset of notebooks, each notebook trains (or reuses) just its own runs
         specs = all_study_specs(profile, seeds, seeds_other, reading)
         run_study_specs(specs, profile, root, data_root, workers=workers, executor=executor, log=log,
-                        threads=threads, via=via)
+                        threads=threads, via=via, slurm=slurm)
     names = list(notebooks) if notebooks else list(STUDY_NOTEBOOKS)
     jobs: list[tuple[str, str, Path, dict[str, Any]]] = []
     for name in names:
@@ -422,7 +463,8 @@ def reproduce(profile: str, *, data_root: str | None = None, seeds: int = 5, see
         kind = {e.notebook: e.seeds for e in STUDY}.get(name, "other")
         params = {"profile": profile, "data_root": str(data), "workers": workers, "results_dir": str(root),
                   "executor": executor, "reading": reading or "",
-                  "seeds": seeds_other if kind == "other" else seeds}
+                  "seeds": seeds_other if kind == "other" else seeds,
+                  "slurm": dict(slurm or {}), "threads": int(threads or 0), "via": via}
         if kind == "both":
             params["seeds_other"] = seeds_other
         jobs.append((name, f"{name}.ipynb", root / "notebooks" / f"{name}.ipynb", params))
@@ -450,39 +492,66 @@ def _timed_notebook(name: str, out: Path, params: dict[str, Any]) -> float:
     return time.time() - t1
 
 
+def _relayed(task, relay: str, name: str, out: Path, params: dict[str, Any]) -> float:
+    """``task`` in a worker process with the runner's log relayed to the file ``relay``."""
+    os.environ[RELAY_ENV] = relay
+    return task(name, out, params)
+
+
 def _execute_notebooks(jobs: list[tuple[str, str, Path, dict[str, Any]]], workers: int, log,
                        task=_timed_notebook) -> None:
-    """Execute study notebooks, at most ``workers`` at a time.
+    """Execute study notebooks, at most ``workers`` at a time, each in a worker process
+    (:class:`himnet_lib.workers.WorkerPool`: papermill changes the process's working directory for
+    each notebook, and an interrupt stops the process, its kernel and the kernel's workers within
+    seconds). Each notebook's runner log lines (the runs it trains) are shown on ``log``.
 
-    One at a time: in this process, in order, stopping at the first failure (as ``reproduce``
-    always did). Side by side (once every run is trained: then each notebook only reads run
-    records and writes its own tables and figures, atomically): in spawned processes, because
-    papermill changes the process's working directory for each notebook; every notebook runs even
-    if another fails, the failures are raised together in job order, and an interrupt cancels the
-    queued notebooks. ``task(name, out, params) -> seconds`` executes one (a module-level function:
-    the spawned processes import it)."""
+    One at a time: in order, stopping at the first failure (its exception is raised). Side by side
+    (once every run is trained: then each notebook only reads run records and writes its own tables
+    and figures, atomically): every notebook runs even if another fails, and the failures are raised
+    together in job order. ``task(name, out, params) -> seconds`` executes one (a module-level
+    function: the spawned processes import it)."""
     workers = max(1, min(int(workers), len(jobs) or 1))
-    if workers == 1:
-        for label, name, out, params in jobs:
-            log(f"{label}: {task(name, out, params):.0f}s")
-        return
-    import multiprocessing as mp
     failures: dict[int, str] = {}
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    relay_dir = Path(tempfile.mkdtemp(prefix="himnet-relay-"))
+    relays: dict[int, Relay] = {}
     try:
-        futures = {pool.submit(task, name, out, params): i
-                   for i, (label, name, out, params) in enumerate(jobs)}
-        for fut in as_completed(futures):
-            label = jobs[futures[fut]][0]
-            try:
-                log(f"{label}: {fut.result():.0f}s")
-            except Exception as e:  # keep the other notebooks going; report all failures
-                failures[futures[fut]] = f"{label}: {e}"
-                log(f"{label} FAILED: {e}")
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
+        with WorkerPool(workers) as pool:
+            keys: dict[int, int] = {}
+            queue = list(enumerate(jobs))
+
+            def start(i: int) -> None:
+                label, name, out, params = jobs[i]
+                path = relay_dir / f"{i}.log"
+                path.touch()
+                relays[i] = Relay(path, f"[{label}] ", log)
+                keys[pool.submit(_relayed, task, str(path), name, out, params)] = i
+                if workers == 1:
+                    log(f"{label}: executing")
+
+            # one at a time, a notebook starts only after the previous one succeeded
+            for i, _ in (queue if workers > 1 else queue[:1]):
+                start(i)
+            for key, outcome, value in pool.results():
+                i = keys.pop(key)
+                relays.pop(i).close()
+                label = jobs[i][0]
+                if outcome == "ok":
+                    log(f"{label}: {value:.0f}s")
+                    if workers == 1 and i + 1 < len(jobs):
+                        start(i + 1)
+                    continue
+                if workers == 1:
+                    if outcome == ERROR:
+                        raise value
+                    raise RunError(f"{label}: worker {value}")
+                failures[i] = f"{label}: {value if outcome == ERROR else 'worker ' + str(value)}"
+                log(f"{label} FAILED: {failures[i].split(': ', 1)[1]}")
+    finally:
+        for relay in relays.values():
+            relay.close()
+        for p in relay_dir.iterdir():
+            p.unlink(missing_ok=True)
+        relay_dir.rmdir()
     if failures:
         raise RunError(f"{len(failures)} notebook(s) failed:\n" + "\n".join(failures[i] for i in sorted(failures)))
 

@@ -31,6 +31,9 @@ seeds: int = 1  # seeds per row (the paper reports mean ± std over several)
 workers: int = 1  # runs trained at once
 results_dir: str = ""  # output folder; empty for results/<profile>
 executor: str = "local"  # local | slurm (submitit)
+slurm: dict = {}  # Slurm settings for executor slurm: partition, time, gpus_per_task, ... (docs/cluster.md)
+threads: int = 0  # torch threads per run; 0: $OMP_NUM_THREADS, else cores / workers
+via: str = "process"  # train runs in worker processes, or by papermill on 01_train ("notebook")
 reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.READINGS)
 
 # %%
@@ -47,7 +50,7 @@ runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", result
 
 # %%
 specs = study.table3_specs(profile, seeds, reading or None)
-runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor)
+runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm, threads=threads or None, via=via)
 df = tables.collect(specs, runs_dir)
 tables.write_table(df, "table3_runs", tables_dir)
 display(df[["label", "seed", "run_id", "average_mAP", "snippet_acc", "fg_bg_acc", "wall_time_s"]])

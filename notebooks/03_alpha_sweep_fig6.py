@@ -27,6 +27,9 @@ seeds: int = 1  # seeds per alpha
 workers: int = 1  # runs trained at once
 results_dir: str = ""  # output folder; empty for results/<profile>
 executor: str = "local"  # local | slurm (submitit)
+slurm: dict = {}  # Slurm settings for executor slurm: partition, time, gpus_per_task, ... (docs/cluster.md)
+threads: int = 0  # torch threads per run; 0: $OMP_NUM_THREADS, else cores / workers
+via: str = "process"  # train runs in worker processes, or by papermill on 01_train ("notebook")
 reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.READINGS)
 alphas: list = [0.5, 1.0, 2.0, 4.0, 6.0, 8.0, 10.0]  # alpha values of the sweep (paper: 0.5 to 10)
 
@@ -41,7 +44,7 @@ runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", result
 
 # %%
 specs = study.alpha_specs(profile, seeds, alphas=[float(a) for a in alphas], reading=reading or None)
-runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor)
+runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm, threads=threads or None, via=via)
 df = tables.with_alpha(tables.collect(specs, runs_dir), specs)
 
 # %% [markdown]

@@ -34,6 +34,9 @@ seeds: int = 1  # seeds of the study (only `seed` is drawn; kept for a uniform r
 workers: int = 1  # runs trained at once
 results_dir: str = ""  # output folder; empty for results/<profile>
 executor: str = "local"  # local | slurm (submitit)
+slurm: dict = {}  # Slurm settings for executor slurm: partition, time, gpus_per_task, ... (docs/cluster.md)
+threads: int = 0  # torch threads per run; 0: $OMP_NUM_THREADS, else cores / workers
+via: str = "process"  # train runs in worker processes, or by papermill on 01_train ("notebook")
 reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.READINGS)
 videos: list = []  # test videos to draw; empty for the first n_videos test videos with GT
 n_videos: int = 3  # how many videos when `videos` is empty
@@ -58,7 +61,7 @@ rows = list(dict.fromkeys([*fig5_rows, "Exp 4"]))
 specs = [s for s in study.table3_specs(profile, seed + 1, reading or None) if s.seed == seed and s.label in rows]
 missing = sorted(set(rows) - {s.label for s in specs})
 assert not missing, f"unknown Table 3 rows {missing}; known: {[lab for lab, _ in study.TABLE3_ROWS]}"
-runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor)
+runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm, threads=threads or None, via=via)
 
 ds = load_dataset(data, snippet_seconds=specs[0].config().snippet_seconds)
 records = {}

@@ -32,6 +32,9 @@ seeds: int = 1  # seeds per model
 workers: int = 1  # runs trained at once
 results_dir: str = ""  # output folder; empty for results/<profile>
 executor: str = "local"  # local | slurm (submitit)
+slurm: dict = {}  # Slurm settings for executor slurm: partition, time, gpus_per_task, ... (docs/cluster.md)
+threads: int = 0  # torch threads per run; 0: $OMP_NUM_THREADS, else cores / workers
+via: str = "process"  # train runs in worker processes, or by papermill on 01_train ("notebook")
 reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.READINGS)
 post_processing: list = ["nms", "soft"]  # localize.nms values to compare: "nms" (hard) and "soft" (Soft-NMS)
 
@@ -49,7 +52,7 @@ runs_dir, tables_dir = results / "runs", results / "tables"
 
 # %%
 specs = study.table1_specs(profile, seeds, reading or None)
-runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor)
+runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm, threads=threads or None, via=via)
 
 # %% [markdown]
 # ## Re-localize every run under each post-processing
@@ -93,7 +96,8 @@ display(paper)
 
 # %%
 peer_specs = [s for s in study.table5_specs(profile, seeds) if s.label in study.TABLE5_BASE_ROWS]
-runs.run_specs(peer_specs, data, runs_dir, workers=workers, executor=executor)
+runs.run_specs(peer_specs, data, runs_dir, workers=workers, executor=executor,
+               slurm=slurm, threads=threads or None, via=via)
 peer_df = tables.relocalized(peer_specs, ds, runs_dir, post_processing, label_suffix=" (re-implemented)")
 peer_table = tables.table1_peers(peer_df, post_processing)
 tables.write_table(peer_table, "table1_peers", tables_dir)

@@ -42,6 +42,9 @@ seeds: int = 1  # seeds per row (mean ± std over seeds)
 workers: int = 1  # runs trained at once
 results_dir: str = ""  # output folder; empty for results/<profile>
 executor: str = "local"  # local | slurm (submitit)
+slurm: dict = {}  # Slurm settings for executor slurm: partition, time, gpus_per_task, ... (docs/cluster.md)
+threads: int = 0  # torch threads per run; 0: $OMP_NUM_THREADS, else cores / workers
+via: str = "process"  # train runs in worker processes, or by papermill on 01_train ("notebook")
 reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.READINGS)
 
 # %%
@@ -58,7 +61,7 @@ runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", result
 
 # %%
 specs = study.table5_specs(profile, seeds)
-runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor)
+runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm, threads=threads or None, via=via)
 df = tables.collect(specs, runs_dir)
 tables.write_table(df, "table5_runs", tables_dir)
 display(df[["label", "seed", "run_id", "average_mAP", "snippet_acc", "fg_bg_acc", "wall_time_s"]])

@@ -38,6 +38,9 @@ seeds: int = 1  # seeds per row
 workers: int = 1  # runs trained at once
 results_dir: str = ""  # output folder; empty for results/<profile>
 executor: str = "local"  # local | slurm (submitit)
+slurm: dict = {}  # Slurm settings for executor slurm: partition, time, gpus_per_task, ... (docs/cluster.md)
+threads: int = 0  # torch threads per run; 0: $OMP_NUM_THREADS, else cores / workers
+via: str = "process"  # train runs in worker processes, or by papermill on 01_train ("notebook")
 reading: str = ""  # not used here: both readings are shown side by side
 
 # %%
@@ -62,7 +65,7 @@ specs = [s for bench in study.benchmarks(profile) for r in READINGS
          for s in study.table3_specs(profile, seeds, r, bench, rows=order)]
 selection = study.selection_specs(profile)
 roots = runs.run_study_specs(specs + selection, profile, results, data_root or None,
-                             workers=workers, executor=executor)
+                             workers=workers, executor=executor, slurm=slurm, threads=threads or None, via=via)
 
 # %% [markdown]
 # ## Diagnostics per Table 3 row, reading and benchmark (mean ± std over seeds)

@@ -35,6 +35,9 @@ seeds_other: int = 1  # seeds of every other row (Table 4, alpha sweep, Table 5)
 workers: int = 1  # runs trained at once
 results_dir: str = ""  # output folder; empty for results/<profile>
 executor: str = "local"  # local | slurm (submitit)
+slurm: dict = {}  # Slurm settings for executor slurm: partition, time, gpus_per_task, ... (docs/cluster.md)
+threads: int = 0  # torch threads per run; 0: $OMP_NUM_THREADS, else cores / workers
+via: str = "process"  # train runs in worker processes, or by papermill on 01_train ("notebook")
 reading: str = ""  # not used here: every claim is tested under both readings
 
 # %%
@@ -47,7 +50,8 @@ runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", result
 
 # %%
 specs = claims.claims_specs(profile, seeds, max(1, min(seeds_other, seeds)))
-roots = runs.run_study_specs(specs, profile, results, data_root or None, workers=workers, executor=executor)
+roots = runs.run_study_specs(specs, profile, results, data_root or None, workers=workers, executor=executor,
+                             slurm=slurm, threads=threads or None, via=via)
 
 # %% [markdown]
 # ## The claims table

@@ -35,6 +35,9 @@ seeds_other: int = 1  # seeds of the dose rows and of the balance selection
 workers: int = 1  # runs trained at once
 results_dir: str = ""  # output folder; empty for results/<profile>
 executor: str = "local"  # local | slurm (submitit)
+slurm: dict = {}  # Slurm settings for executor slurm: partition, time, gpus_per_task, ... (docs/cluster.md)
+threads: int = 0  # torch threads per run; 0: $OMP_NUM_THREADS, else cores / workers
+via: str = "process"  # train runs in worker processes, or by papermill on 01_train ("notebook")
 reading: str = ""  # not used here: the dose-response runs under the profile's reading
 
 # %%
@@ -50,7 +53,8 @@ runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", result
 
 # %%
 balance = [s for bench in study.benchmarks(profile) for s in study.balance_specs(profile, seeds_other, bench)]
-runs.run_study_specs(balance, profile, results, data_root or None, workers=workers, executor=executor)
+runs.run_study_specs(balance, profile, results, data_root or None, workers=workers, executor=executor,
+                     slurm=slurm, threads=threads or None, via=via)
 choice = dose.balance_choice(claims.run_records(balance, runs_dir))
 display(Markdown(dose.balance_markdown(choice)))
 
@@ -59,7 +63,8 @@ display(Markdown(dose.balance_markdown(choice)))
 
 # %%
 specs = study.dose_grid(profile, seeds, max(1, min(seeds_other, seeds)))
-runs.run_study_specs(specs, profile, results, data_root or None, workers=workers, executor=executor)
+runs.run_study_specs(specs, profile, results, data_root or None, workers=workers, executor=executor,
+                     slurm=slurm, threads=threads or None, via=via)
 table = dose.dose_response_table(claims.run_records(specs, runs_dir))
 dose.write_dose(table, choice, tables_dir)
 display(Markdown(dose.dose_markdown(table)))

@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "himnet_lib"
 # Top to bottom. Notebooks sit above all of it and import any of it.
 LAYERS: list[tuple[str, set[str]]] = [
     ("entry", {"__main__", "cli", "lab"}),
-    ("runner", {"runs"}),
+    ("runner", {"runs", "slurm"}),
     ("train", {"train", "inference"}),
     # tables, figures and claims read run records (numpy): they must not need the model or torch
     ("analysis", {"tables", "claims", "dose", "calibration", "picker", "report", "viz", "registry"}),
@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, set[str]]] = [
               "baselines.basnet", "baselines.common", "baselines.hamnet", "localize", "groundtruth",
               "metrics", "diagnostics", "settings"}),
     ("foundation", {"", "errors", "io", "paths", "paper", "locks", "terms", "seed", "device", "process", "stats",
-                    "markdown", "rundir", "kernels"}),
+                    "markdown", "rundir", "kernels", "workers", "progress"}),
 ]
 
 

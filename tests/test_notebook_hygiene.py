@@ -17,7 +17,7 @@ jupytext = pytest.importorskip("jupytext")
 NOTEBOOKS = sorted(notebooks_dir().glob("*.ipynb"))
 STUDY_PARAMETERS = {"profile": ("str", "smoke"), "data_root": ("str", ""), "seeds": ("int", 1),
                     "workers": ("int", 1), "results_dir": ("str", ""), "executor": ("str", "local"),
-                    "reading": ("str", "")}
+                    "reading": ("str", ""), "slurm": ("dict", {}), "threads": ("int", 0), "via": ("str", "process")}
 TRAIN_PARAMETERS = {"profile": ("str", "smoke"), "data_root": ("str", ""), "reading": ("str", ""),
                     "losses": ("str", "mil,cll,vcl,scl"),
                     "alpha": ("float", 4.0), "seed": ("int", 0), "iterations": ("int", 0), "overrides": ("dict", {}),
