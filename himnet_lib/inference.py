@@ -24,6 +24,7 @@ from .losses import compose_losses
 from .model import build_model
 from .readouts import READOUT_NAMES, READOUTS, evaluate_outputs, evaluation_dataset, readout_key, relocalize
 from .records import dataset_fingerprint, load_checkpoint
+from .rundir import RunDir
 
 __all__ = ["build_variant", "infer_videos", "load_run", "predict_run",
            # re-exported from himnet_lib.readouts
@@ -67,7 +68,7 @@ def infer_videos(model: torch.nn.Module, videos, device: torch.device,
 def load_run(run_dir: str | os.PathLike, data=None, device: str = "auto"):
     """Rebuild a run's config, dataset and trained model from its records (for inference)."""
     run_dir = Path(run_dir)
-    params_path, ckpt_path = run_dir / "params.json", run_dir / "checkpoint.pt"
+    params_path, ckpt_path = RunDir(run_dir).params_path, RunDir(run_dir).checkpoint_path
     if not params_path.exists() or not ckpt_path.exists():
         raise RunError(f"{run_dir} is not a trained run directory (params.json and checkpoint.pt needed)")
     params = json.loads(params_path.read_text())

@@ -27,7 +27,7 @@ from .paths import notebooks_dir, results_dir
 from .progress import RELAY_ENV, Progress, Relay, stderr_log
 from .records import DATA_DIMENSIONS, dataset_fingerprint, same_run
 from .registry import STUDY, study_notebooks
-from .rundir import finished_metrics, read_record
+from .rundir import RunDir, finished_metrics, read_record
 from .study import RunSpec, benchmarks, unique_runs
 from .train import train_run
 from .workers import DIED, ERROR, WorkerPool
@@ -66,10 +66,11 @@ def ensure_data(profile: str, data_root: str | os.PathLike | None, results: Path
 def _finished(run_dir: Path, spec: RunSpec, fingerprint: str | None = None) -> bool:
     """A run is done when its metrics exist and its saved settings (and, when given, the data
     fingerprint) are the spec's: a results folder reused with other data is not mistaken for done."""
-    if not (run_dir / "metrics.json").exists() or not (run_dir / "params.json").exists():
+    run = RunDir(run_dir)
+    if not run.finished():
         return False
     try:
-        saved = read_record(run_dir / "params.json")
+        saved = read_record(run.params_path)
     except RunError:
         return False  # damaged: training names it
     want = {"config": spec.config().to_dict(), "data": {"fingerprint": fingerprint}}
@@ -261,14 +262,14 @@ def _claim_and_train(job: tuple, wait: bool, via: str) -> str:
     try:
         if _finished(run_dir_p, spec, fingerprint):
             return REUSED
-        resumed = (run_dir_p / "checkpoint.pt").exists()
+        resumed = RunDir(run_dir_p).checkpoint_path.exists()
         t0 = time.time()
         if via == "notebook":
             params = notebook_parameters(spec, Path(data_root), run_dir_p, threads)
             execute_notebook(TRAIN_NOTEBOOK, run_dir_p / "executed.ipynb", params)
         else:
             _train_in_process(spec, data_root, run_dir_p, threads)
-        if not (run_dir_p / "metrics.json").exists():
+        if not RunDir(run_dir_p).metrics_path.exists():
             raise RunError(f"run {spec.run_id} ({spec.table} {spec.label}, seed {spec.seed}) "
                            "ended without metrics.json")
         _note_training(run_dir_p, via, resumed, time.time() - t0)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .errors import HimnetError, RunError
+from .rundir import RunDir
 
 NAMED = ("partition", "time", "account", "qos", "cpus_per_task", "mem", "gpus_per_task")
 
@@ -378,7 +379,7 @@ def _watch(tasks: list[_Task], arrays: list[str], log, progress) -> list[str]:
                 t.completing_since = t.completing_since or now
                 if now - t.completing_since > COMPLETING_GRACE_S:
                     t.done = True
-                    if (t.run_dir / "metrics.json").exists():
+                    if RunDir(t.run_dir).metrics_path.exists():
                         t.state = "COMPLETED"
                         progress.write(f"job {t.job_id} (run {t.run}) finished")
                     else:

@@ -107,7 +107,7 @@ def selection_curves(specs: Iterable[RunSpec], runs_dir: str | Path) -> dict[str
     """label (with seed) -> the run's ``history.csv`` rows that carry validation metrics."""
     out = {}
     for s in specs:
-        h = pd.read_csv(Path(runs_dir) / s.run_id / "history.csv")
+        h = RunDir(Path(runs_dir) / s.run_id).history()
         if "val_average_mAP" in h.columns:
             h = h[h["val_average_mAP"].notna()].reset_index(drop=True)
         label = s.label if s.benchmark in ("", benchmarks(s.profile)[0]) else f"{s.label} · {s.benchmark}"

@@ -40,7 +40,7 @@ from .records import (
     save_checkpoint,
     write_history,
 )
-from .rundir import metrics_problem, read_record
+from .rundir import RunDir, metrics_problem, read_record
 from .seed import restore_rng_state, rng_state, seed_everything
 
 
@@ -114,7 +114,8 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
         if not vids:
             raise RunError(f"the dataset {data_root} has no {subset} videos")
 
-    params_path, metrics_path, ckpt_path = run_dir / "params.json", run_dir / "metrics.json", run_dir / "checkpoint.pt"
+    rd = RunDir(run_dir)
+    params_path, metrics_path, ckpt_path = rd.params_path, rd.metrics_path, rd.checkpoint_path
     if run_dir.exists() and not run_dir.is_dir():
         raise RunError(f"--out {run_dir} is a file, not a directory; choose another --out")
     if run_dir.is_dir() and not params_path.exists():
@@ -138,7 +139,7 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
             log(f"run {run_dir} is already finished; nothing to do (use --force to retrain)")
             return metrics
     if force and run_dir.exists():
-        for name in ("metrics.json", "predictions.json", "outputs.npz", "checkpoint.pt", "history.csv", "best.pt"):
+        for name in RunDir.PRODUCTS:
             (run_dir / name).unlink(missing_ok=True)
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(params_path, params)
@@ -166,7 +167,7 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
         save_checkpoint(ckpt_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
                                     "rng": rng_state(data_rng), "iteration": it, "history": history,
                                     "accumulator": acc, "best": best, "identity": params["identity"]})
-        write_history(run_dir / "history.csv", history)
+        write_history(rd.history_path, history)
 
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=tc.iterations, initial=start, disable=not show, desc=run_dir.name, leave=False)
@@ -232,11 +233,11 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
         "num_params": int(sum(p.numel() for p in model.parameters())),
         "wall_time_s": round(time.time() - t0, 2),
     })
-    write_history(run_dir / "history.csv", history)
-    atomic_write(run_dir / "outputs.npz", lambda f: write_npz(
+    write_history(rd.history_path, history)
+    atomic_write(rd.outputs_path, lambda f: write_npz(
         f, {f"{name}/{k}": a for name, d in outputs.items() for k, a in d.items()}))
     if tc.select_on_test:
         preds.setdefault("external_data", {})["model_selection"] = SELECTION_TEST
-    write_results(run_dir / "predictions.json", preds)
+    write_results(rd.predictions_path, preds)
     atomic_write_json(metrics_path, metrics)  # last: its presence marks the run finished
     return metrics
