@@ -40,12 +40,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # sibling bench scripts (synthetic GT/predictions, synthetic video)
 
 from himnet_lib.config import TrainConfig, build_config, resolve_config  # noqa: E402
-from himnet_lib.device import native_bf16, resolve_amp, tune_cpu_allocator  # noqa: E402
+from himnet_lib.device import autocast, native_bf16, resolve_amp, tune_cpu_allocator  # noqa: E402
 from himnet_lib.io import atomic_write_text  # noqa: E402
 from himnet_lib.losses import LossConfig, compose_losses  # noqa: E402
 from himnet_lib.model import ModelConfig, ModelOutput, build_model, count_parameters  # noqa: E402
 from himnet_lib.process import restored_process_settings  # noqa: E402
-from himnet_lib.train import make_optimizer  # noqa: E402
+from himnet_lib.train import make_optimizer, step  # noqa: E402
+
+CPU = torch.device("cpu")
 
 RESULTS = HERE.parent / "results" / "bench"
 
@@ -162,23 +164,18 @@ def make_step(mcfg: ModelConfig, lcfg: LossConfig, x: torch.Tensor, y: torch.Ten
     opt = make_optimizer(model, TrainConfig(lr=3e-5, weight_decay=1e-3, fused_adam=fused_adam))
     amp = bf16_on(amp)
 
-    def step() -> float:
+    def one_step() -> float:
         if fill_uninitialized is not None:
             torch.utils.deterministic.fill_uninitialized_memory = fill_uninitialized
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
-            out = model(x)
-        total, _ = compose_losses(out, y, lcfg)
-        opt.zero_grad(set_to_none=True)
-        total.backward()
-        opt.step()
+        total, _ = step(model, opt, compose_losses, x, y, lcfg, CPU, "bf16" if amp else "none")
         return float(total.detach())
 
-    return step, model
+    return one_step, model
 
 
 def loss_time(model, x: torch.Tensor, y: torch.Tensor, lcfg: LossConfig, amp: bool, reps: int) -> float:
     """Median seconds of compose_losses forward + backward on detached model outputs."""
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+    with torch.no_grad(), autocast(CPU, "bf16" if amp else "none"):
         out = model(x)
     leaves = {k: getattr(out, k).detach().requires_grad_() for k in ("attention", "cas", "probs", "features")}
 
@@ -356,15 +353,15 @@ def make_vmap_step(mcfg: ModelConfig, lcfg: LossConfig, K: int, B: int, T: int, 
     amp = bf16_on("auto")
     opt = torch.optim.Adam(list(params.values()), lr=3e-5, weight_decay=1e-3, fused=True)
 
-    def step() -> float:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+    def stacked_step() -> float:
+        with autocast(CPU, "bf16" if amp else "none"):
             total = f(params, buffers, x)
         opt.zero_grad(set_to_none=True)
         total.sum().backward()
         opt.step()
         return float(total.detach().sum())
 
-    return step
+    return stacked_step
 
 
 def bench_stacking(reps: int) -> dict:
@@ -609,12 +606,7 @@ def numerics(steps: int, slug: str, scale: dict, out_dir: Path = RESULTS) -> dic
                 x[b, start[b]: start[b] + T // 4] += 0.5 * protos[cls[b]]
             for impl, (model, opt) in steppers.items():
                 torch.manual_seed(1000 + it)
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=impl == "fast_bf16"):
-                    out = model(x)
-                total, _ = compose_losses(out, y, lcfg)
-                opt.zero_grad(set_to_none=True)
-                total.backward()
-                opt.step()
+                total, _ = step(model, opt, compose_losses, x, y, lcfg, CPU, "bf16" if impl == "fast_bf16" else "none")
                 curves[f"{impl}_{tag}"].append(float(total.detach()))
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path = out_dir / f"numerics_{slug}.csv"

@@ -57,6 +57,19 @@ def make_optimizer(model: torch.nn.Module, tc: TrainConfig) -> torch.optim.Adam:
                             fused=True if tc.fused_adam else None)
 
 
+def step(model: torch.nn.Module, opt: torch.optim.Optimizer, compose: Callable, x: torch.Tensor,
+         y: torch.Tensor, loss_cfg, device: torch.device, amp: str = "none") -> tuple[torch.Tensor, dict]:
+    """One training step: forward under ``train.amp``'s autocast, the loss terms, backward, Adam.
+    Returns the weighted total and the unweighted terms (still attached). The benchmarks time this."""
+    with autocast(device, amp):
+        out = model(x)
+    total, terms = compose(out, y, loss_cfg)
+    opt.zero_grad(set_to_none=True)
+    total.backward()
+    opt.step()
+    return total, terms
+
+
 def training_loss_config(cfg: RunConfig, train_labels: np.ndarray):
     """The loss settings a run trains with: ``loss.balance`` resolved on the training labels
     (:func:`himnet_lib.losses.balanced_config`). The baselines keep their configured weights: the
@@ -177,12 +190,7 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
         feats, labels_np = make_batch(train_videos, idx, tc.seq_len, data_rng, mode=tc.sampling)
         x = torch.from_numpy(feats).to(dev)
         y = torch.from_numpy(labels_np).to(dev)
-        with autocast(dev, tc.amp):
-            out = model(x)
-        total, terms = compose(out, y, loss_cfg)
-        opt.zero_grad(set_to_none=True)
-        total.backward()
-        opt.step()
+        total, terms = step(model, opt, compose, x, y, loss_cfg, dev, tc.amp)
         if not math.isfinite(float(total.detach())):
             raise RunError(f"loss became {float(total)} at iteration {it + 1}; terms: "
                            + ", ".join(f"{k}={float(v):.4g}" for k, v in terms.items()))
