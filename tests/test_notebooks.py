@@ -7,6 +7,7 @@ The study notebooks share one results folder (module-scoped), so a run used by s
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import math
 import os
@@ -350,3 +351,30 @@ def test_11_dose_response(shared):
     assert choice["chosen"].iloc[-1] in ("printed", "reading")
     assert_figure(shared, "fig_dose_response")
     assert images(nb) == 1
+
+
+# --- the registry against what the notebooks wrote --------------------------------------------------
+
+@pytest.mark.notebooks
+def test_each_entry_wrote_exactly_its_declared_outputs(shared):
+    """After the study notebooks above (any not yet executed in this session is executed here), each
+    registry entry's output patterns match files its notebook wrote, and every table and figure
+    file is declared by exactly one entry: the README's "What reproduces what" (generated from the
+    registry) is what a smoke reproduce writes."""
+    from himnet_lib import registry
+    results = shared["results"]
+    written: dict[str, set[str]] = {}
+    for e in registry.STUDY:
+        before = {p.relative_to(results).as_posix() for d in ("tables", "figures") for p in (results / d).glob("*")}
+        if not (shared["executed"] / f"{e.notebook}.ipynb").exists():
+            execute(e.notebook, shared, **({"seeds_other": 1} if e.seeds == "both" else {}))
+        after = {p.relative_to(results).as_posix() for d in ("tables", "figures") for p in (results / d).glob("*")}
+        written[e.notebook] = after - before
+    files = {p.relative_to(results).as_posix() for d in ("tables", "figures") for p in (results / d).glob("*")}
+    owners = {f: [e.notebook for e in registry.STUDY if any(fnmatch.fnmatch(f, pat) for pat in e.outputs)]
+              for f in files}
+    assert {f: o for f, o in owners.items() if len(o) != 1} == {}
+    for e in registry.STUDY:
+        for pat in e.outputs:
+            assert any(fnmatch.fnmatch(f, pat) for f in files), (e.notebook, pat)
+        assert all(e.notebook in owners[f] for f in written[e.notebook]), e.notebook
