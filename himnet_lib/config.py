@@ -40,8 +40,8 @@ class TrainConfig:
     eval_interval: int = 0         # test-set evaluation for learning curves only (0 = never)
     checkpoint_interval: int = 500  # atomic checkpoint every N iterations
     amp: str = "none"              # none | bf16 (autocast) | auto (bf16 where native: device.resolve_amp)
-    # torch.optim.Adam(fused=True): one kernel per parameter instead of ~9 ops (0.5 ms of a ~20 ms
-    # demo step on CPU). Same update rule; the rounding of the last bits may differ from the loop.
+    # torch.optim.Adam(fused=True): one kernel per parameter instead of a loop of small ops; the same
+    # update rule, though the rounding of the last bits may differ from the loop.
     fused_adam: bool = True
     select_on_test: bool = False   # peers' protocol: report the best test-set checkpoint (labelled in outputs)
     # Hyperparameter selection without the test set: > 0 holds out this fraction of the TRAINING
@@ -108,34 +108,26 @@ PROFILES: dict[str, dict[str, Any]] = {
         "loss.topk_ratio": 8.0,
     },
     # The main job's default on the synthetic `demo` benchmark (128-d features). Reading, read-out,
-    # lr, λ_norm (default 0.8) and iterations were chosen on a validation fold of the TRAINING
-    # videos, never on the test videos (notebook 09, tables/schedule_choice.md, docs/findings.md):
-    # lineage with lr 1e-3 converges by 500 iterations (MIL-only and full within 2 points of their
-    # later best); lineage at lr 3e-4 needs 1,250 for a score within 1.1 points; literal stays
-    # below 31 at 1,500. The per-video min-max read-out scored 1.1-1.6 points above the fixed one.
+    # lr, λ_norm (default 0.8), iterations and loss.balance are chosen on a validation fold of the
+    # TRAINING videos, never on the test videos (notebooks 09 and 11, docs/findings.md).
     "demo": {
         "reading": "lineage",
         "train.iterations": 500, "train.batch_size": 10, "train.n_pairs": 3, "train.seq_len": 192,
         "train.lr": 1e-3, "train.log_interval": 25, "train.checkpoint_interval": 250,
-        # bf16 autocast where the CPU/GPU computes bf16 natively (AMX, AVX512-BF16, CUDA sm80+): a
-        # 1.4x faster step at this size there; float32 elsewhere, where bf16 products fall back to a
-        # kernel 6x (demo) to 400x (2048-wide products) slower. Table 3 under bf16 and float32
-        # agree within seed noise (docs/performance.md, docs/ambiguities.md T4).
+        # bf16 autocast where the CPU/GPU computes bf16 natively (AMX, AVX512-BF16, CUDA sm80+), float32
+        # elsewhere, where bf16 products fall back to slow kernels (docs/performance.md, ambiguities T4).
         "train.amp": "auto",
         "model.attention_hidden": 64, "model.head_hidden": 128,
         "localize.attention_norm": "minmax",
-        # Eq. 11's weights as printed: chosen over loss.balance=reading on the validation fold
-        # (notebook 11, tables/balance_choice.md)
+        # Eq. 11's weights as printed, chosen over loss.balance=reading (tables/balance_choice.md)
         "loss.balance": "printed",
     },
     # The paper's THUMOS14 settings (Sec. 4.1): 2048-d I3D, T = 560, k = 80, batch 10 with 3 pairs,
     # Adam lr 3e-5 wd 1e-3, 10,000 iterations, lambda1 = 1, lambda2 = 0.01, alpha = 4.
     # Precision is ours (the paper does not state it): bf16 autocast with float32 master weights
-    # and float32 losses where bf16 is native ("auto"; 4.4x the float32 reference step on an AMX
-    # CPU, docs/performance.md; 200 steps track float32, results/bench/numerics_*), float32
-    # elsewhere. Always float32: --set train.amp=none; always bf16: train.amp=bf16. Fused Adam, as in
-    # every profile (one optimizer code path): at this size on 2 CPU threads it is within the noise
-    # of Adam's loop (docs/performance.md); --set train.fused_adam=false for the loop.
+    # and float32 losses where bf16 is native ("auto"), float32 elsewhere (docs/performance.md).
+    # Always float32: --set train.amp=none; always bf16: train.amp=bf16. Fused Adam as in every
+    # profile (one optimizer code path); --set train.fused_adam=false for Adam's loop.
     "thumos14": {"train.amp": "auto"},
     # ActivityNet 1.3 (Sec. 4.1): T = 60, k = 6, 20,000 iterations, otherwise as THUMOS14.
     "activitynet13": {
@@ -143,6 +135,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "train.iterations": 20_000, "train.seq_len": 60, "loss.topk_ratio": 10.0,
         "localize.class_topk_ratio": 10.0,
         "train.checkpoint_interval": 1000,
+        "loss.balance_seq_len": 60,  # λ2 = 0.01 is the paper's at its ActivityNet T (loss.balance=reading)
     },
 }
 
