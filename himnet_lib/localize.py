@@ -3,8 +3,8 @@ attention ``A``, outer-inner-contrast (OIC) scores on ``Ŝ``, per-class NMS or G
 
 Pipeline for one video with T snippets (``A`` (T,), ``Ŝ = S·A`` (T, C+1), last column background):
 
-1. Video-level class scores ``p`` (as the CO2-Net/HAM-Net inference, ``peer_implementations.md``
-   §4.1): top-k mean of ``Ŝ`` over time per class with ``k = max(1, floor(T / r))`` (Eq. 1-2
+1. Video-level class scores ``p`` (as the CO2-Net/HAM-Net inference, docs/evaluation_protocol.md):
+   top-k mean of ``Ŝ`` over time per class with ``k = max(1, floor(T / r))`` (Eq. 1-2
    aggregation, ``r = class_topk_ratio``), softmax over the C+1 columns, background dropped AFTER
    the softmax. Classes with ``p_c >= class_threshold`` are localized; if none, the best class.
 2. Candidates: for every threshold θ, the maximal runs ``[s..e]`` (inclusive snippet indices) of

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from child_env import child_env
 
 from himnet_lib import runs
 from himnet_lib.workers import alive, descendants
@@ -24,14 +25,7 @@ HIMNET = [sys.executable, "-m", "himnet_lib"]
 
 
 def _env(tmp: Path) -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(WORKTREE), *filter(None, [env.get("PYTHONPATH")])])
-    for var in ("IPYTHONDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR"):
-        env[var] = str(tmp / "jupyter" / var.lower())
-        Path(env[var]).mkdir(parents=True, exist_ok=True)
-    env.setdefault("MPLCONFIGDIR", str(WORKTREE / ".cache" / "matplotlib"))
-    env.update(TQDM_DISABLE="1", PYDEVD_DISABLE_FILE_VALIDATION="1", OMP_NUM_THREADS="1")
-    return env
+    return child_env(tmp)
 
 
 class Proc:

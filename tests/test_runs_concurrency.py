@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from child_env import child_env
 
 from himnet_lib import locks, runs, study
 from himnet_lib.train import train_run
@@ -30,14 +31,7 @@ WORKTREE = Path(runs.__file__).resolve().parents[1]
 
 def _env(tmp: Path) -> dict:
     """Environment for child processes: this checkout's himnet_lib first, Jupyter state in ``tmp``."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(WORKTREE), *filter(None, [env.get("PYTHONPATH")])])
-    for var in ("IPYTHONDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR"):
-        env[var] = str(tmp / "jupyter" / var.lower())
-        Path(env[var]).mkdir(parents=True, exist_ok=True)
-    env.setdefault("MPLCONFIGDIR", str(WORKTREE / ".cache" / "matplotlib"))
-    env.update(TQDM_DISABLE="1", PYDEVD_DISABLE_FILE_VALIDATION="1", OMP_NUM_THREADS="1")
-    return env
+    return child_env(tmp)
 
 
 def _trainings(run_dir: Path) -> list[str]:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import slurm_cluster
+from child_env import child_env
 
 from himnet_lib import runs
 
@@ -43,14 +44,7 @@ def cluster():
 
 
 def _env(cluster, tmp: Path) -> dict:
-    env = dict(cluster.env)
-    env["PYTHONPATH"] = os.pathsep.join([str(WORKTREE), *filter(None, [os.environ.get("PYTHONPATH")])])
-    for var in ("IPYTHONDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR"):
-        env[var] = str(tmp / "jupyter" / var.lower())
-        Path(env[var]).mkdir(parents=True, exist_ok=True)
-    env.setdefault("MPLCONFIGDIR", str(WORKTREE / ".cache" / "matplotlib"))
-    env.update(TQDM_DISABLE="1", PYDEVD_DISABLE_FILE_VALIDATION="1", OMP_NUM_THREADS="1")
-    return env
+    return child_env(tmp, cluster.env)
 
 
 class Proc:
