@@ -337,6 +337,17 @@ def submit(fn: Callable[..., Any], jobs: list[tuple], *, folder: Path, cfg: dict
             raise
 
 
+def _settle(t, state: str, problem: str | None, failures: list[str], progress) -> None:
+    """Mark task ``t`` done in ``state``; a ``problem`` is a failure, named by run and job id."""
+    t.done, t.state = True, state
+    if problem is None:
+        progress.write(f"job {t.job_id} (run {t.run}) finished")
+    else:
+        failures.append(f"{t.run}: job {t.job_id} {problem}")
+        shown = "FAILED" + problem[len("failed"):] if problem.startswith("failed") else problem
+        progress.write(f"job {t.job_id} (run {t.run}) {shown}")
+
+
 def _watch(tasks: list[_Task], arrays: list[str], log, progress) -> list[str]:
     failures: list[str] = []
     squeue_ok = time.time()
@@ -357,14 +368,8 @@ def _watch(tasks: list[_Task], arrays: list[str], log, progress) -> list[str]:
             state, reason = states.get(t.job_id, ("", ""))
             result = _result(t)
             if result is not None and state not in RUNNING:
-                t.done = True
-                if result[0] == "success":
-                    t.state = "COMPLETED"
-                    progress.write(f"job {t.job_id} (run {t.run}) finished")
-                else:
-                    t.state = "FAILED"
-                    failures.append(f"{t.run}: job {t.job_id} failed: {result[1]}")
-                    progress.write(f"job {t.job_id} (run {t.run}) FAILED: {result[1]}")
+                ok = result[0] == "success"
+                _settle(t, "COMPLETED" if ok else "FAILED", None if ok else f"failed: {result[1]}", failures, progress)
                 continue
             if state == "RUNNING" and t.state != "RUNNING":
                 t.restarts = _restarts(t.job_id)  # a requeue (time limit, preemption) counts up
@@ -378,14 +383,9 @@ def _watch(tasks: list[_Task], arrays: list[str], log, progress) -> list[str]:
                 # KillWait and more later); the run's own record settles a result file in transit
                 t.completing_since = t.completing_since or now
                 if now - t.completing_since > COMPLETING_GRACE_S:
-                    t.done = True
-                    if RunDir(t.run_dir).metrics_path.exists():
-                        t.state = "COMPLETED"
-                        progress.write(f"job {t.job_id} (run {t.run}) finished")
-                    else:
-                        t.state = "ENDED"
-                        failures.append(f"{t.run}: job {t.job_id} ended without a result (cancelled or failed)")
-                        progress.write(f"job {t.job_id} (run {t.run}) ended without a result (cancelled or failed)")
+                    ok = RunDir(t.run_dir).metrics_path.exists()
+                    _settle(t, "COMPLETED" if ok else "ENDED",
+                            None if ok else "ended without a result (cancelled or failed)", failures, progress)
                     continue
             if state in ACTIVE:
                 t.state, t.vanished_at = state, None
