@@ -132,7 +132,9 @@ def test_second_ctrl_c_exits_at_once(tmp_path):
         t1 = p.signal_group(signal.SIGINT)
         took = p.exit_within(t1, 2)
         print(f"\nsecond SIGINT: exit after {took:.2f}s")
-        assert p.p.returncode == 130
+        # 130 from the hard-exit handler, or killed by the signal itself when the second one lands
+        # while Python is already finalizing (it restores the default handler then): both are at once
+        assert p.p.returncode in (130, -signal.SIGINT)
         assert p.orphans() == []
     finally:
         p.kill()
