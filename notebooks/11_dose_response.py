@@ -18,7 +18,7 @@
 #
 # A claim that a term "improves" a metric is a claim at one weight. Here each claimed term's λ
 # (CLL on top of MIL, VCL on top of MIL + CLL, SCL on top of MIL + CLL + VCL: the Table 3 rows
-# the claims compare) is multiplied by 0 (the row without it), 0.1, 0.3, 1 (the row itself), 3 and
+# the claims compare) is multiplied by 0 (the row without it), 0.1, 1 (the row itself), 3 and
 # 10, under the profile's reading on every benchmark. For each weight: AVG mAP under both
 # read-outs, the paper's snippet ACC split into foreground, background and class-balanced ACC,
 # the off-label argmax share (what CLL suppresses) and the threshold-free AUC of the attention A.
