@@ -1,0 +1,24 @@
+"""The committed claims table is what the committed run records give: results/demo/tables/claims.csv
+is rebuilt from results/demo/tables/runs.csv alone (no run directory, no retraining)."""
+
+from __future__ import annotations
+
+from himnet_lib import claims
+from himnet_lib.paths import PROJECT_ROOT
+
+TABLES = PROJECT_ROOT / "results" / "demo" / "tables"
+
+
+def test_committed_claims_rebuild_from_committed_runs_csv():
+    records = claims.read_runs_csv(TABLES / "runs.csv")
+    table = claims.claims_table(records)
+    text = table.to_csv(index=False, float_format="%.4f", lineterminator="\n")
+    assert text == (TABLES / "claims.csv").read_text()
+    assert (TABLES / "claims.md").read_text() == claims.to_markdown(table)
+
+
+def test_committed_runs_csv_covers_every_claim_run():
+    records = claims.read_runs_csv(TABLES / "runs.csv")
+    have = {(r["table"], r["label"], int(r["seed"]), r["run_id"]) for r in records}
+    want = {(s.table, s.label, s.seed, s.run_id) for s in claims.claims_specs("demo", 5, 3)}
+    assert want == have
