@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from . import markdown
+from . import markdown, stats
 from .groundtruth import gt_from_dataset
 from .io import atomic_write_text
 from .localize import LocalizeConfig, localize_video
@@ -171,10 +171,9 @@ def read_run_metrics(run_dirs: Sequence[str | os.PathLike]) -> list[dict[str, An
 
 
 def _mean_std(xs: Sequence[float]) -> tuple[float, float]:
-    a = np.asarray([x for x in xs if x is not None and not math.isnan(x)], dtype=np.float64)
-    if a.size == 0:
-        return float("nan"), float("nan")
-    return float(a.mean()), float(a.std(ddof=1)) if a.size > 1 else 0.0
+    """Mean and sample std of the finite values (std 0 for one value, both NaN for none)."""
+    s = stats.mean_sd_se([x for x in xs if x is not None and not math.isnan(x)])
+    return s.mean, s.sd if s.n > 1 else (0.0 if s.n == 1 else float("nan"))
 
 
 def _reference_rows(name: str, presets: Any, seeds: Sequence[int], data: Mapping[str, Any] | None,

@@ -214,19 +214,9 @@ def collect(specs: Iterable[RunSpec], runs_dir: str | os.PathLike):
 
 def mean_std(df, by: Sequence[str] = ("label",), metrics: Sequence[str] = ("average_mAP", "snippet_acc"),
              order: Sequence[str] | None = None):
-    """Mean and sample std over seeds per row, plus a "45.1 ± 0.1" column per metric (percent)."""
-    g = df.groupby(list(by), sort=False)
-    out = g.size().rename("n").reset_index()
-    for m in metrics:
-        mean = g[m].mean().reset_index(drop=True)
-        std = g[m].std(ddof=1).fillna(0.0).reset_index(drop=True)
-        out[f"{m}_mean"] = mean.values
-        out[f"{m}_std"] = std.values
-        out[m] = [f"{100 * a:.1f} ± {100 * b:.1f}" for a, b in zip(mean, std)]
-    if order is not None:
-        key = {lab: i for i, lab in enumerate(order)}
-        out = out.sort_values(by[0], key=lambda c: c.map(key)).reset_index(drop=True)
-    return out
+    """Mean and sample std over seeds per row, plus a "45.1 ± 0.1" column per metric (percent):
+    :func:`summarize` of one grouping with every metric in percent."""
+    return summarize(df, by, metrics, order=order)
 
 
 def write_table(df, name: str, out_dir: str | os.PathLike, float_format: str = "%.4f") -> list[Path]:
