@@ -4,10 +4,19 @@ himnet_lib first, Jupyter and IPython state under the test's own folder, quiet p
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 from typing import Mapping
 
 WORKTREE = Path(__file__).resolve().parents[1]
+
+
+def default_signals() -> None:
+    """``preexec_fn`` for a child that is sent Ctrl-C: SIGINT and SIGTERM at their defaults, whatever
+    this process inherited (a shell's background job, nohup or a CI runner may ignore SIGINT, and
+    an ignored SIGINT stays ignored in every child: Python then installs no KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def child_env(tmp: Path, base: Mapping[str, str] | None = None) -> dict:

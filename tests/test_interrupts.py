@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from child_env import child_env
+from child_env import child_env, default_signals
 
 from himnet_lib import runs
 from himnet_lib.workers import alive, descendants
@@ -34,7 +34,7 @@ class Proc:
 
     def __init__(self, cmd: list[str], tmp: Path):
         self.p = subprocess.Popen(cmd, env=_env(tmp), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                  start_new_session=True, cwd=tmp)
+                                  start_new_session=True, cwd=tmp, preexec_fn=default_signals)
         self.lines: list[str] = []
         self.seen: set[tuple[int, str]] = set()
         threading.Thread(target=self._read, daemon=True).start()

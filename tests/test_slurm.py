@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import slurm_cluster
-from child_env import child_env
+from child_env import child_env, default_signals
 
 from himnet_lib import runs
 
@@ -51,7 +51,7 @@ class Proc:
     def __init__(self, cmd, env, cwd):
         self.t0 = time.time()
         self.p = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                  text=True, start_new_session=True)
+                                  text=True, start_new_session=True, preexec_fn=default_signals)
         self.lines: list[str] = []
         self._r = threading.Thread(target=self._read, daemon=True)
         self._r.start()
