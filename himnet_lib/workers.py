@@ -278,6 +278,9 @@ class WorkerPool:
         return [w.proc.pid for w in self._workers if w.proc.pid is not None]
 
     def _dispatch(self) -> None:
+        for w in [w for w in self._workers if w.task is None and not w.proc.is_alive()]:
+            self._workers.remove(w)  # died between tasks: a new one takes its place
+            w.conn.close()
         idle = [w for w in self._workers if w.task is None]
         while self._queue and (idle or len(self._workers) < self._n):
             if not idle:
@@ -300,23 +303,28 @@ class WorkerPool:
                 yield -1, "", None
                 continue
             for w in busy:
-                if w.conn in ready:
-                    try:
-                        outcome, value = w.conn.recv()
-                    except (EOFError, OSError):
-                        continue  # it died: its sentinel says so below
+                if w.conn not in ready and w.proc.sentinel not in ready:
+                    continue
+                try:
+                    reply = w.conn.recv() if w.conn.poll() else None
+                except (EOFError, OSError):  # the pipe closed: the worker died (a reply never came)
+                    reply = None
+                if reply is not None:
+                    outcome, value = reply
                     key, w.task = w.task, None
                     if key is not None:
                         del self._tasks[key]
                         yield key, outcome, value
-                elif w.proc.sentinel in ready and not w.conn.poll():
-                    w.proc.join(GRACE_S)
-                    dead = w.task
-                    self._workers.remove(w)
-                    w.conn.close()
-                    if dead is not None:
-                        del self._tasks[dead]
-                        yield dead, DIED, signal_name(w.proc.exitcode)
+                    continue
+                if w.proc.is_alive() and w.proc.sentinel not in ready:
+                    continue
+                w.proc.join(GRACE_S)
+                dead = w.task
+                self._workers.remove(w)
+                w.conn.close()
+                if dead is not None:
+                    del self._tasks[dead]
+                    yield dead, DIED, signal_name(w.proc.exitcode)
 
     def close(self) -> None:
         """Normal end: every task done; let the workers exit."""
