@@ -500,6 +500,10 @@ def snippet_classification_accuracy(cas: Sequence[np.ndarray], memberships: Sequ
     return correct / total
 
 
+# the keys of snippet_accuracy_breakdown, in metrics.json and the tables
+ACC_SPLITS = ("snippet_acc_fg", "snippet_acc_bg", "snippet_acc_balanced")
+
+
 def snippet_accuracy_breakdown(cas: Sequence[np.ndarray], memberships: Sequence[np.ndarray]) -> dict[str, float]:
     """The snippet ACC of :func:`snippet_classification_accuracy` split by what the snippet is.
 

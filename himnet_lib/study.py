@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from .config import READINGS, RunConfig, build_config, profile_reading
+from .terms import TERM_SPECS
 
 FULL = ("mil", "cll", "vcl", "scl")
 
@@ -180,9 +181,21 @@ def table5_specs(profile: str, seeds: int, benchmark: str = "") -> list[RunSpec]
 # that adds it (DOSE_ROWS); factor 0 is the row without the term and factor 1 the row itself, so
 # both are Table 3's own runs. Trained under the profile's reading (and balance) on every benchmark.
 DOSE_FACTORS = (0.1, 1.0, 3.0, 10.0)  # four weights over two decades: make demo stays within an hour
-DOSE_ROWS: dict[str, tuple[str, str]] = {"cll": ("Exp 2", "Exp 1"), "vcl": ("Exp 3", "Exp 2"),
-                                         "scl": ("Exp 4", "Exp 3")}
-DOSE_WEIGHT_FIELDS = {"cll": "loss.lambda_cll", "vcl": "loss.lambda_vcl", "scl": "loss.lambda_scl"}
+
+
+def _added_terms() -> dict[str, tuple[str, str]]:
+    """term -> (the core Table 3 row that adds it, the row before it without it)."""
+    terms = dict(TABLE3_ROWS)
+    out = {}
+    for before, row in zip(CORE_ROWS, CORE_ROWS[1:]):
+        (added,) = set(terms[row]) - set(terms[before])
+        out[added] = (row, before)
+    return out
+
+
+DOSE_ROWS: dict[str, tuple[str, str]] = _added_terms()   # cll: (Exp 2, Exp 1), vcl: ..., scl: ...
+# each dosed term's weight setting, from the term table
+DOSE_WEIGHT_FIELDS = {s.name: f"loss.{s.weight}" for s in TERM_SPECS if s.name in DOSE_ROWS and s.weight}
 
 
 def dose_label(term: str, factor: float) -> str:

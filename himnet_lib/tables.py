@@ -15,7 +15,7 @@ from . import markdown, paper, study
 from .diagnostics import DIAGNOSTIC_KEYS, background_uncertainty
 from .errors import RunError
 from .io import atomic_write_text
-from .metrics import snippet_memberships
+from .metrics import ACC_SPLITS, snippet_memberships
 from .readouts import READOUT_NAMES, READOUTS, readout_key, relocalize
 from .rundir import RunDir
 from .study import RunSpec, benchmarks
@@ -33,7 +33,6 @@ READOUT_COLUMNS = {READOUT_NAMES[norm] + ("" if nms == "soft" else "_nms"): read
 
 
 # the paper's snippet ACC split by foreground / background and balanced over classes (metrics.py)
-ACC_SPLITS = ("snippet_acc_fg", "snippet_acc_bg", "snippet_acc_balanced")
 ACC_NAMES = ("fg ACC", "bg ACC", "bal. ACC")
 
 
