@@ -20,7 +20,8 @@ One row per (claim, reading, read-out, benchmark), columns :data:`CLAIM_COLUMNS`
   (:func:`himnet_lib.stats.best_of_k_test`).
 * ``dose_response``: for a claim about one loss term, the factors of its λ (the dose-response of
   notebook 11, under the profile's reading) at which the claim holds and at which it reverses
-  (each factor against λ = 0, paired, Holm over the factors), or "at no weight tried".
+  (each factor against λ = 0, paired; Holm across every factor of every claim row, a family apart
+  from the claims' own), or "at no weight tried".
 * read-outs: ``fixed`` = the attention thresholded as it is (the peers' inference), ``minmax`` =
   per-video min-max rescaled before the fixed thresholds (``localize.attention_norm``), both with
   Soft-NMS; metrics without localization (accuracies, U) have read-out ``-``.
@@ -45,14 +46,14 @@ from .config import READINGS
 from .data import load_dataset
 from .diagnostics import DIAGNOSTIC_KEYS, background_uncertainty
 from .io import atomic_write_text
-from .metrics import snippet_memberships
+from .metrics import ACC_SPLITS, snippet_memberships
 from .readouts import READOUT_NAMES, evaluation_dataset, readout_key
 from .rundir import RunDir
 from .study import RunSpec
 
-__all__ = ["Claim", "CLAIMS", "READOUTS", "RUN_COLUMNS", "CLAIM_COLUMNS", "ADJUST", "claims_specs",
-           "run_records", "records_frame", "read_runs_csv", "claims_table", "background_u", "to_markdown",
-           "write_claims", "write_runs", "summary", "summary_markdown", "METRICS", "row_values"]
+__all__ = ["Claim", "CLAIMS", "added_term_claims", "u_rows", "READOUTS", "RUN_COLUMNS", "CLAIM_COLUMNS", "ADJUST",
+           "claims_specs", "run_records", "records_frame", "read_runs_csv", "claims_table", "background_u",
+           "to_markdown", "write_claims", "write_runs", "summary", "summary_markdown", "METRICS", "row_values"]
 
 # claims-table read-out name -> localize.attention_norm (scored with Soft-NMS; NMS for the NMS claim)
 READOUTS: dict[str, str] = {name: norm for norm, name in READOUT_NAMES.items()}
@@ -116,19 +117,37 @@ _P5 = paper.TABLE5
 _P1 = paper.TABLE1_2
 _NAN = float("nan")
 
+
+def _paper_diff(row: str, before: str, column: int) -> float:
+    """The paper's Table 3 difference row - before in ``column`` (NaN for a row the paper lacks)."""
+    if row in _P3 and before in _P3:
+        return _P3[row][column] - _P3[before][column]
+    return _NAN
+
+
+def added_term_claims(added: Mapping[str, tuple[str, str]] = study.DOSE_ROWS) -> tuple[Claim, ...]:
+    """For each term that a core row of Table 3 adds (``added``, :func:`himnet_lib.study.added_terms`):
+    it improves AVG, with its dose-response when it has a weight; for CLL also the paper's ACC claim
+    and ACC's splits. A new term in Table 3's core rows is claimed without an edit here."""
+    out: list[Claim] = []
+    for term, (row, before) in added.items():
+        name, pair = term.upper(), f"({row} vs {before})"
+        dose = term if study.weight_fields([term]) else None
+        out.append(Claim(f"{name} improves AVG {pair}", "avg", "diff", _t3(row), _t3(before),
+                         _paper_diff(row, before, 0), dose=dose))
+        if term == "cll":  # the paper claims CLL's gain in snippet ACC (Table 3's ACC column)
+            out.append(Claim(f"{name} improves ACC {pair}", "acc", "diff", _t3(row), _t3(before),
+                             _paper_diff(row, before, 2), dose=dose))
+            out += [Claim(f"{name} improves {split} ACC {pair}", metric, "diff", _t3(row), _t3(before), _NAN,
+                          dose=dose) for split, metric in (("fg", "acc_fg"), ("bg", "acc_bg"),
+                                                           ("balanced", "acc_balanced"))]
+    return tuple(out)
+
+
+_SCL_ROW, _SCL_BEFORE = study.DOSE_ROWS["scl"]
+
 CLAIMS: tuple[Claim, ...] = (
-    Claim("CLL improves AVG (Exp 2 vs Exp 1)", "avg", "diff", _t3("Exp 2"), _t3("Exp 1"),
-          _P3["Exp 2"][0] - _P3["Exp 1"][0], dose="cll"),
-    Claim("CLL improves ACC (Exp 2 vs Exp 1)", "acc", "diff", _t3("Exp 2"), _t3("Exp 1"),
-          _P3["Exp 2"][2] - _P3["Exp 1"][2], dose="cll"),
-    Claim("CLL improves fg ACC (Exp 2 vs Exp 1)", "acc_fg", "diff", _t3("Exp 2"), _t3("Exp 1"), _NAN, dose="cll"),
-    Claim("CLL improves bg ACC (Exp 2 vs Exp 1)", "acc_bg", "diff", _t3("Exp 2"), _t3("Exp 1"), _NAN, dose="cll"),
-    Claim("CLL improves balanced ACC (Exp 2 vs Exp 1)", "acc_balanced", "diff", _t3("Exp 2"), _t3("Exp 1"), _NAN,
-          dose="cll"),
-    Claim("VCL improves AVG (Exp 3 vs Exp 2)", "avg", "diff", _t3("Exp 3"), _t3("Exp 2"),
-          _P3["Exp 3"][0] - _P3["Exp 2"][0], dose="vcl"),
-    Claim("SCL improves AVG (Exp 4 vs Exp 3)", "avg", "diff", _t3("Exp 4"), _t3("Exp 3"),
-          _P3["Exp 4"][0] - _P3["Exp 3"][0], dose="scl"),
+    *added_term_claims(),
     Claim("SCL beats L_guide (Table 4)", "avg", "diff", ("table4", "L_SCL"), ("table4", "L_guide"),
           _P4["L_SCL"][4] - _P4["L_guide"][4]),
     Claim("SCL beats L_ml (Table 4)", "avg", "diff", ("table4", "L_SCL"), ("table4", "L_ml"),
@@ -138,7 +157,8 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("U(q||p) >= w/o U (Table 4)", "avg", "diff", ("table4", "L_SCL with U(q||p)"),
           ("table4", "L_SCL w/o U(p||q)"), _P4["L_SCL with U(q||p)"][4] - _P4["L_SCL w/o U(p||q)"][4]),
     Claim("alpha = 4 is best (Fig. 6)", "avg", "best", ("alpha", "alpha=4"), ("alpha", "alpha="), _NAN),
-    Claim("SCL raises U on GT background (Fig. 7)", "u_bg", "diff", _t3("Exp 4"), _t3("Exp 3"), _NAN, dose="scl"),
+    Claim("SCL raises U on GT background (Fig. 7)", "u_bg", "diff", _t3(_SCL_ROW), _t3(_SCL_BEFORE), _NAN,
+          dose="scl"),
     Claim("Soft-NMS beats NMS (Table 1, AVG 0.1:0.5)", "avg_0.5", "nms", _t3("Exp 4"), _t3("Exp 4"),
           _P1[("Table 1", "THUMOS14", "Soft-NMS")]["AVG"] - _P1[("Table 1", "THUMOS14", "NMS")]["AVG"]),
     Claim("CLL helps BaS-Net (Table 5)", "avg", "diff", ("table5", "BaS-Net + L_CLL"), ("table5", "BaS-Net"),
@@ -178,13 +198,19 @@ def claims_specs(profile: str, seeds_table3: int, seeds_other: int,
 
 # --- run records ----------------------------------------------------------------------------------
 
+_ACC_KEYS = ("snippet_acc", *ACC_SPLITS, "fg_bg_acc")  # metrics.json's accuracies
+
 RUN_COLUMNS = (
     "run_id", "table", "label", "seed", "profile", "benchmark", "main_benchmark", "reading",
-    "lambda_cll", "lambda_vcl", "lambda_scl",
+    *(f"lambda_{t}" for t in study.DOSE_ROWS),
     *(f"{m}[{ro}]" for m in ("avg", "avg_0.5", "avg_nms", "avg_0.5_nms") for ro in READOUTS),
-    "snippet_acc", "snippet_acc_fg", "snippet_acc_bg", "snippet_acc_balanced", "fg_bg_acc",
-    *DIAGNOSTIC_KEYS, "u_bg",
+    *_ACC_KEYS, *DIAGNOSTIC_KEYS, "u_bg",
 )
+
+
+def u_rows(claims: Sequence[Claim] = CLAIMS) -> set[tuple[str, str]]:
+    """The (table, label) rows whose runs need the Fig. 7 statistic: those of the claims on U."""
+    return {row for c in claims if c.metric == "u_bg" for row in c.rows()}
 
 
 def _num(v: Any) -> float:
@@ -192,11 +218,15 @@ def _num(v: Any) -> float:
 
 
 def run_records(specs: Iterable[RunSpec], runs_dir: str | Path,
-                u_background: Callable[[RunSpec], float] | None = None) -> list[dict[str, Any]]:
+                u_background: Callable[[RunSpec], float] | None = None,
+                u_for: Iterable[tuple[str, str]] | None = None) -> list[dict[str, Any]]:
     """One record per spec (:data:`RUN_COLUMNS`), read from ``<runs_dir>/<run_id>/metrics.json`` and
     ``params.json``, in the files' units (mAP and accuracies as fractions). ``lambda_*``: the
     weights the run trained with (``params.json``'s ``loss_weights``; 0 for an absent term).
-    ``u_background(spec)`` supplies the Fig. 7 statistic (:func:`background_u`)."""
+    ``u_background(spec)`` supplies the Fig. 7 statistic (:func:`background_u`), computed only for
+    the runs of the ``u_for`` rows (default :func:`u_rows`; NaN elsewhere, as it reads every
+    snippet's outputs)."""
+    wanted_u = u_rows() if u_for is None else set(u_for)
     out = []
     for s in specs:
         run = RunDir(Path(runs_dir) / s.run_id)
@@ -206,7 +236,7 @@ def run_records(specs: Iterable[RunSpec], runs_dir: str | Path,
         rec: dict[str, Any] = {"run_id": s.run_id, "table": s.table, "label": s.label, "seed": s.seed,
                                "profile": s.profile, "benchmark": s.benchmark_name or "data",
                                "main_benchmark": s.main_benchmark, "reading": s.reading}
-        for t in ("cll", "vcl", "scl"):
+        for t in study.DOSE_ROWS:
             rec[f"lambda_{t}"] = float(weights.get(t, 0.0))
         for ro, norm in READOUTS.items():
             soft, nms = by[readout_key(norm, "soft")], by[readout_key(norm, "nms")]
@@ -214,10 +244,10 @@ def run_records(specs: Iterable[RunSpec], runs_dir: str | Path,
             rec[f"avg_0.5[{ro}]"] = soft["average_mAP_0.1_0.5"]
             rec[f"avg_nms[{ro}]"] = nms["average_mAP"]
             rec[f"avg_0.5_nms[{ro}]"] = nms["average_mAP_0.1_0.5"]
-        for k in ("snippet_acc", "snippet_acc_fg", "snippet_acc_bg", "snippet_acc_balanced", "fg_bg_acc",
-                  *DIAGNOSTIC_KEYS):
+        for k in (*_ACC_KEYS, *DIAGNOSTIC_KEYS):
             rec[k] = _num(m.get(k))
-        rec["u_bg"] = float(u_background(s)) if u_background is not None else float("nan")
+        needs_u = u_background is not None and (s.table, s.label) in wanted_u
+        rec["u_bg"] = float(u_background(s)) if u_background is not None and needs_u else float("nan")
         out.append(rec)
     return out
 
@@ -323,8 +353,8 @@ def _old_verdict(claim: Claim, records, readout: str, test: stats.Test) -> str:
     return "holds" if test.effect > 0 else "reversed"
 
 
-def _dose_verdict(claim: Claim, records, readout: str) -> str:
-    """The λ factors at which the claim holds / reverses against λ = 0 (module docstring)."""
+def _dose_tests(claim: Claim, records, readout: str) -> list[tuple[float, stats.Test]]:
+    """Each λ factor of the claim's term against λ = 0 (the row without the term), paired."""
     col, scale = METRICS[claim.metric]
     column = col(readout)
     base = row_values(records, *claim.worse, column, scale)
@@ -334,11 +364,16 @@ def _dose_verdict(claim: Claim, records, readout: str) -> str:
         vals = row_values(records, *row, column, scale)
         if vals and base:
             tests.append((f, stats.compare(vals, base)))
+    return tests
+
+
+def _dose_verdict(tests: Sequence[tuple[float, stats.Test]], adjusted: Sequence[float]) -> str:
+    """The λ factors at which the claim holds / reverses against λ = 0 (module docstring)."""
     if not tests:
         return "-"
-    adjusted = stats.adjust([t.p for _, t in tests], ADJUST)
-    holds = [f"{f:g}" for (f, t), p in zip(tests, adjusted) if stats.verdict(t, p, level=LEVEL) == "holds"]
-    rev = [f"{f:g}" for (f, t), p in zip(tests, adjusted) if stats.verdict(t, p, level=LEVEL) == "reversed"]
+    verdicts = [(f, stats.verdict(t, p, level=LEVEL)) for (f, t), p in zip(tests, adjusted)]
+    holds = [f"{f:g}" for f, v in verdicts if v == "holds"]
+    rev = [f"{f:g}" for f, v in verdicts if v == "reversed"]
     parts = ([f"holds at x{', x'.join(holds)}"] if holds else []) + ([f"reversed at x{', x'.join(rev)}"] if rev else [])
     return "; ".join(parts) if parts else "at no weight tried"
 
@@ -352,6 +387,7 @@ def claims_table(records: Sequence[Mapping[str, Any]], claims: Sequence[Claim] =
     rows: list[dict[str, Any]] = []
     tests: list[stats.Test | None] = []       # the Holm family (None: left out)
     all_tests: list[stats.Test] = []
+    dose_tests: dict[int, list[tuple[float, stats.Test]]] = {}  # row index -> its λ factors' tests
     benches = list(dict.fromkeys(r["benchmark"] for r in records))
     readings = [x for x in READINGS if any(r["reading"] == x for r in records if r["table"] != "table5")]
     profile = str(records[0]["profile"]) if records else ""
@@ -381,11 +417,10 @@ def claims_table(records: Sequence[Mapping[str, Any]], claims: Sequence[Claim] =
                            "verdict_2se": _old_verdict(claim, recs, ro, test), "dose_response": "-"}
                     degenerate = _degenerate(recs, [claim.better] if claim.kind == "nms" else
                                              [claim.better, claim.worse], ro, claim.metric)
-                    if claim.dose and study.covered("dose", profile, bench_arg, reading):
-                        row["dose_response"] = _dose_verdict(claim, recs, ro)
                     if degenerate:
                         row["verdict"] = "n/a (read-out degenerate)"
-                        row["dose_response"] = "-"
+                    elif claim.dose and study.covered("dose", profile, bench_arg, reading):
+                        dose_tests[len(rows)] = _dose_tests(claim, recs, ro)
                     rows.append(row)
                     all_tests.append(test)
                     tests.append(None if degenerate or test.n < 2 or claim.kind == "placebo" else test)
@@ -400,6 +435,14 @@ def claims_table(records: Sequence[Mapping[str, Any]], claims: Sequence[Claim] =
         if not math.isfinite(row["p_adjusted"]):  # the placebo, or fewer than two seeds: its own p
             row["p_adjusted"] = row["p"]
         row["verdict"] = stats.verdict(test, row["p_adjusted"], level=LEVEL)
+    # the dose-response tests are a family of their own: adjusted across every factor of every row
+    flat = [(i, k) for i, ts in dose_tests.items() for k in range(len(ts))]
+    p_dose = list(stats.adjust([dose_tests[i][k][1].p for i, k in flat], adjust)) if flat else []
+    adjusted_of: dict[int, list[float]] = {}
+    for (i, _), p in zip(flat, p_dose):
+        adjusted_of.setdefault(i, []).append(float(p))
+    for i, ts in dose_tests.items():
+        rows[i]["dose_response"] = _dose_verdict(ts, adjusted_of.get(i, []))
     return pd.DataFrame(rows, columns=list(CLAIM_COLUMNS))
 
 

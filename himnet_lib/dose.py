@@ -34,7 +34,8 @@ def dose_response_table(records: Sequence[Mapping[str, Any]]):
     Table 3's row without the term, factor 1 the row with it, the others the dose rows. Columns:
     the weight the term trained with (``params.json``'s ``loss_weights``, mean over seeds), and per
     metric of :data:`DOSE_METRICS` its mean over seeds, its standard error, and the paired
-    difference against factor 0 (``<m>_diff``, ``<m>_diff_se``, ``<m>_p``)."""
+    difference against factor 0 (``<m>_diff``, ``<m>_diff_se``, ``<m>_p``, and ``<m>_p_adjusted``:
+    Holm across every tested row of the table, one family per metric)."""
     import pandas as pd
     rows = []
     for term, (exp, without) in study.DOSE_ROWS.items():
@@ -62,7 +63,12 @@ def dose_response_table(records: Sequence[Mapping[str, Any]]):
                     row[f"{m}_diff_se"] = t.se if t else float("nan")
                     row[f"{m}_p"] = t.p if t else float("nan")
                 rows.append(row)
-    return pd.DataFrame(rows)
+    for m in DOSE_METRICS:  # NaN p (factor 0) stays NaN and is not counted in the family
+        for r, p in zip(rows, stats.adjust([r[f"{m}_p"] for r in rows], "holm") if rows else []):
+            r[f"{m}_p_adjusted"] = float(p)
+    columns = ["term", "factor", "benchmark", "reading", "weight", "n_seeds",
+               *(f"{m}{x}" for m in DOSE_METRICS for x in ("", "_se", "_diff", "_diff_se", "_p", "_p_adjusted"))]
+    return pd.DataFrame(rows, columns=columns)
 
 
 _SHORT = {"avg[fixed]": "AVG fixed", "avg[minmax]": "AVG minmax", "snippet_acc": "ACC", "snippet_acc_fg": "fg ACC",
@@ -73,7 +79,7 @@ _SHORT = {"avg[fixed]": "AVG fixed", "avg[minmax]": "AVG minmax", "snippet_acc":
 def _cell(mean: float, diff: float, se: float, digits: int) -> str:
     if not math.isfinite(mean):
         return "n/a"
-    if not math.isfinite(diff) or diff == 0 and not math.isfinite(se):
+    if not math.isfinite(diff) or (diff == 0 and not math.isfinite(se)):
         return f"{mean:.{digits}f}"
     return f"{mean:.{digits}f} ({diff:+.{digits}f} ± {se:.{digits}f})"
 

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from himnet_lib import claims, paper, study
+from himnet_lib import claims, paper, rundir, study
 from himnet_lib.claims import CLAIMS, claims_table, to_markdown
+from himnet_lib.readouts import readout_key
 
 CLL_AVG, CLL_ACC = CLAIMS[0], CLAIMS[1]
 
@@ -204,3 +205,64 @@ def test_null_tables_rarely_show_an_effect_under_holm(seed_sd):
     assert any_new <= 6          # expected ~2 of 40 at a 5 % family-wise rate
     if seed_sd == 0.0:
         assert any_old >= 15
+
+
+def _holm(p):
+    """Holm's step-down by hand: sorted p_(j) times (m - j + 1), running maximum, capped at 1."""
+    order = sorted(range(len(p)), key=lambda i: p[i])
+    out, run = [0.0] * len(p), 0.0
+    for j, i in enumerate(order):
+        run = max(run, min(1.0, (len(p) - j) * p[i]))
+        out[i] = run
+    return out
+
+
+def test_dose_response_is_adjusted_across_every_row_of_the_table():
+    base = [5.0, 6.0, 7.0, 6.5]
+    noise = [0.0, 0.03, -0.02, 0.01]
+    shifts = {0.1: 0.02, 1.0: 0.05, 3.0: 0.2, 10.0: -1.5}   # x3's raw p 0.013: 3p < 0.05 <= 6p
+    recs = [_rec("table3", "Exp 1", i, v) for i, v in enumerate(base)]
+    for f, shift in shifts.items():
+        row = "Exp 2" if f == 1.0 else None
+        for i, v in enumerate(base):
+            recs.append(_rec("table3", row, i, v + shift + noise[i] * (1 + f)) if row else
+                        _rec("dose", study.dose_label("cll", f), i, v + shift + noise[i] * (1 + f)))
+    t = claims_table(recs, [CLL_AVG])
+    assert len(t) == 2                                   # fixed and minmax read-outs: 2 rows x 4 factors
+    raw = {f: sps.ttest_rel([b + s + n * (1 + f) for b, n in zip(base, noise)], base).pvalue
+           for f, s in shifts.items()}
+    fam = _holm([raw[f] for f in shifts] * 2)[:4]         # both rows carry the same tests
+    within = _holm([raw[f] for f in shifts])
+    sign = {f: "holds" if s > 0 else "reversed" for f, s in shifts.items()}
+    want_h = [f"{f:g}" for f, p in zip(shifts, fam) if p < 0.05 and sign[f] == "holds"]
+    want_r = [f"{f:g}" for f, p in zip(shifts, fam) if p < 0.05 and sign[f] == "reversed"]
+    parts = ([f"holds at x{', x'.join(want_h)}"] if want_h else []) + (
+        [f"reversed at x{', x'.join(want_r)}"] if want_r else [])
+    assert set(t.dose_response) == {"; ".join(parts) if parts else "at no weight tried"}
+    # the family matters here: some factor passes within its row but not across the table
+    assert any(w < 0.05 <= a for w, a in zip(within, fam)), (within, fam)
+
+
+def test_u_is_computed_only_for_the_runs_of_claims_on_u(tmp_path):
+    called = []
+    specs = study.table3_specs("smoke", 1, rows=["Exp 1", "Exp 3", "Exp 4"])
+    wanted = claims.u_rows()
+    assert ("table3", "Exp 4") in wanted and ("table3", "Exp 3") in wanted and ("table3", "Exp 1") not in wanted
+    # run_records reads each run's files: a stand-in metrics.json for every run
+    keys = [readout_key(norm, nms) for norm in claims.READOUTS.values() for nms in ("soft", "nms")]
+    metrics = {"by_readout": {k: {"average_mAP": 0.1, "average_mAP_0.1_0.5": 0.2} for k in keys}}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(rundir.RunDir, "metrics", lambda self: metrics)
+        mp.setattr(rundir.RunDir, "loss_weights", lambda self: {})
+        recs = claims.run_records(specs, tmp_path, u_background=lambda s: called.append(s.label) or 0.5)
+    assert sorted(called) == ["Exp 3", "Exp 4"]
+    assert [math.isnan(r["u_bg"]) for r in recs] == [True, False, False]
+
+
+def test_each_core_row_term_is_claimed_from_the_study_rows():
+    for term, (row, before) in study.DOSE_ROWS.items():
+        c = [c for c in CLAIMS if c.name == f"{term.upper()} improves AVG ({row} vs {before})"]
+        assert len(c) == 1 and c[0].better == ("table3", row) and c[0].worse == ("table3", before)
+        assert c[0].dose == term
+    with pytest.raises(ValueError, match="must add exactly one term"):
+        study.added_terms([("A", ("mil",)), ("B", ("mil", "cll", "vcl"))], ("A", "B"))

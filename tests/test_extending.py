@@ -1,6 +1,6 @@
-"""docs/extending.md's "add a loss term" path, walked with a toy term: one TermSpec, one function,
-one Table 3 row and one claim; training composes it, the tables give it a column and the claims
-table compares the rows, with nothing else edited."""
+"""docs/extending.md's "add a loss term" path, walked with a toy term: one TermSpec, one function and
+one Table 3 core row; training composes it, the tables give it a column and the claims table states
+and tests its claim, with nothing else edited."""
 
 from __future__ import annotations
 
@@ -28,10 +28,15 @@ def toy_term(monkeypatch):
     monkeypatch.setattr(settings, "KNOWN_TERMS", known)                     # LossConfig validates here
     monkeypatch.setattr(losses, "TERMS", {**losses.TERMS, "toy": losses.Term(toy, spec)})
     monkeypatch.setattr(tables, "ABLATION_TERMS", tuple(s.name for s in specs if s.ablation))
-    rows = [*study.TABLE3_ROWS, ("Exp 9", ("mil", "toy"))]                   # step 5: study.py
+    rows = [*study.TABLE3_ROWS, ("Exp 9", (*study.FULL, "toy"))]             # step 5: study.py
+    core = (*study.CORE_ROWS, "Exp 9")
     monkeypatch.setattr(study, "TABLE3_ROWS", rows)
-    claim = claims.Claim("toy improves AVG (Exp 9 vs Exp 1)", "avg", "diff", ("table3", "Exp 9"),
-                         ("table3", "Exp 1"), float("nan"))                  # step 6: claims.py
+    monkeypatch.setattr(study, "CORE_ROWS", core)
+    # what the module constants derive at import from the edited rows
+    added = study.added_terms(rows, core)
+    assert added["toy"] == ("Exp 9", "Exp 4") and study.weight_fields(added) == study.DOSE_WEIGHT_FIELDS
+    (claim,) = [c for c in claims.added_term_claims(added) if "TOY" in c.name]
+    assert claim.name == "TOY improves AVG (Exp 9 vs Exp 4)" and claim.dose is None   # no λ: no dose rows
     return claim
 
 
@@ -47,7 +52,7 @@ def test_toy_term_trains_tabulates_and_is_claimed(toy_term):
 
     # the Table 3 grid has the row, and Table 3 has a check-mark column for the term
     specs = study.table3_specs("smoke", 1, rows=["Exp 9"])
-    assert [s.config().loss.terms for s in specs] == [("mil", "toy")]
+    assert [s.config().loss.terms for s in specs] == [(*study.FULL, "toy")]
     df = pd.DataFrame([{"label": lab, "seed": 0, "average_mAP": 0.4 + 0.1 * i, "snippet_acc": 0.6}
                        for i, lab in enumerate(("Exp 1", "Exp 9"))])
     t = tables.table3(df, rows=[("Exp 1", ("mil",)), ("Exp 9", ("mil", "toy"))])
@@ -55,7 +60,7 @@ def test_toy_term_trains_tabulates_and_is_claimed(toy_term):
 
     # the claims table compares the two rows from run records alone
     recs = []
-    for label, base in (("Exp 9", 0.30), ("Exp 1", 0.20)):
+    for label, base in (("Exp 9", 0.30), ("Exp 4", 0.20)):
         for seed in range(3):
             r = {c: np.nan for c in claims.RUN_COLUMNS}
             r.update({"table": "table3", "label": label, "seed": seed, "run_id": f"{label}-{seed}", "profile": "smoke",

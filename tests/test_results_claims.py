@@ -1,9 +1,10 @@
-"""The committed claims table is what the committed run records give: results/demo/tables/claims.csv
-is rebuilt from results/demo/tables/runs.csv alone (no run directory, no retraining)."""
+"""The committed claims and dose-response tables are what the committed run records give:
+results/demo/tables/claims.csv and dose_response.csv are rebuilt from results/demo/tables/runs.csv
+alone (no run directory, no retraining)."""
 
 from __future__ import annotations
 
-from himnet_lib import claims
+from himnet_lib import claims, dose
 from himnet_lib.paths import PROJECT_ROOT
 
 TABLES = PROJECT_ROOT / "results" / "demo" / "tables"
@@ -22,3 +23,10 @@ def test_committed_runs_csv_covers_every_claim_run():
     have = {(r["table"], r["label"], int(r["seed"]), r["run_id"]) for r in records}
     want = {(s.table, s.label, s.seed, s.run_id) for s in claims.claims_specs("demo", 5, 3)}
     assert want == have
+
+
+def test_committed_dose_response_rebuilds_from_committed_runs_csv():
+    table = dose.dose_response_table(claims.read_runs_csv(TABLES / "runs.csv"))
+    assert table.to_csv(index=False, float_format="%.4f", lineterminator="\n") == \
+        (TABLES / "dose_response.csv").read_text()
+    assert (TABLES / "dose_response.md").read_text() == dose.dose_markdown(table)
