@@ -75,6 +75,17 @@ def finished_metrics(run_dir: Path, identity: str | None = None) -> dict | None:
     return None if metrics_problem(m, identity) else m
 
 
+class _File:
+    """One file of a run directory as a read-only attribute: ``RunDir(p).metrics_path`` is
+    ``p / "metrics.json"``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, run: "RunDir", owner: type | None = None) -> Path:
+        return run.path / self.name
+
+
 @dataclass(frozen=True)
 class RunDir:
     """A run directory and the names of its files."""
@@ -98,29 +109,12 @@ class RunDir:
     def file(self, name: str) -> Path:
         return self.path / name
 
-    @property
-    def params_path(self) -> Path:
-        return self.path / self.PARAMS
-
-    @property
-    def metrics_path(self) -> Path:
-        return self.path / self.METRICS
-
-    @property
-    def checkpoint_path(self) -> Path:
-        return self.path / self.CHECKPOINT
-
-    @property
-    def history_path(self) -> Path:
-        return self.path / self.HISTORY
-
-    @property
-    def predictions_path(self) -> Path:
-        return self.path / self.PREDICTIONS
-
-    @property
-    def outputs_path(self) -> Path:
-        return self.path / self.OUTPUTS
+    params_path = _File(PARAMS)
+    metrics_path = _File(METRICS)
+    checkpoint_path = _File(CHECKPOINT)
+    history_path = _File(HISTORY)
+    predictions_path = _File(PREDICTIONS)
+    outputs_path = _File(OUTPUTS)
 
     def finished(self) -> bool:
         """metrics.json and params.json are there (see :meth:`metrics` for whether they are valid)."""

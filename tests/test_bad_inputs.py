@@ -53,6 +53,11 @@ def _train_set(setting: str) -> Setup:
     return lambda tmp, smoke, run: [*TRAIN, "--data", str(smoke), "--out", str(tmp / "r"), "--set", setting]
 
 
+def _reproduce(*args: str) -> Setup:
+    """``himnet reproduce --profile smoke <args>`` into the case's folder."""
+    return lambda tmp, smoke, run: ["reproduce", "--profile", "smoke", *args, "--results", str(tmp)]
+
+
 def _run_copy(tmp: Path, run: Path) -> Path:
     dst = tmp / "run"
     shutil.copytree(run, dst)
@@ -167,17 +172,11 @@ CASES: list[tuple[str, str, Setup, str]] = [
     ("threads", "`train --threads -1`",
      lambda tmp, smoke, run: ["train", "--data", str(smoke), "--out", str(tmp / "r"), "--threads", "-1"],
      "--threads must be >= 1"),
-    ("reproduce_seeds", "`reproduce --seeds 0`",
-     lambda tmp, smoke, run: ["reproduce", "--profile", "smoke", "--seeds", "0", "--results", str(tmp)],
-     "--seeds must be >= 1"),
-    ("reproduce_workers", "`reproduce --workers 0`",
-     lambda tmp, smoke, run: ["reproduce", "--profile", "smoke", "--workers", "0", "--results", str(tmp)],
-     "--workers must be >= 1"),
-    ("reproduce_notebook", "`reproduce --notebooks nosuch`",
-     lambda tmp, smoke, run: ["reproduce", "--profile", "smoke", "--notebooks", "nosuch", "--results", str(tmp)],
+    ("reproduce_seeds", "`reproduce --seeds 0`", _reproduce("--seeds", "0"), "--seeds must be >= 1"),
+    ("reproduce_workers", "`reproduce --workers 0`", _reproduce("--workers", "0"), "--workers must be >= 1"),
+    ("reproduce_notebook", "`reproduce --notebooks nosuch`", _reproduce("--notebooks", "nosuch"),
      "unknown study notebook(s) 'nosuch'"),
-    ("reproduce_notebook_path", "`reproduce --notebooks ../../x`",
-     lambda tmp, smoke, run: ["reproduce", "--profile", "smoke", "--notebooks", "../../x", "--results", str(tmp)],
+    ("reproduce_notebook_path", "`reproduce --notebooks ../../x`", _reproduce("--notebooks", "../../x"),
      "unknown study notebook(s) '../../x'"),
     ("out_user_files", "`train --out` a folder of the user's metrics.json, predictions.json, history.csv",
      _user_folder, "is not empty and holds no run"),

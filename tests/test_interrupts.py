@@ -12,6 +12,7 @@ import sys
 import textwrap
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -95,18 +96,24 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def _reproduce_demo(tmp: Path) -> Proc:
-    return Proc(HIMNET + ["reproduce", "--profile", "demo", "--results", str(tmp / "results"), "--workers", "2",
-                          "--threads", "1"], tmp)
+@contextmanager
+def _training_demo(tmp: Path, seconds: float):
+    """``himnet reproduce --profile demo`` with 2 workers, ``seconds`` into training; killed with
+    every process it started when the test ends, whatever happened."""
+    p = Proc(HIMNET + ["reproduce", "--profile", "demo", "--results", str(tmp / "results"), "--workers", "2",
+                       "--threads", "1"], tmp)
+    try:
+        p.wait_for("to train (local")
+        time.sleep(seconds)
+        yield p
+    finally:
+        p.kill()
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_first_interrupt_stops_within_seconds_with_the_resume_command(tmp_path, sig):
-    p = _reproduce_demo(tmp_path)
-    try:
-        p.wait_for("to train (local")
-        time.sleep(4)  # a few seconds of training
+    with _training_demo(tmp_path, 4) as p:
         assert len(p.workers()) == 2
         t0 = p.signal_group(sig) if sig == signal.SIGINT else (os.kill(p.p.pid, sig), time.time())[1]
         took = p.exit_within(t0, 10)
@@ -117,16 +124,11 @@ def test_first_interrupt_stops_within_seconds_with_the_resume_command(tmp_path, 
         assert "Traceback" not in text, text[-3000:]
         assert p.orphans() == []
         assert not list((tmp_path / "results").rglob("*.tmp"))
-    finally:
-        p.kill()
 
 
 @pytest.mark.slow
 def test_second_ctrl_c_exits_at_once(tmp_path):
-    p = _reproduce_demo(tmp_path)
-    try:
-        p.wait_for("to train (local")
-        time.sleep(4)
+    with _training_demo(tmp_path, 4) as p:
         p.signal_group(signal.SIGINT)
         time.sleep(0.1)
         t1 = p.signal_group(signal.SIGINT)
@@ -136,16 +138,11 @@ def test_second_ctrl_c_exits_at_once(tmp_path):
         # while Python is already finalizing (it restores the default handler then): both are at once
         assert p.p.returncode in (130, -signal.SIGINT)
         assert p.orphans() == []
-    finally:
-        p.kill()
 
 
 @pytest.mark.slow
 def test_workers_die_with_a_killed_parent(tmp_path):
-    p = _reproduce_demo(tmp_path)
-    try:
-        p.wait_for("to train (local")
-        time.sleep(3)
+    with _training_demo(tmp_path, 3) as p:
         assert p.workers()
         t0 = time.time()
         os.kill(p.p.pid, signal.SIGKILL)
@@ -153,8 +150,6 @@ def test_workers_die_with_a_killed_parent(tmp_path):
         left = p.orphans(wait=5)
         print(f"\nparent SIGKILLed: workers gone after {time.time() - t0:.2f}s")
         assert left == []
-    finally:
-        p.kill()
 
 
 KILL_SCRIPT = textwrap.dedent("""

@@ -6,33 +6,16 @@ from __future__ import annotations
 import dataclasses
 import os
 import platform
-import subprocess
 import sys
 
 import pytest
 import torch
+from mmap_probe import has_mallinfo2, mmap_growth
 
 import himnet_lib.train as train_mod
 from himnet_lib.config import build_config
 from himnet_lib.device import tune_cpu_allocator
 from himnet_lib.seed import seed_everything
-
-# A fresh process allocates a 64 MiB tensor (above glibc's largest mmap threshold, like the
-# paper-scale activations) and prints how many bytes glibc's mmapped chunks grew by (mallinfo2).
-_MMAP_CHILD = r'''
-import ctypes, sys, torch
-class MI2(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
-                                               "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
-libc = ctypes.CDLL("libc.so.6")
-libc.mallinfo2.restype = MI2
-if sys.argv[1] == "tuned":
-    from himnet_lib.device import tune_cpu_allocator
-    assert tune_cpu_allocator()
-before = libc.mallinfo2().hblkhd
-t = torch.empty(64 << 20, dtype=torch.uint8)
-print(libc.mallinfo2().hblkhd - before)
-'''
 
 
 def _smoke_cfg(amp: str, **train):
@@ -107,27 +90,15 @@ def test_tune_cpu_allocator_applies_on_glibc_and_is_idempotent():
     assert tune_cpu_allocator() is first
 
 
-def _is_glibc_with_mallinfo2() -> bool:
-    if not (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"):
-        return False
-    major, minor = (int(v) for v in platform.libc_ver()[1].split(".")[:2])
-    return (major, minor) >= (2, 33)
-
-
 def test_tune_cpu_allocator_serves_large_tensors_from_the_heap():
     """Large blocks (paper-scale activations are 20-70 MB) no longer come from fresh mappings that
     fault on every step: with the setting, a 64 MiB tensor adds nothing to glibc's mmapped bytes;
     without it, it adds at least 64 MiB (so the check can fail)."""
-    if not _is_glibc_with_mallinfo2():
+    if not has_mallinfo2():
         pytest.skip("glibc >= 2.33 only (mallinfo2)")
     if os.environ.get("LD_PRELOAD"):  # jemalloc/tcmalloc replace glibc's malloc: nothing to see
         pytest.skip("an allocator is preloaded (LD_PRELOAD)")
-    grown = {}
-    for mode in ("default", "tuned"):
-        proc = subprocess.run([sys.executable, "-c", _MMAP_CHILD, mode], capture_output=True, text=True,
-                              timeout=120)
-        assert proc.returncode == 0, f"{mode} child failed:\n{proc.stderr}"
-        grown[mode] = int(proc.stdout.strip().splitlines()[-1])
+    grown = {mode: mmap_growth(mode) for mode in ("default", "tuned")}
     if grown["default"] == 0:  # e.g. MALLOC_MMAP_MAX_=0 set in the environment: no contrast
         pytest.skip("glibc serves 64 MiB from the heap even by default here")
     assert grown["default"] >= 64 << 20
