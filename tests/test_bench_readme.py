@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import types
 
 import pytest
 
@@ -17,8 +18,12 @@ BENCH = PROJECT_ROOT / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
 import bench_all  # noqa: E402
+from benchsuite.demo import DEMO_VARIANTS, table_rows  # noqa: E402
+from benchsuite.part import fmt, readme_row  # noqa: E402
 from benchsuite.parts import PARTS  # noqa: E402
 from benchsuite.readme import readme_section  # noqa: E402
+from benchsuite.steps import Variant  # noqa: E402
+from benchsuite.terminal import table  # noqa: E402
 
 
 def _block(tmp_path, res, name="cpu.json"):
@@ -106,3 +111,26 @@ def test_driver_runs_as_a_script():
                          timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     assert "--skip" in out.stdout and "--refresh-readme" in out.stdout and "numerics" in out.stdout
+
+
+def test_a_new_part_reaches_the_readme_through_the_package_alone(tmp_path, monkeypatch):
+    """docs/extending.md's "add a bench part": one module and its entry in PARTS; the driver runs it
+    (the real parts skipped), and its rows reach the terminal table and the README block."""
+    toy = types.ModuleType("toy")
+    toy.NAME = "toy"
+    toy.measure = lambda ctx: {"toy_s": 0.5, "toy_out": str(ctx.out_dir)}
+    toy.table_rows = lambda res: [("toy step", res.get("toy_s"), "s")]
+    toy.readme_rows = lambda res: [readme_row("toy step", "", fmt(res["toy_s"], "s"))] if "toy_s" in res else []
+    real = list(PARTS)
+    monkeypatch.setitem(PARTS, "toy", toy)
+    out = tmp_path / "box.json"
+    res = bench_all.main(["--quick", "--skip", *real, "--out", str(out)])
+    assert res["toy_out"] == str(tmp_path) and res["part_keys"] == {"toy": ["toy_out", "toy_s"]}
+    assert "toy step" in table(res)
+    assert "| toy step | | 500.0 ms | |" in report.bench_block(tmp_path)
+
+
+def test_a_new_variant_is_listed_from_its_entry_alone(monkeypatch):
+    monkeypatch.setitem(DEMO_VARIANTS, "toy", Variant("fast", False, False, False, "toy ({fast_amp})"))
+    rows = dict((name, v) for name, v, _ in table_rows({"fast_amp": "fp32", "demo_step_s": {"toy": 0.1}}))
+    assert rows["demo step, toy (fp32)"] == 0.1

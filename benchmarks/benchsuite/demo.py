@@ -58,7 +58,8 @@ def table_rows(res: dict) -> list[tuple]:
     d, dc = res.get("demo_step_s", {}), res.get("demo_step_cpu_s", {})
     return [*variant_rows("demo step, ", DEMO_VARIANTS, d, res),
             ("  speedup fast/reference (wall / cpu)",
-             f"{d['reference'] / d['fast']:.2f}x / {dc['reference'] / dc['fast']:.2f}x" if d else None, "")]
+             f"{d['reference'] / d['fast']:.2f}x / {dc['reference'] / dc['fast']:.2f}x"
+             if all("reference" in t and "fast" in t for t in (d, dc)) else None, "")]
 
 
 def readme_rows(res: dict) -> list[dict[str, str]]:
