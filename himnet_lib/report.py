@@ -64,58 +64,26 @@ def results_block(tables_dir: str | os.PathLike, link_prefix: str = "results/dem
     return "\n".join(parts) if parts else "_(run `make demo` to generate the results)_\n"
 
 
-def _fmt(v: float | None, unit: str = "") -> str:
-    if v is None:
-        return "–"
-    if unit == "s" and v < 1:
-        return f"{v * 1000:.1f} ms"
-    if v >= 100:
-        return f"{v:,.0f} {unit}".strip()
-    return f"{v:.3g} {unit}".strip()
-
-
-def _ratio(ref: float | None, fast: float | None) -> str:
-    return f"{ref / fast:.2f}x" if ref and fast else "–"
+def _table_row(cells: list[str]) -> str:
+    """A Markdown table row; an empty cell stays "| |"."""
+    return "|" + "".join(f" {c} |" if c else " |" for c in cells)
 
 
 def bench_block(bench_dir: str | os.PathLike, link_prefix: str = "results/bench/") -> str:
-    """The ``make bench`` table of each ``results/bench/<machine>.json``: reference and fast side
-    by side, ratios from the same run (as ``benchmarks/bench_all.py`` measured them)."""
+    """The ``make bench`` table of each ``results/bench/<machine>.json``, as the file's ``readme``
+    section gives it: ``title`` and ``date`` for the heading, ``columns`` (row key -> heading) and
+    ``rows`` of cells already formatted. ``benchmarks/bench_all.py`` writes that section (its
+    ``benchsuite.readme``), so no benchmark key is read here; a JSON without one is skipped."""
     parts = []
     for path in sorted(Path(bench_dir).glob("*.json")):
         r = json.loads(path.read_text())
-        if "demo_step_s" not in r and "paper_step_s" not in r:
-            continue  # not a bench_all result (e.g. the numerics CSV's companions)
-        dc, p = r.get("demo_step_cpu_s") or {}, r.get("paper_step_s") or {}
-        peak = r.get("matmul_peak_gflops") or {}
-        threads = (r.get("paper_shape") or {}).get("threads", "?")
-        amp = r.get("fast_amp", "bf16")  # the profiles' train.amp=auto on that machine (older files: bf16)
-        frac = r.get("paper_fraction_of_peak") or {"dtype": "bf16", "value": r.get("paper_fraction_of_bf16_peak")}
-        rows = ["| what | reference | fast | fast / reference |", "|---|---|---|---|"]
-        rows += [
-            f"| demo step, 1 thread (CPU time): reference as filed (fp32) vs fast = demo default ({amp}) | "
-             f"{_fmt(dc.get('reference'), 's')} | {_fmt(dc.get('fast'), 's')} | "
-             f"{_ratio(dc.get('reference'), dc.get('fast'))} |",
-            f"| demo step, 1 thread (CPU time): both in float32 | {_fmt(dc.get('reference'), 's')} | "
-             f"{_fmt(dc.get('fast_fp32'), 's')} | {_ratio(dc.get('reference'), dc.get('fast_fp32'))} |",
-            f"| paper step, {threads} threads (fast = {amp}, the thumos14 profile) | "
-             f"{_fmt(p.get('reference_fp32'), 's')} | "
-             f"{_fmt(p.get('fast'), 's')} | {_ratio(p.get('reference_fp32'), p.get('fast'))} |",
-            f"| paper step achieved / {frac['dtype']} matmul peak of the run | | "
-             f"{_fmt(r.get('paper_step_achieved_gflops'), 'GFLOP/s')} / "
-             f"{_fmt(peak.get(frac['dtype']), 'GFLOP/s')} | {_fmt(frac['value'])} |",
-        ]
-        run = r.get("run") or {}
-        if run:
-            rows.append(f"| one demo run: per iteration / fixed (evaluation, records) | | "
-                         f"{_fmt(run.get('per_iteration_s'), 's')} / {_fmt(run.get('fixed_s'), 's')} | |")
-        if r.get("make_demo_s"):
-            rows.append(f"| `make demo`, fresh clone, install included | | {r['make_demo_s'] / 60:.1f} min | |")
-        if r.get("skipped_parts_from"):
-            rows.append(f"| (parts {', '.join(r['skipped_parts_from']['parts'])} carried over from "
-                        f"{r['skipped_parts_from']['date']}) | | | |")
-        head = f"**{r.get('cpu_model', path.stem)}, {r.get('cores', '?')} cores, torch {r.get('torch', '?')}** " \
-               f"([{path.name}]({link_prefix}{path.name}), {r.get('date', '')})"
+        sec = r.get("readme") if isinstance(r, dict) else None
+        if not isinstance(sec, dict):
+            continue  # not a bench_all result, or one written before the readme section
+        cols = list(sec["columns"])
+        rows = [_table_row([sec["columns"][k] for k in cols]), "|" + "---|" * len(cols)]
+        rows += [_table_row([row.get(k, "") for k in cols]) for row in sec["rows"]]
+        head = f"**{sec.get('title') or path.stem}** ([{path.name}]({link_prefix}{path.name}), {sec.get('date', '')})"
         parts.append(head + "\n\n" + "\n".join(rows) + "\n")
     cmp_path = Path(bench_dir) / "table3_fp32_vs_fast.csv"
     if parts and cmp_path.exists():  # written by benchmarks/compare_table3.py (make bench)
