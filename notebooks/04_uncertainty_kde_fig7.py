@@ -42,7 +42,7 @@ reading: str = ""  # reading of the paper: literal | lineage; empty for the prof
 # %%
 from IPython.display import display
 
-from himnet_lib import runs, study, tables, viz
+from himnet_lib import aggregate, run_rows, runs, study, table_files, tables, viz
 from himnet_lib.data import load_dataset
 
 results = runs.results_root(profile, results_dir or None)
@@ -58,13 +58,13 @@ runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=
 
 # %%
 ds = load_dataset(data, snippet_seconds=specs[0].config().snippet_seconds)
-values = tables.background_values(specs, ds, runs_dir)
+values = run_rows.background_values(specs, ds, runs_dir)
 table = tables.uncertainty_table(values, specs)
-tables.write_table(table, "fig7_uncertainty", tables_dir)
+table_files.write_table(table, "fig7_uncertainty", tables_dir)
 display(table)
 
 # %%
-fig = viz.uncertainty_kde(tables.pooled(values),
+fig = viz.uncertainty_kde(aggregate.pooled(values),
                           title=f"Fig. 7 ({profile}, {seeds} seed(s)): U(B_BG‖1-A) on GT background")
 viz.save_figure(fig, "fig7_uncertainty_kde", figures_dir)
 viz.show(fig)

@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from himnet_lib import runs, study, tables
+from himnet_lib import aggregate, run_rows, runs, study, table_files
 from himnet_lib.train import train_run
 
 
@@ -41,19 +41,19 @@ def test_finished_checks_settings_and_data(smoke_root, tmp_path):
     # run_specs skips it: nothing to train, so no worker is started and nothing is written
     assert runs.run_specs([spec], smoke_root, tmp_path, log=lambda s: None) == [run_dir]
     assert not (run_dir / runs.RUNNER_LOG).exists()
-    df = tables.collect([spec], tmp_path)
+    df = run_rows.collect([spec], tmp_path)
     assert df.loc[0, "run_id"] == spec.run_id and 0 <= df.loc[0, "average_mAP"] <= 1
 
 
 def test_mean_std_and_write_table(tmp_path):
     df = pd.DataFrame({"label": ["b", "a", "b", "a"], "average_mAP": [0.30, 0.10, 0.32, 0.14],
                        "snippet_acc": [0.8, 0.7, 0.9, 0.7]})
-    t = tables.mean_std(df, order=["a", "b"])
+    t = aggregate.mean_std(df, order=["a", "b"])
     assert list(t["label"]) == ["a", "b"] and list(t["n"]) == [2, 2]
     assert t.loc[0, "average_mAP_mean"] == pytest.approx(0.12)
     assert t.loc[0, "average_mAP_std"] == pytest.approx(0.0282842712, abs=1e-9)  # sample std
     assert t.loc[1, "average_mAP"] == "31.0 ± 1.4"
-    paths = tables.write_table(t, "x", tmp_path)
+    paths = table_files.write_table(t, "x", tmp_path)
     assert [p.name for p in paths] == ["x.csv", "x.md"]
     assert pd.read_csv(paths[0])["label"].tolist() == ["a", "b"]
     assert paths[1].read_text().startswith("| label | n |")
