@@ -39,10 +39,10 @@ reading: str = ""  # reading of the paper: literal | lineage; empty for the prof
 # %%
 from IPython.display import display
 
-from himnet_lib import compare, run_rows, runs, study, table_files, tables, viz
+from himnet_lib import compare, run_rows, scheduler, study, study_dirs, table_files, tables, viz
 
-results = runs.results_root(profile, results_dir or None)
-data = runs.ensure_data(profile, data_root or None, results)
+results = study_dirs.results_root(profile, results_dir or None)
+data = study_dirs.ensure_data(profile, data_root or None, results)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
 
 # %% [markdown]
@@ -50,7 +50,8 @@ runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", result
 
 # %%
 specs = study.table3_specs(profile, seeds, reading or None)
-runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm, threads=threads or None, via=via)
+scheduler.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm,
+                    threads=threads or None, via=via)
 df = run_rows.collect(specs, runs_dir)
 table_files.write_table(df, "table3_runs", tables_dir)
 display(df[["label", "seed", "run_id", "average_mAP", "snippet_acc", "fg_bg_acc", "wall_time_s"]])

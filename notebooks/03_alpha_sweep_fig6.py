@@ -36,15 +36,16 @@ alphas: list = [0.5, 1.0, 2.0, 4.0, 6.0, 8.0, 10.0]  # alpha values of the sweep
 # %%
 from IPython.display import display
 
-from himnet_lib import run_rows, runs, study, table_files, tables, viz
+from himnet_lib import run_rows, scheduler, study, study_dirs, table_files, tables, viz
 
-results = runs.results_root(profile, results_dir or None)
-data = runs.ensure_data(profile, data_root or None, results)
+results = study_dirs.results_root(profile, results_dir or None)
+data = study_dirs.ensure_data(profile, data_root or None, results)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
 
 # %%
 specs = study.alpha_specs(profile, seeds, alphas=[float(a) for a in alphas], reading=reading or None)
-runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm, threads=threads or None, via=via)
+scheduler.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm,
+                    threads=threads or None, via=via)
 df = run_rows.with_alpha(run_rows.collect(specs, runs_dir), specs)
 
 # %% [markdown]

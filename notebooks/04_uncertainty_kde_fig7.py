@@ -42,16 +42,17 @@ reading: str = ""  # reading of the paper: literal | lineage; empty for the prof
 # %%
 from IPython.display import display
 
-from himnet_lib import aggregate, run_rows, runs, study, table_files, tables, viz
+from himnet_lib import aggregate, run_rows, scheduler, study, study_dirs, table_files, tables, viz
 from himnet_lib.data import load_dataset
 
-results = runs.results_root(profile, results_dir or None)
-data = runs.ensure_data(profile, data_root or None, results)
+results = study_dirs.results_root(profile, results_dir or None)
+data = study_dirs.ensure_data(profile, data_root or None, results)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
 
 # %%
 specs = study.uncertainty_specs(profile, seeds, reading or None)
-runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm, threads=threads or None, via=via)
+scheduler.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm,
+                    threads=threads or None, via=via)
 
 # %% [markdown]
 # ## U on ground-truth background snippets

@@ -41,18 +41,19 @@ post_processing: list = ["nms", "soft"]  # localize.nms values to compare: "nms"
 # %%
 from IPython.display import display
 
-from himnet_lib import compare, run_rows, runs, study, table_files, tables
+from himnet_lib import compare, run_rows, scheduler, study, study_dirs, table_files, tables
 from himnet_lib.data import load_dataset
 from himnet_lib.groundtruth import gt_from_dataset
 from himnet_lib.metrics import evaluate_results
 
-results = runs.results_root(profile, results_dir or None)
-data = runs.ensure_data(profile, data_root or None, results)
+results = study_dirs.results_root(profile, results_dir or None)
+data = study_dirs.ensure_data(profile, data_root or None, results)
 runs_dir, tables_dir = results / "runs", results / "tables"
 
 # %%
 specs = study.table1_specs(profile, seeds, reading or None)
-runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm, threads=threads or None, via=via)
+scheduler.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm,
+                    threads=threads or None, via=via)
 
 # %% [markdown]
 # ## Re-localize every run under each post-processing
@@ -96,8 +97,8 @@ display(paper)
 
 # %%
 peer_specs = [s for s in study.table5_specs(profile, seeds) if s.label in study.TABLE5_BASE_ROWS]
-runs.run_specs(peer_specs, data, runs_dir, workers=workers, executor=executor,
-               slurm=slurm, threads=threads or None, via=via)
+scheduler.run_specs(peer_specs, data, runs_dir, workers=workers, executor=executor,
+                    slurm=slurm, threads=threads or None, via=via)
 peer_df = run_rows.relocalized(peer_specs, ds, runs_dir, post_processing, label_suffix=" (re-implemented)")
 peer_table = tables.table1_peers(peer_df, post_processing)
 table_files.write_table(peer_table, "table1_peers", tables_dir)

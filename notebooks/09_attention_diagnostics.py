@@ -47,13 +47,13 @@ reading: str = ""  # not used here: both readings are shown side by side
 import pandas as pd
 from IPython.display import display
 
-from himnet_lib import run_rows, runs, schedule_selection, study, table_files, tables, viz
+from himnet_lib import run_rows, schedule_selection, scheduler, study, study_dirs, table_files, tables, viz
 from himnet_lib.config import READINGS
 from himnet_lib.data import load_dataset
 from himnet_lib.metrics import snippet_labels
 from himnet_lib.records import load_outputs
 
-results = runs.results_root(profile, results_dir or None)
+results = study_dirs.results_root(profile, results_dir or None)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
 order = list(study.CORE_ROWS)
 
@@ -64,8 +64,8 @@ order = list(study.CORE_ROWS)
 specs = [s for bench in study.benchmarks(profile) for r in READINGS
          for s in study.table3_specs(profile, seeds, r, bench, rows=order)]
 selection = study.selection_specs(profile)
-roots = runs.run_study_specs(specs + selection, profile, results, data_root or None,
-                             workers=workers, executor=executor, slurm=slurm, threads=threads or None, via=via)
+roots = scheduler.run_study_specs(specs + selection, profile, results, data_root or None,
+                                  workers=workers, executor=executor, slurm=slurm, threads=threads or None, via=via)
 
 # %% [markdown]
 # ## Diagnostics per Table 3 row, reading and benchmark (mean ± std over seeds)

@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "himnet_lib"
 # Top to bottom. Notebooks sit above all of it and import any of it.
 LAYERS: list[tuple[str, set[str]]] = [
     ("entry", {"__main__", "cli", "lab"}),
-    ("runner", {"runs", "slurm"}),
+    ("runner", {"runs", "scheduler", "notebook_exec", "study_dirs", "slurm"}),
     ("train", {"train", "inference"}),
     # tables, figures and claims read run records (numpy): they must not need the model or torch
     ("analysis", {"tables", "run_rows", "aggregate", "table_files", "schedule_selection", "compare", "claims", "dose",

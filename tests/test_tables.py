@@ -258,7 +258,7 @@ def test_seed_noise_comparison_by_hand():
     assert e2["diff"] == pytest.approx(6.0) and e2["z"] == pytest.approx(0.06 / se2) and e2["n"] == "5 / 4"
     with pytest.raises(ValueError, match="Exp 3"):
         compare.seed_noise_comparison(ref, pd.concat([new, new.assign(Exp="Exp 3").iloc[:1]]),
-                                     metrics=("average_mAP",))
+                                      metrics=("average_mAP",))
 
 
 def test_verdict_changes_flags_only_changed_verdicts():
