@@ -451,7 +451,7 @@ def claims_table(records: Sequence[Mapping[str, Any]], claims: Sequence[Claim] =
 def background_u(roots: Mapping[str, str | Path], runs_dir: str | Path) -> Callable[[RunSpec], float]:
     """The Fig. 7 statistic for :func:`run_records`: mean U(B_BG‖1-A) (α and KL of the run's own
     loss settings) over the ground-truth background snippets of the evaluated videos.
-    ``roots``: benchmark -> dataset root (as :func:`himnet_lib.runs.run_study_specs` returns)."""
+    ``roots``: benchmark -> dataset root (as :func:`himnet_lib.scheduler.run_study_specs` returns)."""
     cache: dict[tuple[str, float], Any] = {}
 
     def stat(spec: RunSpec) -> float:

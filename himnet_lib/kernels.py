@@ -1,4 +1,4 @@
-"""Kernels for notebooks executed on this machine (papermill in ``runs.execute_notebook``).
+"""Kernels for notebooks executed on this machine (papermill in ``notebook_exec.execute_notebook``).
 
 A kernel over TCP gets its five ports from ``jupyter_client``, which binds each to port 0, reads
 the number and closes it again; the kernel binds them a moment later. Kernels started side by side

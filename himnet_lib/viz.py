@@ -176,7 +176,7 @@ def ablation_chart(table, metrics: Sequence[str] = ("average_mAP", "snippet_acc"
                    title: str = "") -> Any:
     """Grouped bars with ±std error bars, one group per table row (paper order kept).
 
-    ``table`` is :func:`himnet_lib.tables.mean_std` output: ``<label_col>``, ``<m>_mean``, ``<m>_std``
+    ``table`` is :func:`himnet_lib.aggregate.mean_std` output: ``<label_col>``, ``<m>_mean``, ``<m>_std``
     (fractions; drawn in percent). One panel per metric so that scales do not squash each other.
     """
     labels = [str(x) for x in table[label_col]]

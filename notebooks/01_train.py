@@ -18,7 +18,7 @@
 #
 # The unit of work of the study: one configuration, one seed, one run directory holding
 # `params.json`, `history.csv`, `metrics.json`, `predictions.json` and `outputs.npz`
-# (see `himnet_lib.train`). The study runner (`himnet_lib.runs.run_specs`) executes this notebook
+# (see `himnet_lib.train`). The study runner (`himnet_lib.scheduler.run_specs`) executes this notebook
 # with papermill for every run of every table; run it by hand to inspect a single run.
 #
 # The defaults are the `smoke` profile (tiny synthetic benchmark, a few seconds on a CPU).
@@ -43,7 +43,7 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import display
 
-from himnet_lib import runs, viz
+from himnet_lib import study_dirs, viz
 from himnet_lib.config import build_config
 from himnet_lib.data import load_dataset
 from himnet_lib.records import load_history, load_outputs, load_predictions
@@ -62,8 +62,8 @@ if iterations:
 cfg = build_config(profile, settings, reading=reading or None)
 
 # %%
-results = runs.results_root(profile)
-data = runs.ensure_data(profile, data_root or None, results)
+results = study_dirs.results_root(profile)
+data = study_dirs.ensure_data(profile, data_root or None, results)
 if out_dir:
     run_dir = Path(out_dir)
 else:

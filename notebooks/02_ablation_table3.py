@@ -39,10 +39,10 @@ reading: str = ""  # reading of the paper: literal | lineage; empty for the prof
 # %%
 from IPython.display import display
 
-from himnet_lib import runs, study, tables, viz
+from himnet_lib import compare, run_rows, scheduler, study, study_dirs, table_files, tables, viz
 
-results = runs.results_root(profile, results_dir or None)
-data = runs.ensure_data(profile, data_root or None, results)
+results = study_dirs.results_root(profile, results_dir or None)
+data = study_dirs.ensure_data(profile, data_root or None, results)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
 
 # %% [markdown]
@@ -50,9 +50,10 @@ runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", result
 
 # %%
 specs = study.table3_specs(profile, seeds, reading or None)
-runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm, threads=threads or None, via=via)
-df = tables.collect(specs, runs_dir)
-tables.write_table(df, "table3_runs", tables_dir)
+scheduler.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm,
+                    threads=threads or None, via=via)
+df = run_rows.collect(specs, runs_dir)
+table_files.write_table(df, "table3_runs", tables_dir)
 display(df[["label", "seed", "run_id", "average_mAP", "snippet_acc", "fg_bg_acc", "wall_time_s"]])
 
 # %% [markdown]
@@ -60,7 +61,7 @@ display(df[["label", "seed", "run_id", "average_mAP", "snippet_acc", "fg_bg_acc"
 
 # %%
 table = tables.table3(df)
-tables.write_table(table, "table3", tables_dir)
+table_files.write_table(table, "table3", tables_dir)
 display(table)
 
 # %%
@@ -75,4 +76,4 @@ viz.show(fig)
 # not comparable with numbers on the synthetic benchmark: compare the ordering of the rows.
 
 # %%
-display(tables.with_paper(table, "table3", profile))
+display(compare.with_paper(table, "table3", profile))

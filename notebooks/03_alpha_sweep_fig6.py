@@ -36,23 +36,24 @@ alphas: list = [0.5, 1.0, 2.0, 4.0, 6.0, 8.0, 10.0]  # alpha values of the sweep
 # %%
 from IPython.display import display
 
-from himnet_lib import runs, study, tables, viz
+from himnet_lib import run_rows, scheduler, study, study_dirs, table_files, tables, viz
 
-results = runs.results_root(profile, results_dir or None)
-data = runs.ensure_data(profile, data_root or None, results)
+results = study_dirs.results_root(profile, results_dir or None)
+data = study_dirs.ensure_data(profile, data_root or None, results)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
 
 # %%
 specs = study.alpha_specs(profile, seeds, alphas=[float(a) for a in alphas], reading=reading or None)
-runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm, threads=threads or None, via=via)
-df = tables.with_alpha(tables.collect(specs, runs_dir), specs)
+scheduler.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm,
+                    threads=threads or None, via=via)
+df = run_rows.with_alpha(run_rows.collect(specs, runs_dir), specs)
 
 # %% [markdown]
 # ## Table behind Fig. 6
 
 # %%
 table = tables.alpha_table(df)
-tables.write_table(table, "fig6_alpha", tables_dir)
+table_files.write_table(table, "fig6_alpha", tables_dir)
 display(table)
 
 # %%

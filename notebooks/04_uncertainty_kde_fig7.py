@@ -42,29 +42,30 @@ reading: str = ""  # reading of the paper: literal | lineage; empty for the prof
 # %%
 from IPython.display import display
 
-from himnet_lib import runs, study, tables, viz
+from himnet_lib import aggregate, run_rows, scheduler, study, study_dirs, table_files, tables, viz
 from himnet_lib.data import load_dataset
 
-results = runs.results_root(profile, results_dir or None)
-data = runs.ensure_data(profile, data_root or None, results)
+results = study_dirs.results_root(profile, results_dir or None)
+data = study_dirs.ensure_data(profile, data_root or None, results)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
 
 # %%
 specs = study.uncertainty_specs(profile, seeds, reading or None)
-runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm, threads=threads or None, via=via)
+scheduler.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm,
+                    threads=threads or None, via=via)
 
 # %% [markdown]
 # ## U on ground-truth background snippets
 
 # %%
 ds = load_dataset(data, snippet_seconds=specs[0].config().snippet_seconds)
-values = tables.background_values(specs, ds, runs_dir)
+values = run_rows.background_values(specs, ds, runs_dir)
 table = tables.uncertainty_table(values, specs)
-tables.write_table(table, "fig7_uncertainty", tables_dir)
+table_files.write_table(table, "fig7_uncertainty", tables_dir)
 display(table)
 
 # %%
-fig = viz.uncertainty_kde(tables.pooled(values),
+fig = viz.uncertainty_kde(aggregate.pooled(values),
                           title=f"Fig. 7 ({profile}, {seeds} seed(s)): U(B_BG‖1-A) on GT background")
 viz.save_figure(fig, "fig7_uncertainty_kde", figures_dir)
 viz.show(fig)

@@ -48,12 +48,12 @@ interactive: bool = False  # add an ipywidgets picker (JupyterLab only: never un
 
 from IPython.display import display
 
-from himnet_lib import picker, runs, study, viz
+from himnet_lib import picker, scheduler, study, study_dirs, viz
 from himnet_lib.data import load_dataset
 from himnet_lib.records import load_outputs, load_predictions
 
-results = runs.results_root(profile, results_dir or None)
-data = runs.ensure_data(profile, data_root or None, results)
+results = study_dirs.results_root(profile, results_dir or None)
+data = study_dirs.ensure_data(profile, data_root or None, results)
 runs_dir, figures_dir = results / "runs", results / "figures"
 
 # %%
@@ -61,7 +61,8 @@ rows = list(dict.fromkeys([*fig5_rows, "Exp 4"]))
 specs = [s for s in study.table3_specs(profile, seed + 1, reading or None) if s.seed == seed and s.label in rows]
 missing = sorted(set(rows) - {s.label for s in specs})
 assert not missing, f"unknown Table 3 rows {missing}; known: {[lab for lab, _ in study.TABLE3_ROWS]}"
-runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm, threads=threads or None, via=via)
+scheduler.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm,
+                    threads=threads or None, via=via)
 
 ds = load_dataset(data, snippet_seconds=specs[0].config().snippet_seconds)
 records = {}

@@ -37,24 +37,25 @@ reading: str = ""  # reading of the paper: literal | lineage; empty for the prof
 # %%
 from IPython.display import display
 
-from himnet_lib import runs, study, tables, viz
+from himnet_lib import compare, run_rows, scheduler, study, study_dirs, table_files, tables, viz
 
-results = runs.results_root(profile, results_dir or None)
-data = runs.ensure_data(profile, data_root or None, results)
+results = study_dirs.results_root(profile, results_dir or None)
+data = study_dirs.ensure_data(profile, data_root or None, results)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
 
 # %%
 specs = study.table4_specs(profile, seeds, reading or None)
-runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm, threads=threads or None, via=via)
-df = tables.collect(specs, runs_dir)
-tables.write_table(df, "table4_runs", tables_dir)
+scheduler.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm,
+                    threads=threads or None, via=via)
+df = run_rows.collect(specs, runs_dir)
+table_files.write_table(df, "table4_runs", tables_dir)
 
 # %% [markdown]
 # ## Table 4 (ours)
 
 # %%
 table = tables.table4(df)
-tables.write_table(table, "table4", tables_dir)
+table_files.write_table(table, "table4", tables_dir)
 display(table)
 
 # %%
@@ -69,4 +70,4 @@ viz.show(fig)
 # with numbers on the synthetic benchmark: compare the ordering of the rows.
 
 # %%
-display(tables.with_paper(table, "table4", profile))
+display(compare.with_paper(table, "table4", profile))

@@ -41,26 +41,27 @@ post_processing: list = ["nms", "soft"]  # localize.nms values to compare: "nms"
 # %%
 from IPython.display import display
 
-from himnet_lib import runs, study, tables
+from himnet_lib import compare, run_rows, scheduler, study, study_dirs, table_files, tables
 from himnet_lib.data import load_dataset
 from himnet_lib.groundtruth import gt_from_dataset
 from himnet_lib.metrics import evaluate_results
 
-results = runs.results_root(profile, results_dir or None)
-data = runs.ensure_data(profile, data_root or None, results)
+results = study_dirs.results_root(profile, results_dir or None)
+data = study_dirs.ensure_data(profile, data_root or None, results)
 runs_dir, tables_dir = results / "runs", results / "tables"
 
 # %%
 specs = study.table1_specs(profile, seeds, reading or None)
-runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm, threads=threads or None, via=via)
+scheduler.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm,
+                    threads=threads or None, via=via)
 
 # %% [markdown]
 # ## Re-localize every run under each post-processing
 
 # %%
 ds = load_dataset(data, snippet_seconds=specs[0].config().snippet_seconds)
-df = tables.relocalized(specs, ds, runs_dir, post_processing)
-tables.write_table(df.drop(columns="row"), "table1_runs", tables_dir)
+df = run_rows.relocalized(specs, ds, runs_dir, post_processing)
+table_files.write_table(df.drop(columns="row"), "table1_runs", tables_dir)
 
 # %% [markdown]
 # ## Table 1 (ours)
@@ -70,7 +71,7 @@ tables.write_table(df.drop(columns="row"), "table1_runs", tables_dir)
 # %%
 trivial = evaluate_results(gt_from_dataset(ds, ds.test_subset), study.trivial_predictions(ds)).to_json()
 table = tables.table1(df, post_processing, trivial)
-tables.write_table(table, "table1", tables_dir)
+table_files.write_table(table, "table1", tables_dir)
 display(table)
 
 # %% [markdown]
@@ -81,8 +82,8 @@ display(table)
 # a column of that table).
 
 # %%
-paper = tables.paper_table("table1_2")
-tables.write_table(paper, "paper_table1_2", tables_dir)
+paper = compare.paper_table("table1_2")
+table_files.write_table(paper, "paper_table1_2", tables_dir)
 display(paper)
 
 # %% [markdown]
@@ -96,13 +97,13 @@ display(paper)
 
 # %%
 peer_specs = [s for s in study.table5_specs(profile, seeds) if s.label in study.TABLE5_BASE_ROWS]
-runs.run_specs(peer_specs, data, runs_dir, workers=workers, executor=executor,
-               slurm=slurm, threads=threads or None, via=via)
-peer_df = tables.relocalized(peer_specs, ds, runs_dir, post_processing, label_suffix=" (re-implemented)")
+scheduler.run_specs(peer_specs, data, runs_dir, workers=workers, executor=executor,
+                    slurm=slurm, threads=threads or None, via=via)
+peer_df = run_rows.relocalized(peer_specs, ds, runs_dir, post_processing, label_suffix=" (re-implemented)")
 peer_table = tables.table1_peers(peer_df, post_processing)
-tables.write_table(peer_table, "table1_peers", tables_dir)
+table_files.write_table(peer_table, "table1_peers", tables_dir)
 display(tables.without_stats(table, peer_table))
 
 # %%
 # published (paper Table 1, THUMOS14): not comparable with the synthetic benchmark
-display(tables.paper_table("table1_peers"))
+display(compare.paper_table("table1_peers"))

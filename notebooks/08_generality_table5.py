@@ -50,10 +50,10 @@ reading: str = ""  # reading of the paper: literal | lineage; empty for the prof
 # %%
 from IPython.display import display
 
-from himnet_lib import runs, study, tables, viz
+from himnet_lib import compare, run_rows, scheduler, study, study_dirs, table_files, tables, viz
 
-results = runs.results_root(profile, results_dir or None)
-data = runs.ensure_data(profile, data_root or None, results)
+results = study_dirs.results_root(profile, results_dir or None)
+data = study_dirs.ensure_data(profile, data_root or None, results)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
 
 # %% [markdown]
@@ -61,9 +61,10 @@ runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", result
 
 # %%
 specs = study.table5_specs(profile, seeds)
-runs.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm, threads=threads or None, via=via)
-df = tables.collect(specs, runs_dir)
-tables.write_table(df, "table5_runs", tables_dir)
+scheduler.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm,
+                    threads=threads or None, via=via)
+df = run_rows.collect(specs, runs_dir)
+table_files.write_table(df, "table5_runs", tables_dir)
 display(df[["label", "seed", "run_id", "average_mAP", "snippet_acc", "fg_bg_acc", "wall_time_s"]])
 
 # %% [markdown]
@@ -73,7 +74,7 @@ display(df[["label", "seed", "run_id", "average_mAP", "snippet_acc", "fg_bg_acc"
 
 # %%
 table = tables.table5(df)
-tables.write_table(table, "table5", tables_dir)
+table_files.write_table(table, "table5", tables_dir)
 display(table[["Framework", "Method", "0.1", "0.3", "0.5", "0.7", "AVG", "Δ", "ACC", "n"]])
 
 # %%
@@ -90,4 +91,4 @@ viz.show(fig)
 # row is below BaS-Net's own published AVG).
 
 # %%
-display(tables.with_paper(table, "table5", profile))
+display(compare.with_paper(table, "table5", profile))

@@ -47,13 +47,13 @@ reading: str = ""  # not used here: both readings are shown side by side
 import pandas as pd
 from IPython.display import display
 
-from himnet_lib import runs, study, tables, viz
+from himnet_lib import run_rows, schedule_selection, scheduler, study, study_dirs, table_files, tables, viz
 from himnet_lib.config import READINGS
 from himnet_lib.data import load_dataset
 from himnet_lib.metrics import snippet_labels
 from himnet_lib.records import load_outputs
 
-results = runs.results_root(profile, results_dir or None)
+results = study_dirs.results_root(profile, results_dir or None)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
 order = list(study.CORE_ROWS)
 
@@ -64,16 +64,16 @@ order = list(study.CORE_ROWS)
 specs = [s for bench in study.benchmarks(profile) for r in READINGS
          for s in study.table3_specs(profile, seeds, r, bench, rows=order)]
 selection = study.selection_specs(profile)
-roots = runs.run_study_specs(specs + selection, profile, results, data_root or None,
-                             workers=workers, executor=executor, slurm=slurm, threads=threads or None, via=via)
+roots = scheduler.run_study_specs(specs + selection, profile, results, data_root or None,
+                                  workers=workers, executor=executor, slurm=slurm, threads=threads or None, via=via)
 
 # %% [markdown]
 # ## Diagnostics per Table 3 row, reading and benchmark (mean ± std over seeds)
 
 # %%
-df = tables.run_metrics(specs, runs_dir)
+df = run_rows.run_metrics(specs, runs_dir)
 diag = tables.diagnostics_table(df, order)
-tables.write_table(diag, "attention_diagnostics", tables_dir)
+table_files.write_table(diag, "attention_diagnostics", tables_dir)
 display(diag[["benchmark", "reading", "label", "n", "fg_bg_auc", "fg_bg_auc_video", "fg_bg_acc", "attention_range",
               "bg_prob_on_fg", "bg_prob_on_bg", "off_label_argmax_share", "avg[fixed]", "avg[minmax]"]])
 
@@ -82,7 +82,7 @@ display(diag[["benchmark", "reading", "label", "n", "fg_bg_auc", "fg_bg_auc_vide
 
 # %%
 readout = tables.readout_table(df, order)
-tables.write_table(readout, "readout_comparison", tables_dir)
+table_files.write_table(readout, "readout_comparison", tables_dir)
 fig = viz.readout_comparison(readout)
 viz.save_figure(fig, "fig_readout_comparison", figures_dir)
 viz.show(fig)
@@ -116,17 +116,17 @@ viz.show(fig)
 # ## Learning curves on the validation fold (schedule selection)
 # MIL-only (Exp 1) and the full model (Exp 4) under both readings, evaluated every
 # `study.selection_schedule(profile)[1]` iterations on a held-out fold of the training videos: AVG mAP under both
-# read-outs and the attention AUC. `tables.schedule_choice` states the rule (both rows converged:
+# read-outs and the attention AUC. `schedule_selection.schedule_choice` states the rule (both rows converged:
 # within 2 points of their best from then on; score = mean of the two); the demo profile's
 # reading, read-out, lr, λ_norm and iterations are the chosen row (docs/findings.md).
 
 # %%
-curves = tables.selection_curves(selection, runs_dir)
-sel = tables.selection_table(curves)
-tables.write_table(sel, "schedule_selection", tables_dir)
+curves = schedule_selection.selection_curves(selection, runs_dir)
+sel = schedule_selection.selection_table(curves)
+table_files.write_table(sel, "schedule_selection", tables_dir)
 display(sel.pivot_table(index="run", columns="iteration", values="val AVG minmax").round(1))
-choice = tables.schedule_choice(curves)
-tables.write_table(choice, "schedule_choice", tables_dir)
+choice = schedule_selection.schedule_choice(curves)
+table_files.write_table(choice, "schedule_choice", tables_dir)
 display(choice.sort_values("score", ascending=False).round(2))
 fig = viz.learning_curves(curves)
 viz.save_figure(fig, "fig_learning_curves", figures_dir)

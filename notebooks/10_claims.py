@@ -43,15 +43,15 @@ reading: str = ""  # not used here: every claim is tested under both readings
 # %%
 from IPython.display import Markdown, display
 
-from himnet_lib import claims, runs, viz
+from himnet_lib import claims, scheduler, study_dirs, viz
 
-results = runs.results_root(profile, results_dir or None)
+results = study_dirs.results_root(profile, results_dir or None)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
 
 # %%
 specs = claims.claims_specs(profile, seeds, max(1, min(seeds_other, seeds)))
-roots = runs.run_study_specs(specs, profile, results, data_root or None, workers=workers, executor=executor,
-                             slurm=slurm, threads=threads or None, via=via)
+roots = scheduler.run_study_specs(specs, profile, results, data_root or None, workers=workers, executor=executor,
+                                  slurm=slurm, threads=threads or None, via=via)
 
 # %% [markdown]
 # ## The claims table

@@ -43,9 +43,9 @@ reading: str = ""  # not used here: the dose-response runs under the profile's r
 # %%
 from IPython.display import Markdown, display
 
-from himnet_lib import claims, dose, runs, study, viz
+from himnet_lib import claims, dose, scheduler, study, study_dirs, viz
 
-results = runs.results_root(profile, results_dir or None)
+results = study_dirs.results_root(profile, results_dir or None)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
 
 # %% [markdown]
@@ -53,8 +53,8 @@ runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", result
 
 # %%
 balance = [s for bench in study.benchmarks(profile) for s in study.balance_specs(profile, seeds_other, bench)]
-runs.run_study_specs(balance, profile, results, data_root or None, workers=workers, executor=executor,
-                     slurm=slurm, threads=threads or None, via=via)
+scheduler.run_study_specs(balance, profile, results, data_root or None, workers=workers, executor=executor,
+                          slurm=slurm, threads=threads or None, via=via)
 choice = dose.balance_choice(claims.run_records(balance, runs_dir))
 display(Markdown(dose.balance_markdown(choice)))
 
@@ -63,8 +63,8 @@ display(Markdown(dose.balance_markdown(choice)))
 
 # %%
 specs = study.dose_grid(profile, seeds, max(1, min(seeds_other, seeds)))
-runs.run_study_specs(specs, profile, results, data_root or None, workers=workers, executor=executor,
-                     slurm=slurm, threads=threads or None, via=via)
+scheduler.run_study_specs(specs, profile, results, data_root or None, workers=workers, executor=executor,
+                          slurm=slurm, threads=threads or None, via=via)
 table = dose.dose_response_table(claims.run_records(specs, runs_dir))
 dose.write_dose(table, choice, tables_dir)
 display(Markdown(dose.dose_markdown(table)))

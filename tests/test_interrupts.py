@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from child_env import child_env, default_signals
 
-from himnet_lib import runs
+from himnet_lib import errors, notebook_exec
 from himnet_lib.workers import alive, descendants
 
-WORKTREE = Path(runs.__file__).resolve().parents[1]
+WORKTREE = Path(notebook_exec.__file__).resolve().parents[1]
 HIMNET = [sys.executable, "-m", "himnet_lib"]
 
 
@@ -154,12 +154,12 @@ def test_workers_die_with_a_killed_parent(tmp_path):
 
 KILL_SCRIPT = textwrap.dedent("""
     import dataclasses, sys
-    from himnet_lib import runs, study
+    from himnet_lib import scheduler, study
     from himnet_lib.errors import RunError
     specs = study.table3_specs("smoke", 1, rows=("Exp 1", "Exp 2", "Exp 3"))
     specs = [dataclasses.replace(s, overrides=s.overrides + (("train.iterations", 400),)) for s in specs]
     try:
-        runs.run_specs(specs, sys.argv[1], sys.argv[2], workers=2, threads=1)
+        scheduler.run_specs(specs, sys.argv[1], sys.argv[2], workers=2, threads=1)
     except RunError as e:
         print("RUNERROR", str(e).replace("\\n", " | "), file=sys.stderr, flush=True)
         sys.exit(3)
@@ -225,8 +225,8 @@ def test_a_failed_notebook_leaves_no_temporary_file_and_stale_ones_are_removed(t
     out.parent.mkdir()
     stale = out.with_name(f".bad.ipynb.running-{os.uname().nodename}-999999999-deadbeef.ipynb")
     stale.write_text("{}")  # left by a killed process of this host
-    with pytest.raises(runs.RunError, match="broken on purpose") as e:
-        runs.execute_notebook(str(src), out, {"x": 2}, cell_timeout=120)
+    with pytest.raises(errors.RunError, match="broken on purpose") as e:
+        notebook_exec.execute_notebook(str(src), out, {"x": 2}, cell_timeout=120)
     failed = out.with_name("bad.failed.ipynb")
     assert str(failed) in str(e.value) and failed.exists() and not out.exists()
     assert sorted(p.name for p in out.parent.iterdir()) == ["bad.failed.ipynb"]

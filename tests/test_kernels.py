@@ -1,6 +1,6 @@
 """Notebook kernels started side by side (himnet_lib.kernels): eight kernels, four in each of two
-processes, are started through ``runs.execute_notebook`` at the same instant; every one runs its
-notebook, none collides with another, and none prints ipykernel's "running over TCP without
+processes, are started through ``notebook_exec.execute_notebook`` at the same instant; every one
+runs its notebook, none collides with another, and none prints ipykernel's "running over TCP without
 encryption" warning (which a kernel over jupyter_client's default TCP transport, started beside
 them as the control, does print)."""
 
@@ -25,14 +25,14 @@ kernels = pytest.importorskip("himnet_lib.kernels")
 PROCESSES, THREADS = 2, 4  # 8 kernels: across processes (spawned notebook workers) and within one (threads)
 WARNING = "without encryption"
 
-# argv: notebook, output folder, threads, "himnet" (runs.execute_notebook) or "tcp" (papermill with
-# jupyter_client's default kernel manager). Prints "ready" once imported; when stdin says "go", each
+# argv: notebook, output folder, threads, "himnet" (notebook_exec.execute_notebook) or "tcp"
+# (papermill with jupyter_client's default kernel manager). Prints "ready" once imported; when stdin says "go", each
 # thread executes the notebook and prints the time it started and the kernel's own line.
 SCRIPT = r"""
 import sys, threading, time
 from pathlib import Path
 import nbformat, papermill
-from himnet_lib.runs import execute_notebook
+from himnet_lib.notebook_exec import execute_notebook
 src, outdir, threads, how = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 def one(i):
     out = outdir / f"out{i}.ipynb"

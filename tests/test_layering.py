@@ -20,10 +20,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "himnet_lib"
 # Top to bottom. Notebooks sit above all of it and import any of it.
 LAYERS: list[tuple[str, set[str]]] = [
     ("entry", {"__main__", "cli", "lab"}),
-    ("runner", {"runs", "slurm"}),
+    ("runner", {"runs", "scheduler", "notebook_exec", "study_dirs", "slurm"}),
     ("train", {"train", "inference"}),
     # tables, figures and claims read run records (numpy): they must not need the model or torch
-    ("analysis", {"tables", "claims", "dose", "calibration", "picker", "report", "viz", "registry"}),
+    ("analysis", {"tables", "run_rows", "aggregate", "table_files", "schedule_selection", "compare", "claims", "dose",
+                  "calibration", "picker", "report", "viz", "registry"}),
     ("settings, records, scoring", {"config", "study", "records", "readouts"}),
     ("core", {"data", "data.bundle", "data.dataset", "data.pervideo", "data.safe_npy", "data.sampling",
               "data.summary", "data.synthetic", "data.validate", "model", "fastops", "losses", "baselines",
@@ -179,3 +180,8 @@ def test_figures_and_diagnostics_load_no_torch():
 
 def test_tables_and_claims_load_no_torch():
     assert not _loads_torch("himnet_lib.tables", "himnet_lib.claims", "himnet_lib.readouts")
+
+
+def test_table_helpers_load_no_torch():
+    assert not _loads_torch("himnet_lib.run_rows", "himnet_lib.aggregate", "himnet_lib.table_files",
+                            "himnet_lib.schedule_selection", "himnet_lib.compare")

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from himnet_lib import claims, runs, study
+from himnet_lib import claims, notebook_exec, runs, scheduler, study, study_dirs
 from himnet_lib.paths import PROJECT_ROOT, notebooks_dir
 
 pytest.importorskip("papermill")
@@ -44,7 +44,7 @@ def _quiet_home(tmp_path_factory):
 def shared(tmp_path_factory):
     """One results folder and the smoke benchmark, shared by every study notebook below."""
     results = tmp_path_factory.mktemp("results-smoke")
-    data = runs.ensure_data("smoke", None, results)
+    data = study_dirs.ensure_data("smoke", None, results)
     return {"results": results, "data": data, "executed": results / "notebooks"}
 
 
@@ -52,8 +52,8 @@ def execute(name: str, shared: dict, **params) -> dict:
     """Run ``notebooks/<name>.ipynb`` with the shared results folder; return the executed notebook."""
     base = {"profile": "smoke", "data_root": str(shared["data"]), "results_dir": str(shared["results"]),
             "seeds": 1, "workers": 2}
-    out = runs.execute_notebook(f"{name}.ipynb", shared["executed"] / f"{name}.ipynb", {**base, **params},
-                                cell_timeout=CELL_TIMEOUT_S)
+    out = notebook_exec.execute_notebook(f"{name}.ipynb", shared["executed"] / f"{name}.ipynb", {**base, **params},
+                                         cell_timeout=CELL_TIMEOUT_S)
     nb = json.loads(out.read_text())
     errors = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c["outputs"] if o["output_type"] == "error"]
     assert not errors
@@ -111,7 +111,7 @@ def train_notebook_config(params: dict):
 
 def test_train_notebook_builds_exactly_each_study_runs_config():
     for spec in study.unique_runs(runs.all_study_specs("smoke", 2)):
-        params = runs.notebook_parameters(spec, Path("/data"), Path("/run"), 1)
+        params = scheduler.notebook_parameters(spec, Path("/data"), Path("/run"), 1)
         assert train_notebook_config(params).to_dict() == spec.config().to_dict(), spec
 
 

@@ -1,11 +1,13 @@
 """The study runner: run identity, sharing of runs between tables, skip logic, aggregation."""
 
 import json
+import os
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from himnet_lib import runs, study, tables
+from himnet_lib import aggregate, errors, run_rows, runs, scheduler, study, table_files
 from himnet_lib.train import train_run
 
 
@@ -25,7 +27,7 @@ def test_run_ids_are_deterministic_and_shared_between_tables():
 
 def test_notebook_parameters_resolve_to_the_spec():
     spec = [s for s in study.table4_specs("smoke", 1) if s.label == "L_SCL with U(q||p)"][0]
-    p = runs.notebook_parameters(spec, runs.Path("/d"), runs.Path("/r"), threads=1)
+    p = scheduler.notebook_parameters(spec, Path("/d"), Path("/r"), threads=1)
     assert p["losses"] == "mil,cll,vcl,scl" and p["overrides"] == {"loss.scl_centre": "target"}
 
 
@@ -34,26 +36,26 @@ def test_finished_checks_settings_and_data(smoke_root, tmp_path):
     run_dir = tmp_path / spec.run_id
     train_run(spec.config(), smoke_root, run_dir, num_threads=1, progress=False, log=lambda s: None)
     fp = json.loads((run_dir / "params.json").read_text())["data"]["fingerprint"]
-    assert runs._finished(run_dir, spec, fp)
-    assert not runs._finished(run_dir, spec, "another-dataset")
+    assert scheduler._finished(run_dir, spec, fp)
+    assert not scheduler._finished(run_dir, spec, "another-dataset")
     other = study.table3_specs("smoke", 1)[1]
-    assert not runs._finished(run_dir, other, fp)
+    assert not scheduler._finished(run_dir, other, fp)
     # run_specs skips it: nothing to train, so no worker is started and nothing is written
-    assert runs.run_specs([spec], smoke_root, tmp_path, log=lambda s: None) == [run_dir]
-    assert not (run_dir / runs.RUNNER_LOG).exists()
-    df = tables.collect([spec], tmp_path)
+    assert scheduler.run_specs([spec], smoke_root, tmp_path, log=lambda s: None) == [run_dir]
+    assert not (run_dir / scheduler.RUNNER_LOG).exists()
+    df = run_rows.collect([spec], tmp_path)
     assert df.loc[0, "run_id"] == spec.run_id and 0 <= df.loc[0, "average_mAP"] <= 1
 
 
 def test_mean_std_and_write_table(tmp_path):
     df = pd.DataFrame({"label": ["b", "a", "b", "a"], "average_mAP": [0.30, 0.10, 0.32, 0.14],
                        "snippet_acc": [0.8, 0.7, 0.9, 0.7]})
-    t = tables.mean_std(df, order=["a", "b"])
+    t = aggregate.mean_std(df, order=["a", "b"])
     assert list(t["label"]) == ["a", "b"] and list(t["n"]) == [2, 2]
     assert t.loc[0, "average_mAP_mean"] == pytest.approx(0.12)
     assert t.loc[0, "average_mAP_std"] == pytest.approx(0.0282842712, abs=1e-9)  # sample std
     assert t.loc[1, "average_mAP"] == "31.0 ± 1.4"
-    paths = tables.write_table(t, "x", tmp_path)
+    paths = table_files.write_table(t, "x", tmp_path)
     assert [p.name for p in paths] == ["x.csv", "x.md"]
     assert pd.read_csv(paths[0])["label"].tolist() == ["a", "b"]
     assert paths[1].read_text().startswith("| label | n |")
@@ -62,10 +64,10 @@ def test_mean_std_and_write_table(tmp_path):
 def test_run_specs_trains_in_worker_processes_and_records_each_training(smoke_root, tmp_path):
     specs = study.table3_specs("smoke", 1)[:2]
     lines = []
-    dirs = runs.run_specs(specs + specs[:1], smoke_root, tmp_path, threads=1, log=lines.append)
+    dirs = scheduler.run_specs(specs + specs[:1], smoke_root, tmp_path, threads=1, log=lines.append)
     assert dirs == [tmp_path / s.run_id for s in specs + specs[:1]]
     for d in dirs[:2]:
-        (entry,) = (d / runs.RUNNER_LOG).read_text().splitlines()
+        (entry,) = (d / scheduler.RUNNER_LOG).read_text().splitlines()
         assert " trained " in entry and "via=process" in entry and "resumed=no" in entry
         assert (d / "metrics.json").exists() and (d / ".lock").exists() and not (d / "executed.ipynb").exists()
     assert any("2 to train (local, via process, 1 worker(s), 1 thread(s) each)" in x for x in lines)
@@ -73,12 +75,12 @@ def test_run_specs_trains_in_worker_processes_and_records_each_training(smoke_ro
 
 
 def test_run_specs_options(smoke_root, tmp_path, monkeypatch):
-    with pytest.raises(runs.HimnetError, match="unknown via"):
-        runs.run_specs([], smoke_root, tmp_path, via="kernel")
+    with pytest.raises(errors.HimnetError, match="unknown via"):
+        scheduler.run_specs([], smoke_root, tmp_path, via="kernel")
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
-    assert runs.default_threads(2) == 3
+    assert scheduler.default_threads(2) == 3
     monkeypatch.delenv("OMP_NUM_THREADS")
-    assert runs.default_threads(1) == max(1, runs.os.cpu_count() or 1)
+    assert scheduler.default_threads(1) == max(1, os.cpu_count() or 1)
 
 
 def _fake_notebook(name, out, params):
@@ -97,11 +99,10 @@ def test_study_notebooks_run_side_by_side_and_every_failure_is_reported(tmp_path
     # the notebook stage of reproduce: two at a time in separate processes (papermill changes the
     # working directory, so not threads), every notebook runs even when one fails, and the error
     # names each failed notebook in job order
-    import os
     cwd = os.getcwd()
     jobs = [(n, n, tmp_path / n, {}) for n in ("a", "bad2", "c", "bad1")]
     logged: list[str] = []
-    with pytest.raises(runs.RunError) as e:
+    with pytest.raises(errors.RunError) as e:
         runs._execute_notebooks(jobs, 2, logged.append, task=_fake_notebook)
     spans = sorted(tuple(map(float, (tmp_path / n).read_text().split())) for n in ("a", "bad2", "c", "bad1"))
     overlaps = sum(1 for (s0, e0), (s1, _) in zip(spans, spans[1:]) if s1 < e0)
@@ -128,11 +129,11 @@ def test_study_specs_on_two_benchmarks_train_in_one_pool(tmp_path, monkeypatch):
 
     def fake_local(jobs, **kwargs):
         calls.append(jobs)
-        return [], {runs.TRAINED: len(jobs), runs.REUSED: 0}
+        return [], {scheduler.TRAINED: len(jobs), scheduler.REUSED: 0}
 
-    monkeypatch.setattr(runs, "_local", fake_local)
+    monkeypatch.setattr(scheduler, "_local", fake_local)
     lines: list[str] = []
-    roots = runs.run_study_specs(specs, "smoke", tmp_path, workers=2, threads=1, log=lines.append)
+    roots = scheduler.run_study_specs(specs, "smoke", tmp_path, workers=2, threads=1, log=lines.append)
     assert roots[""] == roots["smoke"] != roots["smoke-b"]
     assert len(calls) == 1 and len(calls[0]) == 3
     job_roots = [j[1] for j in calls[0]]

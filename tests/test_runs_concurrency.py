@@ -23,10 +23,10 @@ import pandas as pd
 import pytest
 from child_env import child_env
 
-from himnet_lib import locks, runs, study
+from himnet_lib import locks, notebook_exec, scheduler, study
 from himnet_lib.train import train_run
 
-WORKTREE = Path(runs.__file__).resolve().parents[1]
+WORKTREE = Path(scheduler.__file__).resolve().parents[1]
 
 
 def _env(tmp: Path) -> dict:
@@ -35,7 +35,7 @@ def _env(tmp: Path) -> dict:
 
 
 def _trainings(run_dir: Path) -> list[str]:
-    log = run_dir / runs.RUNNER_LOG
+    log = run_dir / scheduler.RUNNER_LOG
     return log.read_text().splitlines() if log.exists() else []
 
 
@@ -73,7 +73,7 @@ def test_lock_of_a_killed_process_is_released(tmp_path):
 
 def test_private_notebook_names_differ(tmp_path):
     out = tmp_path / "02_ablation_table3.ipynb"
-    names = {runs._private_name(out, "running") for _ in range(20)}
+    names = {notebook_exec._private_name(out, "running") for _ in range(20)}
     assert len(names) == 20
     assert all(n.parent == tmp_path and n.name.startswith(".02_ablation_table3.ipynb.running-")
                and f"-{os.getpid()}-" in n.name for n in names)
@@ -93,7 +93,7 @@ class _Background:
 
     def _run(self, *args, **kwargs):
         try:
-            self.result = runs.run_specs(*args, log=self.lines.append, **kwargs)
+            self.result = scheduler.run_specs(*args, log=self.lines.append, **kwargs)
         except BaseException as e:  # re-raised in join
             self.error = e
 
@@ -169,8 +169,8 @@ def test_in_process_and_notebook_runs_agree(smoke_root, tmp_path, monkeypatch):
         monkeypatch.setenv(var, _env(tmp_path)[var])
     spec = study.table4_specs("smoke", 2)[-3]  # a non-default setting, seed 1 (no figures)
     a, b = tmp_path / "process", tmp_path / "notebook"
-    runs.run_specs([spec], smoke_root, a, threads=1, log=lambda s: None)
-    runs.run_specs([spec], smoke_root, b, threads=1, via="notebook", log=lambda s: None)
+    scheduler.run_specs([spec], smoke_root, a, threads=1, log=lambda s: None)
+    scheduler.run_specs([spec], smoke_root, b, threads=1, via="notebook", log=lambda s: None)
     assert not (a / spec.run_id / "executed.ipynb").exists() and (b / spec.run_id / "executed.ipynb").exists()
     assert "via=process" in _trainings(a / spec.run_id)[0] and "via=notebook" in _trainings(b / spec.run_id)[0]
     got, want = (json.loads((d / spec.run_id / "metrics.json").read_text()) for d in (a, b))

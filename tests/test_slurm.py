@@ -21,10 +21,10 @@ import pytest
 import slurm_cluster
 from child_env import child_env, default_signals
 
-from himnet_lib import runs
+from himnet_lib import scheduler
 
 pytestmark = pytest.mark.slurm
-WORKTREE = Path(runs.__file__).resolve().parents[1]
+WORKTREE = Path(scheduler.__file__).resolve().parents[1]
 HIMNET = [sys.executable, "-m", "himnet_lib"]
 
 
@@ -117,14 +117,14 @@ def test_table3_through_slurm_equals_local_and_a_second_submission_submits_nothi
 
 LONG_RUNS = textwrap.dedent("""
     import dataclasses, sys
-    from himnet_lib import runs, study
+    from himnet_lib import errors, scheduler, study
     from himnet_lib.workers import sigterm_interrupts
     specs = study.table3_specs("smoke", 1, rows=tuple(sys.argv[3].split(",")))
     specs = [dataclasses.replace(s, overrides=s.overrides + (("train.iterations", int(sys.argv[4])),)) for s in specs]
     try:
         with sigterm_interrupts():
-            runs.run_specs(specs, sys.argv[1], sys.argv[2], workers=2, executor="slurm", slurm={"time": 5})
-    except runs.RunError as e:
+            scheduler.run_specs(specs, sys.argv[1], sys.argv[2], workers=2, executor="slurm", slurm={"time": 5})
+    except errors.RunError as e:
         print("RUNERROR", str(e).replace("\\n", " | "), file=sys.stderr, flush=True)
         sys.exit(3)
     except KeyboardInterrupt:
@@ -167,7 +167,7 @@ def test_scancel_is_reported_within_seconds_and_a_resubmission_finishes(cluster,
     assert q.finish(400) == 0, q.text[-3000:]
     (run_dir,) = (tmp_path / "runs").glob("smoke-*")
     assert (run_dir / "metrics.json").exists()
-    assert "resumed=yes" in (run_dir / runs.RUNNER_LOG).read_text()
+    assert "resumed=yes" in (run_dir / scheduler.RUNNER_LOG).read_text()
     print(f"\nscancel reported after {took:.2f}s (no accounting); resubmission resumed and finished in "
           f"{time.time() - t1:.0f}s")
 

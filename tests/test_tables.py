@@ -1,5 +1,6 @@
-"""The study-table builders of himnet_lib.tables on small hand-made frames, against values worked
-out by hand (means, sample std with ddof=1, deltas in points, check marks, the paper's columns)."""
+"""The study-table builders of himnet_lib.tables, and the aggregation, comparison and schedule
+selection beside them, on small hand-made frames, against values worked out by hand (means, sample
+std with ddof=1, deltas in points, check marks, the paper's columns)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from himnet_lib import tables
+from himnet_lib import aggregate, compare, run_rows, tables
 
 
 def _runs(rows):
@@ -19,7 +20,7 @@ def _runs(rows):
 def test_copy_stats_appends_mean_then_std_per_metric():
     stats = pd.DataFrame({"a_mean": [1.0, 2.0], "a_std": [0.1, 0.2], "b_mean": [3.0, 4.0], "b_std": [0.3, 0.4]})
     table = pd.DataFrame({"x": ["r1", "r2"]})
-    out = tables.copy_stats(table, stats, ("a", "b"))
+    out = aggregate.copy_stats(table, stats, ("a", "b"))
     assert list(out.columns) == ["x", "a_mean", "a_std", "b_mean", "b_std"]
     assert out["b_std"].tolist() == [0.3, 0.4]
 
@@ -53,7 +54,7 @@ def test_table3_check_marks_mean_sample_std_and_order():
 def test_alpha_table_adds_alpha_second_in_run_order():
     specs = [SimpleNamespace(label="a=2", overrides=(("loss.alpha", 2),)),
              SimpleNamespace(label="a=0.5", overrides=(("loss.alpha", 0.5),))]
-    df = tables.with_alpha(_runs([
+    df = run_rows.with_alpha(_runs([
         {"label": "a=2", "seed": 0, "average_mAP": 0.30, "snippet_acc": 0.5},
         {"label": "a=2", "seed": 1, "average_mAP": 0.34, "snippet_acc": 0.7},
         {"label": "a=0.5", "seed": 0, "average_mAP": 0.20, "snippet_acc": 0.6},
@@ -80,7 +81,7 @@ def test_uncertainty_table_pools_runs_per_model():
     assert t.loc["with", "U_median"] == pytest.approx(0.6)
     assert t.loc["with", "frac_U_gt_0.5"] == pytest.approx(2 / 3)
     assert t.loc["without", "frac_U_gt_0.5"] == 0.0
-    np.testing.assert_array_equal(tables.pooled(values)["with"], [0.2, 0.6, 0.9])
+    np.testing.assert_array_equal(aggregate.pooled(values)["with"], [0.2, 0.6, 0.9])
 
 
 def _table4_runs():
@@ -105,7 +106,7 @@ def test_table4_columns_and_values():
 
 
 def test_table4_with_paper():
-    side = tables.with_paper(tables.table4(_table4_runs(), order=["L_guide", "mine"]), "table4", "smoke")
+    side = compare.with_paper(tables.table4(_table4_runs(), order=["L_guide", "mine"]), "table4", "smoke")
     assert list(side.columns) == ["Method", "AVG (smoke)", "ACC (smoke)", "n", "paper AVG (THUMOS14)",
                                   "paper ACC (THUMOS14)"]
     assert side.loc[0, "paper AVG (THUMOS14)"] == 44.3 and side.loc[0, "paper ACC (THUMOS14)"] == 80.1
@@ -143,7 +144,7 @@ def test_table5_deltas_against_the_framework_base_row():
 
 
 def test_table5_with_paper():
-    side = tables.with_paper(tables.table5(_table5_runs(), rows=ROWS5), "table5", "demo")
+    side = compare.with_paper(tables.table5(_table5_runs(), rows=ROWS5), "table5", "demo")
     assert list(side.columns) == ["Framework", "Method", "AVG (demo)", "Δ (demo)", "n", "paper AVG (THUMOS14)",
                                   "paper Δ (THUMOS14)"]
     assert side["paper AVG (THUMOS14)"].tolist()[:2] == [34.1, 36.4]
@@ -154,7 +155,7 @@ def test_table3_with_paper():
     df = _runs([{"label": "Exp 1", "seed": 0, "average_mAP": 0.4, "snippet_acc": 0.6},
                 {"label": "Exp 9", "seed": 0, "average_mAP": 0.5, "snippet_acc": 0.7}])
     t = tables.table3(df, rows=[("Exp 1", ("mil",)), ("Exp 9", ("mil", "vcl"))])
-    side = tables.with_paper(t, "table3", "smoke")
+    side = compare.with_paper(t, "table3", "smoke")
     assert list(side.columns) == ["Exp", "L_MIL", "L_CLL", "L_VCL", "L_SCL", "AVG (smoke)", "ACC (smoke)", "n",
                                   "paper AVG (THUMOS14)", "paper ACC (THUMOS14)"]
     assert side.loc[0, "paper AVG (THUMOS14)"] == "39.3 ± 0.6"
@@ -162,7 +163,7 @@ def test_table3_with_paper():
     assert side.loc[0, "AVG (smoke)"] == "40.0 ± 0.0"
     assert pd.isna(side.loc[1, "paper AVG (THUMOS14)"])
     with pytest.raises(ValueError):
-        tables.with_paper(t, "table9", "smoke")
+        compare.with_paper(t, "table9", "smoke")
 
 
 def _relocalized():
@@ -206,21 +207,21 @@ def test_table1_peers_and_without_stats():
 
 
 def test_paper_tables():
-    t12 = tables.paper_table("table1_2")
+    t12 = compare.paper_table("table1_2")
     first = t12.iloc[0]
     assert (first["Table"], first["Dataset"], first["Method"], first["Post-processing"]) == \
         ("Table 1", "THUMOS14", "HiM-Net", "NMS")
     assert first["0.1"] == "70.6" and first["AVG"] == "54.5" and first["0.75"] == ""
-    peers = tables.paper_table("table1_peers")
+    peers = compare.paper_table("table1_peers")
     assert list(peers.columns) == ["Method", "Post-processing", "0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7",
                                    "AVG 0.1:0.5"]
     assert peers.iloc[0]["0.1"] == 58.2 and peers.iloc[0]["AVG 0.1:0.5"] == 43.6
     with pytest.raises(ValueError):
-        tables.paper_table("nope")
+        compare.paper_table("nope")
 
 
 def test_schedule_choice_rule_on_hand_made_curves():
-    from himnet_lib.tables import schedule_choice
+    from himnet_lib.schedule_selection import schedule_choice
 
     def curve(values):
         it = [250, 500, 750, 1000]
@@ -247,7 +248,7 @@ def test_seed_noise_comparison_by_hand():
                         "average_mAP_mean": [0.40, 0.30], "average_mAP_std": [0.01, 0.02]})
     new = pd.DataFrame({"Exp": ["Exp 2", "Exp 1"], "n": [4, 5],   # other row order: matched on Exp
                         "average_mAP_mean": [0.36, 0.41], "average_mAP_std": [0.04, 0.01]})
-    got = tables.seed_noise_comparison(ref, new, metrics=("average_mAP",), names=("fp32", "bf16"))
+    got = compare.seed_noise_comparison(ref, new, metrics=("average_mAP",), names=("fp32", "bf16"))
     assert list(got["Exp"]) == ["Exp 1", "Exp 2"]
     e1, e2 = got.iloc[0], got.iloc[1]
     assert e1["fp32"] == pytest.approx(40.0) and e1["bf16"] == pytest.approx(41.0)
@@ -256,8 +257,8 @@ def test_seed_noise_comparison_by_hand():
     se2 = (0.02 ** 2 / 5 + 0.04 ** 2 / 4) ** 0.5
     assert e2["diff"] == pytest.approx(6.0) and e2["z"] == pytest.approx(0.06 / se2) and e2["n"] == "5 / 4"
     with pytest.raises(ValueError, match="Exp 3"):
-        tables.seed_noise_comparison(ref, pd.concat([new, new.assign(Exp="Exp 3").iloc[:1]]),
-                                     metrics=("average_mAP",))
+        compare.seed_noise_comparison(ref, pd.concat([new, new.assign(Exp="Exp 3").iloc[:1]]),
+                                      metrics=("average_mAP",))
 
 
 def test_verdict_changes_flags_only_changed_verdicts():
@@ -267,10 +268,10 @@ def test_verdict_changes_flags_only_changed_verdicts():
                       "verdict": ["holds", "within noise", "reversed"]})
     b = pd.DataFrame({**keys, "our_effect": [0.9, 0.2, -3.1], "se": [0.6, 0.4, 1.0],
                       "verdict": ["within noise", "within noise", "reversed"]}).iloc[::-1]  # order-free
-    got = tables.verdict_changes(a, b, names=("fp32", "bf16"))
+    got = compare.verdict_changes(a, b, names=("fp32", "bf16"))
     assert got["changed"].tolist() == [True, False, False]
     assert got.iloc[0]["fp32 effect"] == "+2.00 ± 0.50" and got.iloc[0]["bf16 verdict"] == "within noise"
     with pytest.raises(ValueError, match="1 claim rows are not in both"):
-        tables.verdict_changes(a, b.iloc[:2])
+        compare.verdict_changes(a, b.iloc[:2])
     with pytest.raises(ValueError, match="duplicate"):  # same length, one row twice, one missing
-        tables.verdict_changes(a, pd.concat([b.iloc[:2], b.iloc[:1]]))
+        compare.verdict_changes(a, pd.concat([b.iloc[:2], b.iloc[:1]]))
