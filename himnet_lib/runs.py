@@ -74,7 +74,7 @@ def reproduce(profile: str, *, data_root: str | None = None, seeds: int = 5, see
     # 01_train for the full model (first seed): the unit of work, shown with its outputs. Executed
     # on the finished run (train_run reuses it), so it costs a kernel start, not a training.
     full = [s for s in study.table1_specs(profile, 1, reading) if s.label == "HiM-Net"][0]
-    jobs.append(("01_train", TRAIN_NOTEBOOK, root / "notebooks" / TRAIN_NOTEBOOK,
+    jobs.append((registry.TRAIN_NOTEBOOK, TRAIN_NOTEBOOK, root / "notebooks" / TRAIN_NOTEBOOK,
                  notebook_parameters(full, data.resolve(), (runs_dir / full.run_id).resolve(), threads=1)))
     # side by side only once every run is trained (a notebook given alone trains its own runs with
     # ``workers`` processes; several at once would oversubscribe the cores), on this machine, and

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from . import registry
 from . import slurm as slurm_executor
 from .data import load_dataset
 from .errors import HimnetError, RunError
@@ -27,7 +28,7 @@ from .workers import DIED, ERROR, WorkerPool
 __all__ = ["run_specs", "run_study_specs", "notebook_parameters", "default_threads", "TRAINED", "REUSED", "BUSY",
            "VIA", "RUNNER_LOG", "TRAIN_NOTEBOOK"]
 
-TRAIN_NOTEBOOK = "01_train.ipynb"
+TRAIN_NOTEBOOK = f"{registry.TRAIN_NOTEBOOK}.ipynb"
 
 
 def _finished(run_dir: Path, spec: RunSpec, fingerprint: str | None = None) -> bool:

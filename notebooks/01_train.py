@@ -18,8 +18,9 @@
 #
 # The unit of work of the study: one configuration, one seed, one run directory holding
 # `params.json`, `history.csv`, `metrics.json`, `predictions.json` and `outputs.npz`
-# (see `himnet_lib.train`). The study runner (`himnet_lib.scheduler.run_specs`) executes this notebook
-# with papermill for every run of every table; run it by hand to inspect a single run.
+# (see `himnet_lib.train`). The study runner (`himnet_lib.scheduler.run_specs`) trains each run in a
+# worker process, or executes this notebook with papermill for every run with `via="notebook"`;
+# run it by hand to inspect a single run.
 #
 # The defaults are the `smoke` profile (tiny synthetic benchmark, a few seconds on a CPU).
 # A finished run in `out_dir` is reused, an unfinished one is resumed from its checkpoint.
