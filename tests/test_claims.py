@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from hand_stats import holm
 from scipy import stats as sps
 
 from himnet_lib import claims, paper, rundir, study
@@ -180,7 +181,7 @@ def test_every_claim_row_exists_in_the_study_grids():
 
 
 @pytest.mark.parametrize("seed_sd", [3.0, 0.0])
-def test_null_tables_rarely_show_an_effect_under_holm(seed_sd):
+def test_null_tables_rarely_show_an_effect_underholm(seed_sd):
     """No row differs from any other: under Holm the claims table shows a non-noise verdict in few
     simulated tables (family-wise 5 %), whether same-seed runs are correlated (seed effect sd 3
     against noise sd 1: r ~ 0.9) or independent. The previous 2-SE rule with unpaired standard
@@ -207,16 +208,6 @@ def test_null_tables_rarely_show_an_effect_under_holm(seed_sd):
         assert any_old >= 15
 
 
-def _holm(p):
-    """Holm's step-down by hand: sorted p_(j) times (m - j + 1), running maximum, capped at 1."""
-    order = sorted(range(len(p)), key=lambda i: p[i])
-    out, run = [0.0] * len(p), 0.0
-    for j, i in enumerate(order):
-        run = max(run, min(1.0, (len(p) - j) * p[i]))
-        out[i] = run
-    return out
-
-
 def test_dose_response_is_adjusted_across_every_row_of_the_table():
     base = [5.0, 6.0, 7.0, 6.5]
     noise = [0.0, 0.03, -0.02, 0.01]
@@ -231,8 +222,8 @@ def test_dose_response_is_adjusted_across_every_row_of_the_table():
     assert len(t) == 2                                   # fixed and minmax read-outs: 2 rows x 4 factors
     raw = {f: sps.ttest_rel([b + s + n * (1 + f) for b, n in zip(base, noise)], base).pvalue
            for f, s in shifts.items()}
-    fam = _holm([raw[f] for f in shifts] * 2)[:4]         # both rows carry the same tests
-    within = _holm([raw[f] for f in shifts])
+    fam = holm([raw[f] for f in shifts] * 2)[:4]         # both rows carry the same tests
+    within = holm([raw[f] for f in shifts])
     sign = {f: "holds" if s > 0 else "reversed" for f, s in shifts.items()}
     want_h = [f"{f:g}" for f, p in zip(shifts, fam) if p < 0.05 and sign[f] == "holds"]
     want_r = [f"{f:g}" for f, p in zip(shifts, fam) if p < 0.05 and sign[f] == "reversed"]

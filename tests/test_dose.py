@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from hand_stats import holm
 from scipy import stats as sps
 
 from himnet_lib import claims, dose, study
@@ -19,15 +20,6 @@ def _rec(table, label, seed, value):
               "benchmark": "smoke", "main_benchmark": True, "reading": "literal"})
     r.update({m: value for m in dose.DOSE_METRICS})
     return r
-
-
-def _holm(p):
-    order = sorted(range(len(p)), key=lambda i: p[i])
-    out, run = [0.0] * len(p), 0.0
-    for j, i in enumerate(order):
-        run = max(run, min(1.0, (len(p) - j) * p[i]))
-        out[i] = run
-    return out
 
 
 def test_paired_differences_and_holm_across_the_table():
@@ -56,7 +48,7 @@ def test_paired_differences_and_holm_across_the_table():
         assert r["avg[fixed]_p"] == pytest.approx(sps.ttest_rel(a, b).pvalue)
         raw.append(r["avg[fixed]_p"])
     finite = [i for i, p in enumerate(raw) if math.isfinite(p)]
-    want = _holm([raw[i] for i in finite])
+    want = holm([raw[i] for i in finite])
     got = table["avg[fixed]_p_adjusted"].tolist()
     assert [got[i] for i in finite] == pytest.approx(want)
     assert all(math.isnan(got[i]) for i in range(len(raw)) if i not in finite)
