@@ -314,6 +314,7 @@ class WorkerPool:
                     key, w.task = w.task, None
                     if key is not None:
                         del self._tasks[key]
+                        self._dispatch()  # the next task starts now, and running() counts it
                         yield key, outcome, value
                     continue
                 if w.proc.is_alive() and w.proc.sentinel not in ready:
