@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import markdown
 from .io import atomic_write_text
 from .registry import reproduces_table
 
@@ -64,11 +65,6 @@ def results_block(tables_dir: str | os.PathLike, link_prefix: str = "results/dem
     return "\n".join(parts) if parts else "_(run `make demo` to generate the results)_\n"
 
 
-def _table_row(cells: list[str]) -> str:
-    """A Markdown table row; an empty cell stays "| |"."""
-    return "|" + "".join(f" {c} |" if c else " |" for c in cells)
-
-
 def bench_block(bench_dir: str | os.PathLike, link_prefix: str = "results/bench/") -> str:
     """The ``make bench`` table of each ``results/bench/<machine>.json``, as the file's ``readme``
     section gives it: ``title`` and ``date`` for the heading, ``columns`` (row key -> heading) and
@@ -81,10 +77,10 @@ def bench_block(bench_dir: str | os.PathLike, link_prefix: str = "results/bench/
         if not isinstance(sec, dict):
             continue  # not a bench_all result, or one written before the readme section
         cols = list(sec["columns"])
-        rows = [_table_row([sec["columns"][k] for k in cols]), "|" + "---|" * len(cols)]
-        rows += [_table_row([row.get(k, "") for k in cols]) for row in sec["rows"]]
+        table = markdown.table([sec["columns"][k] for k in cols],
+                               [[row.get(k, "") for k in cols] for row in sec["rows"]])
         head = f"**{sec.get('title') or path.stem}** ([{path.name}]({link_prefix}{path.name}), {sec.get('date', '')})"
-        parts.append(head + "\n\n" + "\n".join(rows) + "\n")
+        parts.append(head + "\n\n" + table + "\n")
     cmp_path = Path(bench_dir) / "table3_fp32_vs_fast.csv"
     if parts and cmp_path.exists():  # written by benchmarks/compare_table3.py (make bench)
         cmp = pd.read_csv(cmp_path)

@@ -20,7 +20,7 @@ def test_bench_block_renders_the_readme_section_as_given(tmp_path):
     (tmp_path / "list.json").write_text(json.dumps([1, 2]))
     block = report.bench_block(tmp_path)
     assert block == ("**Test CPU, 2 cores, torch 2.13.0** ([cpu.json](results/bench/cpu.json), 2026-11-28)\n\n"
-                     "| what | reference | ratio |\n|---|---|---|\n| a step | 60.0 ms | 2.00x |\n| a note | | |\n")
+                     "| what | reference | ratio |\n|---|---|---|\n| a step | 60.0 ms | 2.00x |\n| a note |  |  |\n")
     (tmp_path / "table3_fp32_vs_fast.csv").write_text("Exp,metric,z\nExp 1,average_mAP,0.5\nExp 1,snippet_acc,-2.5\n")
     block = report.bench_block(tmp_path)
     assert "2 row x metric pairs, largest |z| = 2.50, 1 at 2 standard errors or more" in block

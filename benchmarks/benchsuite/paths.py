@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-BENCH_DIR = Path(__file__).resolve().parents[1]
-ROOT = BENCH_DIR.parent
+from himnet_lib.paths import PROJECT_ROOT as ROOT
+
+BENCH_DIR = ROOT / "benchmarks"
 RESULTS = ROOT / "results" / "bench"
 
 
