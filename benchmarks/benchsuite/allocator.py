@@ -91,7 +91,3 @@ def table_rows(res: dict) -> list[tuple]:
              "{fast:.2f}x / {reference:.2f}x".format(**a["speedup"]) if "speedup" in a else None, ""),
             ("allocator lever alone, paper step (fast): thresholds only / M_MMAP_MAX=0",
              "{thresholds:.2f}x / {tuned:.2f}x".format(**a["paper_speedup"]) if "paper_speedup" in a else None, "")]
-
-
-def readme_rows(res: dict) -> list[dict[str, str]]:
-    return []

@@ -38,7 +38,3 @@ def measure(ctx: Context) -> dict:
 
 def table_rows(res: dict) -> list[tuple]:
     return [("detection mAP, THUMOS-scale input", res.get("eval_thumos_scale_s"), "s")]
-
-
-def readme_rows(res: dict) -> list[dict[str, str]]:
-    return []

@@ -64,7 +64,3 @@ def measure(ctx: Context) -> dict:
 
 def table_rows(res: dict) -> list[tuple]:
     return [("load: peak RSS / feature bytes", res.get("load_peak_rss_over_feature_bytes"), "")]
-
-
-def readme_rows(res: dict) -> list[dict[str, str]]:
-    return []

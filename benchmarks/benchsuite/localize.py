@@ -45,7 +45,3 @@ def table_rows(res: dict) -> list[tuple]:
             *[(f"localize one {int(T):,}-snippet video (Soft-NMS + NMS): peak RSS increase / time",
                f"{d['peak_rss_increase_mb']:.0f} MB / {d['seconds']:.2f} s" if "seconds" in d else d.get("error"), "")
               for T, d in res.get("localize_long_video", {}).items()]]
-
-
-def readme_rows(res: dict) -> list[dict[str, str]]:
-    return []

@@ -120,7 +120,3 @@ def measure(ctx: Context) -> dict:
 
 def table_rows(res: dict) -> list[tuple]:
     return [("numerics: max |loss diff| no dropout", res.get("numerics", {}).get("no_dropout_max_abs_loss_diff"), "")]
-
-
-def readme_rows(res: dict) -> list[dict[str, str]]:
-    return []

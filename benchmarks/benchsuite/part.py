@@ -5,8 +5,9 @@
   recorded under ``part_keys[NAME]``, so that a partial rerun can carry them over);
 - ``table_rows(res) -> list[(measure, value, unit)]``: its lines of the terminal table (a value of
   None is left out);
-- ``readme_rows(res) -> list[dict]``: its rows of the README's bench table (:func:`readme_row`),
-  read from the result JSON alone, so that a stored result can be re-rendered.
+- ``readme_rows(res) -> list[dict]``, optional (a part without it has none): its rows of the
+  README's bench table (:func:`readme_row`), read from the result JSON alone, so that a stored
+  result can be re-rendered (:func:`readme_rows_of`).
 
 Here too: the cell formatting they share."""
 
@@ -26,6 +27,12 @@ class Context:
     quick: bool
     slug: str
     out_dir: Path
+
+
+def readme_rows_of(part, res: dict) -> list[dict[str, str]]:
+    """The README rows a part module gives for ``res`` (none when it defines no ``readme_rows``)."""
+    rows = getattr(part, "readme_rows", None)
+    return rows(res) if rows is not None else []
 
 
 def readme_row(what: str, reference: str = "", fast: str = "", ratio: str = "") -> dict[str, str]:

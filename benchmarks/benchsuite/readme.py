@@ -10,14 +10,14 @@ from pathlib import Path
 
 from himnet_lib.io import atomic_write_text
 
-from .part import README_COLUMNS, readme_row
+from .part import README_COLUMNS, readme_row, readme_rows_of
 from .parts import PARTS
 
 
 def readme_section(res: dict) -> dict:
     """``{"title", "date", "columns", "rows"}``: the parts' README rows in run order, then the
     driver's own (the recorded ``make demo`` time, the parts carried over from an earlier run)."""
-    rows = [row for part in PARTS.values() for row in part.readme_rows(res)]
+    rows = [row for part in PARTS.values() for row in readme_rows_of(part, res)]
     if res.get("make_demo_s"):
         rows.append(readme_row("`make demo`, fresh clone, install included", "", f"{res['make_demo_s'] / 60:.1f} min"))
     if res.get("skipped_parts_from"):

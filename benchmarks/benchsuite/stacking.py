@@ -107,7 +107,3 @@ def table_rows(res: dict) -> list[tuple]:
              _pair(s, "vmap_per_run_vs_single_fast", (1, 4)), ""),
             ("stacked step measured: per run vs one reference-path step (same precision)",
              _pair(s, "vmap_per_run_vs_single_reference", (1, 4)), "")]
-
-
-def readme_rows(res: dict) -> list[dict[str, str]]:
-    return []
