@@ -234,7 +234,7 @@ def test_dose_response_is_adjusted_across_every_row_of_the_table():
     assert any(w < 0.05 <= a for w, a in zip(within, fam)), (within, fam)
 
 
-def test_u_is_computed_only_for_the_runs_of_claims_on_u(tmp_path):
+def test_u_is_computed_only_for_the_runs_of_claims_on_u(tmp_path, monkeypatch):
     called = []
     specs = study.table3_specs("smoke", 1, rows=["Exp 1", "Exp 3", "Exp 4"])
     wanted = claims.u_rows()
@@ -242,10 +242,9 @@ def test_u_is_computed_only_for_the_runs_of_claims_on_u(tmp_path):
     # run_records reads each run's files: a stand-in metrics.json for every run
     keys = [readout_key(norm, nms) for norm in claims.READOUTS.values() for nms in ("soft", "nms")]
     metrics = {"by_readout": {k: {"average_mAP": 0.1, "average_mAP_0.1_0.5": 0.2} for k in keys}}
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(rundir.RunDir, "metrics", lambda self: metrics)
-        mp.setattr(rundir.RunDir, "loss_weights", lambda self: {})
-        recs = claims.run_records(specs, tmp_path, u_background=lambda s: called.append(s.label) or 0.5)
+    monkeypatch.setattr(rundir.RunDir, "metrics", lambda self: metrics)
+    monkeypatch.setattr(rundir.RunDir, "loss_weights", lambda self: {})
+    recs = claims.run_records(specs, tmp_path, u_background=lambda s: called.append(s.label) or 0.5)
     assert sorted(called) == ["Exp 3", "Exp 4"]
     assert [math.isnan(r["u_bg"]) for r in recs] == [True, False, False]
 
