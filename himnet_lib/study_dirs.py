@@ -10,11 +10,9 @@ from .data.synthetic import make_synthetic
 from .errors import HimnetError
 from .locks import FileLock
 from .paths import results_dir
-from .study import benchmarks
+from .study import BENCHMARKS, benchmarks
 
-__all__ = ["results_root", "ensure_data", "SYNTHETIC_PROFILES"]
-
-SYNTHETIC_PROFILES = {"smoke": "smoke", "demo": "demo"}
+__all__ = ["results_root", "ensure_data"]
 
 
 def results_root(profile: str, results: str | os.PathLike | None = None) -> Path:
@@ -29,10 +27,10 @@ def ensure_data(profile: str, data_root: str | os.PathLike | None, results: Path
     main = benchmarks(profile)[0]
     if data_root and benchmark in ("", main):
         return Path(data_root)
-    if profile not in SYNTHETIC_PROFILES:
+    if profile not in BENCHMARKS:  # a profile with synthetic benchmarks; the others need the user's data
         raise HimnetError(f"profile {profile!r} needs real data: pass --data ROOT "
                           "(see README: THUMOS14 / ActivityNet 1.3 features)")
-    preset = benchmark or SYNTHETIC_PROFILES[profile]
+    preset = benchmark or main
     out = results / "data" / f"synthetic-{preset}-seed{seed}"
     if not out.exists():
         # one process generates it, the others wait and reuse it (make_synthetic replaces an
