@@ -99,7 +99,10 @@ class RunDir:
     BEST = "best.pt"
     PREDICTIONS = "predictions.json"
     OUTPUTS = "outputs.npz"
-    RUNNER_LOG = "runner.log"
+    RUNNER_LOG = "runner.log"   # one line per training of the run: who, when, how long
+    EXECUTED = "executed.ipynb"  # the training notebook as papermill ran it (--via notebook)
+    # files the runner may write before params.json (besides hidden temporaries and the lock)
+    RUNNER_FILES = (RUNNER_LOG, EXECUTED)
     # what a retraining (--force) removes
     PRODUCTS = (METRICS, PREDICTIONS, OUTPUTS, CHECKPOINT, HISTORY, BEST)
 

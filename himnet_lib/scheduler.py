@@ -26,7 +26,7 @@ from .train import train_run
 from .workers import DIED, ERROR, WorkerPool
 
 __all__ = ["run_specs", "run_study_specs", "notebook_parameters", "default_threads", "TRAINED", "REUSED", "BUSY",
-           "VIA", "RUNNER_LOG", "TRAIN_NOTEBOOK"]
+           "VIA", "TRAIN_NOTEBOOK"]
 
 TRAIN_NOTEBOOK = f"{registry.TRAIN_NOTEBOOK}.ipynb"
 
@@ -67,7 +67,6 @@ def notebook_parameters(spec: RunSpec, data_root: Path, run_dir: Path, threads: 
 
 TRAINED, REUSED, BUSY = "trained", "reused", "busy"
 VIA = ("process", "notebook")
-RUNNER_LOG = "runner.log"  # one line per training of the run: who, when, how long
 
 _worker_datasets: dict[tuple[str, float], Any] = {}
 
@@ -94,7 +93,7 @@ def _note_training(run_dir: Path, via: str, resumed: bool, seconds: float) -> No
     """Append one line to ``<run_dir>/runner.log`` (written while the run's lock is held)."""
     line = (f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {TRAINED} host={socket.gethostname()} pid={os.getpid()} "
             f"via={via} resumed={'yes' if resumed else 'no'} seconds={seconds:.1f}\n")
-    with open(run_dir / RUNNER_LOG, "a") as f:
+    with open(RunDir(run_dir).file(RunDir.RUNNER_LOG), "a") as f:
         f.write(line)
 
 
@@ -116,7 +115,7 @@ def _claim_and_train(job: tuple, wait: bool, via: str) -> str:
         t0 = time.time()
         if via == "notebook":
             params = notebook_parameters(spec, Path(data_root), run_dir_p, threads)
-            execute_notebook(TRAIN_NOTEBOOK, run_dir_p / "executed.ipynb", params)
+            execute_notebook(TRAIN_NOTEBOOK, RunDir(run_dir_p).file(RunDir.EXECUTED), params)
         else:
             _train_in_process(spec, data_root, run_dir_p, threads)
         if not RunDir(run_dir_p).metrics_path.exists():

@@ -47,7 +47,7 @@ from .seed import restore_rng_state, rng_state, seed_everything
 def _runner_file(name: str) -> bool:
     """A file the run's own machinery may write before params.json: hidden temporary files and the
     run lock, the runner's log and the training notebook (``himnet reproduce --via notebook``)."""
-    return name.startswith(".") or name in ("runner.log", "executed.ipynb")
+    return name.startswith(".") or name in RunDir.RUNNER_FILES
 
 
 def make_optimizer(model: torch.nn.Module, tc: TrainConfig) -> torch.optim.Adam:

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from himnet_lib import aggregate, errors, run_rows, runs, scheduler, study, table_files
+from himnet_lib.rundir import RunDir
 from himnet_lib.train import train_run
 
 
@@ -42,7 +43,7 @@ def test_finished_checks_settings_and_data(smoke_root, tmp_path):
     assert not scheduler._finished(run_dir, other, fp)
     # run_specs skips it: nothing to train, so no worker is started and nothing is written
     assert scheduler.run_specs([spec], smoke_root, tmp_path, log=lambda s: None) == [run_dir]
-    assert not (run_dir / scheduler.RUNNER_LOG).exists()
+    assert not (run_dir / RunDir.RUNNER_LOG).exists()
     df = run_rows.collect([spec], tmp_path)
     assert df.loc[0, "run_id"] == spec.run_id and 0 <= df.loc[0, "average_mAP"] <= 1
 
@@ -67,7 +68,7 @@ def test_run_specs_trains_in_worker_processes_and_records_each_training(smoke_ro
     dirs = scheduler.run_specs(specs + specs[:1], smoke_root, tmp_path, threads=1, log=lines.append)
     assert dirs == [tmp_path / s.run_id for s in specs + specs[:1]]
     for d in dirs[:2]:
-        (entry,) = (d / scheduler.RUNNER_LOG).read_text().splitlines()
+        (entry,) = (d / RunDir.RUNNER_LOG).read_text().splitlines()
         assert " trained " in entry and "via=process" in entry and "resumed=no" in entry
         assert (d / "metrics.json").exists() and (d / ".lock").exists() and not (d / "executed.ipynb").exists()
     assert any("2 to train (local, via process, 1 worker(s), 1 thread(s) each)" in x for x in lines)

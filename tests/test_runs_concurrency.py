@@ -24,6 +24,7 @@ import pytest
 from child_env import child_env
 
 from himnet_lib import locks, notebook_exec, scheduler, study
+from himnet_lib.rundir import RunDir
 from himnet_lib.train import train_run
 
 WORKTREE = Path(scheduler.__file__).resolve().parents[1]
@@ -35,7 +36,7 @@ def _env(tmp: Path) -> dict:
 
 
 def _trainings(run_dir: Path) -> list[str]:
-    log = run_dir / scheduler.RUNNER_LOG
+    log = run_dir / RunDir.RUNNER_LOG
     return log.read_text().splitlines() if log.exists() else []
 
 

@@ -22,6 +22,7 @@ import slurm_cluster
 from child_env import child_env, default_signals
 
 from himnet_lib import scheduler
+from himnet_lib.rundir import RunDir
 
 pytestmark = pytest.mark.slurm
 WORKTREE = Path(scheduler.__file__).resolve().parents[1]
@@ -167,7 +168,7 @@ def test_scancel_is_reported_within_seconds_and_a_resubmission_finishes(cluster,
     assert q.finish(400) == 0, q.text[-3000:]
     (run_dir,) = (tmp_path / "runs").glob("smoke-*")
     assert (run_dir / "metrics.json").exists()
-    assert "resumed=yes" in (run_dir / scheduler.RUNNER_LOG).read_text()
+    assert "resumed=yes" in (run_dir / RunDir.RUNNER_LOG).read_text()
     print(f"\nscancel reported after {took:.2f}s (no accounting); resubmission resumed and finished in "
           f"{time.time() - t1:.0f}s")
 
