@@ -80,7 +80,7 @@ $(STAMP): pyproject.toml | $(TORCH_STAMP)
 demo: $(STAMP)
 	@mkdir -p $(MPLCONFIGDIR) $(IPYTHONDIR)   # before the notebooks start side by side (else IPython warns, falls back to a temp dir)
 	$(BIN)/himnet reproduce --profile demo --seeds $(SEEDS) --seeds-other $(SEEDS_OTHER) --workers $(WORKERS)
-	$(BIN)/python -m himnet_lib.report   # the README's generated blocks, from results/demo/tables
+	$(BIN)/python -m himnet_lib.study.report   # the README's generated blocks, from results/demo/tables
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -110,7 +110,7 @@ lab-server:
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_all.py
 	$(BIN)/python benchmarks/compare_table3.py   # Table 3 float32 reference vs the bf16 demo default
-	$(BIN)/python -m himnet_lib.report   # the README's generated blocks (bench table included)
+	$(BIN)/python -m himnet_lib.study.report   # the README's generated blocks (bench table included)
 
 clean-venv:
 	rm -rf $(VENV)

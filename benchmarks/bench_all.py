@@ -15,7 +15,7 @@ Machine key: a slug of the CPU model name and core count from /proc/cpuinfo (hos
 Also written: ``results/bench/numerics_<machine>.csv`` and ``.png`` (loss curves of the reference
 path and the fast path in float32 and under bf16 autocast, over 200 steps at a reduced paper-like
 scale). The JSON's ``readme`` section is the README's bench table of the run
-(``python -m himnet_lib.report`` copies it).
+(``python -m himnet_lib.study.report`` copies it).
 
 This file is the driver; the parts live in ``benchmarks/benchsuite/`` (one module each, listed in
 ``benchsuite/parts.py``).
@@ -39,7 +39,7 @@ from benchsuite.paths import RESULTS  # noqa: E402
 from benchsuite.readme import dumps, readme_section, refresh  # noqa: E402
 from benchsuite.terminal import table  # noqa: E402
 
-from himnet_lib.io import atomic_write_text  # noqa: E402
+from himnet_lib.utils.fileio import atomic_write_text
 
 
 def carried_over(old: dict, skip: list[str]) -> dict:

@@ -64,9 +64,9 @@ def snippet_proxy(ds, *, train_snippets: int = 20000, seed: int = 0) -> dict:
 
 
 def main() -> None:
-    from himnet_lib.data import load_dataset
-    from himnet_lib.data.summary import summarize
-    from himnet_lib.data.synthetic import make_synthetic, synthetic_stats
+    from himnet_lib.datasets import load_dataset
+    from himnet_lib.datasets.summary import summarize
+    from himnet_lib.datasets.synthetic.writer import make_synthetic, synthetic_stats
 
     p = argparse.ArgumentParser()
     p.add_argument("--preset", default="demo")

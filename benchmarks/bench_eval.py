@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from himnet_lib.groundtruth import gt_from_anet_json, predictions_from_results
-from himnet_lib.metrics import THUMOS_TIOU, detection_map, evaluate_files
-from himnet_lib.paths import shared_data_dir
+from himnet_lib.evaluation.detection import THUMOS_TIOU, detection_map, evaluate_files
+from himnet_lib.evaluation.groundtruth import gt_from_anet_json
+from himnet_lib.evaluation.predictions import predictions_from_results
+from himnet_lib.utils.paths import shared_data_dir
 
 
 def synthetic_gt(rng: np.random.Generator, n_videos: int = 212, n_classes: int = 20,

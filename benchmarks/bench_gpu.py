@@ -33,8 +33,10 @@ def _labels(B: int, C: int, device) -> torch.Tensor:
 
 
 def time_variant(impl: str, precision: str, compile_: bool, args, device) -> dict:
-    from himnet_lib.losses import LossConfig, compose_losses
-    from himnet_lib.model import ModelConfig, build_model
+    from himnet_lib.config.loss import LossConfig
+    from himnet_lib.config.sections import ModelConfig
+    from himnet_lib.modeling.himnet import build_model
+    from himnet_lib.modeling.losses.compose import compose_losses
 
     torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
     torch.backends.cudnn.allow_tf32 = precision == "tf32"

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from himnet_lib.localize import LocalizeConfig, localize_video, threshold_runs
+from himnet_lib.config.localize import LocalizeConfig
+from himnet_lib.evaluation.localization import localize_video, threshold_runs
 
 
 def synthetic_video(rng: np.random.Generator, T: int, C: int) -> tuple[np.ndarray, np.ndarray]:
@@ -42,7 +43,7 @@ import json, sys, time
 import numpy as np
 sys.path.insert(0, sys.argv[3])
 import bench_localize as bl
-from himnet_lib.localize import LocalizeConfig, localize_video_nms_modes
+from himnet_lib.evaluation.localization import LocalizeConfig, localize_video_nms_modes
 T, C = int(sys.argv[1]), int(sys.argv[2])
 att, cas = bl.synthetic_video(np.random.default_rng(0), T, C)
 base = bl.reset_peak_rss_kb()

@@ -16,9 +16,11 @@ import time
 
 import torch
 
-from himnet_lib.device import native_bf16
-from himnet_lib.losses import LossConfig, compose_losses
-from himnet_lib.model import ModelConfig, build_model, count_parameters
+from himnet_lib.config.loss import LossConfig
+from himnet_lib.config.sections import ModelConfig
+from himnet_lib.modeling.himnet import build_model, count_parameters
+from himnet_lib.modeling.losses.compose import compose_losses
+from himnet_lib.utils.device import native_bf16
 
 
 def _sync(device: torch.device) -> None:

@@ -17,15 +17,16 @@ import time
 import numpy as np
 import torch
 
-from himnet_lib.config import build_config, resolve_config
-from himnet_lib.data import load_dataset
-from himnet_lib.data.sampling import CoActionSampler, make_batch
-from himnet_lib.data.synthetic import make_synthetic
-from himnet_lib.device import autocast as _autocast
-from himnet_lib.device import native_bf16
-from himnet_lib.inference import build_variant
-from himnet_lib.seed import seed_everything
-from himnet_lib.train import make_optimizer
+from himnet_lib.config.profiles import build_config
+from himnet_lib.config.run import resolve_config
+from himnet_lib.datasets import load_dataset
+from himnet_lib.datasets.sampling import CoActionSampler, make_batch
+from himnet_lib.datasets.synthetic.writer import make_synthetic
+from himnet_lib.engine.train import make_optimizer
+from himnet_lib.modeling.builder import build_variant
+from himnet_lib.utils.device import autocast as _autocast
+from himnet_lib.utils.device import native_bf16
+from himnet_lib.utils.seeding import seed_everything
 
 
 def time_iterations(ds, cfg, amp: str, n: int, warmup: int = 5) -> list[float]:

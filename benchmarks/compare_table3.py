@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from himnet_lib.compare import seed_noise_comparison, verdict_changes
-from himnet_lib.table_files import write_table
+from himnet_lib.study.compare import seed_noise_comparison, verdict_changes
+from himnet_lib.study.table_files import write_table
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH, TABLES = ROOT / "results" / "bench", ROOT / "results" / "demo" / "tables"

@@ -1,6 +1,6 @@
 """The ``himnet`` command line: argument parsing only, every command calls into the library.
 
-User-facing errors (:class:`himnet_lib.errors.HimnetError`) are printed as one line on stderr with
+User-facing errors (:class:`himnet_lib.utils.errors.HimnetError`) are printed as one line on stderr with
 exit status 2; no traceback is shown for bad data or refused runs, nor for an OSError
 (disk full, read-only folder, a file in the way), which names its path.
 """
@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .errors import HimnetError
-from .registry import cli_choices
+from himnet_lib.study.manifest import cli_choices
+from himnet_lib.utils.errors import HimnetError
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -29,7 +29,7 @@ def _command(name: str):
 
 @_command("check-data")
 def _check_data(args: argparse.Namespace) -> int:
-    from .data.summary import check_data
+    from himnet_lib.datasets.summary import check_data
     ok, report = check_data(args.root, snippet_seconds=args.snippet_seconds, feature_dim=args.feature_dim)
     print(report)
     return 0 if ok else 2
@@ -37,7 +37,7 @@ def _check_data(args: argparse.Namespace) -> int:
 
 @_command("make-synthetic")
 def _make_synthetic(args: argparse.Namespace) -> int:
-    from .data.synthetic import make_synthetic
+    from himnet_lib.datasets.synthetic.writer import make_synthetic
     root = make_synthetic(args.preset, seed=args.seed, out=args.out)
     print(f"wrote synthetic '{args.preset}' benchmark (seed {args.seed}) to {root}")
     return 0
@@ -49,7 +49,7 @@ def _make_synthetic(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from .metrics import evaluate_files, format_result
+    from himnet_lib.evaluation.detection import evaluate_files, format_result
     result = evaluate_files(args.gt, args.pred, subset=args.subset, tiou=args.tiou,
                             snippet_seconds=args.snippet_seconds)
     if args.json:
@@ -62,7 +62,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 # --- training ---------------------------------------------------------------------------------
 
 def _run_config(args: argparse.Namespace):
-    from .config import build_config, parse_override
+    from himnet_lib.config.profiles import build_config
+    from himnet_lib.config.run import parse_override
     overrides = dict(parse_override(s) for s in (args.set or []))
     if args.losses is not None:
         overrides["loss.terms"] = [t.strip() for t in args.losses.split(",") if t.strip()]
@@ -79,7 +80,7 @@ def _run_config(args: argparse.Namespace):
 
 @_command("train")
 def _train(args: argparse.Namespace) -> int:
-    from .train import train_run
+    from himnet_lib.engine.train import train_run
     if args.threads is not None and args.threads < 1:
         raise HimnetError(f"--threads must be >= 1, got {args.threads}")
     cfg = _run_config(args)
@@ -94,8 +95,8 @@ def _train(args: argparse.Namespace) -> int:
 
 @_command("localize")
 def _localize(args: argparse.Namespace) -> int:
-    from .config import parse_override
-    from .inference import predict_run
+    from himnet_lib.config.run import parse_override
+    from himnet_lib.engine.inference import predict_run
     overrides = dict(parse_override(s) for s in (args.set or []))
     preds = predict_run(args.run, args.data, args.out, subset=args.subset, overrides=overrides,
                         device=args.device)
@@ -108,7 +109,7 @@ SLURM_OPTIONS = ("partition", "time", "account", "qos", "cpus_per_task", "mem", 
 
 
 def _slurm_settings(args: argparse.Namespace) -> dict | None:
-    from .slurm import settings
+    from himnet_lib.engine.slurm import settings
     given = {k: getattr(args, f"slurm_{k}") for k in SLURM_OPTIONS}
     if args.executor != "slurm":
         named = [f"--slurm-{k.replace('_', '-')}" for k, v in given.items() if v is not None]
@@ -123,9 +124,9 @@ def _slurm_settings(args: argparse.Namespace) -> dict | None:
 def _reproduce(args: argparse.Namespace) -> int:
     import shlex
 
-    from .registry import study_notebooks
-    from .runs import reproduce
-    from .workers import sigterm_interrupts
+    from himnet_lib.engine.process_pool import sigterm_interrupts
+    from himnet_lib.engine.reproduce import reproduce
+    from himnet_lib.study.manifest import study_notebooks
     for flag, value in (("--seeds", args.seeds), ("--seeds-other", args.seeds_other), ("--workers", args.workers),
                         ("--threads", 1 if args.threads is None else args.threads)):
         if value < 1:

@@ -18,7 +18,7 @@
 #
 # The unit of work of the study: one configuration, one seed, one run directory holding
 # `params.json`, `history.csv`, `metrics.json`, `predictions.json` and `outputs.npz`
-# (see `himnet_lib.train`). The study runner (`himnet_lib.scheduler.run_specs`) trains each run in a
+# (see `himnet_lib.engine.train`). The study runner (`himnet_lib.engine.executor.run_specs`) trains each run in a
 # worker process, or executes this notebook with papermill for every run with `via="notebook"`;
 # run it by hand to inspect a single run.
 #
@@ -28,7 +28,7 @@
 # %% tags=["parameters"]
 profile: str = "smoke"  # named settings: smoke | demo | thumos14 | activitynet13
 data_root: str = ""  # dataset root; empty for the synthetic preset of the profile, under results/<profile>/data
-reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.READINGS)
+reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.profiles.READINGS)
 losses: str = "mil,cll,vcl,scl"  # comma-separated loss terms (mil, cll, vcl, scl, guide, ml, norm, mu)
 alpha: float = 4.0  # alpha of the SCL uncertainty U(p||q) (Eq. 9)
 seed: int = 0  # training seed (model init and batch sampling)
@@ -44,11 +44,12 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import display
 
-from himnet_lib import study_dirs, viz
-from himnet_lib.config import build_config
-from himnet_lib.data import load_dataset
-from himnet_lib.records import load_history, load_outputs, load_predictions
-from himnet_lib.train import train_run
+from himnet_lib.config.profiles import build_config
+from himnet_lib.datasets import load_dataset
+from himnet_lib.engine.run_params import load_history, load_outputs, load_predictions
+from himnet_lib.engine.train import train_run
+from himnet_lib.study import workspace
+from himnet_lib.study.figures import style, timelines, training
 
 # %% [markdown]
 # ## Configuration
@@ -63,8 +64,8 @@ if iterations:
 cfg = build_config(profile, settings, reading=reading or None)
 
 # %%
-results = study_dirs.results_root(profile)
-data = study_dirs.ensure_data(profile, data_root or None, results)
+results = workspace.results_root(profile)
+data = workspace.ensure_data(profile, data_root or None, results)
 if out_dir:
     run_dir = Path(out_dir)
 else:
@@ -104,7 +105,7 @@ display(pd.DataFrame([row], index=[run_dir.name]).round(2))
 
 # %%
 if show_figures:
-    viz.show(viz.loss_curves(load_history(run_dir)))
+    style.show(training.loss_curves(load_history(run_dir)))
 
 # %% [markdown]
 # ## Timelines of two test videos (as Fig. 8)
@@ -117,4 +118,4 @@ if show_figures:
     outputs = load_outputs(run_dir)
     predictions = load_predictions(run_dir)
     for video in [v for v in ds.test_videos() if len(v.segments)][:2]:
-        viz.show(viz.timeline_for(video, outputs[video.name], predictions.get(video.name, []), ds))
+        style.show(timelines.timeline_for(video, outputs[video.name], predictions.get(video.name, []), ds))

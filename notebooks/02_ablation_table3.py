@@ -21,7 +21,7 @@
 # accuracy of S, reported as mean ± std over seeds (sample std). Runs that are already finished
 # under `results_dir/runs` are reused (a run shared with other tables is trained once).
 #
-# Exp 5-8's check marks are lost in the paper's extracted text; `himnet_lib.study.TABLE3_ROWS`
+# Exp 5-8's check marks are lost in the paper's extracted text; `himnet_lib.study.grids.TABLE3_ROWS`
 # documents the subsets used.
 
 # %% tags=["parameters"]
@@ -34,25 +34,27 @@ executor: str = "local"  # local | slurm (submitit)
 slurm: dict = {}  # Slurm settings for executor slurm: partition, time, gpus_per_task, ... (docs/cluster.md)
 threads: int = 0  # torch threads per run; 0: $OMP_NUM_THREADS, else cores / workers
 via: str = "process"  # train runs in worker processes, or by papermill on 01_train ("notebook")
-reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.READINGS)
+reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.profiles.READINGS)
 
 # %%
 from IPython.display import display
 
-from himnet_lib import compare, run_rows, scheduler, study, study_dirs, table_files, tables, viz
+from himnet_lib.engine import executor
+from himnet_lib.study import compare, grids, run_table, table_files, tables, workspace
+from himnet_lib.study.figures import charts, style
 
-results = study_dirs.results_root(profile, results_dir or None)
-data = study_dirs.ensure_data(profile, data_root or None, results)
+results = workspace.results_root(profile, results_dir or None)
+data = workspace.ensure_data(profile, data_root or None, results)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
 
 # %% [markdown]
 # ## Train (or reuse) every run
 
 # %%
-specs = study.table3_specs(profile, seeds, reading or None)
-scheduler.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm,
+specs = grids.table3_specs(profile, seeds, reading or None)
+executor.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm,
                     threads=threads or None, via=via)
-df = run_rows.collect(specs, runs_dir)
+df = run_table.collect(specs, runs_dir)
 table_files.write_table(df, "table3_runs", tables_dir)
 display(df[["label", "seed", "run_id", "average_mAP", "snippet_acc", "fg_bg_acc", "wall_time_s"]])
 
@@ -65,10 +67,10 @@ table_files.write_table(table, "table3", tables_dir)
 display(table)
 
 # %%
-fig = viz.ablation_chart(table, metrics=("average_mAP", "snippet_acc"), label_col="Exp",
+fig = charts.ablation_chart(table, metrics=("average_mAP", "snippet_acc"), label_col="Exp",
                          title=f"Table 3 ({profile}, {seeds} seed(s)): mean ± std")
-viz.save_figure(fig, "fig_table3", figures_dir)
-viz.show(fig)
+style.save_figure(fig, "fig_table3", figures_dir)
+style.show(fig)
 
 # %% [markdown]
 # ## Beside it: the paper's Table 3

@@ -30,23 +30,25 @@ executor: str = "local"  # local | slurm (submitit)
 slurm: dict = {}  # Slurm settings for executor slurm: partition, time, gpus_per_task, ... (docs/cluster.md)
 threads: int = 0  # torch threads per run; 0: $OMP_NUM_THREADS, else cores / workers
 via: str = "process"  # train runs in worker processes, or by papermill on 01_train ("notebook")
-reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.READINGS)
+reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.profiles.READINGS)
 alphas: list = [0.5, 1.0, 2.0, 4.0, 6.0, 8.0, 10.0]  # alpha values of the sweep (paper: 0.5 to 10)
 
 # %%
 from IPython.display import display
 
-from himnet_lib import run_rows, scheduler, study, study_dirs, table_files, tables, viz
+from himnet_lib.engine import executor
+from himnet_lib.study import grids, run_table, table_files, tables, workspace
+from himnet_lib.study.figures import charts, style
 
-results = study_dirs.results_root(profile, results_dir or None)
-data = study_dirs.ensure_data(profile, data_root or None, results)
+results = workspace.results_root(profile, results_dir or None)
+data = workspace.ensure_data(profile, data_root or None, results)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
 
 # %%
-specs = study.alpha_specs(profile, seeds, alphas=[float(a) for a in alphas], reading=reading or None)
-scheduler.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm,
+specs = grids.alpha_specs(profile, seeds, alphas=[float(a) for a in alphas], reading=reading or None)
+executor.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm,
                     threads=threads or None, via=via)
-df = run_rows.with_alpha(run_rows.collect(specs, runs_dir), specs)
+df = run_table.with_alpha(run_table.collect(specs, runs_dir), specs)
 
 # %% [markdown]
 # ## Table behind Fig. 6
@@ -57,7 +59,7 @@ table_files.write_table(table, "fig6_alpha", tables_dir)
 display(table)
 
 # %%
-fig = viz.alpha_sweep(df, x="alpha", y="average_mAP",
+fig = charts.alpha_sweep(df, x="alpha", y="average_mAP",
                       title=f"Fig. 6 ({profile}, {seeds} seed(s)): AVG mAP (0.1:0.7) vs α")
-viz.save_figure(fig, "fig6_alpha", figures_dir)
-viz.show(fig)
+style.save_figure(fig, "fig6_alpha", figures_dir)
+style.show(fig)

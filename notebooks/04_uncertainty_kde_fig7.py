@@ -18,12 +18,12 @@
 #
 # Which U: the weight of the background-probability half of Eq. 10,
 # U(b‖1-a) = exp(-α·KL(b‖1-a)) with p = B_BG (the prediction being taught) and q = 1 - A
-# (its pseudo target), self-centred, computed by the library's `himnet_lib.losses.uncertainty`
+# (its pseudo target), self-centred, computed by the library's `himnet_lib.modeling.losses.scl.uncertainty`
 # (the same function the loss uses, with each run's own α and KL form from its config) on the
 # saved test-set outputs. U near 1 means the two branches agree on the snippet (consensus).
 #
 # Background snippets: ground-truth background, i.e. snippets whose centre lies in no GT
-# instance (`himnet_lib.metrics.snippet_labels`, last column), of every test video, pooled over
+# instance (`himnet_lib.evaluation.snippet_metrics.snippet_labels`, last column), of every test video, pooled over
 # seeds. The paper's claim: with L_SCL the background snippets are separated with more consensus
 # (their U mass moves towards 1).
 
@@ -37,21 +37,23 @@ executor: str = "local"  # local | slurm (submitit)
 slurm: dict = {}  # Slurm settings for executor slurm: partition, time, gpus_per_task, ... (docs/cluster.md)
 threads: int = 0  # torch threads per run; 0: $OMP_NUM_THREADS, else cores / workers
 via: str = "process"  # train runs in worker processes, or by papermill on 01_train ("notebook")
-reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.READINGS)
+reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.profiles.READINGS)
 
 # %%
 from IPython.display import display
 
-from himnet_lib import aggregate, run_rows, scheduler, study, study_dirs, table_files, tables, viz
-from himnet_lib.data import load_dataset
+from himnet_lib.datasets import load_dataset
+from himnet_lib.engine import executor
+from himnet_lib.study import aggregate, grids, run_table, table_files, tables, workspace
+from himnet_lib.study.figures import charts, style
 
-results = study_dirs.results_root(profile, results_dir or None)
-data = study_dirs.ensure_data(profile, data_root or None, results)
+results = workspace.results_root(profile, results_dir or None)
+data = workspace.ensure_data(profile, data_root or None, results)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
 
 # %%
-specs = study.uncertainty_specs(profile, seeds, reading or None)
-scheduler.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm,
+specs = grids.uncertainty_specs(profile, seeds, reading or None)
+executor.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm,
                     threads=threads or None, via=via)
 
 # %% [markdown]
@@ -59,13 +61,13 @@ scheduler.run_specs(specs, data, runs_dir, workers=workers, executor=executor, s
 
 # %%
 ds = load_dataset(data, snippet_seconds=specs[0].config().snippet_seconds)
-values = run_rows.background_values(specs, ds, runs_dir)
+values = run_table.background_values(specs, ds, runs_dir)
 table = tables.uncertainty_table(values, specs)
 table_files.write_table(table, "fig7_uncertainty", tables_dir)
 display(table)
 
 # %%
-fig = viz.uncertainty_kde(aggregate.pooled(values),
+fig = charts.uncertainty_kde(aggregate.pooled(values),
                           title=f"Fig. 7 ({profile}, {seeds} seed(s)): U(B_BG‖1-A) on GT background")
-viz.save_figure(fig, "fig7_uncertainty_kde", figures_dir)
-viz.show(fig)
+style.save_figure(fig, "fig7_uncertainty_kde", figures_dir)
+style.show(fig)

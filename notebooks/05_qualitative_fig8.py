@@ -37,31 +37,33 @@ executor: str = "local"  # local | slurm (submitit)
 slurm: dict = {}  # Slurm settings for executor slurm: partition, time, gpus_per_task, ... (docs/cluster.md)
 threads: int = 0  # torch threads per run; 0: $OMP_NUM_THREADS, else cores / workers
 via: str = "process"  # train runs in worker processes, or by papermill on 01_train ("notebook")
-reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.READINGS)
+reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.profiles.READINGS)
 videos: list = []  # test videos to draw; empty for the first n_videos test videos with GT
 n_videos: int = 3  # how many videos when `videos` is empty
 seed: int = 0  # which seed's runs to draw
 fig5_rows: list = ["Exp 1", "Exp 2", "Exp 6", "Exp 4"]  # Table 3 rows shown in Fig. 5
-interactive: bool = False  # add an ipywidgets picker (JupyterLab only: never under papermill, see himnet_lib.picker)
+interactive: bool = False  # add an ipywidgets picker (JupyterLab only: never under papermill, see himnet_lib.study.figures.picker)
 
 # %%
 
 from IPython.display import display
 
-from himnet_lib import picker, scheduler, study, study_dirs, viz
-from himnet_lib.data import load_dataset
-from himnet_lib.records import load_outputs, load_predictions
+from himnet_lib.datasets import load_dataset
+from himnet_lib.engine import executor
+from himnet_lib.engine.run_params import load_outputs, load_predictions
+from himnet_lib.study import grids, workspace
+from himnet_lib.study.figures import picker, style, timelines
 
-results = study_dirs.results_root(profile, results_dir or None)
-data = study_dirs.ensure_data(profile, data_root or None, results)
+results = workspace.results_root(profile, results_dir or None)
+data = workspace.ensure_data(profile, data_root or None, results)
 runs_dir, figures_dir = results / "runs", results / "figures"
 
 # %%
 rows = list(dict.fromkeys([*fig5_rows, "Exp 4"]))
-specs = [s for s in study.table3_specs(profile, seed + 1, reading or None) if s.seed == seed and s.label in rows]
+specs = [s for s in grids.table3_specs(profile, seed + 1, reading or None) if s.seed == seed and s.label in rows]
 missing = sorted(set(rows) - {s.label for s in specs})
 assert not missing, f"unknown Table 3 rows {missing}; known: {[lab for lab, _ in study.TABLE3_ROWS]}"
-scheduler.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm,
+executor.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm,
                     threads=threads or None, via=via)
 
 ds = load_dataset(data, snippet_seconds=specs[0].config().snippet_seconds)
@@ -69,7 +71,7 @@ records = {}
 for s in specs:
     run_dir = runs_dir / s.run_id
     records[s.label] = (load_outputs(run_dir), load_predictions(run_dir))
-terms = dict(study.TABLE3_ROWS)
+terms = dict(grids.TABLE3_ROWS)
 row_title = {lab: f"{lab}: " + " + ".join(f"L_{t.upper()}" for t in terms[lab]) for lab in rows}
 
 chosen = list(videos) or [v.name for v in ds.test_videos() if len(v.segments)][:n_videos]
@@ -85,9 +87,9 @@ print("videos:", chosen)
 outputs, predictions = records["Exp 4"]
 for name in chosen:
     video = ds.video(name)
-    fig = viz.timeline_for(video, outputs[name], predictions.get(name, []), ds)
-    viz.save_figure(fig, f"fig8_{viz.safe_name(name)}", figures_dir)
-    viz.show(fig)
+    fig = timelines.timeline_for(video, outputs[name], predictions.get(name, []), ds)
+    style.save_figure(fig, f"fig8_{viz.safe_name(name)}", figures_dir)
+    style.show(fig)
 
 # %% [markdown]
 # ## Fig. 5: the same video under several Table 3 rows
@@ -100,15 +102,15 @@ def panels_for(name: str) -> dict:
 
 for name in chosen:
     video = ds.video(name)
-    fig = viz.timelines_grid(name, video.segments, video.segment_classes, viz.main_class(video),
+    fig = timelines.timelines_grid(name, video.segments, video.segment_classes, timelines.main_class(video),
                              panels_for(name), ds.snippet_seconds, ds.classes)
-    viz.save_figure(fig, f"fig5_{viz.safe_name(name)}", figures_dir)
-    viz.show(fig)
+    style.save_figure(fig, f"fig5_{viz.safe_name(name)}", figures_dir)
+    style.show(fig)
 
 # %% [markdown]
 # ## Interactive picker (JupyterLab only)
 
 # %%
 if interactive:
-    all_specs = study.table3_specs(profile, seeds, reading or None)
+    all_specs = grids.table3_specs(profile, seeds, reading or None)
     display(picker.video_picker(all_specs, runs_dir, ds, row_title))

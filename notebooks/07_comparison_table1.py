@@ -19,7 +19,7 @@
 # The MIL-only baseline (Table 3's Exp 1) and the full HiM-Net, each trained once per seed; the
 # post-processing (hard NMS or Gaussian Soft-NMS, `localize.nms` = `"nms"` | `"soft"`) is a
 # localization setting, so both are scored from the same saved outputs
-# (`himnet_lib.inference.relocalize`, no retraining). Columns: mAP at tIoU 0.1 ... 0.7, AVG over
+# (`himnet_lib.evaluation.scoring.relocalize`, no retraining). Columns: mAP at tIoU 0.1 ... 0.7, AVG over
 # 0.1:0.5 (Table 1's AVG) and over 0.1:0.7, mean ± std over seeds.
 #
 # The other methods of Table 1 are not re-run here; the paper's own HiM-Net rows are shown
@@ -35,24 +35,25 @@ executor: str = "local"  # local | slurm (submitit)
 slurm: dict = {}  # Slurm settings for executor slurm: partition, time, gpus_per_task, ... (docs/cluster.md)
 threads: int = 0  # torch threads per run; 0: $OMP_NUM_THREADS, else cores / workers
 via: str = "process"  # train runs in worker processes, or by papermill on 01_train ("notebook")
-reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.READINGS)
+reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.profiles.READINGS)
 post_processing: list = ["nms", "soft"]  # localize.nms values to compare: "nms" (hard) and "soft" (Soft-NMS)
 
 # %%
 from IPython.display import display
 
-from himnet_lib import compare, run_rows, scheduler, study, study_dirs, table_files, tables
-from himnet_lib.data import load_dataset
-from himnet_lib.groundtruth import gt_from_dataset
-from himnet_lib.metrics import evaluate_results
+from himnet_lib.datasets import load_dataset
+from himnet_lib.engine import executor
+from himnet_lib.evaluation.detection import evaluate_results
+from himnet_lib.evaluation.groundtruth import gt_from_dataset
+from himnet_lib.study import compare, grids, run_table, table_files, tables, workspace
 
-results = study_dirs.results_root(profile, results_dir or None)
-data = study_dirs.ensure_data(profile, data_root or None, results)
+results = workspace.results_root(profile, results_dir or None)
+data = workspace.ensure_data(profile, data_root or None, results)
 runs_dir, tables_dir = results / "runs", results / "tables"
 
 # %%
-specs = study.table1_specs(profile, seeds, reading or None)
-scheduler.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm,
+specs = grids.table1_specs(profile, seeds, reading or None)
+executor.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm,
                     threads=threads or None, via=via)
 
 # %% [markdown]
@@ -60,7 +61,7 @@ scheduler.run_specs(specs, data, runs_dir, workers=workers, executor=executor, s
 
 # %%
 ds = load_dataset(data, snippet_seconds=specs[0].config().snippet_seconds)
-df = run_rows.relocalized(specs, ds, runs_dir, post_processing)
+df = run_table.relocalized(specs, ds, runs_dir, post_processing)
 table_files.write_table(df.drop(columns="row"), "table1_runs", tables_dir)
 
 # %% [markdown]
@@ -69,7 +70,7 @@ table_files.write_table(df.drop(columns="row"), "table1_runs", tables_dir)
 # test label; an oracle on classification), which shows how much localization the models add.
 
 # %%
-trivial = evaluate_results(gt_from_dataset(ds, ds.test_subset), study.trivial_predictions(ds)).to_json()
+trivial = evaluate_results(gt_from_dataset(ds, ds.test_subset), grids.trivial_predictions(ds)).to_json()
 table = tables.table1(df, post_processing, trivial)
 table_files.write_table(table, "table1", tables_dir)
 display(table)
@@ -88,7 +89,7 @@ display(paper)
 
 # %% [markdown]
 # ## Peers with explicit background modelling, re-run on our data
-# BaS-Net and HAM-Net as re-implemented in `himnet_lib.baselines` (the base rows of Table 5,
+# BaS-Net and HAM-Net as re-implemented in `himnet_lib.modeling.baselines` (the base rows of Table 5,
 # `08_generality_table5`: the same runs, trained once), trained with the profile's schedule and
 # scored with **HiM-Net's inference** (attention thresholds + OIC on `cas_supp`), then re-localized
 # with NMS and Soft-NMS exactly as the rows above. Written to `table1_peers` (the `table1` rows are
@@ -96,10 +97,10 @@ display(paper)
 # follow as reference facts (BaS-Net with NMS, HAM-Net with Soft-NMS, as published).
 
 # %%
-peer_specs = [s for s in study.table5_specs(profile, seeds) if s.label in study.TABLE5_BASE_ROWS]
-scheduler.run_specs(peer_specs, data, runs_dir, workers=workers, executor=executor,
+peer_specs = [s for s in grids.table5_specs(profile, seeds) if s.label in grids.TABLE5_BASE_ROWS]
+executor.run_specs(peer_specs, data, runs_dir, workers=workers, executor=executor,
                     slurm=slurm, threads=threads or None, via=via)
-peer_df = run_rows.relocalized(peer_specs, ds, runs_dir, post_processing, label_suffix=" (re-implemented)")
+peer_df = run_table.relocalized(peer_specs, ds, runs_dir, post_processing, label_suffix=" (re-implemented)")
 peer_table = tables.table1_peers(peer_df, post_processing)
 table_files.write_table(peer_table, "table1_peers", tables_dir)
 display(tables.without_stats(table, peer_table))

@@ -18,7 +18,7 @@
 #
 # HiM-Net's complementary label learning (L_CLL, Eq. 6) and snippet-level collaborative learning
 # (L_SCL, Eq. 10) added to two peers that model the background explicitly, re-implemented in
-# `himnet_lib.baselines` (`train.model` = `basnet` | `hamnet`):
+# `himnet_lib.modeling.baselines` (`train.model` = `basnet` | `hamnet`):
 #
 # * **BaS-Net**: filtering module w, one CAS module shared by a base branch (X) and a suppressed
 #   branch (X·w); its own loss = BCE on the softmax of the top-k (k = T/8) video scores for both
@@ -45,25 +45,27 @@ executor: str = "local"  # local | slurm (submitit)
 slurm: dict = {}  # Slurm settings for executor slurm: partition, time, gpus_per_task, ... (docs/cluster.md)
 threads: int = 0  # torch threads per run; 0: $OMP_NUM_THREADS, else cores / workers
 via: str = "process"  # train runs in worker processes, or by papermill on 01_train ("notebook")
-reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.READINGS)
+reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.profiles.READINGS)
 
 # %%
 from IPython.display import display
 
-from himnet_lib import compare, run_rows, scheduler, study, study_dirs, table_files, tables, viz
+from himnet_lib.engine import executor
+from himnet_lib.study import compare, grids, run_table, table_files, tables, workspace
+from himnet_lib.study.figures import charts, style
 
-results = study_dirs.results_root(profile, results_dir or None)
-data = study_dirs.ensure_data(profile, data_root or None, results)
+results = workspace.results_root(profile, results_dir or None)
+data = workspace.ensure_data(profile, data_root or None, results)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
 
 # %% [markdown]
 # ## Train (or reuse) every run
 
 # %%
-specs = study.table5_specs(profile, seeds)
-scheduler.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm,
+specs = grids.table5_specs(profile, seeds)
+executor.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm,
                     threads=threads or None, via=via)
-df = run_rows.collect(specs, runs_dir)
+df = run_table.collect(specs, runs_dir)
 table_files.write_table(df, "table5_runs", tables_dir)
 display(df[["label", "seed", "run_id", "average_mAP", "snippet_acc", "fg_bg_acc", "wall_time_s"]])
 
@@ -78,14 +80,14 @@ table_files.write_table(table, "table5", tables_dir)
 display(table[["Framework", "Method", "0.1", "0.3", "0.5", "0.7", "AVG", "Δ", "ACC", "n"]])
 
 # %%
-fig = viz.ablation_chart(table, metrics=("average_mAP", "snippet_acc"),
+fig = charts.ablation_chart(table, metrics=("average_mAP", "snippet_acc"),
                          title=f"Table 5 ({profile}, {seeds} seed(s), HiM-Net inference): mean ± std")
-viz.save_figure(fig, "fig_table5", figures_dir)
-viz.show(fig)
+style.save_figure(fig, "fig_table5", figures_dir)
+style.show(fig)
 
 # %% [markdown]
 # ## Beside it: the paper's Table 5
-# **Published numbers (paper Table 5, from `himnet_lib.paper`), THUMOS14 with I3D features, mAP in
+# **Published numbers (paper Table 5, from `himnet_lib.study.paper_numbers`), THUMOS14 with I3D features, mAP in
 # percent; not comparable with numbers on the synthetic benchmark**: compare the sign and size of
 # the gains Δ. The paper does not say which inference its BaS-Net/HAM-Net rows use (its BaS-Net
 # row is below BaS-Net's own published AVG).

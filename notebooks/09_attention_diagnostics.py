@@ -18,7 +18,7 @@
 #
 # Detection mAP depends on how the attention A meets the FIXED proposal thresholds
 # `linspace(0.1, 0.9, 10)`. Before any difference between rows is explained, this notebook checks
-# threshold-free quantities of the same runs (`himnet_lib.diagnostics`):
+# threshold-free quantities of the same runs (`himnet_lib.evaluation.diagnostics`):
 #
 # * the ROC-AUC of A against the ground-truth foreground mask (pooled, and per video),
 # * A's per-video range, and B_BG on ground-truth foreground vs background snippets,
@@ -47,31 +47,33 @@ reading: str = ""  # not used here: both readings are shown side by side
 import pandas as pd
 from IPython.display import display
 
-from himnet_lib import run_rows, schedule_selection, scheduler, study, study_dirs, table_files, tables, viz
-from himnet_lib.config import READINGS
-from himnet_lib.data import load_dataset
-from himnet_lib.metrics import snippet_labels
-from himnet_lib.records import load_outputs
+from himnet_lib.config.profiles import READINGS
+from himnet_lib.datasets import load_dataset
+from himnet_lib.engine import executor
+from himnet_lib.engine.run_params import load_outputs
+from himnet_lib.evaluation.snippet_metrics import snippet_labels
+from himnet_lib.study import grids, run_table, schedule_selection, table_files, tables, workspace
+from himnet_lib.study.figures import charts, style, training
 
-results = study_dirs.results_root(profile, results_dir or None)
+results = workspace.results_root(profile, results_dir or None)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
-order = list(study.CORE_ROWS)
+order = list(grids.CORE_ROWS)
 
 # %% [markdown]
 # ## Train (or reuse) the runs
 
 # %%
-specs = [s for bench in study.benchmarks(profile) for r in READINGS
-         for s in study.table3_specs(profile, seeds, r, bench, rows=order)]
-selection = study.selection_specs(profile)
-roots = scheduler.run_study_specs(specs + selection, profile, results, data_root or None,
+specs = [s for bench in grids.benchmarks(profile) for r in READINGS
+         for s in grids.table3_specs(profile, seeds, r, bench, rows=order)]
+selection = grids.selection_specs(profile)
+roots = executor.run_study_specs(specs + selection, profile, results, data_root or None,
                                   workers=workers, executor=executor, slurm=slurm, threads=threads or None, via=via)
 
 # %% [markdown]
 # ## Diagnostics per Table 3 row, reading and benchmark (mean ± std over seeds)
 
 # %%
-df = run_rows.run_metrics(specs, runs_dir)
+df = run_table.run_metrics(specs, runs_dir)
 diag = tables.diagnostics_table(df, order)
 table_files.write_table(diag, "attention_diagnostics", tables_dir)
 display(diag[["benchmark", "reading", "label", "n", "fg_bg_auc", "fg_bg_auc_video", "fg_bg_acc", "attention_range",
@@ -83,15 +85,15 @@ display(diag[["benchmark", "reading", "label", "n", "fg_bg_auc", "fg_bg_auc_vide
 # %%
 readout = tables.readout_table(df, order)
 table_files.write_table(readout, "readout_comparison", tables_dir)
-fig = viz.readout_comparison(readout)
-viz.save_figure(fig, "fig_readout_comparison", figures_dir)
-viz.show(fig)
+fig = charts.readout_comparison(readout)
+style.save_figure(fig, "fig_readout_comparison", figures_dir)
+style.show(fig)
 
 # %% [markdown]
 # ## Distributions of A and B_BG on ground-truth foreground and background (first seed, main benchmark)
 
 # %%
-main = study.benchmarks(profile)[0]
+main = grids.benchmarks(profile)[0]
 ds = load_dataset(roots[specs[0].benchmark], snippet_seconds=specs[0].config().snippet_seconds)
 members = {v.name: snippet_labels(v.segments, v.segment_classes, v.num_snippets, ds.snippet_seconds,
                                   ds.num_classes)[:, -1] for v in ds.test_videos()}
@@ -105,12 +107,12 @@ for s in specs:
         b = [out[n]["bg_prob"][members[n] == is_bg] for n in members]
         att.setdefault(s.reading, {})[f"{s.label} · GT {kind}"] = pd.concat([pd.Series(x) for x in a]).to_numpy()
         bgp.setdefault(s.reading, {})[f"{s.label} · GT {kind}"] = pd.concat([pd.Series(x) for x in b]).to_numpy()
-fig = viz.distributions(att, title="A", xlabel="attention A")
-viz.save_figure(fig, "fig_attention_distributions", figures_dir)
-viz.show(fig)
-fig = viz.distributions(bgp, title="B_BG", xlabel="background probability B_BG")
-viz.save_figure(fig, "fig_bg_prob_distributions", figures_dir)
-viz.show(fig)
+fig = charts.distributions(att, title="A", xlabel="attention A")
+style.save_figure(fig, "fig_attention_distributions", figures_dir)
+style.show(fig)
+fig = charts.distributions(bgp, title="B_BG", xlabel="background probability B_BG")
+style.save_figure(fig, "fig_bg_prob_distributions", figures_dir)
+style.show(fig)
 
 # %% [markdown]
 # ## Learning curves on the validation fold (schedule selection)
@@ -128,6 +130,6 @@ display(sel.pivot_table(index="run", columns="iteration", values="val AVG minmax
 choice = schedule_selection.schedule_choice(curves)
 table_files.write_table(choice, "schedule_choice", tables_dir)
 display(choice.sort_values("score", ascending=False).round(2))
-fig = viz.learning_curves(curves)
-viz.save_figure(fig, "fig_learning_curves", figures_dir)
-viz.show(fig)
+fig = training.learning_curves(curves)
+style.save_figure(fig, "fig_learning_curves", figures_dir)
+style.show(fig)

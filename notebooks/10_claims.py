@@ -18,7 +18,7 @@
 #
 # Each claim of the paper (Tables 3-5, Figs. 6-7, Table 1's NMS vs Soft-NMS) is tested under both
 # readings of the paper, both attention read-outs and every benchmark of the profile
-# (`himnet_lib.claims`). `our_effect` is the paired difference over the seeds two rows share (a
+# (`himnet_lib.study.claims`). `our_effect` is the paired difference over the seeds two rows share (a
 # difference of means otherwise), `p` its t-test, `p_adjusted` Holm's adjustment over every row,
 # and the verdict comes from the adjusted test (`verdict_2se` keeps the previous 2-SE rule beside
 # it). A placebo row compares one configuration with itself on other seeds; rows whose read-out
@@ -43,28 +43,30 @@ reading: str = ""  # not used here: every claim is tested under both readings
 # %%
 from IPython.display import Markdown, display
 
-from himnet_lib import claims, scheduler, study_dirs, viz
+from himnet_lib.engine import executor
+from himnet_lib.study import claims, claims_report, claims_table, run_table_csv, workspace
+from himnet_lib.study.figures import charts, style
 
-results = study_dirs.results_root(profile, results_dir or None)
+results = workspace.results_root(profile, results_dir or None)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
 
 # %%
 specs = claims.claims_specs(profile, seeds, max(1, min(seeds_other, seeds)))
-roots = scheduler.run_study_specs(specs, profile, results, data_root or None, workers=workers, executor=executor,
+roots = executor.run_study_specs(specs, profile, results, data_root or None, workers=workers, executor=executor,
                                   slurm=slurm, threads=threads or None, via=via)
 
 # %% [markdown]
 # ## The claims table
 
 # %%
-records = claims.run_records(specs, runs_dir, u_background=claims.background_u(roots, runs_dir))
-claims.write_runs(records, tables_dir)
-table = claims.claims_table(claims.read_runs_csv(tables_dir / "runs.csv"))
-claims.write_claims(table, tables_dir)
-display(Markdown(claims.summary_markdown(claims.summary(table))))
-display(Markdown(claims.to_markdown(table)))
+records = run_table_csv.run_records(specs, runs_dir, u_background=claims_table.background_u(roots, runs_dir))
+run_table_csv.write_runs(records, tables_dir)
+table = claims_table.claims_table(run_table_csv.read_runs_csv(tables_dir / "runs.csv"))
+claims_report.write_claims(table, tables_dir)
+display(Markdown(claims_report.summary_markdown(claims_report.summary(table))))
+display(Markdown(claims_report.to_markdown(table)))
 
 # %%
-fig = viz.claims_forest(table)
-viz.save_figure(fig, "fig_claims", figures_dir)
-viz.show(fig)
+fig = charts.claims_forest(table)
+style.save_figure(fig, "fig_claims", figures_dir)
+style.show(fig)

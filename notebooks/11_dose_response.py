@@ -43,33 +43,35 @@ reading: str = ""  # not used here: the dose-response runs under the profile's r
 # %%
 from IPython.display import Markdown, display
 
-from himnet_lib import claims, dose, scheduler, study, study_dirs, viz
+from himnet_lib.engine import executor
+from himnet_lib.study import dose, grids, run_table_csv, workspace
+from himnet_lib.study.figures import charts, style
 
-results = study_dirs.results_root(profile, results_dir or None)
+results = workspace.results_root(profile, results_dir or None)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
 
 # %% [markdown]
 # ## Which balance rule: chosen on the validation fold
 
 # %%
-balance = [s for bench in study.benchmarks(profile) for s in study.balance_specs(profile, seeds_other, bench)]
-scheduler.run_study_specs(balance, profile, results, data_root or None, workers=workers, executor=executor,
+balance = [s for bench in grids.benchmarks(profile) for s in grids.balance_specs(profile, seeds_other, bench)]
+executor.run_study_specs(balance, profile, results, data_root or None, workers=workers, executor=executor,
                           slurm=slurm, threads=threads or None, via=via)
-choice = dose.balance_choice(claims.run_records(balance, runs_dir))
+choice = dose.balance_choice(run_table_csv.run_records(balance, runs_dir))
 display(Markdown(dose.balance_markdown(choice)))
 
 # %% [markdown]
 # ## The dose-response
 
 # %%
-specs = study.dose_grid(profile, seeds, max(1, min(seeds_other, seeds)))
-scheduler.run_study_specs(specs, profile, results, data_root or None, workers=workers, executor=executor,
+specs = grids.dose_grid(profile, seeds, max(1, min(seeds_other, seeds)))
+executor.run_study_specs(specs, profile, results, data_root or None, workers=workers, executor=executor,
                           slurm=slurm, threads=threads or None, via=via)
-table = dose.dose_response_table(claims.run_records(specs, runs_dir))
+table = dose.dose_response_table(run_table_csv.run_records(specs, runs_dir))
 dose.write_dose(table, choice, tables_dir)
 display(Markdown(dose.dose_markdown(table)))
 
 # %%
-fig = viz.dose_response(table)
-viz.save_figure(fig, "fig_dose_response", figures_dir)
-viz.show(fig)
+fig = charts.dose_response(table)
+style.save_figure(fig, "fig_dose_response", figures_dir)
+style.show(fig)

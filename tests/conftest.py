@@ -15,14 +15,14 @@ import pytest
 
 @pytest.fixture(scope="session")
 def smoke_root(tmp_path_factory) -> Path:
-    from himnet_lib.data.synthetic import make_synthetic
+    from himnet_lib.datasets.synthetic.writer import make_synthetic
 
     return make_synthetic("smoke", seed=0, out=tmp_path_factory.mktemp("smoke") / "bundle")
 
 
 @pytest.fixture(scope="session")
 def real_data_dir() -> Path:
-    from himnet_lib.paths import shared_data_dir
+    from himnet_lib.utils.paths import shared_data_dir
 
     d = shared_data_dir()
     if not (d / "thumos14reduced").is_dir():

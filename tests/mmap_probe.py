@@ -15,11 +15,11 @@ class MI2(ctypes.Structure):
                                                "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
 libc = ctypes.CDLL("libc.so.6")
 libc.mallinfo2.restype = MI2
-from himnet_lib.device import tune_cpu_allocator
+from himnet_lib.utils.device import tune_cpu_allocator
 if sys.argv[1] == "tuned":
     assert tune_cpu_allocator()
 elif sys.argv[1] == "restored":  # tuned inside the context, undone when it exits
-    from himnet_lib.process import restored_process_settings
+    from himnet_lib.utils.process_state import restored_process_settings
     with restored_process_settings():
         assert tune_cpu_allocator()
 before = libc.mallinfo2().hblkhd

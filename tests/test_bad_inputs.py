@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from himnet_lib.cli import main
-from himnet_lib.data.bundle import write_bundle
+from himnet_lib.datasets.bundle import write_bundle
 
 TRAIN = ["train", "--profile", "smoke", "--threads", "1"]
 
@@ -142,8 +142,8 @@ def _gt_name_escapes(tmp, smoke, run):
 def _float64_overflow_bundle(root: Path) -> Path:
     """A bundle whose features are float64 with one value beyond float32's range (write_bundle
     itself writes float32, so the features file is rewritten)."""
-    from himnet_lib.data.bundle import _object_array
-    from himnet_lib.data.safe_npy import save_object_array
+    from himnet_lib.datasets.bundle import _object_array
+    from himnet_lib.datasets.safe_npy import save_object_array
     _bundle(root)
     rng = np.random.default_rng(0)
     f = [rng.standard_normal((T, 6)) for T in (5, 4, 7, 5)]
@@ -253,7 +253,7 @@ def test_bad_input_gets_one_line(case, smoke_root, stopped_run, tmp_path, capsys
 
 
 def test_disk_full_is_one_line_naming_the_file(smoke_root, tmp_path, capsys, monkeypatch):
-    import himnet_lib.io as hio
+    import himnet_lib.utils.fileio as hio
 
     def full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -281,7 +281,7 @@ def _table() -> str:  # pragma: no cover - the docs table, printed by running th
     import io
     import tempfile
 
-    from himnet_lib.data.synthetic import make_synthetic
+    from himnet_lib.datasets.synthetic.writer import make_synthetic
     rows = ["| input | message (stderr, exit status 2) |", "|---|---|"]
     with tempfile.TemporaryDirectory() as d:
         base = Path(d)

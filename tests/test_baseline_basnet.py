@@ -10,12 +10,13 @@ import math
 import pytest
 import torch
 
-from himnet_lib.baselines import BaselineConfig, BaSNet, build, compose_basnet
 from himnet_lib.cli import main
-from himnet_lib.config import build_config
-from himnet_lib.errors import DataError, HimnetError
-from himnet_lib.losses import LossConfig
-from himnet_lib.model import ModelConfig
+from himnet_lib.config.loss import LossConfig
+from himnet_lib.config.profiles import build_config
+from himnet_lib.config.sections import BaselineConfig, ModelConfig
+from himnet_lib.modeling.baselines import build
+from himnet_lib.modeling.baselines.basnet import BaSNet, compose_basnet
+from himnet_lib.utils.errors import DataError, HimnetError
 
 SMALL = dict(feature_dim=12, num_classes=4, attention_hidden=6, head_hidden=10)
 EPS = 1e-6

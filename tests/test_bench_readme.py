@@ -11,8 +11,8 @@ import types
 
 import pytest
 
-from himnet_lib import report
-from himnet_lib.paths import PROJECT_ROOT
+from himnet_lib.study import report
+from himnet_lib.utils.paths import PROJECT_ROOT
 
 BENCH = PROJECT_ROOT / "benchmarks"
 sys.path.insert(0, str(BENCH))

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from himnet_lib.calibration import calibration_table, read_run_metrics, supervised_probe, trivial
-from himnet_lib.data import load_dataset
-from himnet_lib.data.synthetic import PRESETS
+from himnet_lib.datasets import load_dataset
+from himnet_lib.datasets.synthetic.presets import PRESETS
+from himnet_lib.study.calibration import calibration_table, read_run_metrics, supervised_probe, trivial
 
 PRESETS_B = PRESETS["demo-b"]
 
@@ -74,7 +74,7 @@ def test_read_run_metrics_names_unfinished_runs(tmp_path):
 
 
 def test_settings_diff_and_cli_writes_md_and_csv(tmp_path, capsys):
-    from himnet_lib.calibration import main, settings_diff
+    from himnet_lib.study.calibration import main, settings_diff
 
     diff = settings_diff("demo-b")
     assert diff["noise_rho"] == (0.0, PRESETS_B.noise_rho) and "num_classes" not in diff

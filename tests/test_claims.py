@@ -1,6 +1,6 @@
 """The claims table: effects, paired and Welch tests, Holm across rows, degenerate read-outs, the
 best-of-k and dose-response verdicts, from synthetic run records checked against hand computations
-of the rules stated in himnet_lib.claims."""
+of the rules stated in himnet_lib.study.claims."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ import pytest
 from hand_stats import holm
 from scipy import stats as sps
 
-from himnet_lib import claims, paper, rundir, study
-from himnet_lib.claims import CLAIMS, claims_table, to_markdown
-from himnet_lib.readouts import readout_key
+from himnet_lib.evaluation.scoring import readout_key
+from himnet_lib.study import claims, claims_report, claims_table, grids, paper_numbers, run_table_csv
+from himnet_lib.study.claims import CLAIMS
+from himnet_lib.study.claims_report import to_markdown
+from himnet_lib.study.claims_table import claims_table
+from himnet_lib.utils import run_folder
 
 CLL_AVG, CLL_ACC = CLAIMS[0], CLAIMS[1]
 
@@ -22,7 +25,7 @@ def _rec(table, label, seed, avg, acc=0.8, reading="literal", bench="smoke", avg
     """One run record in the files' units (fractions); ``avg`` in percent for readability."""
     a = avg / 100
     m = a if avg_minmax is None else avg_minmax / 100
-    r = {c: float("nan") for c in claims.RUN_COLUMNS}
+    r = {c: float("nan") for c in run_table_csv.RUN_COLUMNS}
     r.update({"run_id": f"{table}-{label}-{seed}-{reading}-{bench}", "table": table, "label": label, "seed": seed,
               "profile": "smoke", "benchmark": bench, "main_benchmark": bench == "smoke", "reading": reading,
               "avg[fixed]": a, "avg[minmax]": m, "avg_0.5[fixed]": a + 0.05, "avg_0.5[minmax]": m + 0.05,
@@ -47,7 +50,7 @@ def test_paired_effect_se_df_p_by_hand():
     assert row.paired and row.n_seeds == 3 and row.df == 2
     assert row.our_effect == pytest.approx(d.mean()) and row.se == pytest.approx(se)
     assert row.p == pytest.approx(2 * sps.t.sf(d.mean() / se, 2))
-    assert row.paper_effect == pytest.approx(paper.TABLE3["Exp 2"][0] - paper.TABLE3["Exp 1"][0])
+    assert row.paper_effect == pytest.approx(paper_numbers.TABLE3["Exp 2"][0] - paper_numbers.TABLE3["Exp 1"][0])
     assert set(t.readout) == {"fixed", "minmax"}
 
 
@@ -142,12 +145,12 @@ def test_dose_response_verdict():
     base = [5.0, 6.0, 7.0]
     recs = _pair([5.2, 6.1, 7.3], base)                                             # x1: noise
     for f, shift in ((0.1, -2.0), (0.3, 0.05), (3.0, 2.0), (10.0, 4.0)):
-        recs += [_rec("dose", study.dose_label("cll", f), i, v + shift + 0.1 * i) for i, v in enumerate(base)]
+        recs += [_rec("dose", grids.dose_label("cll", f), i, v + shift + 0.1 * i) for i, v in enumerate(base)]
     row = claims_table(recs, [CLL_AVG]).iloc[0]
     assert row.dose_response == "holds at x3, x10; reversed at x0.1"
-    recs2 = [r for r in recs if r["table"] != "dose" or r["label"] == study.dose_label("cll", 0.3)]
+    recs2 = [r for r in recs if r["table"] != "dose" or r["label"] == grids.dose_label("cll", 0.3)]
     recs2 = [r for r in recs2 if r["table"] == "table3"] + [
-        _rec("dose", study.dose_label("cll", f), i, v + 0.01 * (i % 2)) for f in (0.1, 0.3, 3.0, 10.0)
+        _rec("dose", grids.dose_label("cll", f), i, v + 0.01 * (i % 2)) for f in (0.1, 0.3, 3.0, 10.0)
         for i, v in enumerate(base)]
     assert claims_table(recs2, [CLL_AVG]).iloc[0].dose_response == "at no weight tried"
 
@@ -168,16 +171,16 @@ def test_rows_per_reading_and_benchmark_and_reading_free_table5():
     assert (ham.our_effect.round(9) == -1.0).all()
     md = to_markdown(t)
     assert md.startswith("| claim | metric | reading | readout | benchmark |") and "+4.40" in md
-    assert list(t.columns) == list(claims.CLAIM_COLUMNS)
-    s = claims.summary(t)
+    assert list(t.columns) == list(claims_table.CLAIM_COLUMNS)
+    s = claims_report.summary(t)
     assert {"holds", "within noise", "reversed", "n/a (read-out degenerate)", "holds (2 SE)"} <= set(s.columns)
-    assert "previous 2-SE rule" in claims.summary_markdown(s)
+    assert "previous 2-SE rule" in claims_report.summary_markdown(s)
 
 
 def test_every_claim_row_exists_in_the_study_grids():
     for c in CLAIMS:
         for table, label in c.rows():
-            assert study.row_specs(table, label, "smoke", 1), (c.name, table, label)
+            assert grids.row_specs(table, label, "smoke", 1), (c.name, table, label)
 
 
 @pytest.mark.parametrize("seed_sd", [3.0, 0.0])
@@ -196,7 +199,7 @@ def test_null_tables_rarely_show_an_effect_underholm(seed_sd):
         for bench in ("smoke", "smoke-b"):
             for reading in ("literal", "lineage"):
                 seed_effect = rng.normal(0, seed_sd, size=5)
-                for exp in study.CORE_ROWS:
+                for exp in grids.CORE_ROWS:
                     noise = rng.normal(0, 1, size=5)
                     recs += [_rec("table3", exp, i, 30 + seed_effect[i] + noise[i], reading=reading, bench=bench,
                                   avg_minmax=31 + seed_effect[i] + rng.normal(0, 1)) for i in range(5)]
@@ -217,7 +220,7 @@ def test_dose_response_is_adjusted_across_every_row_of_the_table():
         row = "Exp 2" if f == 1.0 else None
         for i, v in enumerate(base):
             recs.append(_rec("table3", row, i, v + shift + noise[i] * (1 + f)) if row else
-                        _rec("dose", study.dose_label("cll", f), i, v + shift + noise[i] * (1 + f)))
+                        _rec("dose", grids.dose_label("cll", f), i, v + shift + noise[i] * (1 + f)))
     t = claims_table(recs, [CLL_AVG])
     assert len(t) == 2                                   # fixed and minmax read-outs: 2 rows x 4 factors
     raw = {f: sps.ttest_rel([b + s + n * (1 + f) for b, n in zip(base, noise)], base).pvalue
@@ -236,23 +239,23 @@ def test_dose_response_is_adjusted_across_every_row_of_the_table():
 
 def test_u_is_computed_only_for_the_runs_of_claims_on_u(tmp_path, monkeypatch):
     called = []
-    specs = study.table3_specs("smoke", 1, rows=["Exp 1", "Exp 3", "Exp 4"])
+    specs = grids.table3_specs("smoke", 1, rows=["Exp 1", "Exp 3", "Exp 4"])
     wanted = claims.u_rows()
     assert ("table3", "Exp 4") in wanted and ("table3", "Exp 3") in wanted and ("table3", "Exp 1") not in wanted
     # run_records reads each run's files: a stand-in metrics.json for every run
     keys = [readout_key(norm, nms) for norm in claims.READOUTS.values() for nms in ("soft", "nms")]
     metrics = {"by_readout": {k: {"average_mAP": 0.1, "average_mAP_0.1_0.5": 0.2} for k in keys}}
-    monkeypatch.setattr(rundir.RunDir, "metrics", lambda self: metrics)
-    monkeypatch.setattr(rundir.RunDir, "loss_weights", lambda self: {})
-    recs = claims.run_records(specs, tmp_path, u_background=lambda s: called.append(s.label) or 0.5)
+    monkeypatch.setattr(run_folder.RunDir, "metrics", lambda self: metrics)
+    monkeypatch.setattr(run_folder.RunDir, "loss_weights", lambda self: {})
+    recs = run_table_csv.run_records(specs, tmp_path, u_background=lambda s: called.append(s.label) or 0.5)
     assert sorted(called) == ["Exp 3", "Exp 4"]
     assert [math.isnan(r["u_bg"]) for r in recs] == [True, False, False]
 
 
 def test_each_core_row_term_is_claimed_from_the_study_rows():
-    for term, (row, before) in study.DOSE_ROWS.items():
+    for term, (row, before) in grids.DOSE_ROWS.items():
         c = [c for c in CLAIMS if c.name == f"{term.upper()} improves AVG ({row} vs {before})"]
         assert len(c) == 1 and c[0].better == ("table3", row) and c[0].worse == ("table3", before)
         assert c[0].dose == term
     with pytest.raises(ValueError, match="must add exactly one term"):
-        study.added_terms([("A", ("mil",)), ("B", ("mil", "cll", "vcl"))], ("A", "B"))
+        grids.added_terms([("A", ("mil",)), ("B", ("mil", "cll", "vcl"))], ("A", "B"))

@@ -2,8 +2,9 @@
 
 import pytest
 
-from himnet_lib.config import PROFILES, RunConfig, build_config, parse_override
-from himnet_lib.errors import HimnetError
+from himnet_lib.config.profiles import PROFILES, build_config
+from himnet_lib.config.run import RunConfig, parse_override
+from himnet_lib.utils.errors import HimnetError
 
 
 def test_paper_defaults_are_the_thumos14_profile():

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from himnet_lib.cli import main
-from himnet_lib.data import detect_layout, load_dataset
-from himnet_lib.data.bundle import write_bundle
-from himnet_lib.errors import DataError
+from himnet_lib.datasets import detect_layout, load_dataset
+from himnet_lib.datasets.bundle import write_bundle
+from himnet_lib.utils.errors import DataError
 
 
 def _tiny_bundle(root, *, as_bytes=True, subsets=("validation", "validation", "test")):

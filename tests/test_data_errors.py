@@ -10,10 +10,10 @@ import pytest
 from test_data_pervideo import VIDEOS, build_tree
 
 from himnet_lib.cli import main
-from himnet_lib.data import load_dataset
-from himnet_lib.data.bundle import write_bundle
-from himnet_lib.data.summary import check_data
-from himnet_lib.errors import DataError
+from himnet_lib.datasets import load_dataset
+from himnet_lib.datasets.bundle import write_bundle
+from himnet_lib.datasets.summary import check_data
+from himnet_lib.utils.errors import DataError
 
 
 def bundle(root, **over):

@@ -8,8 +8,8 @@ import pickle
 import numpy as np
 import pytest
 
-from himnet_lib.data import load_dataset
-from himnet_lib.data.pervideo import PerVideoFeatures
+from himnet_lib.datasets import load_dataset
+from himnet_lib.datasets.pervideo import PerVideoFeatures
 
 
 def build_tree(root, videos, *, splits=True, dim=(4, 3), extra_gt=None):

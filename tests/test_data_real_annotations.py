@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from himnet_lib.data import load_dataset
-from himnet_lib.data.safe_npy import load_npy
-from himnet_lib.data.summary import check_data, summarize
+from himnet_lib.datasets import load_dataset
+from himnet_lib.datasets.safe_npy import load_npy
+from himnet_lib.datasets.summary import check_data, summarize
 
 
 def _link_bundle(src: Path, root: Path, name: str, rows) -> Path:

@@ -7,8 +7,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from himnet_lib.diagnostics import attention_diagnostics, background_uncertainty, roc_auc, uncertainty
-from himnet_lib.localize import LocalizeConfig, localize_video, normalize_attention
+from himnet_lib.config.localize import LocalizeConfig
+from himnet_lib.evaluation.diagnostics import attention_diagnostics, background_uncertainty, roc_auc, uncertainty
+from himnet_lib.evaluation.localization import localize_video, normalize_attention
 
 
 def _pairwise_auc(s, y):
@@ -84,7 +85,7 @@ def test_numpy_uncertainty_hand_values():
 @pytest.mark.parametrize("kl", ["bernoulli", "paper"])
 def test_numpy_uncertainty_matches_the_training_loss(kl):
     torch = pytest.importorskip("torch")
-    from himnet_lib.losses import uncertainty as torch_uncertainty
+    from himnet_lib.modeling.losses.scl import uncertainty as torch_uncertainty
     rng = np.random.default_rng(0)
     # includes exact 0 and 1 so that the eps clamp is exercised on both sides
     p = np.concatenate([rng.random(200), [0.0, 1.0, 1e-9]])

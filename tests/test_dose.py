@@ -11,11 +11,11 @@ import pytest
 from hand_stats import holm
 from scipy import stats as sps
 
-from himnet_lib import claims, dose, study
+from himnet_lib.study import dose, grids, run_table_csv
 
 
 def _rec(table, label, seed, value):
-    r = {c: float("nan") for c in claims.RUN_COLUMNS}
+    r = {c: float("nan") for c in run_table_csv.RUN_COLUMNS}
     r.update({"run_id": f"{table}-{label}-{seed}", "table": table, "label": label, "seed": seed, "profile": "smoke",
               "benchmark": "smoke", "main_benchmark": True, "reading": "literal"})
     r.update({m: value for m in dose.DOSE_METRICS})
@@ -26,23 +26,23 @@ def test_paired_differences_and_holm_across_the_table():
     rng = np.random.default_rng(0)
     seeds = range(4)
     value = {}   # (table, label) -> per-seed values (fractions)
-    for i, row in enumerate(study.CORE_ROWS):
+    for i, row in enumerate(grids.CORE_ROWS):
         value[("table3", row)] = [0.30 + 0.01 * i + 0.02 * s + rng.normal(0, 0.004) for s in seeds]
-    for term, (_, without) in study.DOSE_ROWS.items():
-        for k, f in enumerate(f for f in study.DOSE_FACTORS if f != 1.0):
-            value[("dose", study.dose_label(term, f))] = [v + 0.003 * k + rng.normal(0, 0.004)
+    for term, (_, without) in grids.DOSE_ROWS.items():
+        for k, f in enumerate(f for f in grids.DOSE_FACTORS if f != 1.0):
+            value[("dose", grids.dose_label(term, f))] = [v + 0.003 * k + rng.normal(0, 0.004)
                                                           for v in value[("table3", without)]]
     recs = [_rec(t, lab, s, v) for (t, lab), vs in value.items() for s, v in zip(seeds, vs)]
     table = dose.dose_response_table(recs)
-    assert len(table) == len(study.DOSE_ROWS) * (1 + len(study.DOSE_FACTORS))
+    assert len(table) == len(grids.DOSE_ROWS) * (1 + len(grids.DOSE_FACTORS))
     raw = []
     for r in table.to_dict("records"):
-        exp, without = study.DOSE_ROWS[r["term"]]
+        exp, without = grids.DOSE_ROWS[r["term"]]
         if r["factor"] == 0:
             assert r["avg[fixed]_diff"] == 0 and math.isnan(r["avg[fixed]_p"])
             raw.append(float("nan"))
             continue
-        key = ("table3", exp) if r["factor"] == 1.0 else ("dose", study.dose_label(r["term"], r["factor"]))
+        key = ("table3", exp) if r["factor"] == 1.0 else ("dose", grids.dose_label(r["term"], r["factor"]))
         a, b = np.multiply(value[key], 100), np.multiply(value[("table3", without)], 100)
         assert r["avg[fixed]_diff"] == pytest.approx(float(np.mean(a - b)))
         assert r["avg[fixed]_p"] == pytest.approx(sps.ttest_rel(a, b).pvalue)

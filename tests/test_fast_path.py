@@ -1,4 +1,4 @@
-"""The fast model path (ModelConfig.impl="fast", himnet_lib.fastops) computes the reference function.
+"""The fast model path (ModelConfig.impl="fast", himnet_lib.modeling.fast_path) computes the reference function.
 
 Tolerances (float32): eval-mode outputs agree to atol 2e-5 / rtol 1e-4 (the products are summed in
 another order: unfolded matmul vs Conv1d); parameter gradients with dropout off to 1e-4 of the
@@ -15,10 +15,12 @@ import math
 import pytest
 import torch
 
-from himnet_lib import fastops
-from himnet_lib.fastops import draw_keep_masks, keep_threshold
-from himnet_lib.losses import LossConfig, compose_losses
-from himnet_lib.model import ModelConfig, build_model
+from himnet_lib.config.loss import LossConfig
+from himnet_lib.config.sections import ModelConfig
+from himnet_lib.modeling import fast_path
+from himnet_lib.modeling.fast_path import draw_keep_masks, keep_threshold
+from himnet_lib.modeling.himnet import build_model
+from himnet_lib.modeling.losses.compose import compose_losses
 
 NO_DROPOUT = dict(ccm_dropout=0.0, attention_dropout=0.0, dropout=0.0)
 
@@ -154,7 +156,7 @@ def test_host_masks_equal_the_torch_branch_bit_for_bit(dtype, monkeypatch):
     specs = [((2, 3, 1, 8), 0.5), ((2, 40, 8), 0.5), ((40, 16), 0.7), ((40, 16), 0.0), ((7, 5), 0.1),
              ((5,), 1.0), ((101,), 0.999), ((13, 3), 1e-6), ((40, 16), 0.7), ((9,), 0.25)]
     calls = []
-    real = fastops._host_factor
+    real = fast_path._host_factor
     monkeypatch.setattr(fastops, "_host_factor", lambda *a: calls.append(1) or real(*a))
     torch.manual_seed(11)
     host = draw_keep_masks(specs, torch.device("cpu"), dtype)
@@ -180,9 +182,9 @@ def test_unfold3_gradient_is_the_transpose_of_the_unfold(T):
     # the hand backward of the k=3 unfold against finite differences (float64), including the
     # one- and two-snippet edges where a tap falls outside the video
     x = torch.randn(2, T, 3, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(fastops._unfold3, (x,))
+    assert torch.autograd.gradcheck(fast_path._unfold3, (x,))
     # and the forward itself: [x[t-1], x[t], x[t+1]] with zeros outside
-    u = fastops._unfold3(x).detach().view(2, T, 3, 3)
+    u = fast_path._unfold3(x).detach().view(2, T, 3, 3)
     pad = torch.nn.functional.pad(x.detach(), (0, 0, 1, 1))
     for j in range(3):
         assert torch.equal(u[:, :, j], pad[:, j:j + T])
@@ -234,7 +236,7 @@ def test_blocked_transpose_is_the_transpose(shape, dtype):
     or, for at most 256 rows, narrow or empty matrices, as before: every case is exactly
     a.t().contiguous()."""
     a = torch.randn(shape).to(dtype)
-    got = fastops.transpose_2d(a)
+    got = fast_path.transpose_2d(a)
     assert got.is_contiguous() and got.dtype == dtype
     assert torch.equal(got, a.t().contiguous())
 

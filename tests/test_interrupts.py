@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 from child_env import child_env, default_signals
 
-from himnet_lib import errors, notebook_exec
-from himnet_lib.workers import alive, descendants
+from himnet_lib.engine import notebook_exec
+from himnet_lib.engine.process_pool import alive, descendants
+from himnet_lib.utils import errors
 
 WORKTREE = Path(notebook_exec.__file__).resolve().parents[1]
 HIMNET = [sys.executable, "-m", "himnet_lib"]
@@ -155,7 +156,7 @@ def test_workers_die_with_a_killed_parent(tmp_path):
 KILL_SCRIPT = textwrap.dedent("""
     import dataclasses, sys
     from himnet_lib import scheduler, study
-    from himnet_lib.errors import RunError
+    from himnet_lib.utils.errors import RunError
     specs = study.table3_specs("smoke", 1, rows=("Exp 1", "Exp 2", "Exp 3"))
     specs = [dataclasses.replace(s, overrides=s.overrides + (("train.iterations", 400),)) for s in specs]
     try:

@@ -7,7 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from himnet_lib.io import atomic_write, write_npz
+from himnet_lib.utils.fileio import atomic_write, write_npz
 
 
 def test_write_npz_round_trips_through_np_load(tmp_path):

@@ -1,4 +1,4 @@
-"""Notebook kernels started side by side (himnet_lib.kernels): eight kernels, four in each of two
+"""Notebook kernels started side by side (himnet_lib.engine.kernels): eight kernels, four in each of two
 processes, are started through ``notebook_exec.execute_notebook`` at the same instant; every one
 runs its notebook, none collides with another, and none prints ipykernel's "running over TCP without
 encryption" warning (which a kernel over jupyter_client's default TCP transport, started beside
@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from himnet_lib.paths import PROJECT_ROOT
+from himnet_lib.utils.paths import PROJECT_ROOT
 
 nbformat = pytest.importorskip("nbformat")
 pytest.importorskip("papermill")
-kernels = pytest.importorskip("himnet_lib.kernels")
+kernels = pytest.importorskip("himnet_lib.engine.kernels")
 
 PROCESSES, THREADS = 2, 4  # 8 kernels: across processes (spawned notebook workers) and within one (threads)
 WARNING = "without encryption"
@@ -32,7 +32,7 @@ SCRIPT = r"""
 import sys, threading, time
 from pathlib import Path
 import nbformat, papermill
-from himnet_lib.notebook_exec import execute_notebook
+from himnet_lib.engine.notebook_exec import execute_notebook
 src, outdir, threads, how = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 def one(i):
     out = outdir / f"out{i}.ipynb"

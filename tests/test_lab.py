@@ -1,4 +1,4 @@
-"""The contents manager of ``make lab`` (himnet_lib.lab): saving a notebook the way JupyterLab does
+"""The contents manager of ``make lab`` (himnet_lib.engine.lab): saving a notebook the way JupyterLab does
 after opening it (its kernel's ``language_info`` added) leaves the checkout's files byte-identical,
 through jupytext's pairing as the server extension sets it up; each notebook is listed once.
 tests/test_browser.py checks the same in a real JupyterLab."""
@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("jupyter_server")
-lab = pytest.importorskip("himnet_lib.lab")
+lab = pytest.importorskip("himnet_lib.engine.lab")
 
-from himnet_lib.paths import notebooks_dir  # noqa: E402
+from himnet_lib.utils.paths import notebooks_dir
 
 LANGUAGE_INFO = {"codemirror_mode": {"name": "ipython", "version": 3}, "file_extension": ".py",
                  "mimetype": "text/x-python", "name": "python", "nbconvert_exporter": "python",
@@ -124,7 +124,7 @@ def test_folder_lists_each_notebook_once(checkout):
 
 
 def test_lab_kernels_use_private_sockets(tmp_path):
-    from himnet_lib import kernels
+    from himnet_lib.engine import kernels
 
     if not kernels.ipc_available():
         pytest.skip("no Unix sockets on this platform")

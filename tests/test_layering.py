@@ -1,10 +1,11 @@
-"""Imports inside himnet_lib go one way, have no cycle and reach no private names of another module.
+"""The package's layers are its folders, and imports between them go one way.
 
 Every ``import`` / ``from ... import`` of a himnet_lib module is read with ``ast``, at module level
 and inside functions alike (a function-level import still ties the two modules together), and
-``if TYPE_CHECKING:`` blocks too. :data:`LAYERS` is the layer map, top to bottom (docs/usage.md,
-"Library layout"): a module may import from its own layer or a lower one, never a higher one,
-and every module must be placed in it.
+``if TYPE_CHECKING:`` blocks too. A module's layer is its top folder (``study/figures/charts.py``
+is in ``study``); :data:`MAY_IMPORT` says which layers each one may import besides its own
+(docs/architecture.md draws the same map, and a test holds the two together). No cycle between
+modules, and no private name reached across modules.
 """
 
 from __future__ import annotations
@@ -17,32 +18,40 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "himnet_lib"
 
-# Top to bottom. Notebooks sit above all of it and import any of it.
-LAYERS: list[tuple[str, set[str]]] = [
-    ("entry", {"__main__", "cli", "lab"}),
-    ("runner", {"runs", "scheduler", "notebook_exec", "study_dirs", "slurm"}),
-    ("train", {"train", "inference"}),
-    # tables, figures and claims read run records (numpy): they must not need the model or torch
-    ("analysis", {"tables", "run_rows", "aggregate", "table_files", "schedule_selection", "compare", "claims", "dose",
-                  "calibration", "picker", "report", "viz", "registry"}),
-    ("settings, records, scoring", {"config", "study", "records", "readouts"}),
-    ("core", {"data", "data.bundle", "data.dataset", "data.pervideo", "data.safe_npy", "data.sampling",
-              "data.summary", "data.synthetic", "data.validate", "model", "fastops", "losses", "baselines",
-              "baselines.basnet", "baselines.common", "baselines.hamnet", "localize", "groundtruth",
-              "metrics", "diagnostics", "settings"}),
-    ("foundation", {"", "errors", "io", "paths", "paper", "locks", "terms", "seed", "device", "process", "stats",
-                    "markdown", "rundir", "kernels", "workers", "progress"}),
-]
+# layer -> the other layers it may import. The top-level modules (cli, __main__) are the "cli"
+# layer; the package's own __init__ ("") holds only the version and sits with utils.
+MAY_IMPORT: dict[str, set[str]] = {
+    "cli": {"engine", "study", "modeling", "evaluation", "datasets", "config", "utils"},
+    "engine": {"study", "modeling", "evaluation", "datasets", "config", "utils"},
+    "study": {"evaluation", "datasets", "config", "utils"},
+    "modeling": {"config", "utils"},
+    "evaluation": {"datasets", "config", "utils"},
+    "datasets": {"config", "utils"},
+    "config": {"utils"},
+    "utils": set(),
+}
+# the layers whose modules load no torch (tested by importing them in a fresh interpreter)
+TORCH_FREE = ("study", "evaluation", "datasets", "config")
+MAX_TOP_LEVEL_MODULES = 6
+MAX_LINES = 450
 
 
 def module_files(package: Path = PACKAGE) -> dict[str, tuple[Path, bool]]:
-    """Module name relative to the package ("" for its __init__, "data.bundle") -> (file, is package)."""
+    """Module name relative to the package ("" for its __init__, "study.grids") -> (file, is package)."""
     out = {}
     for p in sorted(package.rglob("*.py")):
         parts = list(p.relative_to(package).with_suffix("").parts)
         is_pkg = parts[-1] == "__init__"
         out[".".join(parts[:-1] if is_pkg else parts)] = (p, is_pkg)
     return out
+
+
+def layer_of(module: str) -> str:
+    """The layer of a package-relative module: its top folder, "cli" for a top-level module."""
+    if module == "":
+        return "utils"
+    top = module.split(".")[0]
+    return top if top in MAY_IMPORT else "cli"
 
 
 def _resolve(name: str, is_pkg: bool, node: ast.ImportFrom) -> str | None:
@@ -74,9 +83,9 @@ def import_graph(package: Path = PACKAGE) -> tuple[dict[str, set[str]], list[str
                     continue
                 for a in node.names:
                     sub = f"{target}.{a.name}" if target else a.name
-                    if sub in mods:          # from . import paper: the submodule
+                    if sub in mods:          # from himnet_lib.study import grids: the submodule
                         graph[name].add(sub)
-                    else:                    # from .records import load_outputs: the module
+                    else:                    # from himnet_lib.study.grids import RunSpec: the module
                         graph[name].add(target)
                         if a.name.startswith("_") and not a.name.startswith("__") and target != name:
                             private.append(f"{name or 'himnet_lib'}: from {target or 'himnet_lib'} "
@@ -108,33 +117,39 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-def upward_imports(graph: dict[str, set[str]], layers=LAYERS) -> list[str]:
-    level = {m: i for i, (_, ms) in enumerate(layers) for m in ms}
-    return [f"{a or 'himnet_lib'} ({layers[level[a]][0]}) imports {b} ({layers[level[b]][0]})"
-            for a in sorted(graph) for b in sorted(graph[a]) if level[b] < level[a]]
+def wrong_way_imports(graph: dict[str, set[str]], may_import=MAY_IMPORT) -> list[str]:
+    """Imports from one layer into another that :data:`MAY_IMPORT` does not allow."""
+    out = []
+    for a in sorted(graph):
+        for b in sorted(graph[a]):
+            la, lb = layer_of(a), layer_of(b)
+            if la != lb and lb not in may_import[la]:
+                out.append(f"{a or 'himnet_lib'} ({la}) imports {b or 'himnet_lib'} ({lb})")
+    return out
 
 
-def test_every_module_has_a_layer():
-    placed = [m for _, ms in LAYERS for m in ms]
-    assert len(placed) == len(set(placed)), "a module is in two layers"
-    assert set(module_files()) == set(placed)
+def test_the_package_is_its_layers():
+    """5-8 layer folders, each a package, at most a few modules at the top, and every module small."""
+    layers = sorted(p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__")
+    assert set(layers) == set(MAY_IMPORT) - {"cli"}
+    assert 5 <= len(layers) <= 8
+    assert all((PACKAGE / d / "__init__.py").is_file() for d in layers)
+    top = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert len(top) <= MAX_TOP_LEVEL_MODULES, top
+    long = {str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert long == {}
 
 
-def test_docs_table_is_the_layer_map():
-    """docs/usage.md's layer table lists the same layers, in the same order, with the same modules."""
-    mods = module_files()
-    text = (PACKAGE.parent / "docs" / "usage.md").read_text()
-    rows = [r for r in text.splitlines() if r.startswith("| ") and "`" in r and r.count("|") == 3]
-    documented = []
-    for r in rows:
-        layer, names = r.strip("| ").split(" | ")
-        ms = set()
-        for n in re.findall(r"`([^`]+)`", names):
-            ms |= ({m for m in mods if m == n[:-2] or m.startswith(n[:-1].replace("/", "."))}
-                   if n.endswith("/*") else {n})
-        documented.append((layer, ms))
-    expected = [(name, ms - {""}) for name, ms in LAYERS]
-    assert documented == expected
+def test_docs_map_is_the_layer_map():
+    """docs/architecture.md's package table lists every layer and what it may import."""
+    text = (PACKAGE.parent / "docs" / "architecture.md").read_text()
+    rows = {}
+    for r in text.splitlines():
+        m = re.match(r"\| `(\w+)(?:/|\.py)?` \| .* \| (.*) \|$", r)
+        if m:
+            rows[m.group(1)] = set(re.findall(r"`(\w+)/?`", m.group(2)))
+    assert rows == MAY_IMPORT
 
 
 def test_no_import_cycle():
@@ -142,9 +157,9 @@ def test_no_import_cycle():
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
 
 
-def test_no_upward_import():
+def test_imports_go_one_way():
     graph, _ = import_graph()
-    assert upward_imports(graph) == []
+    assert wrong_way_imports(graph) == []
 
 
 def test_no_private_names_across_modules():
@@ -152,36 +167,41 @@ def test_no_private_names_across_modules():
     assert private == []
 
 
-def test_the_checks_see_a_cycle_an_upward_and_a_private_import(tmp_path):
-    """The checks on a toy package: a function-level import closing a cycle, and an upward import."""
+def test_the_checks_see_a_cycle_a_wrong_way_and_a_private_import(tmp_path):
+    """The checks on a toy package: a function-level import closing a cycle between folders, and an
+    import of a private name."""
     pkg = tmp_path / "himnet_lib"
-    pkg.mkdir()
+    for d in ("utils", "study"):
+        (pkg / d).mkdir(parents=True)
+        (pkg / d / "__init__.py").write_text("")
     (pkg / "__init__.py").write_text("")
-    (pkg / "low.py").write_text("def f():\n    from .high import g\n    return g\n")
-    (pkg / "high.py").write_text("from himnet_lib.low import f, _hidden\n")
+    (pkg / "utils" / "low.py").write_text("def f():\n    from himnet_lib.study.high import g\n    return g\n")
+    (pkg / "study" / "high.py").write_text("from ..utils.low import f, _hidden\n")
     graph, private = import_graph(pkg)
-    assert graph == {"": set(), "low": {"high"}, "high": {"low"}}
-    assert find_cycle(graph) == ["high", "low", "high"]
-    assert upward_imports(graph, [("top", {"high"}), ("bottom", {"", "low"})]) == [
-        "low (bottom) imports high (top)"]
-    assert private == ["high: from low import _hidden"]
+    assert graph["utils.low"] == {"study.high"} and graph["study.high"] == {"utils.low"}
+    assert find_cycle(graph) == ["study.high", "utils.low", "study.high"]
+    assert wrong_way_imports(graph) == ["utils.low (utils) imports study.high (study)"]
+    assert private == ["study.high: from utils.low import _hidden"]
 
 
-def _loads_torch(*modules: str) -> bool:
-    code = f"import sys\nimport {', '.join(modules)}\nprint('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+def _loaded(code: str) -> set[str]:
+    """The top-level packages a fresh interpreter has loaded after ``code``."""
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys\nprint(' '.join(sorted(sys.modules)))"],
+                         capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    return out.stdout.strip() == "True"
+    return {m.split(".")[0] for m in out.stdout.split()}
 
 
-def test_figures_and_diagnostics_load_no_torch():
-    assert not _loads_torch("himnet_lib.viz", "himnet_lib.diagnostics", "himnet_lib.terms")
+def test_the_analysis_layers_load_no_torch():
+    mods = [m for m in module_files() if m and layer_of(m) in TORCH_FREE]
+    assert len(mods) > 30
+    assert "torch" not in _loaded("\n".join(f"import himnet_lib.{m}" for m in mods))
 
 
-def test_tables_and_claims_load_no_torch():
-    assert not _loads_torch("himnet_lib.tables", "himnet_lib.claims", "himnet_lib.readouts")
-
-
-def test_table_helpers_load_no_torch():
-    assert not _loads_torch("himnet_lib.run_rows", "himnet_lib.aggregate", "himnet_lib.table_files",
-                            "himnet_lib.schedule_selection", "himnet_lib.compare")
+def test_evaluate_and_help_load_no_torch():
+    """``himnet --help`` and ``himnet evaluate --help`` parse without loading torch (the numpy jobs
+    stay light; ``python -X importtime -m himnet_lib.cli evaluate --help`` shows the same)."""
+    for argv in (["--help"], ["evaluate", "--help"]):
+        code = ("import sys\nfrom himnet_lib.cli import main\n"
+                f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass")
+        assert "torch" not in _loaded(code), argv

@@ -11,23 +11,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from himnet_lib.groundtruth import gt_from_anet_json
-from himnet_lib.localize import (
-    LocalizeConfig,
+from himnet_lib.config.localize import LocalizeConfig
+from himnet_lib.evaluation.detection import evaluate_results
+from himnet_lib.evaluation.groundtruth import gt_from_anet_json
+from himnet_lib.evaluation.localization import (
     Proposals,
-    hard_nms,
-    interval_iou,
     localize_video,
     localize_video_nms_modes,
     localize_videos,
     oic_scores,
     select_classes,
-    soft_nms,
     threshold_runs,
     video_class_scores,
     write_results,
 )
-from himnet_lib.metrics import evaluate_results
+from himnet_lib.evaluation.nms import hard_nms, interval_iou, soft_nms
 
 # --- hand-computed building blocks ------------------------------------------------------------
 
@@ -164,7 +162,7 @@ def test_localize_video_no_runs_and_bad_input():
     cfg = LocalizeConfig()
     assert len(localize_video(np.zeros(5), np.zeros((5, 3)), cfg, 0.64)) == 0
     assert len(localize_video(np.zeros(0), np.zeros((0, 3)), cfg, 0.64)) == 0
-    from himnet_lib.errors import EvaluationError
+    from himnet_lib.utils.errors import EvaluationError
     with pytest.raises(EvaluationError):
         localize_video(np.zeros(5), np.zeros((4, 3)), cfg, 0.64)
     with pytest.raises(EvaluationError):
@@ -290,7 +288,7 @@ def test_localize_videos_json_roundtrip_and_perfect_map(tmp_path):
 
 
 def test_localize_videos_checks_class_count():
-    from himnet_lib.errors import EvaluationError
+    from himnet_lib.utils.errors import EvaluationError
     with pytest.raises(EvaluationError, match="vid"):
         localize_videos({"vid": (np.zeros(4), np.zeros((4, 3)))}, ["a", "b", "c"], LocalizeConfig(), 0.64)
 

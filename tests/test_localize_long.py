@@ -13,18 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from himnet_lib import localize as loc
-from himnet_lib.localize import (
-    LocalizeConfig,
-    hard_nms,
-    hard_nms_sparse,
-    interval_iou,
-    localize_video_nms_modes,
-    overlap_pairs,
-    soft_nms,
-    soft_nms_sparse,
-    threshold_runs,
-)
+from himnet_lib.config.localize import LocalizeConfig
+from himnet_lib.evaluation import localization as loc
+from himnet_lib.evaluation.localization import localize_video_nms_modes, threshold_runs
+from himnet_lib.evaluation.nms import hard_nms, hard_nms_sparse, interval_iou, overlap_pairs, soft_nms, soft_nms_sparse
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 

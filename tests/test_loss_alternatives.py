@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from himnet_lib.losses import guide_loss, ml_loss
+from himnet_lib.modeling.losses.alternatives import guide_loss, ml_loss
 
 
 def _inputs(B, T, seed):

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from himnet_lib.config import build_config
-from himnet_lib.losses import LossConfig, balanced_config, effective_weights, mil_loss, mil_scale_ratio
+from himnet_lib.config.loss import LossConfig
+from himnet_lib.config.profiles import build_config
+from himnet_lib.modeling.losses.compose import balanced_config, effective_weights, mil_scale_ratio
+from himnet_lib.modeling.losses.mil import mil_loss
 
 
 def test_mil_scale_ratio_by_hand():
@@ -58,12 +60,12 @@ def test_balanced_config_sets_the_weights_it_trains_with():
 
 @pytest.mark.parametrize("reading", ["literal", "lineage"])
 def test_train_records_the_resolved_weights(tmp_path, smoke_root, reading):
-    from himnet_lib.train import train_run
+    from himnet_lib.engine.train import train_run
     cfg = build_config("smoke", {"loss.balance": "reading", "train.iterations": 2}, reading=reading)
     train_run(cfg, smoke_root, tmp_path / "run", progress=False, log=lambda s: None)
     params = json.loads((tmp_path / "run" / "params.json").read_text())
     w = params["loss_weights"]
-    from himnet_lib.data import load_dataset
+    from himnet_lib.datasets import load_dataset
     ds = load_dataset(smoke_root)
     y = np.stack([v.labels for v in ds.train_videos()])
     r = mil_scale_ratio(y, target=cfg.loss.mil_target)

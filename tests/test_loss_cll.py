@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from himnet_lib.losses import cll_loss
+from himnet_lib.modeling.losses.cll import cll_loss
 
 
 def _ref_cll(probs, labels):

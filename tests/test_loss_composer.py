@@ -5,11 +5,15 @@ import dataclasses
 import pytest
 import torch
 
-from himnet_lib.losses import LossConfig, compose_losses, mil_loss, scl_loss, topk_k
-from himnet_lib.model import ModelConfig, build_model
-from himnet_lib.study import TABLE3_ROWS, TABLE4_ROWS
+from himnet_lib.config.loss import LossConfig
+from himnet_lib.config.sections import ModelConfig, topk_k
+from himnet_lib.modeling.himnet import build_model
+from himnet_lib.modeling.losses.compose import compose_losses
+from himnet_lib.modeling.losses.mil import mil_loss
+from himnet_lib.modeling.losses.scl import scl_loss
+from himnet_lib.study.grids import TABLE3_ROWS, TABLE4_ROWS
 
-# The rows live in himnet_lib.study (the runner's single source); here they become LossConfigs.
+# The rows live in himnet_lib.study.grids (the runner's single source); here they become LossConfigs.
 TABLE3_TERMS = {int(label.split()[1]): terms for label, terms in TABLE3_ROWS}
 TABLE4 = dict(TABLE4_ROWS)
 

@@ -9,8 +9,12 @@ import math
 import pytest
 import torch
 
-from himnet_lib.losses import LossConfig, compose_losses, modality_mutual_loss, norm_loss, scl_loss, scl_terms
-from himnet_lib.model import ModelConfig, ModelOutput, build_model, suppress
+from himnet_lib.config.loss import LossConfig
+from himnet_lib.config.sections import ModelConfig
+from himnet_lib.modeling.himnet import ModelOutput, build_model, suppress
+from himnet_lib.modeling.losses.compose import compose_losses
+from himnet_lib.modeling.losses.lineage import modality_mutual_loss, norm_loss
+from himnet_lib.modeling.losses.scl import scl_loss, scl_terms
 
 
 def test_include_min_suppression_matches_loop():

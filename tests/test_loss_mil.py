@@ -5,8 +5,9 @@ import math
 import pytest
 import torch
 
-from himnet_lib.losses import mil_loss
-from himnet_lib.model import ModelConfig, build_model
+from himnet_lib.config.sections import ModelConfig
+from himnet_lib.modeling.himnet import build_model
+from himnet_lib.modeling.losses.mil import mil_loss
 
 
 def _video_probs(cas_b, k):

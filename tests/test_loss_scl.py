@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from himnet_lib.losses import EPS, scl_loss, scl_terms, uncertainty
+from himnet_lib.modeling.losses.common import EPS
+from himnet_lib.modeling.losses.scl import scl_loss, scl_terms, uncertainty
 
 
 def _clamp(v):

@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from himnet_lib.losses import cce, topk_k, topk_video_logits
+from himnet_lib.config.sections import topk_k
+from himnet_lib.modeling.losses.common import cce, topk_video_logits
 
 
 @pytest.mark.parametrize("T,r,k", [(560, 7, 80), (60, 10, 6), (500, 7, 71), (320, 7, 45),

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from himnet_lib.losses import vcl_loss
+from himnet_lib.modeling.losses.vcl import vcl_loss
 
 
 def _cos(u, v):

@@ -10,17 +10,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from himnet_lib.cli import main
-from himnet_lib.errors import EvaluationError
-from himnet_lib.groundtruth import (
-    gt_from_anet_json,
-    gt_from_dataset,
-    load_ground_truth,
-    load_predictions,
-    predictions_from_proposals,
-    predictions_from_results,
+from himnet_lib.config.localize import LocalizeConfig
+from himnet_lib.evaluation.detection import (
+    ACTIVITYNET_TIOU,
+    THUMOS_TIOU,
+    default_tiou,
+    detection_map,
+    evaluate_files,
+    format_result,
 )
-from himnet_lib.localize import LocalizeConfig, Proposals, results_object
-from himnet_lib.metrics import ACTIVITYNET_TIOU, THUMOS_TIOU, default_tiou, detection_map, evaluate_files, format_result
+from himnet_lib.evaluation.groundtruth import gt_from_anet_json, gt_from_dataset, load_ground_truth
+from himnet_lib.evaluation.localization import Proposals, results_object
+from himnet_lib.evaluation.predictions import load_predictions, predictions_from_proposals, predictions_from_results
+from himnet_lib.utils.errors import EvaluationError
 
 DB = {
     "v1": {"subset": "test", "duration": 30.0, "annotations": [
@@ -111,7 +113,7 @@ def test_real_thumos_gt_file_and_self_evaluation(real_data_dir):
 
 
 def test_gt_from_dataset_matches_segments(smoke_root):
-    data = pytest.importorskip("himnet_lib.data")
+    data = pytest.importorskip("himnet_lib.datasets")
     ds = data.load_dataset(smoke_root)
     gt = gt_from_dataset(ds)
     test = ds.test_videos()
@@ -210,7 +212,7 @@ def test_cli_evaluate_table_and_json(tmp_path, capsys):
 
 
 def test_cli_evaluate_dataset_root(smoke_root, tmp_path, capsys):
-    pytest.importorskip("himnet_lib.data")
+    pytest.importorskip("himnet_lib.datasets")
     gt = load_ground_truth(smoke_root)
     res = {v: [] for v in gt.videos}
     for i, (vi, ci) in enumerate(zip(gt.video_idx, gt.class_idx)):

@@ -14,9 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from himnet_lib.errors import EvaluationError
-from himnet_lib.groundtruth import gt_from_anet_json, predictions_from_results
-from himnet_lib.metrics import detection_ap, detection_map
+from himnet_lib.evaluation.detection import detection_ap, detection_map
+from himnet_lib.evaluation.groundtruth import gt_from_anet_json
+from himnet_lib.evaluation.predictions import predictions_from_results
+from himnet_lib.utils.errors import EvaluationError
 
 # --- reference --------------------------------------------------------------------------------
 
@@ -201,7 +202,7 @@ def test_unknown_label_raises_evaluation_error():
 
 def test_many_steps_chunked_pairs(monkeypatch):
     # Force tiny pair chunks / per-step padding so those paths run; same result as the default.
-    import himnet_lib.metrics as m
+    import himnet_lib.evaluation.detection as m
     rng = np.random.default_rng(3)
     db, res = random_case(rng, n_videos=6, n_classes=3, n_gt=40, n_pred=300)
     gt = gt_from_anet_json({"database": db}, "test")

@@ -3,15 +3,9 @@
 import pytest
 import torch
 
-from himnet_lib.errors import DataError
-from himnet_lib.model import (
-    AttentionHead,
-    ClassifierHead,
-    CrossModalConsensus,
-    ModelConfig,
-    build_model,
-    count_parameters,
-)
+from himnet_lib.config.sections import ModelConfig
+from himnet_lib.modeling.himnet import AttentionHead, ClassifierHead, CrossModalConsensus, build_model, count_parameters
+from himnet_lib.utils.errors import DataError
 
 SMALL = dict(feature_dim=32, num_classes=5, attention_hidden=8, head_hidden=24)
 

@@ -10,7 +10,7 @@ import re
 import nbformat
 import pytest
 
-from himnet_lib.paths import notebooks_dir
+from himnet_lib.utils.paths import notebooks_dir
 
 jupytext = pytest.importorskip("jupytext")
 
@@ -123,7 +123,7 @@ def test_train_notebook_parameters_are_the_runner_interface():
 
 @pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.stem != "01_train"], ids=lambda p: p.stem)
 def test_study_notebooks_take_the_reproduce_parameters(path):
-    # himnet_lib.runs.reproduce passes exactly these to every study notebook
+    # himnet_lib.engine.reproduce.reproduce passes exactly these to every study notebook
     params = parameters(parameters_cell(nbformat.read(path, as_version=4)))
     assert {k: params.get(k) for k in STUDY_PARAMETERS} == STUDY_PARAMETERS
 

@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from himnet_lib import claims, notebook_exec, runs, scheduler, study, study_dirs
-from himnet_lib.paths import PROJECT_ROOT, notebooks_dir
+from himnet_lib.engine import executor, notebook_exec, reproduce
+from himnet_lib.study import claims_table, grids, run_table_csv, workspace
+from himnet_lib.utils.paths import PROJECT_ROOT, notebooks_dir
 
 pytest.importorskip("papermill")
 CELL_TIMEOUT_S = 600  # a smoke cell takes under a minute; a hung kernel connection fails here, not in CI's limit
@@ -44,7 +45,7 @@ def _quiet_home(tmp_path_factory):
 def shared(tmp_path_factory):
     """One results folder and the smoke benchmark, shared by every study notebook below."""
     results = tmp_path_factory.mktemp("results-smoke")
-    data = study_dirs.ensure_data("smoke", None, results)
+    data = workspace.ensure_data("smoke", None, results)
     return {"results": results, "data": data, "executed": results / "notebooks"}
 
 
@@ -104,14 +105,14 @@ def train_notebook_config(params: dict):
     ns: dict = {}
     exec(next(c.source for c in nb.cells if "parameters" in c.metadata.get("tags", [])), ns)
     ns.update(params)
-    exec("from himnet_lib.config import build_config", ns)
+    exec("from himnet_lib.config.run import build_config", ns)
     exec(next(c for c in code if "cfg = build_config(" in c), ns)
     return ns["cfg"]
 
 
 def test_train_notebook_builds_exactly_each_study_runs_config():
-    for spec in study.unique_runs(runs.all_study_specs("smoke", 2)):
-        params = scheduler.notebook_parameters(spec, Path("/data"), Path("/run"), 1)
+    for spec in grids.unique_runs(reproduce.all_study_specs("smoke", 2)):
+        params = executor.notebook_parameters(spec, Path("/data"), Path("/run"), 1)
         assert train_notebook_config(params).to_dict() == spec.config().to_dict(), spec
 
 
@@ -140,12 +141,12 @@ def test_01_train(shared, tmp_path):
 @pytest.mark.notebooks
 def test_02_ablation_table3(shared):
     nb = execute("02_ablation_table3", shared)
-    specs = study.table3_specs("smoke", 1)
+    specs = grids.table3_specs("smoke", 1)
     assert_runs_match_specs(shared, specs)
     t = read_table(shared, "table3")
-    assert list(t["Exp"]) == [lab for lab, _ in study.TABLE3_ROWS]
+    assert list(t["Exp"]) == [lab for lab, _ in grids.TABLE3_ROWS]
     for term in ("mil", "cll", "vcl", "scl"):
-        assert list(t[f"L_{term.upper()}"] == "✓") == [term in terms for _, terms in study.TABLE3_ROWS]
+        assert list(t[f"L_{term.upper()}"] == "✓") == [term in terms for _, terms in grids.TABLE3_ROWS]
     assert_fractions(t, ["average_mAP_mean", "average_mAP_std", "snippet_acc_mean", "snippet_acc_std"])
     assert (t["n"] == 1).all()
     assert t["AVG"].str.fullmatch(r"\d+\.\d ± \d+\.\d").all()
@@ -162,7 +163,7 @@ def test_02_ablation_table3(shared):
 @pytest.mark.notebooks
 def test_03_alpha_sweep_fig6(shared):
     nb = execute("03_alpha_sweep_fig6", shared, seeds=2, alphas=[0.5, 4.0])
-    assert_runs_match_specs(shared, study.alpha_specs("smoke", 2, alphas=[0.5, 4.0]))
+    assert_runs_match_specs(shared, grids.alpha_specs("smoke", 2, alphas=[0.5, 4.0]))
     t = read_table(shared, "fig6_alpha")
     assert list(t["alpha"]) == [0.5, 4.0] and list(t["n"]) == [2, 2]
     assert_fractions(t, ["average_mAP_mean", "average_mAP_std"])
@@ -172,8 +173,8 @@ def test_03_alpha_sweep_fig6(shared):
 
 def _background_u_mean(shared: dict, specs) -> float:
     """Mean of Eq. 9's U(b‖1-a) (two-outcome KL, self-centred) over GT-background snippets, by loops."""
-    from himnet_lib.data import load_dataset
-    from himnet_lib.records import load_outputs
+    from himnet_lib.datasets import load_dataset
+    from himnet_lib.engine.run_params import load_outputs
     ds = load_dataset(shared["data"])
     total, count = 0.0, 0
     for s in specs:
@@ -197,10 +198,10 @@ def _background_u_mean(shared: dict, specs) -> float:
 @pytest.mark.notebooks
 def test_04_uncertainty_kde_fig7(shared):
     nb = execute("04_uncertainty_kde_fig7", shared)
-    specs = study.uncertainty_specs("smoke", 1)
+    specs = grids.uncertainty_specs("smoke", 1)
     assert_runs_match_specs(shared, specs)
     t = read_table(shared, "fig7_uncertainty").set_index("model")
-    assert list(t.index) == [lab for lab, _ in study.UNCERTAINTY_ROWS]
+    assert list(t.index) == [lab for lab, _ in grids.UNCERTAINTY_ROWS]
     assert_fractions(t, ["U_mean", "U_median", "frac_U_gt_0.5"])
     assert (t["background_snippets"] > 0).all()
     for label in t.index:
@@ -213,10 +214,10 @@ def test_04_uncertainty_kde_fig7(shared):
 @pytest.mark.notebooks
 def test_05_qualitative_fig8(shared):
     # interactive=False as in every batch run: the picker is tested in-process (tests/test_picker.py),
-    # since an Output widget under nbclient can hang the client (see himnet_lib.picker)
+    # since an Output widget under nbclient can hang the client (see himnet_lib.study.figures.picker)
     nb = execute("05_qualitative_fig8", shared, n_videos=2)
-    from himnet_lib.data import load_dataset
-    from himnet_lib.viz import safe_name
+    from himnet_lib.datasets import load_dataset
+    from himnet_lib.study.figures.style import safe_name
     names = [v.name for v in load_dataset(shared["data"]).test_videos() if len(v.segments)][:2]
     for name in names:
         assert_figure(shared, f"fig8_{safe_name(name)}")
@@ -228,9 +229,9 @@ def test_05_qualitative_fig8(shared):
 @pytest.mark.notebooks
 def test_06_scl_variants_table4(shared):
     nb = execute("06_scl_variants_table4", shared)
-    assert_runs_match_specs(shared, study.table4_specs("smoke", 1))
+    assert_runs_match_specs(shared, grids.table4_specs("smoke", 1))
     t = read_table(shared, "table4")
-    assert list(t["Method"]) == [lab for lab, _ in study.TABLE4_ROWS]
+    assert list(t["Method"]) == [lab for lab, _ in grids.TABLE4_ROWS]
     assert {"0.1", "0.3", "0.5", "0.7", "AVG", "ACC", "n"} <= set(t.columns)
     assert_fractions(t, ["average_mAP_mean", "fg_bg_acc_mean", "mAP@0.1_mean", "mAP@0.7_mean"])
     assert_figure(shared, "fig_table4")
@@ -240,11 +241,11 @@ def test_06_scl_variants_table4(shared):
 @pytest.mark.notebooks
 def test_07_comparison_table1(shared):
     execute("07_comparison_table1", shared)
-    specs = study.table1_specs("smoke", 1)
+    specs = grids.table1_specs("smoke", 1)
     assert_runs_match_specs(shared, specs)
     t = read_table(shared, "table1")
     assert list(zip(t["Method"], t["Post-processing"]))[:-1] == [
-        (lab, pp) for lab, _ in study.TABLE1_ROWS for pp in ("NMS", "Soft-NMS")]
+        (lab, pp) for lab, _ in grids.TABLE1_ROWS for pp in ("NMS", "Soft-NMS")]
     assert t["Method"].iloc[-1].startswith("Trivial")
     cols = [f"mAP@{x / 10:g}_mean" for x in range(1, 8)] + ["average_mAP_0.1_0.5_mean", "average_mAP_mean"]
     assert_fractions(t, cols)
@@ -266,13 +267,13 @@ def test_07_comparison_table1(shared):
 @pytest.mark.notebooks
 def test_08_generality_table5(shared):
     nb = execute("08_generality_table5", shared)
-    specs = study.table5_specs("smoke", 1)
+    specs = grids.table5_specs("smoke", 1)
     assert_runs_match_specs(shared, specs)
     assert {json.loads((shared["results"] / "runs" / s.run_id / "params.json").read_text())["config"]["train"]["model"]
             for s in specs} == {"basnet", "hamnet"}
     t = read_table(shared, "table5")
-    assert list(t["label"]) == [lab for lab, _ in study.TABLE5_ROWS]
-    assert list(t["Method"]) == [study.TABLE5_DISPLAY[lab] for lab, _ in study.TABLE5_ROWS]
+    assert list(t["label"]) == [lab for lab, _ in grids.TABLE5_ROWS]
+    assert list(t["Method"]) == [grids.TABLE5_DISPLAY[lab] for lab, _ in grids.TABLE5_ROWS]
     assert list(t["Framework"]) == ["BaS-Net"] * 3 + ["HAM-Net"] * 3
     assert {"0.1", "0.3", "0.5", "0.7", "AVG", "Δ", "n"} <= set(t.columns)
     assert_fractions(t, ["average_mAP_mean", "average_mAP_std", "mAP@0.1_mean", "mAP@0.7_mean"])
@@ -280,7 +281,7 @@ def test_08_generality_table5(shared):
     base = dict(zip(t["label"], t["average_mAP_mean"]))
     want = [100 * (m - base[f]) for m, f in zip(t["average_mAP_mean"], t["Framework"])]
     np.testing.assert_allclose(t["delta_avg_points"], want, atol=0.02)  # csv means have 4 decimals
-    assert list(t["Δ"][t["label"].isin(study.TABLE5_BASE_ROWS)]) == ["-", "-"]
+    assert list(t["Δ"][t["label"].isin(grids.TABLE5_BASE_ROWS)]) == ["-", "-"]
     by_label = {s.label: json.loads((shared["results"] / "runs" / s.run_id / "metrics.json").read_text())
                 for s in specs}
     np.testing.assert_allclose(t["average_mAP_mean"], [by_label[lab]["average_mAP"] for lab in t["label"]], atol=1e-4)
@@ -297,15 +298,15 @@ def test_09_attention_diagnostics(shared):
     # every Table 3 row compared by the claims, under both readings, on both smoke benchmarks
     assert set(diag["reading"]) == {"literal", "lineage"}
     assert set(diag["benchmark"]) == {"smoke", "smoke-b"}
-    assert set(diag["label"]) == set(study.CORE_ROWS)
+    assert set(diag["label"]) == set(grids.CORE_ROWS)
     auc = diag["fg_bg_auc_mean"].to_numpy(dtype=float)
     assert np.isfinite(auc).all() and ((auc >= 0) & (auc <= 1)).all()
     sel = read_table(shared, "schedule_selection")
     # learning curves on the validation fold: one point per evaluation of each selection run
-    iterations, every = study.selection_schedule("smoke")
+    iterations, every = grids.selection_schedule("smoke")
     n_points = iterations // every
-    assert len(sel) == len(study.selection_specs("smoke")) * n_points
-    for spec in study.selection_specs("smoke"):
+    assert len(sel) == len(grids.selection_specs("smoke")) * n_points
+    for spec in grids.selection_specs("smoke"):
         params = json.loads((shared["results"] / "runs" / spec.run_id / "params.json").read_text())
         assert params["data"]["evaluated_on"].startswith("validation")
     for name in ("fig_readout_comparison", "fig_attention_distributions", "fig_learning_curves"):
@@ -317,7 +318,7 @@ def test_09_attention_diagnostics(shared):
 def test_10_claims(shared):
     execute("10_claims", shared, seeds=2, seeds_other=1)
     t = read_table(shared, "claims")
-    assert list(t.columns) == list(claims.CLAIM_COLUMNS)
+    assert list(t.columns) == list(claims_table.CLAIM_COLUMNS)
     assert set(t["verdict"]) <= {"holds", "reversed", "within noise", "n/a", "n/a (read-out degenerate)"}
     assert set(t["benchmark"]) == {"smoke", "smoke-b"}
     assert {"literal", "lineage", "-"} <= set(t["reading"])
@@ -333,7 +334,7 @@ def test_10_claims(shared):
         elif r.verdict in ("holds", "reversed"):
             assert p < 0.05
     # the table is rebuilt from runs.csv alone
-    rebuilt = claims.claims_table(claims.read_runs_csv(shared["results"] / "tables" / "runs.csv"))
+    rebuilt = claims_table.claims_table(run_table_csv.read_runs_csv(shared["results"] / "tables" / "runs.csv"))
     text = rebuilt.to_csv(index=False, float_format="%.4f", lineterminator="\n")
     assert text == (shared["results"] / "tables" / "claims.csv").read_text()
     assert_figure(shared, "fig_claims")
@@ -343,8 +344,8 @@ def test_10_claims(shared):
 def test_11_dose_response(shared):
     nb = execute("11_dose_response", shared, seeds=2, seeds_other=1)
     d = read_table(shared, "dose_response")
-    assert set(d["term"]) == set(study.DOSE_ROWS) and set(d["benchmark"]) == {"smoke", "smoke-b"}
-    assert sorted(set(d["factor"])) == [0.0, *study.DOSE_FACTORS]
+    assert set(d["term"]) == set(grids.DOSE_ROWS) and set(d["benchmark"]) == {"smoke", "smoke-b"}
+    assert sorted(set(d["factor"])) == [0.0, *grids.DOSE_FACTORS]
     zero = d[d["factor"] == 0]
     assert (zero["weight"] == 0).all() and (zero["avg[minmax]_diff"] == 0).all()
     choice = read_table(shared, "balance_choice")
@@ -361,20 +362,20 @@ def test_each_entry_wrote_exactly_its_declared_outputs(shared):
     registry entry's output patterns match files its notebook wrote, and every table and figure
     file is declared by exactly one entry: the README's "What reproduces what" (generated from the
     registry) is what a smoke reproduce writes."""
-    from himnet_lib import registry
+    from himnet_lib.study import manifest
     results = shared["results"]
     written: dict[str, set[str]] = {}
-    for e in registry.STUDY:
+    for e in manifest.STUDY:
         before = {p.relative_to(results).as_posix() for d in ("tables", "figures") for p in (results / d).glob("*")}
         if not (shared["executed"] / f"{e.notebook}.ipynb").exists():
             execute(e.notebook, shared, **({"seeds_other": 1} if e.seeds == "both" else {}))
         after = {p.relative_to(results).as_posix() for d in ("tables", "figures") for p in (results / d).glob("*")}
         written[e.notebook] = after - before
     files = {p.relative_to(results).as_posix() for d in ("tables", "figures") for p in (results / d).glob("*")}
-    owners = {f: [e.notebook for e in registry.STUDY if any(fnmatch.fnmatch(f, pat) for pat in e.outputs)]
+    owners = {f: [e.notebook for e in manifest.STUDY if any(fnmatch.fnmatch(f, pat) for pat in e.outputs)]
               for f in files}
     assert {f: o for f, o in owners.items() if len(o) != 1} == {}
-    for e in registry.STUDY:
+    for e in manifest.STUDY:
         for pat in e.outputs:
             assert any(fnmatch.fnmatch(f, pat) for f in files), (e.notebook, pat)
         assert all(e.notebook in owners[f] for f in written[e.notebook]), e.notebook

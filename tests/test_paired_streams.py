@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from himnet_lib import study
-from himnet_lib.config import resolve_config
-from himnet_lib.data import load_dataset
-from himnet_lib.data.sampling import CoActionSampler, make_batch
-from himnet_lib.inference import build_variant
-from himnet_lib.seed import seed_everything
+from himnet_lib.config.run import resolve_config
+from himnet_lib.datasets import load_dataset
+from himnet_lib.datasets.sampling import CoActionSampler, make_batch
+from himnet_lib.modeling.builder import build_variant
+from himnet_lib.study import grids
+from himnet_lib.utils.seeding import seed_everything
 
 
 def _streams(spec, ds, steps: int = 4):
@@ -35,7 +35,7 @@ def _streams(spec, ds, steps: int = 4):
 
 def test_same_seed_rows_share_weights_batches_and_dropout(smoke_root):
     ds = load_dataset(smoke_root)
-    specs = {s.label: s for s in study.table3_specs("smoke", 2) if s.seed == 1}
+    specs = {s.label: s for s in grids.table3_specs("smoke", 2) if s.seed == 1}
     ref = _streams(specs["Exp 1"], ds)
     for label in ("Exp 2", "Exp 4", "Exp 8"):
         got = _streams(specs[label], ds)
@@ -48,7 +48,7 @@ def test_same_seed_rows_share_weights_batches_and_dropout(smoke_root):
 
 def test_other_seed_differs(smoke_root):
     ds = load_dataset(smoke_root)
-    s0, s1 = [s for s in study.table3_specs("smoke", 2) if s.label == "Exp 1"]
+    s0, s1 = [s for s in grids.table3_specs("smoke", 2) if s.label == "Exp 1"]
     w0, b0, _ = _streams(s0, ds, 1)
     w1, b1, _ = _streams(s1, ds, 1)
     assert not all(torch.equal(w0[k], w1[k]) for k in w0)

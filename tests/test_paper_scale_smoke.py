@@ -19,8 +19,9 @@ import pytest
 import torch
 
 from himnet_lib.cli import main
-from himnet_lib.data.synthetic import SyntheticConfig, make_synthetic
-from himnet_lib.device import native_bf16
+from himnet_lib.datasets.synthetic.presets import SyntheticConfig
+from himnet_lib.datasets.synthetic.writer import make_synthetic
+from himnet_lib.utils.device import native_bf16
 
 PAPER_SMOKE = SyntheticConfig(name="Synthetic-paper-smoke", num_classes=4, num_train=12, num_test=12,
                               feature_dim=2048, time_scale=0.15, duration_range=(9.0, 300.0),

@@ -4,9 +4,11 @@ import dataclasses
 
 import pytest
 
-from himnet_lib import picker, study
-from himnet_lib.data import load_dataset
-from himnet_lib.train import train_run
+from himnet_lib.datasets import load_dataset
+from himnet_lib.engine.train import train_run
+from himnet_lib.study import grids
+from himnet_lib.study.figures import picker
+from himnet_lib.utils import run_folder
 
 widgets = pytest.importorskip("ipywidgets")
 
@@ -14,7 +16,7 @@ widgets = pytest.importorskip("ipywidgets")
 @pytest.fixture(scope="module")
 def finished(smoke_root, tmp_path_factory):
     runs_dir = tmp_path_factory.mktemp("picker-runs")
-    specs = study.table3_specs("smoke", 1)[:2]
+    specs = grids.table3_specs("smoke", 1)[:2]
     cfg = specs[0].config()
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, iterations=2, eval_interval=0))
     train_run(cfg, smoke_root, runs_dir / specs[0].run_id, num_threads=1, progress=False, log=lambda s: None)
@@ -31,8 +33,8 @@ def test_picker_draws_the_chosen_run_and_video(finished, monkeypatch):
     specs, runs_dir, ds = finished
     shown, reads = [], []
     monkeypatch.setattr(picker.viz, "show", lambda fig: shown.append(fig))
-    real = picker.RunDir.outputs
-    monkeypatch.setattr(picker.RunDir, "outputs", lambda self: reads.append(self.path) or real(self))
+    real = run_folder.RunDir.outputs
+    monkeypatch.setattr(run_folder.RunDir, "outputs", lambda self: reads.append(self.path) or real(self))
     ui = picker.video_picker(specs, runs_dir, ds)
     run_dd, video_dd = ui.children[0], ui.children[1]
     assert isinstance(run_dd, widgets.Dropdown) and video_dd.options == tuple(v.name for v in ds.test_videos())

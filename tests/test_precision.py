@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from himnet_lib import device as device_mod
-from himnet_lib.device import autocast, native_bf16, resolve_amp
-from himnet_lib.errors import RunError
+from himnet_lib.utils import device as device_mod
+from himnet_lib.utils.device import autocast, native_bf16, resolve_amp
+from himnet_lib.utils.errors import RunError
 
 CPU = torch.device("cpu")
 

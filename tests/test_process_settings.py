@@ -1,6 +1,6 @@
 """Training leaves the process as it found it: torch's threads and deterministic mode, the CPU
 allocator setting and the global random generators come back after ``train_run``
-(:func:`himnet_lib.process.restored_process_settings`)."""
+(:func:`himnet_lib.utils.process_state.restored_process_settings`)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ import pytest
 import torch
 from mmap_probe import has_mallinfo2, mmap_growth
 
-import himnet_lib.train as train_mod
-from himnet_lib.config import build_config
-from himnet_lib.device import cpu_allocator_tuned, reset_cpu_allocator, tune_cpu_allocator
-from himnet_lib.process import process_settings, restored_process_settings
+import himnet_lib.engine.train as train_mod
+from himnet_lib.config.profiles import build_config
+from himnet_lib.utils import seeding
+from himnet_lib.utils.device import cpu_allocator_tuned, reset_cpu_allocator, tune_cpu_allocator
+from himnet_lib.utils.process_state import process_settings, restored_process_settings
 
 
 def _caller_state() -> None:
@@ -45,7 +46,7 @@ def test_train_run_restores_settings_and_random_states(smoke_root, tmp_path, mon
     _caller_state()
     before, rng_before = process_settings(), _rng_states()
     during = []
-    seeded = train_mod.seed_everything
+    seeded = seeding.seed_everything
 
     def spy(seed, deterministic=True):
         gen = seeded(seed, deterministic)
@@ -98,9 +99,9 @@ def test_allocator_setting_is_undone():
 _KERNEL_CODE = r'''
 import dataclasses, json, random
 import numpy as np, torch
-from himnet_lib.config import build_config
-from himnet_lib.process import process_settings
-from himnet_lib.train import train_run
+from himnet_lib.config.run import build_config
+from himnet_lib.utils.process_state import process_settings
+from himnet_lib.engine.train import train_run
 torch.set_num_threads(2)
 before = process_settings()
 cfg = build_config("smoke")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from himnet_lib import progress
+from himnet_lib.engine import progress
 
 
 def test_plain_lines_are_rate_limited_and_the_last_one_is_always_shown(monkeypatch):

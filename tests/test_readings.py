@@ -8,11 +8,11 @@ import json
 import pytest
 
 from himnet_lib.cli import main
-from himnet_lib.config import READINGS, build_config
-from himnet_lib.data import load_dataset
-from himnet_lib.data.dataset import VALIDATION_SUBSET, validation_view
-from himnet_lib.data.summary import check_data
-from himnet_lib.errors import HimnetError
+from himnet_lib.config.profiles import READINGS, build_config
+from himnet_lib.datasets import load_dataset
+from himnet_lib.datasets.dataset import VALIDATION_SUBSET, validation_view
+from himnet_lib.datasets.summary import check_data
+from himnet_lib.utils.errors import HimnetError
 
 TRAIN = ["train", "--profile", "smoke", "--threads", "1"]
 

@@ -3,8 +3,8 @@
 
 import json
 
-from himnet_lib import report
-from himnet_lib.paths import PROJECT_ROOT
+from himnet_lib.study import report
+from himnet_lib.utils.paths import PROJECT_ROOT
 
 
 def _section(rows, title="Test CPU, 2 cores, torch 2.13.0", date="2026-11-28"):

@@ -7,44 +7,46 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from himnet_lib import aggregate, errors, run_rows, runs, scheduler, study, table_files
-from himnet_lib.rundir import RunDir
-from himnet_lib.train import train_run
+from himnet_lib.engine import executor, reproduce
+from himnet_lib.engine.train import train_run
+from himnet_lib.study import aggregate, grids, run_table, table_files
+from himnet_lib.utils import errors
+from himnet_lib.utils.run_folder import RunDir
 
 
 def test_run_ids_are_deterministic_and_shared_between_tables():
-    t3 = {s.label: s.run_id for s in study.table3_specs("demo", 1)}
-    assert t3 == {s.label: s.run_id for s in study.table3_specs("demo", 1)}
+    t3 = {s.label: s.run_id for s in grids.table3_specs("demo", 1)}
+    assert t3 == {s.label: s.run_id for s in grids.table3_specs("demo", 1)}
     assert len(set(t3.values())) == 8
     full = t3["Exp 4"]
     # the full model is Table 3's Exp 4, Table 4's L_SCL row, alpha = 4 in Fig. 6 and Table 1's HiM-Net
-    assert {s.run_id for s in study.table4_specs("demo", 1) if s.label == "L_SCL"} == {full}
-    assert {s.run_id for s in study.alpha_specs("demo", 1) if s.label == "alpha=4"} == {full}
-    assert {s.run_id for s in study.table1_specs("demo", 1) if s.label == "HiM-Net"} == {full}
+    assert {s.run_id for s in grids.table4_specs("demo", 1) if s.label == "L_SCL"} == {full}
+    assert {s.run_id for s in grids.alpha_specs("demo", 1) if s.label == "alpha=4"} == {full}
+    assert {s.run_id for s in grids.table1_specs("demo", 1) if s.label == "HiM-Net"} == {full}
     # seeds and settings make different runs
-    assert study.table3_specs("demo", 2)[1].run_id != full
-    assert len(runs.all_study_specs("demo", 3)) > len(study.unique_runs(runs.all_study_specs("demo", 3)))
+    assert grids.table3_specs("demo", 2)[1].run_id != full
+    assert len(reproduce.all_study_specs("demo", 3)) > len(grids.unique_runs(reproduce.all_study_specs("demo", 3)))
 
 
 def test_notebook_parameters_resolve_to_the_spec():
-    spec = [s for s in study.table4_specs("smoke", 1) if s.label == "L_SCL with U(q||p)"][0]
-    p = scheduler.notebook_parameters(spec, Path("/d"), Path("/r"), threads=1)
+    spec = [s for s in grids.table4_specs("smoke", 1) if s.label == "L_SCL with U(q||p)"][0]
+    p = executor.notebook_parameters(spec, Path("/d"), Path("/r"), threads=1)
     assert p["losses"] == "mil,cll,vcl,scl" and p["overrides"] == {"loss.scl_centre": "target"}
 
 
 def test_finished_checks_settings_and_data(smoke_root, tmp_path):
-    spec = study.table3_specs("smoke", 1)[0]
+    spec = grids.table3_specs("smoke", 1)[0]
     run_dir = tmp_path / spec.run_id
     train_run(spec.config(), smoke_root, run_dir, num_threads=1, progress=False, log=lambda s: None)
     fp = json.loads((run_dir / "params.json").read_text())["data"]["fingerprint"]
-    assert scheduler._finished(run_dir, spec, fp)
-    assert not scheduler._finished(run_dir, spec, "another-dataset")
-    other = study.table3_specs("smoke", 1)[1]
-    assert not scheduler._finished(run_dir, other, fp)
+    assert executor._finished(run_dir, spec, fp)
+    assert not executor._finished(run_dir, spec, "another-dataset")
+    other = grids.table3_specs("smoke", 1)[1]
+    assert not executor._finished(run_dir, other, fp)
     # run_specs skips it: nothing to train, so no worker is started and nothing is written
-    assert scheduler.run_specs([spec], smoke_root, tmp_path, log=lambda s: None) == [run_dir]
+    assert executor.run_specs([spec], smoke_root, tmp_path, log=lambda s: None) == [run_dir]
     assert not (run_dir / RunDir.RUNNER_LOG).exists()
-    df = run_rows.collect([spec], tmp_path)
+    df = run_table.collect([spec], tmp_path)
     assert df.loc[0, "run_id"] == spec.run_id and 0 <= df.loc[0, "average_mAP"] <= 1
 
 
@@ -63,9 +65,9 @@ def test_mean_std_and_write_table(tmp_path):
 
 
 def test_run_specs_trains_in_worker_processes_and_records_each_training(smoke_root, tmp_path):
-    specs = study.table3_specs("smoke", 1)[:2]
+    specs = grids.table3_specs("smoke", 1)[:2]
     lines = []
-    dirs = scheduler.run_specs(specs + specs[:1], smoke_root, tmp_path, threads=1, log=lines.append)
+    dirs = executor.run_specs(specs + specs[:1], smoke_root, tmp_path, threads=1, log=lines.append)
     assert dirs == [tmp_path / s.run_id for s in specs + specs[:1]]
     for d in dirs[:2]:
         (entry,) = (d / RunDir.RUNNER_LOG).read_text().splitlines()
@@ -77,11 +79,11 @@ def test_run_specs_trains_in_worker_processes_and_records_each_training(smoke_ro
 
 def test_run_specs_options(smoke_root, tmp_path, monkeypatch):
     with pytest.raises(errors.HimnetError, match="unknown via"):
-        scheduler.run_specs([], smoke_root, tmp_path, via="kernel")
+        executor.run_specs([], smoke_root, tmp_path, via="kernel")
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
-    assert scheduler.default_threads(2) == 3
+    assert executor.default_threads(2) == 3
     monkeypatch.delenv("OMP_NUM_THREADS")
-    assert scheduler.default_threads(1) == max(1, os.cpu_count() or 1)
+    assert executor.default_threads(1) == max(1, os.cpu_count() or 1)
 
 
 def _fake_notebook(name, out, params):
@@ -104,7 +106,7 @@ def test_study_notebooks_run_side_by_side_and_every_failure_is_reported(tmp_path
     jobs = [(n, n, tmp_path / n, {}) for n in ("a", "bad2", "c", "bad1")]
     logged: list[str] = []
     with pytest.raises(errors.RunError) as e:
-        runs._execute_notebooks(jobs, 2, logged.append, task=_fake_notebook)
+        reproduce._execute_notebooks(jobs, 2, logged.append, task=_fake_notebook)
     spans = sorted(tuple(map(float, (tmp_path / n).read_text().split())) for n in ("a", "bad2", "c", "bad1"))
     overlaps = sum(1 for (s0, e0), (s1, _) in zip(spans, spans[1:]) if s1 < e0)
     assert overlaps >= 1 and os.getcwd() == cwd  # side by side; this process's directory untouched
@@ -116,25 +118,25 @@ def test_study_notebooks_run_side_by_side_and_every_failure_is_reported(tmp_path
     for n in ("a", "bad2", "c", "bad1"):
         (tmp_path / n).unlink()
     with pytest.raises(RuntimeError, match="bad2 broke"):
-        runs._execute_notebooks(jobs, 1, logged.append, task=_fake_notebook)
+        reproduce._execute_notebooks(jobs, 1, logged.append, task=_fake_notebook)
     assert (tmp_path / "a").exists() and (tmp_path / "bad2").exists() and not (tmp_path / "c").exists()
 
 
 def test_study_specs_on_two_benchmarks_train_in_one_pool(tmp_path, monkeypatch):
     # the main benchmark's runs ("" and its own name share one dataset) and the second benchmark's
     # go to ONE pool: one call of the local executor, each job with its own dataset root
-    specs = (study.table3_specs("smoke", 1, rows=("Exp 1",))
-             + study.table3_specs("smoke", 1, None, "smoke", rows=("Exp 1", "Exp 4"))  # Exp 1 twice: one run
-             + study.table3_specs("smoke", 1, None, "smoke-b", rows=("Exp 1",)))
+    specs = (grids.table3_specs("smoke", 1, rows=("Exp 1",))
+             + grids.table3_specs("smoke", 1, None, "smoke", rows=("Exp 1", "Exp 4"))  # Exp 1 twice: one run
+             + grids.table3_specs("smoke", 1, None, "smoke-b", rows=("Exp 1",)))
     calls: list[list[tuple]] = []
 
     def fake_local(jobs, **kwargs):
         calls.append(jobs)
-        return [], {scheduler.TRAINED: len(jobs), scheduler.REUSED: 0}
+        return [], {executor.TRAINED: len(jobs), executor.REUSED: 0}
 
     monkeypatch.setattr(scheduler, "_local", fake_local)
     lines: list[str] = []
-    roots = scheduler.run_study_specs(specs, "smoke", tmp_path, workers=2, threads=1, log=lines.append)
+    roots = executor.run_study_specs(specs, "smoke", tmp_path, workers=2, threads=1, log=lines.append)
     assert roots[""] == roots["smoke"] != roots["smoke-b"]
     assert len(calls) == 1 and len(calls[0]) == 3
     job_roots = [j[1] for j in calls[0]]

@@ -23,11 +23,13 @@ import pandas as pd
 import pytest
 from child_env import child_env
 
-from himnet_lib import locks, notebook_exec, scheduler, study
-from himnet_lib.rundir import RunDir
-from himnet_lib.train import train_run
+from himnet_lib.engine import executor, notebook_exec
+from himnet_lib.engine.train import train_run
+from himnet_lib.study import grids
+from himnet_lib.utils import locks
+from himnet_lib.utils.run_folder import RunDir
 
-WORKTREE = Path(scheduler.__file__).resolve().parents[1]
+WORKTREE = Path(executor.__file__).resolve().parents[1]
 
 
 def _env(tmp: Path) -> dict:
@@ -94,7 +96,7 @@ class _Background:
 
     def _run(self, *args, **kwargs):
         try:
-            self.result = scheduler.run_specs(*args, log=self.lines.append, **kwargs)
+            self.result = executor.run_specs(*args, log=self.lines.append, **kwargs)
         except BaseException as e:  # re-raised in join
             self.error = e
 
@@ -114,7 +116,7 @@ class _Background:
 
 
 def test_busy_run_is_skipped_then_reused_when_its_holder_finishes(smoke_root, tmp_path):
-    held, free = study.table3_specs("smoke", 1)[:2]
+    held, free = grids.table3_specs("smoke", 1)[:2]
     runs_dir = tmp_path / "runs"
     lock = locks.run_lock(runs_dir / held.run_id)
     assert lock.try_acquire()  # "another process" (another open file) trains `held`
@@ -131,12 +133,12 @@ def test_busy_run_is_skipped_then_reused_when_its_holder_finishes(smoke_root, tm
 
 
 def test_run_of_a_dead_holder_is_resumed_and_matches_an_uninterrupted_run(smoke_root, tmp_path):
-    spec = study.table3_specs("smoke", 1)[3]  # the full model
+    spec = grids.table3_specs("smoke", 1)[3]  # the full model
     runs_dir = tmp_path / "runs"
     run_dir = runs_dir / spec.run_id
     # a holder that trains part of the run, then hangs (as if stuck) until it is killed
     code = ("import sys, time\n"
-            "from himnet_lib import locks, study\nfrom himnet_lib.train import train_run\n"
+            "from himnet_lib import locks, study\nfrom himnet_lib.engine.train import train_run\n"
             "spec = study.table3_specs('smoke', 1)[3]\n"
             "lock = locks.run_lock(sys.argv[2]); assert lock.try_acquire()\n"
             "train_run(spec.config(), sys.argv[1], sys.argv[2], num_threads=1, progress=False, stop_after=10,"
@@ -168,10 +170,10 @@ def test_run_of_a_dead_holder_is_resumed_and_matches_an_uninterrupted_run(smoke_
 def test_in_process_and_notebook_runs_agree(smoke_root, tmp_path, monkeypatch):
     for var in ("IPYTHONDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR"):
         monkeypatch.setenv(var, _env(tmp_path)[var])
-    spec = study.table4_specs("smoke", 2)[-3]  # a non-default setting, seed 1 (no figures)
+    spec = grids.table4_specs("smoke", 2)[-3]  # a non-default setting, seed 1 (no figures)
     a, b = tmp_path / "process", tmp_path / "notebook"
-    scheduler.run_specs([spec], smoke_root, a, threads=1, log=lambda s: None)
-    scheduler.run_specs([spec], smoke_root, b, threads=1, via="notebook", log=lambda s: None)
+    executor.run_specs([spec], smoke_root, a, threads=1, log=lambda s: None)
+    executor.run_specs([spec], smoke_root, b, threads=1, via="notebook", log=lambda s: None)
     assert not (a / spec.run_id / "executed.ipynb").exists() and (b / spec.run_id / "executed.ipynb").exists()
     assert "via=process" in _trainings(a / spec.run_id)[0] and "via=notebook" in _trainings(b / spec.run_id)[0]
     got, want = (json.loads((d / spec.run_id / "metrics.json").read_text()) for d in (a, b))
@@ -204,7 +206,7 @@ def test_two_reproduces_on_one_folder_train_each_run_once(tmp_path):
         assert p.returncode == 0, out
 
     # with --notebooks, reproduce trains just that notebook's runs (Table 3) and the 01_train run
-    unique = study.unique_runs(study.table3_specs("smoke", 1))
+    unique = grids.unique_runs(grids.table3_specs("smoke", 1))
     for s in unique:  # every run of the study trained exactly once into the shared folder
         lines = _trainings(shared / "runs" / s.run_id)
         assert len(lines) == 1 and "resumed=no" in lines[0], (s.run_id, lines)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from numpy.lib import format as npformat
 
-from himnet_lib.data.safe_npy import load_npy, restricted_loads, save_object_array
-from himnet_lib.errors import DataError
+from himnet_lib.datasets.safe_npy import load_npy, restricted_loads, save_object_array
+from himnet_lib.utils.errors import DataError
 
 
 def npy_with_payload(path, payload: bytes, shape=(1,)):

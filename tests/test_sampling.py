@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from himnet_lib.data.dataset import Video
-from himnet_lib.data.sampling import CoActionSampler, make_batch, perturb_indices, uniform_indices
+from himnet_lib.datasets.dataset import Video
+from himnet_lib.datasets.sampling import CoActionSampler, make_batch, perturb_indices, uniform_indices
 
 PAIRS = [(1, 1), (1, 7), (7, 1), (5, 5), (10, 3), (3, 10), (320, 500), (500, 320), (2603, 500), (999, 1000),
          (17, 60)]

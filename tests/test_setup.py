@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from himnet_lib.paths import PROJECT_ROOT
+from himnet_lib.utils.paths import PROJECT_ROOT
 
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 MAIN = "-m pip install --quiet torch==2.13.0 -e .[dev,cluster]"

@@ -21,11 +21,11 @@ import pytest
 import slurm_cluster
 from child_env import child_env, default_signals
 
-from himnet_lib import scheduler
-from himnet_lib.rundir import RunDir
+from himnet_lib.engine import executor
+from himnet_lib.utils.run_folder import RunDir
 
 pytestmark = pytest.mark.slurm
-WORKTREE = Path(scheduler.__file__).resolve().parents[1]
+WORKTREE = Path(executor.__file__).resolve().parents[1]
 HIMNET = [sys.executable, "-m", "himnet_lib"]
 
 
@@ -119,7 +119,7 @@ def test_table3_through_slurm_equals_local_and_a_second_submission_submits_nothi
 LONG_RUNS = textwrap.dedent("""
     import dataclasses, sys
     from himnet_lib import errors, scheduler, study
-    from himnet_lib.workers import sigterm_interrupts
+    from himnet_lib.engine.process_pool import sigterm_interrupts
     specs = study.table3_specs("smoke", 1, rows=tuple(sys.argv[3].split(",")))
     specs = [dataclasses.replace(s, overrides=s.overrides + (("train.iterations", int(sys.argv[4])),)) for s in specs]
     try:

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from himnet_lib import cli, slurm
-from himnet_lib.errors import HimnetError
+from himnet_lib import cli
+from himnet_lib.engine import slurm
+from himnet_lib.utils.errors import HimnetError
 
 
 @pytest.mark.parametrize("text, minutes", [(90, 90), ("90", 90), ("1:30", 2), ("2:00:00", 120), ("1-2", 1560),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from himnet_lib.errors import EvaluationError
-from himnet_lib.metrics import fg_bg_accuracy, snippet_classification_accuracy, snippet_labels
+from himnet_lib.evaluation.snippet_metrics import fg_bg_accuracy, snippet_classification_accuracy, snippet_labels
+from himnet_lib.utils.errors import EvaluationError
 
 
 def test_snippet_labels_centre_rule_hand_computed():
@@ -91,7 +91,7 @@ def test_random_against_loop_reference():
 
 
 def test_accuracy_breakdown_hand_computed():
-    from himnet_lib.metrics import snippet_accuracy_breakdown
+    from himnet_lib.evaluation.snippet_metrics import snippet_accuracy_breakdown
     # C = 2 (+ background, column 2). Video 0: snippets fg(class 0), fg(class 0), bg, bg;
     # video 1: fg(classes 0 and 1), bg.
     m0 = np.array([[1, 0, 0], [1, 0, 0], [0, 0, 1], [0, 0, 1]], bool)
@@ -109,7 +109,7 @@ def test_accuracy_breakdown_hand_computed():
 
 
 def test_accuracy_breakdown_all_background_is_nan_for_fg():
-    from himnet_lib.metrics import snippet_accuracy_breakdown
+    from himnet_lib.evaluation.snippet_metrics import snippet_accuracy_breakdown
     m = np.array([[0, 0, 1], [0, 0, 1]], bool)
     out = snippet_accuracy_breakdown([np.array([[0, 0, 1.0], [1.0, 0, 0]])], [m])
     assert np.isnan(out["snippet_acc_fg"]) and out["snippet_acc_bg"] == 0.5

@@ -1,4 +1,4 @@
-"""himnet_lib.stats against hand computations, published values and simulated null data.
+"""himnet_lib.study.stats against hand computations, published values and simulated null data.
 
 The simulations use a fixed RNG seed, so their rates are deterministic; the bounds are the nominal
 level plus about three binomial standard errors of the number of draws."""
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from himnet_lib import stats as S
-from himnet_lib.errors import HimnetError
+from himnet_lib.study import stats as S
+from himnet_lib.utils.errors import HimnetError
 
 # Student (1908) / Cushny & Peebles sleep data, as in R's `sleep` data set (extra hours of sleep).
 SLEEP_1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]

@@ -11,16 +11,11 @@ import numpy as np
 import pytest
 
 from himnet_lib.cli import main
-from himnet_lib.data import load_dataset
-from himnet_lib.data.synthetic import (
-    PRESETS,
-    SyntheticConfig,
-    annotation_statistics,
-    generate_annotations,
-    make_synthetic,
-    synthetic_stats,
-)
-from himnet_lib.errors import DataError
+from himnet_lib.datasets import load_dataset
+from himnet_lib.datasets.synthetic.annotations import annotation_statistics, generate_annotations
+from himnet_lib.datasets.synthetic.presets import PRESETS, SyntheticConfig
+from himnet_lib.datasets.synthetic.writer import make_synthetic, synthetic_stats
+from himnet_lib.utils.errors import DataError
 
 
 def digests(root):

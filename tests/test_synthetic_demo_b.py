@@ -11,17 +11,11 @@ import numpy as np
 import pytest
 
 from himnet_lib.cli import build_parser
-from himnet_lib.data import load_dataset
-from himnet_lib.data.synthetic import (
-    PRESETS,
-    SyntheticConfig,
-    _ar1,
-    _family_mix,
-    _unit,
-    generate,
-    generate_annotations,
-    make_synthetic,
-)
+from himnet_lib.datasets import load_dataset
+from himnet_lib.datasets.synthetic.annotations import generate_annotations
+from himnet_lib.datasets.synthetic.features import _ar1, _family_mix, _unit
+from himnet_lib.datasets.synthetic.presets import PRESETS, SyntheticConfig
+from himnet_lib.datasets.synthetic.writer import generate, make_synthetic
 
 # sha256 of the smoke preset (seed 0) written by the generator before feature model B existed.
 # Model B's fields default to no-ops, so these must not change; a deliberate change of the older
@@ -47,7 +41,8 @@ def test_older_presets_keep_their_bytes(smoke_root):
 
 
 def test_marker_writes_later_fields_only_when_set():
-    from himnet_lib.data.synthetic import _VERSION_1_FIELDS, _marker_config
+    from himnet_lib.datasets.synthetic.presets import _VERSION_1_FIELDS
+    from himnet_lib.datasets.synthetic.writer import _marker_config
     names = {f.name for f in fields(SyntheticConfig)}
     assert _VERSION_1_FIELDS < names  # no misspelt name; model B's fields came later
     assert set(_marker_config(PRESETS["demo"])) == _VERSION_1_FIELDS

@@ -1,4 +1,4 @@
-"""The study-table builders of himnet_lib.tables, and the aggregation, comparison and schedule
+"""The study-table builders of himnet_lib.study.tables, and the aggregation, comparison and schedule
 selection beside them, on small hand-made frames, against values worked out by hand (means, sample
 std with ddof=1, deltas in points, check marks, the paper's columns)."""
 
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from himnet_lib import aggregate, compare, run_rows, tables
+from himnet_lib.study import aggregate, compare, run_table, tables
 
 
 def _runs(rows):
@@ -54,7 +54,7 @@ def test_table3_check_marks_mean_sample_std_and_order():
 def test_alpha_table_adds_alpha_second_in_run_order():
     specs = [SimpleNamespace(label="a=2", overrides=(("loss.alpha", 2),)),
              SimpleNamespace(label="a=0.5", overrides=(("loss.alpha", 0.5),))]
-    df = run_rows.with_alpha(_runs([
+    df = run_table.with_alpha(_runs([
         {"label": "a=2", "seed": 0, "average_mAP": 0.30, "snippet_acc": 0.5},
         {"label": "a=2", "seed": 1, "average_mAP": 0.34, "snippet_acc": 0.7},
         {"label": "a=0.5", "seed": 0, "average_mAP": 0.20, "snippet_acc": 0.6},
@@ -221,7 +221,7 @@ def test_paper_tables():
 
 
 def test_schedule_choice_rule_on_hand_made_curves():
-    from himnet_lib.schedule_selection import schedule_choice
+    from himnet_lib.study.schedule_selection import schedule_choice
 
     def curve(values):
         it = [250, 500, 750, 1000]

@@ -12,10 +12,11 @@ import pytest
 import torch
 from mmap_probe import has_mallinfo2, mmap_growth
 
-import himnet_lib.train as train_mod
-from himnet_lib.config import build_config
-from himnet_lib.device import tune_cpu_allocator
-from himnet_lib.seed import seed_everything
+import himnet_lib.engine.train as train_mod
+from himnet_lib.config.profiles import build_config
+from himnet_lib.utils import seeding
+from himnet_lib.utils.device import tune_cpu_allocator
+from himnet_lib.utils.seeding import seed_everything
 
 
 def _smoke_cfg(amp: str, **train):
@@ -37,7 +38,7 @@ def test_seed_everything_turns_the_uninitialised_fill_off():
 def test_results_do_not_depend_on_filling_uninitialised_memory(smoke_root, tmp_path, monkeypatch):
     """If any code read memory before writing it, filling new tensors with NaN would change (or
     poison) the results; with the fill on and off, predictions are byte-identical."""
-    orig = train_mod.seed_everything
+    orig = seeding.seed_everything
     got = {}
     for amp in ("none", "bf16"):
         for fill in (True, False):

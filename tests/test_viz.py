@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from himnet_lib import viz
-from himnet_lib.paths import PROJECT_ROOT
+from himnet_lib.study.figures import charts, style, timelines, training
+from himnet_lib.utils.paths import PROJECT_ROOT
 
 CLASSES = ["c0", "c1", "c2", "c3"]
 
@@ -46,12 +46,12 @@ def _all_figures(names=None):
                           "snippet_acc_std": [0.0, 0.01]})
     sweep = pd.DataFrame({"alpha": [0.5, 0.5, 4.0, 4.0], "average_mAP": [0.3, 0.32, 0.4, 0.41]})
     makers = {
-        "loss": lambda: viz.loss_curves(hist),
-        "ablation": lambda: viz.ablation_chart(table),
-        "alpha": lambda: viz.alpha_sweep(sweep),
-        "kde": lambda: viz.uncertainty_kde({"w/o L_SCL": rng.beta(2, 2, 300), "with L_SCL": rng.beta(5, 1, 300)}),
-        "timeline": lambda: viz.timeline("v 1", seg, cls, 1, cas, a, b, props, 0.64, CLASSES),
-        "grid": lambda: viz.timelines_grid(
+        "loss": lambda: training.loss_curves(hist),
+        "ablation": lambda: charts.ablation_chart(table),
+        "alpha": lambda: charts.alpha_sweep(sweep),
+        "kde": lambda: charts.uncertainty_kde({"w/o L_SCL": rng.beta(2, 2, 300), "with L_SCL": rng.beta(5, 1, 300)}),
+        "timeline": lambda: timelines.timeline("v 1", seg, cls, 1, cas, a, b, props, 0.64, CLASSES),
+        "grid": lambda: timelines.timelines_grid(
             "v 1", seg, cls, 1, {"Exp 1": dict(cas_supp=cas, attention=a, bg_prob=b, proposals=props),
                                  "Exp 4": dict(cas_supp=cas, attention=a, bg_prob=b, proposals=[])},
             0.64, CLASSES),
@@ -62,8 +62,8 @@ def _all_figures(names=None):
 def test_save_figure_writes_png_and_pdf_byte_identical_on_rerun(tmp_path):
     # one figure of each kind of artist (bars + error bars, band + lines, seaborn KDE, timeline)
     names = ("ablation", "alpha", "kde", "timeline")
-    first = {name: viz.save_figure(fig, name, tmp_path / "a") for name, fig in _all_figures(names).items()}
-    second = {name: viz.save_figure(fig, name, tmp_path / "b") for name, fig in _all_figures(names).items()}
+    first = {name: style.save_figure(fig, name, tmp_path / "a") for name, fig in _all_figures(names).items()}
+    second = {name: style.save_figure(fig, name, tmp_path / "b") for name, fig in _all_figures(names).items()}
     for name in first:
         assert [p.name for p in first[name]] == [f"{name}.png", f"{name}.pdf"]
         for p, q in zip(first[name], second[name]):
@@ -79,15 +79,15 @@ def test_save_figure_writes_png_and_pdf_byte_identical_on_rerun(tmp_path):
 def test_output_ignores_caller_rcparams():
     import matplotlib as mpl
     seg, cls, cas, a, b, props = _timeline_inputs()
-    plain = viz.figure_bytes(viz.timeline("v", seg, cls, 1, cas, a, b, props, 0.64, CLASSES))
+    plain = style.figure_bytes(timelines.timeline("v", seg, cls, 1, cas, a, b, props, 0.64, CLASSES))
     with mpl.rc_context({"font.size": 20, "figure.dpi": 50, "lines.linewidth": 5, "axes.facecolor": "red"}):
-        styled = viz.figure_bytes(viz.timeline("v", seg, cls, 1, cas, a, b, props, 0.64, CLASSES))
+        styled = style.figure_bytes(timelines.timeline("v", seg, cls, 1, cas, a, b, props, 0.64, CLASSES))
     assert plain == styled
 
 
 def test_png_identical_in_a_fresh_process(tmp_path):
     seg, cls, cas, a, b, props = _timeline_inputs()
-    here = viz.save_figure(viz.timeline("v", seg, cls, 1, cas, a, b, props, 0.64, CLASSES), "t", tmp_path / "here")
+    here = style.save_figure(timelines.timeline("v", seg, cls, 1, cas, a, b, props, 0.64, CLASSES), "t", tmp_path / "here")
     code = "\n".join([
         "import sys",
         f"sys.path.insert(0, {str(PROJECT_ROOT)!r})",
@@ -104,7 +104,7 @@ def test_png_identical_in_a_fresh_process(tmp_path):
 
 def test_import_has_no_backend_side_effects():
     code = ("import sys, matplotlib; before = matplotlib.rcParams._get_backend_or_none(); "
-            "import himnet_lib.viz; "
+            "import himnet_lib.study.figures; "
             "assert 'matplotlib.pyplot' not in sys.modules, 'viz imported pyplot'; "
             "assert matplotlib.rcParams._get_backend_or_none() == before")
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -119,7 +119,7 @@ def test_no_pyplot_figures_are_left_open():
 def test_timeline_draws_gt_class_proposals_and_strips():
     from matplotlib.patches import Rectangle
     seg, cls, cas, a, b, props = _timeline_inputs()
-    fig = viz.timeline("v", seg, cls, 1, cas, a, b, props, 0.64, CLASSES, top_k=10)
+    fig = timelines.timeline("v", seg, cls, 1, cas, a, b, props, 0.64, CLASSES, top_k=10)
     ax_gt, ax_cas, ax_a, ax_b = fig.axes
     # GT: one span per segment; the shown class (1) dark, the other light
     spans = [p for p in ax_gt.patches]
@@ -140,7 +140,7 @@ def test_timeline_draws_gt_class_proposals_and_strips():
 def test_timeline_top_k_keeps_highest_scores():
     from matplotlib.patches import Rectangle
     seg, cls, cas, a, b, props = _timeline_inputs()
-    fig = viz.timeline("v", seg, cls, 1, cas, a, b, props, 0.64, CLASSES, top_k=1)
+    fig = timelines.timeline("v", seg, cls, 1, cas, a, b, props, 0.64, CLASSES, top_k=1)
     boxes = [(r.get_x(), r.get_width()) for r in fig.axes[1].patches if isinstance(r, Rectangle)]
     assert boxes == [(3.0, 7.0)]  # the 0.9-score proposal, not the 0.4 one
 
@@ -148,15 +148,15 @@ def test_timeline_top_k_keeps_highest_scores():
 def test_timeline_rejects_mismatched_shapes():
     seg, cls, cas, a, b, props = _timeline_inputs()
     with pytest.raises(ValueError, match="attention"):
-        viz.timeline("v", seg, cls, 1, cas, a[:-1], b, props, 0.64, CLASSES)
+        timelines.timeline("v", seg, cls, 1, cas, a[:-1], b, props, 0.64, CLASSES)
     with pytest.raises(ValueError, match="class_idx"):
-        viz.timeline("v", seg, cls, 9, cas, a, b, props, 0.64, CLASSES)
+        timelines.timeline("v", seg, cls, 9, cas, a, b, props, 0.64, CLASSES)
 
 
 def test_timelines_grid_one_block_per_run():
     seg, cls, cas, a, b, props = _timeline_inputs()
     panels = {f"Exp {i}": dict(cas_supp=cas * i, attention=a, bg_prob=b, proposals=props) for i in (1, 2, 4)}
-    fig = viz.timelines_grid("v", seg, cls, 1, panels, 0.64, CLASSES)
+    fig = timelines.timelines_grid("v", seg, cls, 1, panels, 0.64, CLASSES)
     assert len(fig.axes) == 4 * 3
     for i, k in enumerate((1, 2, 4)):
         assert fig.axes[4 * i].get_title(loc="left") == f"Exp {k}"
@@ -165,7 +165,7 @@ def test_timelines_grid_one_block_per_run():
 
 def test_alpha_sweep_line_and_band_are_mean_and_sample_std():
     df = pd.DataFrame({"alpha": [4.0, 0.5, 4.0, 0.5, 10.0], "average_mAP": [0.40, 0.30, 0.44, 0.34, 0.2]})
-    fig = viz.alpha_sweep(df)
+    fig = charts.alpha_sweep(df)
     ax = fig.axes[0]
     line = [ln for ln in ax.get_lines() if ln.get_marker() == "o"][0]
     groups: dict[float, list[float]] = {}
@@ -188,7 +188,7 @@ def test_ablation_chart_bars_are_percent_means_with_std_errors():
     table = pd.DataFrame({"label": ["Exp 1", "Exp 2", "Exp 3"], "average_mAP_mean": [0.3, 0.4, 0.45],
                           "average_mAP_std": [0.01, 0.02, 0.0], "snippet_acc_mean": [0.6, 0.7, 0.8],
                           "snippet_acc_std": [0.01, 0.01, 0.01]})
-    fig = viz.ablation_chart(table)
+    fig = charts.ablation_chart(table)
     assert len(fig.axes) == 2
     for ax, m in zip(fig.axes, ("average_mAP", "snippet_acc")):
         heights = [p.get_height() for p in ax.patches]
@@ -202,7 +202,7 @@ def test_ablation_chart_bars_are_percent_means_with_std_errors():
 
 def test_uncertainty_kde_one_curve_per_label_and_constant_values():
     rng = np.random.default_rng(0)
-    fig = viz.uncertainty_kde({"w/o L_SCL": rng.beta(2, 2, 200), "with L_SCL": np.full(50, 0.9)})
+    fig = charts.uncertainty_kde({"w/o L_SCL": rng.beta(2, 2, 200), "with L_SCL": np.full(50, 0.9)})
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == ["w/o L_SCL (n = 200)", "with L_SCL (n = 50, constant)"]
@@ -212,11 +212,11 @@ def test_uncertainty_kde_one_curve_per_label_and_constant_values():
 def test_loss_curves_plots_each_term_and_learning_curves():
     hist = pd.DataFrame({"iteration": [4, 8], "loss": [2.0, 1.0], "mil": [1.0, 0.5], "scl": [3.0, 2.0],
                          "test_average_mAP": [0.1, 0.2]})
-    fig = viz.loss_curves(hist)
+    fig = training.loss_curves(hist)
     assert len(fig.axes) == 2
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["total", "L_MIL", "L_SCL"]
     np.testing.assert_allclose(fig.axes[1].get_lines()[0].get_ydata(), [10.0, 20.0])
-    assert len(viz.loss_curves(hist.drop(columns="test_average_mAP")).axes) == 1
+    assert len(training.loss_curves(hist.drop(columns="test_average_mAP")).axes) == 1
 
 
 def test_main_class_is_the_longest_covered_class():
@@ -227,15 +227,15 @@ def test_main_class_is_the_longest_covered_class():
     totals: dict[int, float] = {}
     for (s, e), c in zip(V.segments, V.segment_classes):
         totals[int(c)] = totals.get(int(c), 0.0) + (e - s)
-    assert viz.main_class(V) == max(totals, key=totals.get) == 1
+    assert timelines.main_class(V) == max(totals, key=totals.get) == 1
 
     class Empty:
         segments = np.zeros((0, 2))
         segment_classes = np.zeros(0, dtype=np.int64)
         labels = np.array([0.0, 0.0, 1.0])
-    assert viz.main_class(Empty) == 2
+    assert timelines.main_class(Empty) == 2
 
 
 def test_safe_name():
-    assert viz.safe_name("video_test_0000004") == "video_test_0000004"
-    assert viz.safe_name("a b/c:d") == "a_b_c_d"
+    assert style.safe_name("video_test_0000004") == "video_test_0000004"
+    assert style.safe_name("a b/c:d") == "a_b_c_d"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from himnet_lib.workers import OK, WorkerPool
+from himnet_lib.engine.process_pool import OK, WorkerPool
 
 
 def _nap(seconds: float) -> float:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from himnet_lib.cli import main
-from himnet_lib.io import STALE_TMP_SECONDS, atomic_write, atomic_write_text
+from himnet_lib.utils.fileio import STALE_TMP_SECONDS, atomic_write, atomic_write_text
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_run_records_are_readable_by_the_group_and_others(smoke_root, tmp_path, 
 
 
 def test_synthetic_benchmark_folder_gets_the_umask_permissions(tmp_path, umask):
-    from himnet_lib.data.synthetic import make_synthetic
+    from himnet_lib.datasets.synthetic.writer import make_synthetic
     umask(0o027)
     root = make_synthetic("smoke", seed=0, out=tmp_path / "b")
     assert _mode(root) == 0o750

@@ -1,4 +1,4 @@
-"""The ``allocator`` part: the CPU allocator lever (``himnet_lib.device.tune_cpu_allocator``) alone,
+"""The ``allocator`` part: the CPU allocator lever (``himnet_lib.utils.device.tune_cpu_allocator``) alone,
 each measurement in a fresh process, since the setting is process-wide and cannot be undone."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import ctypes, sys, time, statistics, torch
 sys.path.insert(0, sys.argv[1])
 from benchsuite.demo import DEMO_VARIANTS
 from benchsuite.steps import labels, make_step
-from himnet_lib.config import build_config, resolve_config
-from himnet_lib.device import tune_cpu_allocator
+from himnet_lib.config.run import build_config, resolve_config
+from himnet_lib.utils.device import tune_cpu_allocator
 import dataclasses
 mode, variant, steps, scale = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 if mode == "tuned":
@@ -73,7 +73,7 @@ def bench_allocator(reps: int = 3, steps: int = 60, paper_reps: int = 3, paper_s
                           "speedup": {v: med[f"{v}_default"] / med[f"{v}_tuned"] for v in ("fast", "reference")},
                           "paper_step_s": pmed, "paper_step_runs_s": paper,
                           "paper_speedup": {m: pmed["default"] / pmed[m] for m in ("thresholds", "tuned")},
-                          "note": "glibc mmap/trim thresholds raised and mmap off (himnet_lib.device."
+                          "note": "glibc mmap/trim thresholds raised and mmap off (himnet_lib.utils.device."
                                   "tune_cpu_allocator); fresh process per measurement; 'thresholds' = the "
                                   "earlier setting without M_MMAP_MAX = 0; the children run without deterministic "
                                   "algorithms (train.py runs with them), so their absolute times differ from the "

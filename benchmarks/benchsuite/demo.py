@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import torch
 
-from himnet_lib.config import build_config, resolve_config
-from himnet_lib.device import tune_cpu_allocator
-from himnet_lib.model import count_parameters
+from himnet_lib.config.profiles import build_config
+from himnet_lib.config.run import resolve_config
+from himnet_lib.modeling.himnet import count_parameters
+from himnet_lib.utils.device import tune_cpu_allocator
 
 from .part import Context, fmt, ratio, readme_row
 from .steps import Variant, bf16_on, labels, loss_time, run_variants, variant_rows

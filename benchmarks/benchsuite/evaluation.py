@@ -15,8 +15,9 @@ NAME = "eval"
 def bench_eval(repeat: int = 3) -> dict:
     import bench_eval as be
 
-    from himnet_lib.groundtruth import gt_from_anet_json, predictions_from_results
-    from himnet_lib.metrics import THUMOS_TIOU, detection_map
+    from himnet_lib.evaluation.detection import THUMOS_TIOU, detection_map
+    from himnet_lib.evaluation.groundtruth import gt_from_anet_json
+    from himnet_lib.evaluation.predictions import predictions_from_results
 
     rng = np.random.default_rng(0)
     gt_obj = be.synthetic_gt(rng)

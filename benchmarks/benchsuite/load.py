@@ -17,7 +17,7 @@ NAME = "load"
 
 _CHILD = r"""
 import json, resource, sys, time
-from himnet_lib.data import load_dataset
+from himnet_lib.datasets import load_dataset
 t = time.perf_counter()
 ds = load_dataset(sys.argv[1])
 s = time.perf_counter() - t
@@ -28,7 +28,7 @@ print(json.dumps({"load_s": s, "feature_bytes": n, "maxrss_kb": resource.getrusa
 
 def bench_load(n_videos: int = 412, mean_T: int = 330, dim: int = 2048) -> dict:
     """Peak RSS of loading a THUMOS-sized W-TALC bundle (412 videos, ~330 x 2048 float32 each)."""
-    from himnet_lib.data.bundle import write_bundle
+    from himnet_lib.datasets.bundle import write_bundle
 
     rng = np.random.default_rng(0)
     lengths = np.clip(rng.normal(mean_T, 60, n_videos).astype(int), 40, None)

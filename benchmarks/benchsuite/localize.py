@@ -15,7 +15,8 @@ NAME = "localize"
 def bench_localize(repeat: int = 10) -> dict:
     import bench_localize as bl
 
-    from himnet_lib.localize import LocalizeConfig, localize_video
+    from himnet_lib.config.localize import LocalizeConfig
+    from himnet_lib.evaluation.localization import localize_video
 
     att, cas = bl.synthetic_video(np.random.default_rng(0), 2600, 20)
     out = {}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from himnet_lib.device import native_bf16, resolve_amp
+from himnet_lib.utils.device import native_bf16, resolve_amp
 
 
 def cpu_model() -> str:

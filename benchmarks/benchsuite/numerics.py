@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from himnet_lib.config import TrainConfig
-from himnet_lib.device import native_bf16
-from himnet_lib.losses import LossConfig, compose_losses
-from himnet_lib.model import ModelConfig, build_model
-from himnet_lib.train import make_optimizer, step
+from himnet_lib.config.loss import LossConfig
+from himnet_lib.config.sections import ModelConfig, TrainConfig
+from himnet_lib.engine.train import make_optimizer, step
+from himnet_lib.modeling.himnet import build_model
+from himnet_lib.modeling.losses.compose import compose_losses
+from himnet_lib.utils.device import native_bf16
 
 from .part import Context
 from .paths import RESULTS, shown

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import torch
 
-from himnet_lib.device import native_bf16, tune_cpu_allocator
-from himnet_lib.losses import LossConfig
-from himnet_lib.model import ModelConfig, count_parameters
+from himnet_lib.config.loss import LossConfig
+from himnet_lib.config.sections import ModelConfig
+from himnet_lib.modeling.himnet import count_parameters
+from himnet_lib.utils.device import native_bf16, tune_cpu_allocator
 
 from .machine import matmul_peak
 from .part import Context, fmt, ratio, readme_row

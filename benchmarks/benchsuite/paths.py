@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from himnet_lib.paths import PROJECT_ROOT as ROOT
+from himnet_lib.utils.paths import PROJECT_ROOT as ROOT
 
 BENCH_DIR = ROOT / "benchmarks"
 RESULTS = ROOT / "results" / "bench"

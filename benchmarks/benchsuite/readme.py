@@ -1,5 +1,5 @@
 """The README's bench table of one result, written into its JSON as ``readme``
-(:func:`readme_section`); ``himnet_lib.report`` renders that section without knowing any other key
+(:func:`readme_section`); ``himnet_lib.study.report`` renders that section without knowing any other key
 of the JSON. :func:`refresh` rebuilds the section of stored results from the numbers they hold."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from himnet_lib.io import atomic_write_text
+from himnet_lib.utils.fileio import atomic_write_text
 
 from .part import README_COLUMNS, readme_row, readme_rows_of
 from .parts import PARTS

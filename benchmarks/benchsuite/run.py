@@ -20,13 +20,13 @@ def bench_run(short: int = 50, long: int = 150) -> dict:
     for ``short`` and ``long`` iterations in this process: the difference gives the cost of an
     iteration, the rest is the fixed cost of a run (model, inference, localization under the four
     read-outs, mAP, diagnostics, records). A first 1-iteration run warms the process up (imports)."""
-    from himnet_lib import study
-    from himnet_lib.data import load_dataset
-    from himnet_lib.data.synthetic import make_synthetic
-    from himnet_lib.train import train_run
+    from himnet_lib.datasets import load_dataset
+    from himnet_lib.datasets.synthetic.writer import make_synthetic
+    from himnet_lib.engine.train import train_run
+    from himnet_lib.study import grids
 
     torch.set_num_threads(1)
-    spec = next(s for s in study.table3_specs("demo", 1) if s.label == "Exp 4")
+    spec = next(s for s in grids.table3_specs("demo", 1) if s.label == "Exp 4")
     with tempfile.TemporaryDirectory() as tmp:
         ds = load_dataset(make_synthetic("demo", seed=0, out=Path(tmp) / "demo"))
         wall = {}

@@ -9,10 +9,13 @@ from collections.abc import Callable
 
 import torch
 
-from himnet_lib.config import build_config, resolve_config
-from himnet_lib.device import autocast, tune_cpu_allocator
-from himnet_lib.losses import LossConfig, compose_losses
-from himnet_lib.model import ModelConfig, build_model
+from himnet_lib.config.loss import LossConfig
+from himnet_lib.config.profiles import build_config
+from himnet_lib.config.run import resolve_config
+from himnet_lib.config.sections import ModelConfig
+from himnet_lib.modeling.himnet import build_model
+from himnet_lib.modeling.losses.compose import compose_losses
+from himnet_lib.utils.device import autocast, tune_cpu_allocator
 
 from .demo import DEMO_VARIANTS
 from .part import Context

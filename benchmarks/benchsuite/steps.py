@@ -8,12 +8,13 @@ from typing import NamedTuple
 
 import torch
 
-from himnet_lib.config import TrainConfig
-from himnet_lib.device import autocast, resolve_amp
-from himnet_lib.losses import LossConfig, compose_losses
-from himnet_lib.model import ModelConfig, ModelOutput, build_model
-from himnet_lib.process import restored_process_settings
-from himnet_lib.train import make_optimizer, step
+from himnet_lib.config.loss import LossConfig
+from himnet_lib.config.sections import ModelConfig, TrainConfig
+from himnet_lib.engine.train import make_optimizer, step
+from himnet_lib.modeling.himnet import ModelOutput, build_model
+from himnet_lib.modeling.losses.compose import compose_losses
+from himnet_lib.utils.device import autocast, resolve_amp
+from himnet_lib.utils.process_state import restored_process_settings
 
 from .timing import interleaved
 
@@ -66,7 +67,7 @@ def labels(B: int, C: int) -> torch.Tensor:
 
 def bf16_on(amp: bool | str) -> bool:
     """A variant's autocast flag: True/False as given; "auto" as the profiles resolve it here
-    (bf16 only on a CPU with native bf16: himnet_lib.device.resolve_amp)."""
+    (bf16 only on a CPU with native bf16: himnet_lib.utils.device.resolve_amp)."""
     return amp if isinstance(amp, bool) else resolve_amp(amp, torch.device("cpu")) == "bf16"
 
 

@@ -1,0 +1,231 @@
+"""claims table"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Callable, Literal, Mapping, Sequence
+
+import numpy as np
+
+from himnet_lib.config.profiles import READINGS
+from himnet_lib.datasets import load_dataset
+from himnet_lib.evaluation.diagnostics import background_uncertainty
+from himnet_lib.evaluation.scoring import evaluation_dataset
+from himnet_lib.evaluation.snippet_metrics import snippet_memberships
+from himnet_lib.study import grids, stats
+from himnet_lib.study.claims import (
+    CLAIMS,
+    METRICS,
+    NO_READOUT,
+    READOUTS,
+    Claim,
+)
+from himnet_lib.study.grids import RunSpec
+from himnet_lib.utils.run_folder import RunDir
+
+ADJUST: Literal["holm", "bh"] = "holm"  # multiplicity adjustment across the claims table (stats.adjust: holm | bh)
+
+
+LEVEL = 0.05
+
+
+DEGENERATE_AVG = 1.0     # percent: a read-out whose mean AVG is below this finds almost nothing
+
+
+DEGENERATE_RANGE = 0.15  # A's median per-video range below which fixed thresholds cannot separate
+
+
+CLAIM_COLUMNS = ("claim", "metric", "reading", "readout", "benchmark", "paper_effect", "our_effect", "se", "n_seeds",
+                 "paired", "df", "p", "p_adjusted", "verdict", "verdict_2se", "dose_response")
+
+
+def _values(records: Sequence[Mapping[str, Any]], table: str, label: str, column: str, scale: float,
+            prefix: bool = False) -> dict[str, dict[int, float]]:
+    """{label: {seed: value}} of the matching records (one label, or every label with the prefix)."""
+    got: dict[str, dict[int, float]] = {}
+    for r in records:
+        if r["table"] != table:
+            continue
+        v = r.get(column)
+        if (r["label"].startswith(label) if prefix else r["label"] == label) and v is not None \
+                and math.isfinite(float(v)):
+            got.setdefault(r["label"], {})[int(r["seed"])] = scale * float(v)
+    return got
+
+
+def row_values(records, table: str, label: str, column: str, scale: float = 1.0) -> dict[int, float]:
+    """{seed: scale·value} of one study row's records in ``column``."""
+    return _values(records, table, label, column, scale).get(label, {})
+
+
+def _degenerate(records, rows: Sequence[tuple[str, str]], readout: str, metric: str) -> bool:
+    """Either side's read-out finds almost nothing (module docstring)."""
+    if metric in NO_READOUT:
+        return False
+    col = METRICS[metric][0](readout)
+    for table, label in rows:
+        prefix = label.endswith("=")
+        for vals in _values(records, table, label, col, 100.0, prefix=prefix).values():
+            if vals and float(np.mean(list(vals.values()))) < DEGENERATE_AVG:
+                return True
+        if readout == "fixed":
+            for vals in _values(records, table, label, "attention_range_median", 1.0, prefix=prefix).values():
+                if vals and float(np.median(list(vals.values()))) < DEGENERATE_RANGE:
+                    return True
+    return False
+
+
+def _test(claim: Claim, records, readout: str) -> stats.Test | None:
+    col, scale = METRICS[claim.metric]
+    column = col(readout)
+    if claim.kind == "nms":
+        soft = row_values(records, *claim.better, column, scale)
+        hard = row_values(records, *claim.better, f"avg_0.5_nms[{readout}]", scale)
+        return stats.compare(soft, hard) if soft and hard else None
+    a = row_values(records, *claim.better, column, scale)
+    if claim.kind == "best":
+        others = {lab: v for lab, v in _values(records, claim.worse[0], claim.worse[1], column, scale,
+                                               prefix=True).items() if lab != claim.better[1]}
+        return stats.best_of_k_test(a, others) if a and others else None
+    b = row_values(records, *claim.worse, column, scale)
+    if not a or not b:
+        return None
+    return stats.compare(a, b, pair=False if claim.kind == "placebo" else None)
+
+
+def _old_verdict(claim: Claim, records, readout: str, test: stats.Test) -> str:
+    """The previous rule: |effect| < 2·(unpaired SE) is noise (paired only for the NMS read-out)."""
+    if claim.kind == "nms":
+        se = test.se
+    else:
+        col, scale = METRICS[claim.metric]
+        a = list(row_values(records, *claim.better, col(readout), scale).values())
+        if claim.kind == "best":
+            b = list(_values(records, claim.worse[0], claim.worse[1], col(readout), scale,
+                             prefix=True).get(test.best_other or "", {}).values())
+        else:
+            b = list(row_values(records, *claim.worse, col(readout), scale).values())
+        sa, sb = stats.mean_sd_se(a), stats.mean_sd_se(b)
+        se = math.sqrt(sa.se ** 2 + sb.se ** 2)
+    n = test.n
+    if n < 2 or not math.isfinite(se) or not math.isfinite(test.effect):
+        return "n/a"
+    if test.effect == 0 or abs(test.effect) < 2 * se:
+        return "within noise"
+    return "holds" if test.effect > 0 else "reversed"
+
+
+def _dose_tests(claim: Claim, records, readout: str) -> list[tuple[float, stats.Test]]:
+    """Each λ factor of the claim's term against λ = 0 (the row without the term), paired."""
+    col, scale = METRICS[claim.metric]
+    column = col(readout)
+    base = row_values(records, *claim.worse, column, scale)
+    tests: list[tuple[float, stats.Test]] = []
+    for f in grids.DOSE_FACTORS:
+        row = claim.better if f == 1.0 else ("dose", grids.dose_label(claim.dose or "", f))
+        vals = row_values(records, *row, column, scale)
+        if vals and base:
+            tests.append((f, stats.compare(vals, base)))
+    return tests
+
+
+def _dose_verdict(tests: Sequence[tuple[float, stats.Test]], adjusted: Sequence[float]) -> str:
+    """The λ factors at which the claim holds / reverses against λ = 0 (module docstring)."""
+    if not tests:
+        return "-"
+    verdicts = [(f, stats.verdict(t, p, level=LEVEL)) for (f, t), p in zip(tests, adjusted)]
+    holds = [f"{f:g}" for f, v in verdicts if v == "holds"]
+    rev = [f"{f:g}" for f, v in verdicts if v == "reversed"]
+    parts = ([f"holds at x{', x'.join(holds)}"] if holds else []) + ([f"reversed at x{', x'.join(rev)}"] if rev else [])
+    return "; ".join(parts) if parts else "at no weight tried"
+
+
+def claims_table(records: Sequence[Mapping[str, Any]], claims: Sequence[Claim] = CLAIMS,
+                 adjust: Literal["holm", "bh"] = ADJUST):
+    """The claims table (pandas DataFrame, :data:`CLAIM_COLUMNS`) from :func:`run_records` output
+    (or :func:`read_runs_csv`). A claim row the coverage asks for whose runs are missing is an
+    error (:class:`KeyError` naming the claim and the rows)."""
+    import pandas as pd
+    rows: list[dict[str, Any]] = []
+    tests: list[stats.Test | None] = []       # the Holm family (None: left out)
+    all_tests: list[stats.Test] = []
+    dose_tests: dict[int, list[tuple[float, stats.Test]]] = {}  # row index -> its λ factors' tests
+    benches = list(dict.fromkeys(r["benchmark"] for r in records))
+    readings = [x for x in READINGS if any(r["reading"] == x for r in records if r["table"] != "table5")]
+    profile = str(records[0]["profile"]) if records else ""
+    main_of = {r["benchmark"]: bool(r["main_benchmark"]) for r in records}
+    for claim in claims:
+        for bench in benches:
+            recs_b = [r for r in records if r["benchmark"] == bench]
+            bench_arg = "" if main_of.get(bench) else bench
+            for reading in (["-"] if claim.reading_free else readings):
+                if not claim.reading_free:
+                    needed = [t for t, _ in ([claim.better] + ([] if claim.kind == "nms" else [claim.worse]))]
+                    if not all(grids.covered(t, profile, bench_arg, reading) for t in needed):
+                        continue
+                elif not grids.covered(claim.better[0], profile, bench_arg, grids.default_reading(profile)):
+                    continue
+                recs = recs_b if claim.reading_free else [r for r in recs_b if r["reading"] == reading]
+                for readout in (["-"] if claim.metric in NO_READOUT else list(READOUTS)):
+                    ro = "fixed" if readout == "-" else readout
+                    test = _test(claim, recs, ro)
+                    if test is None:
+                        raise KeyError(f"claim {claim.name!r} ({bench}, {reading}, {readout}): runs of "
+                                       f"{claim.rows()[:2]} are missing from the records")
+                    row = {"claim": claim.name, "metric": claim.metric, "reading": reading, "readout": readout,
+                           "benchmark": bench, "paper_effect": claim.paper_effect, "our_effect": test.effect,
+                           "se": test.se, "n_seeds": test.n, "paired": bool(test.paired), "df": test.df,
+                           "p": test.p, "p_adjusted": float("nan"), "verdict": "",
+                           "verdict_2se": _old_verdict(claim, recs, ro, test), "dose_response": "-"}
+                    degenerate = _degenerate(recs, [claim.better] if claim.kind == "nms" else
+                                             [claim.better, claim.worse], ro, claim.metric)
+                    if degenerate:
+                        row["verdict"] = "n/a (read-out degenerate)"
+                    elif claim.dose and grids.covered("dose", profile, bench_arg, reading):
+                        dose_tests[len(rows)] = _dose_tests(claim, recs, ro)
+                    rows.append(row)
+                    all_tests.append(test)
+                    tests.append(None if degenerate or test.n < 2 or claim.kind == "placebo" else test)
+    # Holm across every tested row; the placebo rows keep their own p
+    family = [i for i, t in enumerate(tests) if t is not None and math.isfinite(t.p)]
+    adjusted = list(stats.adjust([rows[i]["p"] for i in family], adjust)) if family else []
+    for i, p in zip(family, adjusted):
+        rows[i]["p_adjusted"] = float(p)
+    for row, test in zip(rows, all_tests):
+        if row["verdict"]:
+            continue
+        if not math.isfinite(row["p_adjusted"]):  # the placebo, or fewer than two seeds: its own p
+            row["p_adjusted"] = row["p"]
+        row["verdict"] = stats.verdict(test, row["p_adjusted"], level=LEVEL)
+    # the dose-response tests are a family of their own: adjusted across every factor of every row
+    flat = [(i, k) for i, ts in dose_tests.items() for k in range(len(ts))]
+    p_dose = list(stats.adjust([dose_tests[i][k][1].p for i, k in flat], adjust)) if flat else []
+    adjusted_of: dict[int, list[float]] = {}
+    for (i, _), p in zip(flat, p_dose):
+        adjusted_of.setdefault(i, []).append(float(p))
+    for i, ts in dose_tests.items():
+        rows[i]["dose_response"] = _dose_verdict(ts, adjusted_of.get(i, []))
+    return pd.DataFrame(rows, columns=list(CLAIM_COLUMNS))
+
+
+def background_u(roots: Mapping[str, str | Path], runs_dir: str | Path) -> Callable[[RunSpec], float]:
+    """The Fig. 7 statistic for :func:`run_records`: mean U(B_BG‖1-A) (α and KL of the run's own
+    loss settings) over the ground-truth background snippets of the evaluated videos.
+    ``roots``: benchmark -> dataset root (as :func:`himnet_lib.engine.executor.run_study_specs` returns)."""
+    cache: dict[tuple[str, float], Any] = {}
+
+    def stat(spec: RunSpec) -> float:
+        cfg = spec.config()
+        key = (spec.benchmark, cfg.train.val_fraction)
+        if key not in cache:
+            ds = evaluation_dataset(load_dataset(roots[spec.benchmark], snippet_seconds=cfg.snippet_seconds), cfg)
+            videos = ds.test_videos()
+            members = snippet_memberships(ds, videos)
+            cache[key] = (videos, members)
+        videos, members = cache[key]
+        u = background_uncertainty(RunDir(Path(runs_dir) / spec.run_id).outputs(), videos, members,
+                                   alpha=cfg.loss.alpha, kl=cfg.loss.scl_kl)
+        return float(u.mean()) if u.size else float("nan")
+
+    return stat

@@ -1,0 +1,381 @@
+"""The study's grids: which runs make each table and figure of the paper.
+
+Every row is a configuration (overrides of a profile), never a code edit. A run shared by several
+tables (e.g. the full HiM-Net is Table 3's Exp 4, Table 4's L_SCL row, the alpha = 4 point of Fig. 6
+and Table 1's HiM-Net) has the same resolved settings and therefore the same ``run_id``: it is
+trained once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+from himnet_lib.config.profiles import READINGS, build_config, profile_reading
+from himnet_lib.config.run import RunConfig
+from himnet_lib.config.terms import TERM_SPECS
+
+FULL = ("mil", "cll", "vcl", "scl")
+
+# Table 3 (paper order). Exp 5-8's check marks are lost in the paper's text; they are the remaining
+# subsets of {CLL, VCL, SCL} consistent with its prose ("when training without L_CLL ... 2.9%").
+TABLE3_ROWS: list[tuple[str, tuple[str, ...]]] = [
+    ("Exp 1", ("mil",)),
+    ("Exp 2", ("mil", "cll")),
+    ("Exp 3", ("mil", "cll", "vcl")),
+    ("Exp 4", FULL),
+    ("Exp 5", ("mil", "cll", "scl")),
+    ("Exp 6", ("mil", "vcl", "scl")),
+    ("Exp 7", ("mil", "vcl")),
+    ("Exp 8", ("mil", "scl")),
+]
+
+# Table 3's first four rows add one term at a time (MIL, + CLL, + VCL, + SCL): the rows the claims,
+# the dose-response and the attention diagnostics compare.
+CORE_ROWS = ("Exp 1", "Exp 2", "Exp 3", "Exp 4")
+
+ALPHAS = (0.5, 1.0, 2.0, 4.0, 6.0, 8.0, 10.0)
+
+# Table 4 (paper order): SCL replaced by an alternative, removed, or with another uncertainty.
+TABLE4_ROWS: list[tuple[str, dict[str, Any]]] = [
+    ("L_guide", {"loss.terms": ("mil", "cll", "vcl", "guide")}),
+    ("L_ml", {"loss.terms": ("mil", "cll", "vcl", "ml")}),
+    ("w/o L_SCL", {"loss.terms": ("mil", "cll", "vcl")}),
+    ("L_SCL w/o U(p||q)", {"loss.terms": FULL, "loss.scl_centre": "none"}),
+    ("L_SCL with U(q||p)", {"loss.terms": FULL, "loss.scl_centre": "target"}),
+    ("L_SCL", {"loss.terms": FULL}),
+]
+
+# Table 1 on our data: the MIL-only baseline against the full model; NMS vs Soft-NMS is a
+# localization setting applied to the same trained runs (no retraining).
+TABLE1_ROWS: list[tuple[str, dict[str, Any]]] = [
+    ("MIL only (Exp 1)", {"loss.terms": ("mil",)}),
+    ("HiM-Net", {"loss.terms": FULL}),
+]
+
+# Fig. 7: the uncertainty of background snippets for models trained with and without SCL.
+UNCERTAINTY_ROWS: list[tuple[str, dict[str, Any]]] = [
+    ("w/o L_SCL", {"loss.terms": ("mil", "cll", "vcl")}),
+    ("with L_SCL", {"loss.terms": FULL}),
+]
+
+
+# Table 5 (paper order): L_CLL and L_SCL added to peers with explicit background modelling
+# (himnet_lib.modeling.baselines). "mil" = the method's own losses. Labels carry the framework so that
+# every row is unique ("+ L_CLL" appears under both); TABLE5_DISPLAY gives the paper's row names.
+# All rows are scored with HiM-Net's inference (attention thresholds + OIC on cas_supp).
+TABLE5_ROWS: list[tuple[str, dict[str, Any]]] = [
+    ("BaS-Net", {"train.model": "basnet", "loss.terms": ("mil",)}),
+    ("BaS-Net + L_CLL", {"train.model": "basnet", "loss.terms": ("mil", "cll")}),
+    ("BaS-Net + L_CLL + L_SCL", {"train.model": "basnet", "loss.terms": ("mil", "cll", "scl")}),
+    ("HAM-Net", {"train.model": "hamnet", "loss.terms": ("mil",)}),
+    ("HAM-Net + L_CLL", {"train.model": "hamnet", "loss.terms": ("mil", "cll")}),
+    ("HAM-Net + L_SCL", {"train.model": "hamnet", "loss.terms": ("mil", "scl")}),
+]
+TABLE5_BASE_ROWS = ("BaS-Net", "HAM-Net")  # the rows each gain Δ is measured against
+TABLE5_DISPLAY = {"BaS-Net": "BaS-Net", "BaS-Net + L_CLL": "+ L_CLL", "BaS-Net + L_CLL + L_SCL": "+ L_CLL + L_SCL",
+                  "HAM-Net": "HAM-Net", "HAM-Net + L_CLL": "+ L_CLL", "HAM-Net + L_SCL": "+ L_SCL"}
+
+
+# The benchmarks of a profile: synthetic presets, the first being the profile's main one. Every
+# claim is tested on each (no conclusion rests on one generator); real-data profiles use the
+# user's data root and have no synthetic benchmark.
+BENCHMARKS: dict[str, tuple[str, ...]] = {"smoke": ("smoke", "smoke-b"), "demo": ("demo", "demo-b")}
+
+
+def benchmarks(profile: str) -> tuple[str, ...]:
+    """The profile's benchmarks ("" = the user's data for a real-data profile)."""
+    return BENCHMARKS.get(profile, ("",))
+
+
+default_reading = profile_reading  # the profile's reading, from himnet_lib.config.run
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run of the study: a profile plus overrides plus a seed, on a benchmark.
+
+    ``benchmark`` is a synthetic preset of the profile ("" or the profile's first preset = its
+    main benchmark). A reading other than the profile's is an override ``("reading", name)``.
+    """
+
+    table: str
+    label: str
+    seed: int
+    overrides: tuple[tuple[str, Any], ...]
+    profile: str
+    benchmark: str = ""
+
+    def config(self) -> RunConfig:
+        return build_config(self.profile, {**dict(self.overrides), "train.seed": self.seed})
+
+    @property
+    def main_benchmark(self) -> bool:
+        return self.benchmark in ("", benchmarks(self.profile)[0])
+
+    @property
+    def run_id(self) -> str:
+        """Deterministic id from the resolved settings (and the benchmark): equal settings give the
+        same run."""
+        bench = "" if self.main_benchmark else f"{self.benchmark}-"
+        return f"{self.profile}-{bench}s{self.seed}-{self.config().identity()[:12]}"
+
+    @property
+    def benchmark_name(self) -> str:
+        """The benchmark's preset name (the profile's main one for ""), or "" for real data."""
+        return self.benchmark or benchmarks(self.profile)[0]
+
+    @property
+    def reading(self) -> str:
+        return self.config().reading
+
+    def overrides_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.overrides}
+
+
+def _specs(table: str, rows: Iterable[tuple[str, dict[str, Any]]], profile: str, seeds: int,
+           reading: str | None = None, benchmark: str = "") -> list[RunSpec]:
+    extra = {} if reading in (None, default_reading(profile)) else {"reading": reading}
+    return [RunSpec(table, label, seed, tuple(sorted({**over, **extra}.items())), profile, benchmark)
+            for label, over in rows for seed in range(seeds)]
+
+
+def table3_specs(profile: str, seeds: int, reading: str | None = None, benchmark: str = "",
+                 rows: Iterable[str] | None = None) -> list[RunSpec]:
+    keep = set(rows) if rows is not None else None
+    return _specs("table3", [(lab, {"loss.terms": terms}) for lab, terms in TABLE3_ROWS
+                             if keep is None or lab in keep], profile, seeds, reading, benchmark)
+
+
+def alpha_specs(profile: str, seeds: int, alphas: Iterable[float] = ALPHAS, reading: str | None = None,
+                benchmark: str = "") -> list[RunSpec]:
+    return _specs("alpha", [(f"alpha={a:g}", {"loss.terms": FULL, "loss.alpha": float(a)}) for a in alphas],
+                  profile, seeds, reading, benchmark)
+
+
+def table4_specs(profile: str, seeds: int, reading: str | None = None, benchmark: str = "") -> list[RunSpec]:
+    return _specs("table4", TABLE4_ROWS, profile, seeds, reading, benchmark)
+
+
+def table1_specs(profile: str, seeds: int, reading: str | None = None, benchmark: str = "") -> list[RunSpec]:
+    return _specs("table1", TABLE1_ROWS, profile, seeds, reading, benchmark)
+
+
+def uncertainty_specs(profile: str, seeds: int, reading: str | None = None, benchmark: str = "") -> list[RunSpec]:
+    return _specs("fig7", UNCERTAINTY_ROWS, profile, seeds, reading, benchmark)
+
+
+def unique_runs(specs: Iterable[RunSpec]) -> list[RunSpec]:
+    """One spec per distinct run_id (first occurrence wins), for scheduling shared runs once."""
+    seen: dict[str, RunSpec] = {}
+    for s in specs:
+        seen.setdefault(s.run_id, s)
+    return list(seen.values())
+
+
+def table5_specs(profile: str, seeds: int, benchmark: str = "") -> list[RunSpec]:
+    """Baselines train their own objective: the reading does not apply to them."""
+    return _specs("table5", TABLE5_ROWS, profile, seeds, None, benchmark)
+
+
+# Dose-response (notebook 11): each claimed term's λ multiplied by DOSE_FACTORS in the Table 3 row
+# that adds it (DOSE_ROWS); factor 0 is the row without the term and factor 1 the row itself, so
+# both are Table 3's own runs. Trained under the profile's reading (and balance) on every benchmark.
+DOSE_FACTORS = (0.1, 1.0, 3.0, 10.0)  # four weights over two decades: make demo stays within an hour
+
+
+def added_terms(rows: Sequence[tuple[str, Sequence[str]]] = TABLE3_ROWS,
+                core: Sequence[str] = CORE_ROWS) -> dict[str, tuple[str, str]]:
+    """term -> (the core row that adds it, the core row before it, without it). Each core row adds
+    exactly one term to the one before (an error otherwise)."""
+    terms = dict(rows)
+    out = {}
+    for before, row in zip(core, core[1:]):
+        added = set(terms[row]) - set(terms[before])
+        if len(added) != 1 or not set(terms[before]) <= set(terms[row]):
+            raise ValueError(f"core row {row!r} must add exactly one term to {before!r}: "
+                             f"{terms[before]} -> {terms[row]}")
+        out[added.pop()] = (row, before)
+    return out
+
+
+def weight_fields(terms: Iterable[str]) -> dict[str, str]:
+    """The ``loss.lambda_*`` setting of each term that has a weight (the term table's ``weight``)."""
+    wanted = set(terms)
+    return {s.name: f"loss.{s.weight}" for s in TERM_SPECS if s.name in wanted and s.weight}
+
+
+DOSE_ROWS: dict[str, tuple[str, str]] = added_terms()   # cll: (Exp 2, Exp 1), vcl: ..., scl: ...
+DOSE_WEIGHT_FIELDS = weight_fields(DOSE_ROWS)          # a term without a weight has no dose rows
+
+
+def dose_label(term: str, factor: float) -> str:
+    return f"{term} x{factor:g}"
+
+
+def dose_rows(profile: str) -> list[tuple[str, dict[str, Any]]]:
+    """(label, overrides) of the dose-response rows other than factor 1 (Table 3's own row)."""
+    base = build_config(profile)
+    terms = dict(TABLE3_ROWS)
+    rows = []
+    for term, (exp, _) in DOSE_ROWS.items():
+        if term not in DOSE_WEIGHT_FIELDS:
+            continue
+        field = DOSE_WEIGHT_FIELDS[term]
+        printed = float(getattr(base.loss, field.split(".", 1)[1]))
+        for f in DOSE_FACTORS:
+            if f != 1.0:
+                rows.append((dose_label(term, f), {"loss.terms": terms[exp], field: printed * f}))
+    return rows
+
+
+def dose_specs(profile: str, seeds: int, benchmark: str = "") -> list[RunSpec]:
+    return _specs("dose", dose_rows(profile), profile, seeds, None, benchmark)
+
+
+def dose_grid(profile: str, seeds_table3: int, seeds_other: int) -> list[RunSpec]:
+    """Every run of notebook 11 on every benchmark: the dose rows (``seeds_other`` seeds) and the
+    Table 3 rows they are paired with (Exp 1-4, ``seeds_table3`` seeds), under the profile's reading."""
+    specs: list[RunSpec] = []
+    for bench in benchmarks(profile):
+        specs += table3_specs(profile, seeds_table3, None, bench, rows=CORE_ROWS)
+        specs += dose_specs(profile, seeds_other, bench)
+    return specs
+
+
+# The placebo of the claims table: the full model on seeds PLACEBO_OFFSET.. against its own Table 3
+# runs (seeds 0..): the same configuration, so any verdict but "within noise" is a false positive.
+PLACEBO_ROW = "Exp 4"
+
+
+def placebo_specs(profile: str, seeds: int, benchmark: str = "") -> list[RunSpec]:
+    return [RunSpec("placebo", PLACEBO_ROW, seeds + s, (("loss.terms", FULL),), profile, benchmark)
+            for s in range(seeds)]
+
+
+# Which (benchmark, reading) pairs the claims read of each table: each entry is "all" benchmarks or
+# only the "main" one, with "both" readings, the "profile" reading only, or "free" (the baselines
+# train their own objective). Table 4 is read on every benchmark under the profile's reading and on
+# the main benchmark under both; the second benchmark's α sweep and Table 5 are left out for cost.
+CLAIM_COVERAGE: dict[str, tuple[tuple[str, str], ...]] = {
+    "table3": (("all", "both"),), "table4": (("all", "profile"), ("main", "both")),
+    "alpha": (("main", "profile"),), "table5": (("main", "free"),), "dose": (("all", "profile"),),
+    "placebo": (("all", "profile"),),
+}
+
+
+def covered(table: str, profile: str, benchmark: str, reading: str) -> bool:
+    """Whether the claims table reads ``table`` on ``benchmark`` under ``reading``."""
+    main = benchmark in ("", benchmarks(profile)[0])
+    return any((where == "all" or main) and (which in ("both", "free") or reading == default_reading(profile))
+               for where, which in CLAIM_COVERAGE.get(table, ()))
+
+
+def row_specs(table: str, label: str, profile: str, seeds: int, reading: str | None = None,
+              benchmark: str = "") -> list[RunSpec]:
+    """The runs of one row of a study table (an unknown table or row is an error)."""
+    grids = {"table3": lambda: table3_specs(profile, seeds, reading, benchmark, rows=[label]),
+             "table4": lambda: table4_specs(profile, seeds, reading, benchmark),
+             "alpha": lambda: alpha_specs(profile, seeds, reading=reading, benchmark=benchmark),
+             "table5": lambda: table5_specs(profile, seeds, benchmark=benchmark),
+             "dose": lambda: _specs("dose", dose_rows(profile), profile, seeds, reading, benchmark),
+             "placebo": lambda: placebo_specs(profile, seeds, benchmark)}
+    if table not in grids:
+        raise KeyError(f"no study table {table!r}; known: {', '.join(grids)}")
+    specs = [s for s in grids[table]() if s.label == label or (table == "alpha" and label.endswith("=")
+                                                                and s.label.startswith(label))]
+    if not specs:
+        raise KeyError(f"study table {table!r} has no row {label!r}")
+    return specs
+
+
+def unique_specs(specs: Iterable[RunSpec]) -> list[RunSpec]:
+    """``specs`` without repeats of the same (table, label, seed, run_id), in order."""
+    seen: set[tuple[str, str, int, str]] = set()
+    out = []
+    for s in specs:
+        key = (s.table, s.label, s.seed, s.run_id)
+        if key not in seen:
+            seen.add(key)
+            out.append(s)
+    return out
+
+
+# Schedule selection on a validation fold of the training videos (never the test videos):
+# MIL-only and the full model per reading, with learning curves every SELECTION_EVAL iterations.
+# (iterations, evaluation interval) per profile: twice the demo schedule, so that the curves show
+# whether the chosen number of iterations has converged.
+SELECTION_SCHEDULE: dict[str, tuple[int, int]] = {"smoke": (48, 12), "demo": (1000, 250)}
+SELECTION_VAL_FRACTION = 0.2
+
+
+def selection_schedule(profile: str) -> tuple[int, int]:
+    return SELECTION_SCHEDULE.get(profile, (1500, 250))
+
+
+# The grid searched on the validation fold: learning rate, and λ_norm for the lineage reading
+# (the weight of CO2-Net's attention mean, the one lineage term whose weight changes A's scale).
+SELECTION_LRS = (3e-4, 1e-3)
+SELECTION_LAMBDA_NORM = (0.1, 0.8)
+
+
+def selection_rows(profile: str) -> list[tuple[str, dict[str, Any]]]:
+    iterations, every = selection_schedule(profile)
+    rows = []
+    for reading in READINGS:
+        lambdas = SELECTION_LAMBDA_NORM if reading == "lineage" else (None,)
+        for lr in SELECTION_LRS:
+            for lam in lambdas:
+                for exp, terms in (("Exp 1", ("mil",)), ("Exp 4", FULL)):
+                    over: dict[str, Any] = {"loss.terms": terms, "reading": reading, "train.lr": lr,
+                                            "train.iterations": iterations, "train.eval_interval": every,
+                                            "train.val_fraction": SELECTION_VAL_FRACTION}
+                    name = f"{exp} · {reading} · lr {lr:g}"
+                    if lam is not None:
+                        over["loss.lambda_norm"] = lam
+                        name += f" · λ_norm {lam:g}"
+                    rows.append((name, over))
+    return rows
+
+
+def selection_specs(profile: str, seeds: int = 1, benchmark: str = "") -> list[RunSpec]:
+    return [RunSpec("selection", label, seed, tuple(sorted(over.items())), profile, benchmark)
+            for label, over in selection_rows(profile) for seed in range(seeds)]
+
+
+# loss.balance chosen on the validation fold (never the test videos): the rows whose claims
+# depend on a term weight, under the profile's reading, with each balance rule.
+BALANCE_ROWS = ("Exp 2", "Exp 4")  # + CLL alone, and every weighted term
+
+
+def balance_rows(profile: str) -> list[tuple[str, dict[str, Any]]]:
+    terms = dict(TABLE3_ROWS)
+    rows = []
+    for balance in ("printed", "reading"):
+        for exp in ("Exp 1",) + BALANCE_ROWS:
+            if exp == "Exp 1" and balance == "reading":
+                continue  # MIL alone has no weight to balance: one row serves both rules
+            rows.append((f"{exp} · balance {balance}" if exp != "Exp 1" else "Exp 1",
+                         {"loss.terms": terms[exp], "loss.balance": balance,
+                          "train.val_fraction": SELECTION_VAL_FRACTION}))
+    return rows
+
+
+def balance_specs(profile: str, seeds: int, benchmark: str = "") -> list[RunSpec]:
+    """The loss.balance selection runs: Exp 1-4 on the validation fold of the training videos,
+    each weighted Exp under both balance rules, the profile's reading and schedule."""
+    return _specs("balance", balance_rows(profile), profile, seeds, None, benchmark)
+
+
+def trivial_predictions(ds, subset: str | None = None) -> dict:
+    """The trivial reference predictor (a floor for every localization number): for every video of ``subset``
+    (default: the test subset), one proposal covering the whole video for each class in the
+    video-level label (score 1). It uses the test labels, so it is an oracle on classification and
+    measures only how much localization the models add. Returns an ActivityNet result JSON."""
+    videos = ds.subset(subset) if subset else ds.test_videos()
+    results = {}
+    for v in videos:
+        results[v.name] = [{"label": ds.classes[c], "segment": [0.0, float(v.duration)], "score": 1.0}
+                           for c in map(int, (v.labels > 0).nonzero()[0])]
+    return {"version": "trivial whole-video predictor", "results": results,
+            "external_data": {"used": False, "details": "video-level test labels (oracle)"}}

@@ -1,0 +1,124 @@
+"""Generated parts of the README: the results at a glance (copied from the tables that
+``himnet reproduce`` wrote, never retyped) and the "What reproduces what" table (from
+:mod:`himnet_lib.study.manifest`). Each part lives between ``<!-- NAME:start -->`` and
+``<!-- NAME:end -->`` markers; everything else in the README is left as it is."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from himnet_lib.study.manifest import reproduces_table
+from himnet_lib.utils import markdown
+from himnet_lib.utils.fileio import atomic_write_text
+
+__all__ = ["bench_block", "replace_block", "results_block", "update_readme"]
+
+# (heading, table file under results/<profile>/tables/)
+RESULT_TABLES: tuple[tuple[str, str], ...] = (
+    ("The paper's claims: verdicts over readings x read-outs x benchmarks (full table: claims.md)",
+     "claims_summary.md"),
+    ("Table 3, loss ablation", "table3.md"),
+)
+
+
+def replace_block(text: str, name: str, body: str) -> str:
+    """``text`` with the lines between the ``name`` markers replaced by ``body``."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
+    if not pattern.search(text):
+        raise ValueError(f"README has no {start} ... {end} block")
+    return pattern.sub(lambda _: f"{start}\n{body.rstrip()}\n{end}", text)
+
+
+def _cells(line: str) -> list[str]:
+    """The cells of a Markdown table row; an escaped "\\|" stays inside its cell."""
+    return re.split(r"(?<!\\)\|", line.strip()[1:-1])
+
+
+def _keep_columns(md: str, drop_suffixes: tuple[str, ...] = ("_mean", "_std")) -> str:
+    """Drop the machine columns (``*_mean``, ``*_std``) of a Markdown table written by the study."""
+    lines = [ln for ln in md.strip().splitlines() if ln.startswith("|")]
+    if not lines:
+        return md
+    header = [c.strip() for c in _cells(lines[0])]
+    keep = [i for i, c in enumerate(header) if not c.endswith(drop_suffixes)]
+    out = []
+    for ln in lines:
+        cells = [c.strip() for c in _cells(ln)]
+        out.append("| " + " | ".join(cells[i] for i in keep if i < len(cells)) + " |")
+    return "\n".join(out)
+
+
+def results_block(tables_dir: str | os.PathLike, link_prefix: str = "results/demo/tables/") -> str:
+    """The results at a glance: each table of :data:`RESULT_TABLES` that exists, as written by the
+    study notebooks (machine columns dropped), under a heading that links to the file."""
+    parts = []
+    for heading, name in RESULT_TABLES:
+        path = Path(tables_dir) / name
+        if path.exists():
+            parts.append(f"**{heading}** ([{name}]({link_prefix}{name}))\n\n{_keep_columns(path.read_text())}\n")
+    return "\n".join(parts) if parts else "_(run `make demo` to generate the results)_\n"
+
+
+def bench_block(bench_dir: str | os.PathLike, link_prefix: str = "results/bench/") -> str:
+    """The ``make bench`` table of each ``results/bench/<machine>.json``, as the file's ``readme``
+    section gives it: ``title`` and ``date`` for the heading, ``columns`` (row key -> heading) and
+    ``rows`` of cells already formatted. ``benchmarks/bench_all.py`` writes that section (its
+    ``benchsuite.readme``), so no benchmark key is read here; a JSON without one is skipped."""
+    parts = []
+    for path in sorted(Path(bench_dir).glob("*.json")):
+        r = json.loads(path.read_text())
+        sec = r.get("readme") if isinstance(r, dict) else None
+        if not isinstance(sec, dict):
+            continue  # not a bench_all result, or one written before the readme section
+        cols = list(sec["columns"])
+        table = markdown.table([sec["columns"][k] for k in cols],
+                               [[row.get(k, "") for k in cols] for row in sec["rows"]])
+        head = f"**{sec.get('title') or path.stem}** ([{path.name}]({link_prefix}{path.name}), {sec.get('date', '')})"
+        parts.append(head + "\n\n" + table + "\n")
+    cmp_path = Path(bench_dir) / "table3_fp32_vs_fast.csv"
+    if parts and cmp_path.exists():  # written by benchmarks/compare_table3.py (make bench)
+        cmp = pd.read_csv(cmp_path)
+        z = cmp["z"].abs()
+        parts.append(f"Table 3 trained with the fast default (bf16) vs the float32 reference settings: "
+                     f"{len(cmp)} row x metric pairs, largest |z| = {z.max():.2f}, "
+                     f"{int((z >= 2).sum())} at 2 standard errors or more "
+                     f"([table3_fp32_vs_fast.md]({link_prefix}table3_fp32_vs_fast.md)).\n")
+    return "\n".join(parts) if parts else "_(run `make bench` to measure this machine)_\n"
+
+
+def update_readme(readme: str | os.PathLike, tables_dir: str | os.PathLike,
+                  link_prefix: str = "results/demo/tables/", bench_dir: str | os.PathLike | None = None) -> Path:
+    """Rewrite the README's ``results``, ``reproduces`` and (when ``bench_dir`` is given) ``bench``
+    blocks in place (atomically)."""
+    path = Path(readme)
+    text = path.read_text()
+    text = replace_block(text, "results", results_block(tables_dir, link_prefix))
+    text = replace_block(text, "reproduces", reproduces_table())
+    if bench_dir is not None:
+        text = replace_block(text, "bench", bench_block(bench_dir))
+    return atomic_write_text(path, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m himnet_lib.study.report``: regenerate the README blocks from ``results/demo/tables``."""
+    import argparse
+
+    from himnet_lib.utils.paths import PROJECT_ROOT
+    p = argparse.ArgumentParser(prog="python -m himnet_lib.study.report", description=main.__doc__)
+    p.add_argument("--readme", type=Path, default=PROJECT_ROOT / "README.md")
+    p.add_argument("--tables", type=Path, default=PROJECT_ROOT / "results" / "demo" / "tables")
+    p.add_argument("--bench", type=Path, default=PROJECT_ROOT / "results" / "bench")
+    args = p.parse_args(argv)
+    update_readme(args.readme, args.tables, bench_dir=args.bench)
+    print(f"updated {args.readme} from {args.tables}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
