@@ -26,10 +26,10 @@
 # A finished run in `out_dir` is reused, an unfinished one is resumed from its checkpoint.
 
 # %% tags=["parameters"]
-profile: str = "smoke"  # named settings: smoke | demo | thumos14 | activitynet13
+profile: str = "smoke"  # a profile of himnet_lib.config.profiles (himnet reproduce --help lists them)
 data_root: str = ""  # dataset root; empty for the synthetic preset of the profile, under results/<profile>/data
-reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.profiles.READINGS)
-losses: str = "mil,cll,vcl,scl"  # comma-separated loss terms (mil, cll, vcl, scl, guide, ml, norm, mu)
+reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's
+losses: str = "mil,cll,vcl,scl"  # comma-separated loss terms (himnet train --help lists them)
 alpha: float = 4.0  # alpha of the SCL uncertainty U(p||q) (Eq. 9)
 seed: int = 0  # training seed (model init and batch sampling)
 iterations: int = 0  # training iterations; 0 for the profile default
@@ -37,6 +37,7 @@ overrides: dict = {}  # further settings, "section.key" -> value, e.g. {"train.l
 out_dir: str = ""  # run directory; empty for results/<profile>/runs/<name from the settings>
 threads: int = 0  # torch CPU threads; 0 for the torch default
 show_figures: bool = True  # draw the loss curves and timelines
+config: dict = {}  # a whole run config (RunConfig.to_dict(), as the study runner passes it); wins over the above
 
 # %%
 from pathlib import Path
@@ -44,28 +45,27 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import display
 
-from himnet_lib.config.profiles import build_config
+from himnet_lib.config import RunConfig, build_config
 from himnet_lib.datasets import load_dataset
-from himnet_lib.engine.run_params import load_history, load_outputs, load_predictions
 from himnet_lib.engine.train import train_run
-from himnet_lib.study import workspace
-from himnet_lib.study.figures import style, timelines, training
+from himnet_lib.study import figures, workspace
+from himnet_lib.utils.run_folder import RunDir
 
 # %% [markdown]
 # ## Configuration
-# The same mapping as `himnet train --reading ... --losses ... --alpha ... --seed ... --set key=value`;
-# the study runner relies on it resolving to exactly its run's settings.
+# The study runner passes the run's whole config (`config`); by hand, the parameters above are the
+# same mapping as `himnet train --reading ... --losses ... --alpha ... --seed ... --set key=value`.
 
 # %%
 settings = {**overrides, "loss.terms": [t.strip() for t in losses.split(",") if t.strip()],
             "loss.alpha": alpha, "train.seed": seed}
 if iterations:
     settings["train.iterations"] = iterations
-cfg = build_config(profile, settings, reading=reading or None)
+cfg = RunConfig.from_dict(config) if config else build_config(profile, settings, reading=reading or None)
 
 # %%
-results = workspace.results_root(profile)
-data = workspace.ensure_data(profile, data_root or None, results)
+results = workspace.results_root(cfg.profile)
+data = workspace.ensure_data(cfg.profile, data_root or None, results)
 if out_dir:
     run_dir = Path(out_dir)
 else:
@@ -105,7 +105,7 @@ display(pd.DataFrame([row], index=[run_dir.name]).round(2))
 
 # %%
 if show_figures:
-    style.show(training.loss_curves(load_history(run_dir)))
+    figures.show(figures.loss_curves(RunDir(run_dir).history()))
 
 # %% [markdown]
 # ## Timelines of two test videos (as Fig. 8)
@@ -115,7 +115,7 @@ if show_figures:
 # %%
 if show_figures:
     ds = load_dataset(data, snippet_seconds=cfg.snippet_seconds)
-    outputs = load_outputs(run_dir)
-    predictions = load_predictions(run_dir)
+    outputs = RunDir(run_dir).outputs()
+    predictions = RunDir(run_dir).predictions()
     for video in [v for v in ds.test_videos() if len(v.segments)][:2]:
-        style.show(timelines.timeline_for(video, outputs[video.name], predictions.get(video.name, []), ds))
+        figures.show(figures.timeline_for(video, outputs[video.name], predictions.get(video.name, []), ds))

@@ -28,8 +28,9 @@
 # (their U mass moves towards 1).
 
 # %% tags=["parameters"]
-profile: str = "smoke"  # named settings: smoke | demo | thumos14 | activitynet13
+profile: str = "smoke"  # a profile of himnet_lib.config.profiles (himnet reproduce --help lists them)
 data_root: str = ""  # dataset root; empty for the synthetic preset of the profile, generated under results_dir/data
+data_roots: dict = {}  # benchmark -> dataset root, as himnet reproduce passes them; empty: made ready here
 seeds: int = 1  # seeds per model (U values are pooled over seeds)
 workers: int = 1  # runs trained at once
 results_dir: str = ""  # output folder; empty for results/<profile>
@@ -37,24 +38,23 @@ executor: str = "local"  # local | slurm (submitit)
 slurm: dict = {}  # Slurm settings for executor slurm: partition, time, gpus_per_task, ... (docs/cluster.md)
 threads: int = 0  # torch threads per run; 0: $OMP_NUM_THREADS, else cores / workers
 via: str = "process"  # train runs in worker processes, or by papermill on 01_train ("notebook")
-reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.profiles.READINGS)
+reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's
 
 # %%
 from IPython.display import display
 
 from himnet_lib.datasets import load_dataset
-from himnet_lib.engine import executor
-from himnet_lib.study import aggregate, grids, run_table, table_files, tables, workspace
-from himnet_lib.study.figures import charts, style
+from himnet_lib.engine.executor import run_specs
+from himnet_lib.study import aggregate, figures, manifest, run_table, table_files, tables, workspace
 
 results = workspace.results_root(profile, results_dir or None)
-data = workspace.ensure_data(profile, data_root or None, results)
+data = workspace.main_data(profile, data_root or None, results, data_roots)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
 
 # %%
-specs = grids.uncertainty_specs(profile, seeds, reading or None)
-executor.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm,
-                    threads=threads or None, via=via)
+specs = manifest.entry("04_uncertainty_kde_fig7").specs(profile, seeds, reading=reading)
+run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm, threads=threads or None,
+          via=via)
 
 # %% [markdown]
 # ## U on ground-truth background snippets
@@ -67,7 +67,7 @@ table_files.write_table(table, "fig7_uncertainty", tables_dir)
 display(table)
 
 # %%
-fig = charts.uncertainty_kde(aggregate.pooled(values),
+fig = figures.uncertainty_kde(aggregate.pooled(values),
                           title=f"Fig. 7 ({profile}, {seeds} seed(s)): U(B_BG‖1-A) on GT background")
-style.save_figure(fig, "fig7_uncertainty_kde", figures_dir)
-style.show(fig)
+figures.save_figure(fig, "fig7_uncertainty_kde", figures_dir)
+figures.show(fig)

@@ -28,8 +28,9 @@
 # with GT); in JupyterLab set `interactive = True` for a picker over every test video and run.
 
 # %% tags=["parameters"]
-profile: str = "smoke"  # named settings: smoke | demo | thumos14 | activitynet13
+profile: str = "smoke"  # a profile of himnet_lib.config.profiles (himnet reproduce --help lists them)
 data_root: str = ""  # dataset root; empty for the synthetic preset of the profile, generated under results_dir/data
+data_roots: dict = {}  # benchmark -> dataset root, as himnet reproduce passes them; empty: made ready here
 seeds: int = 1  # seeds of the study (only `seed` is drawn; kept for a uniform runner interface)
 workers: int = 1  # runs trained at once
 results_dir: str = ""  # output folder; empty for results/<profile>
@@ -37,40 +38,41 @@ executor: str = "local"  # local | slurm (submitit)
 slurm: dict = {}  # Slurm settings for executor slurm: partition, time, gpus_per_task, ... (docs/cluster.md)
 threads: int = 0  # torch threads per run; 0: $OMP_NUM_THREADS, else cores / workers
 via: str = "process"  # train runs in worker processes, or by papermill on 01_train ("notebook")
-reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.profiles.READINGS)
+reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's
 videos: list = []  # test videos to draw; empty for the first n_videos test videos with GT
 n_videos: int = 3  # how many videos when `videos` is empty
 seed: int = 0  # which seed's runs to draw
 fig5_rows: list = ["Exp 1", "Exp 2", "Exp 6", "Exp 4"]  # Table 3 rows shown in Fig. 5
-interactive: bool = False  # add an ipywidgets picker (JupyterLab only: never under papermill, see himnet_lib.study.figures.picker)
+interactive: bool = False  # add an ipywidgets picker (JupyterLab only, never under papermill: figures.picker)
 
 # %%
 
 from IPython.display import display
 
 from himnet_lib.datasets import load_dataset
-from himnet_lib.engine import executor
-from himnet_lib.engine.run_params import load_outputs, load_predictions
-from himnet_lib.study import grids, workspace
-from himnet_lib.study.figures import picker, style, timelines
+from himnet_lib.engine.executor import run_specs
+from himnet_lib.study import figures, grids, manifest, workspace
+from himnet_lib.study.figures import picker
+from himnet_lib.utils.run_folder import RunDir
 
 results = workspace.results_root(profile, results_dir or None)
-data = workspace.ensure_data(profile, data_root or None, results)
+data = workspace.main_data(profile, data_root or None, results, data_roots)
 runs_dir, figures_dir = results / "runs", results / "figures"
 
 # %%
 rows = list(dict.fromkeys([*fig5_rows, "Exp 4"]))
-specs = [s for s in grids.table3_specs(profile, seed + 1, reading or None) if s.seed == seed and s.label in rows]
+grid = manifest.entry("05_qualitative_fig8").specs(profile, seed + 1, reading=reading)
+specs = [s for s in grid if s.seed == seed and s.label in rows]
 missing = sorted(set(rows) - {s.label for s in specs})
-assert not missing, f"unknown Table 3 rows {missing}; known: {[lab for lab, _ in study.TABLE3_ROWS]}"
-executor.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm,
-                    threads=threads or None, via=via)
+assert not missing, f"unknown Table 3 rows {missing}; known: {[lab for lab, _ in grids.TABLE3_ROWS]}"
+run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm, threads=threads or None,
+          via=via)
 
 ds = load_dataset(data, snippet_seconds=specs[0].config().snippet_seconds)
 records = {}
 for s in specs:
     run_dir = runs_dir / s.run_id
-    records[s.label] = (load_outputs(run_dir), load_predictions(run_dir))
+    records[s.label] = (RunDir(run_dir).outputs(), RunDir(run_dir).predictions())
 terms = dict(grids.TABLE3_ROWS)
 row_title = {lab: f"{lab}: " + " + ".join(f"L_{t.upper()}" for t in terms[lab]) for lab in rows}
 
@@ -87,9 +89,9 @@ print("videos:", chosen)
 outputs, predictions = records["Exp 4"]
 for name in chosen:
     video = ds.video(name)
-    fig = timelines.timeline_for(video, outputs[name], predictions.get(name, []), ds)
-    style.save_figure(fig, f"fig8_{viz.safe_name(name)}", figures_dir)
-    style.show(fig)
+    fig = figures.timeline_for(video, outputs[name], predictions.get(name, []), ds)
+    figures.save_figure(fig, f"fig8_{figures.safe_name(name)}", figures_dir)
+    figures.show(fig)
 
 # %% [markdown]
 # ## Fig. 5: the same video under several Table 3 rows
@@ -102,15 +104,15 @@ def panels_for(name: str) -> dict:
 
 for name in chosen:
     video = ds.video(name)
-    fig = timelines.timelines_grid(name, video.segments, video.segment_classes, timelines.main_class(video),
+    fig = figures.timelines_grid(name, video.segments, video.segment_classes, figures.main_class(video),
                              panels_for(name), ds.snippet_seconds, ds.classes)
-    style.save_figure(fig, f"fig5_{viz.safe_name(name)}", figures_dir)
-    style.show(fig)
+    figures.save_figure(fig, f"fig5_{figures.safe_name(name)}", figures_dir)
+    figures.show(fig)
 
 # %% [markdown]
 # ## Interactive picker (JupyterLab only)
 
 # %%
 if interactive:
-    all_specs = grids.table3_specs(profile, seeds, reading or None)
+    all_specs = manifest.entry("05_qualitative_fig8").specs(profile, seeds, reading=reading)
     display(picker.video_picker(all_specs, runs_dir, ds, row_title))

@@ -23,8 +23,9 @@
 # classification accuracy of A, mean ± std over seeds.
 
 # %% tags=["parameters"]
-profile: str = "smoke"  # named settings: smoke | demo | thumos14 | activitynet13
+profile: str = "smoke"  # a profile of himnet_lib.config.profiles (himnet reproduce --help lists them)
 data_root: str = ""  # dataset root; empty for the synthetic preset of the profile, generated under results_dir/data
+data_roots: dict = {}  # benchmark -> dataset root, as himnet reproduce passes them; empty: made ready here
 seeds: int = 1  # seeds per row
 workers: int = 1  # runs trained at once
 results_dir: str = ""  # output folder; empty for results/<profile>
@@ -32,23 +33,22 @@ executor: str = "local"  # local | slurm (submitit)
 slurm: dict = {}  # Slurm settings for executor slurm: partition, time, gpus_per_task, ... (docs/cluster.md)
 threads: int = 0  # torch threads per run; 0: $OMP_NUM_THREADS, else cores / workers
 via: str = "process"  # train runs in worker processes, or by papermill on 01_train ("notebook")
-reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.profiles.READINGS)
+reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's
 
 # %%
 from IPython.display import display
 
-from himnet_lib.engine import executor
-from himnet_lib.study import compare, grids, run_table, table_files, tables, workspace
-from himnet_lib.study.figures import charts, style
+from himnet_lib.engine.executor import run_specs
+from himnet_lib.study import compare, figures, manifest, run_table, table_files, tables, workspace
 
 results = workspace.results_root(profile, results_dir or None)
-data = workspace.ensure_data(profile, data_root or None, results)
+data = workspace.main_data(profile, data_root or None, results, data_roots)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
 
 # %%
-specs = grids.table4_specs(profile, seeds, reading or None)
-executor.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm,
-                    threads=threads or None, via=via)
+specs = manifest.entry("06_scl_variants_table4").specs(profile, seeds, reading=reading)
+run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm, threads=threads or None,
+          via=via)
 df = run_table.collect(specs, runs_dir)
 table_files.write_table(df, "table4_runs", tables_dir)
 
@@ -61,10 +61,10 @@ table_files.write_table(table, "table4", tables_dir)
 display(table)
 
 # %%
-fig = charts.ablation_chart(table, metrics=("average_mAP", "fg_bg_acc"), label_col="Method",
+fig = figures.ablation_chart(table, metrics=("average_mAP", "fg_bg_acc"), label_col="Method",
                          title=f"Table 4 ({profile}, {seeds} seed(s)): mean ± std")
-style.save_figure(fig, "fig_table4", figures_dir)
-style.show(fig)
+figures.save_figure(fig, "fig_table4", figures_dir)
+figures.show(fig)
 
 # %% [markdown]
 # ## Beside it: the paper's Table 4

@@ -26,8 +26,9 @@
 # below as published reference numbers.
 
 # %% tags=["parameters"]
-profile: str = "smoke"  # named settings: smoke | demo | thumos14 | activitynet13
+profile: str = "smoke"  # a profile of himnet_lib.config.profiles (himnet reproduce --help lists them)
 data_root: str = ""  # dataset root; empty for the synthetic preset of the profile, generated under results_dir/data
+data_roots: dict = {}  # benchmark -> dataset root, as himnet reproduce passes them; empty: made ready here
 seeds: int = 1  # seeds per model
 workers: int = 1  # runs trained at once
 results_dir: str = ""  # output folder; empty for results/<profile>
@@ -35,26 +36,27 @@ executor: str = "local"  # local | slurm (submitit)
 slurm: dict = {}  # Slurm settings for executor slurm: partition, time, gpus_per_task, ... (docs/cluster.md)
 threads: int = 0  # torch threads per run; 0: $OMP_NUM_THREADS, else cores / workers
 via: str = "process"  # train runs in worker processes, or by papermill on 01_train ("notebook")
-reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's (himnet_lib.config.profiles.READINGS)
+reading: str = ""  # reading of the paper: literal | lineage; empty for the profile's
 post_processing: list = ["nms", "soft"]  # localize.nms values to compare: "nms" (hard) and "soft" (Soft-NMS)
 
 # %%
 from IPython.display import display
 
 from himnet_lib.datasets import load_dataset
-from himnet_lib.engine import executor
+from himnet_lib.engine.executor import run_specs
 from himnet_lib.evaluation.detection import evaluate_results
 from himnet_lib.evaluation.groundtruth import gt_from_dataset
-from himnet_lib.study import compare, grids, run_table, table_files, tables, workspace
+from himnet_lib.study import compare, grids, manifest, run_table, table_files, tables, workspace
 
 results = workspace.results_root(profile, results_dir or None)
-data = workspace.ensure_data(profile, data_root or None, results)
+data = workspace.main_data(profile, data_root or None, results, data_roots)
 runs_dir, tables_dir = results / "runs", results / "tables"
 
 # %%
-specs = grids.table1_specs(profile, seeds, reading or None)
-executor.run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm,
-                    threads=threads or None, via=via)
+grid = manifest.entry("07_comparison_table1").specs(profile, seeds, reading=reading)
+specs = [s for s in grid if s.table == "table1"]
+run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm, threads=threads or None,
+          via=via)
 
 # %% [markdown]
 # ## Re-localize every run under each post-processing
@@ -97,9 +99,9 @@ display(paper)
 # follow as reference facts (BaS-Net with NMS, HAM-Net with Soft-NMS, as published).
 
 # %%
-peer_specs = [s for s in grids.table5_specs(profile, seeds) if s.label in grids.TABLE5_BASE_ROWS]
-executor.run_specs(peer_specs, data, runs_dir, workers=workers, executor=executor,
-                    slurm=slurm, threads=threads or None, via=via)
+peer_specs = [s for s in grid if s.table == "table5"]
+run_specs(peer_specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm, threads=threads or None,
+          via=via)
 peer_df = run_table.relocalized(peer_specs, ds, runs_dir, post_processing, label_suffix=" (re-implemented)")
 peer_table = tables.table1_peers(peer_df, post_processing)
 table_files.write_table(peer_table, "table1_peers", tables_dir)

@@ -32,8 +32,9 @@
 # the TRAINING videos and never see the test videos.
 
 # %% tags=["parameters"]
-profile: str = "smoke"  # named settings: smoke | demo | thumos14 | activitynet13
+profile: str = "smoke"  # a profile of himnet_lib.config.profiles (himnet reproduce --help lists them)
 data_root: str = ""  # dataset root; empty for the synthetic preset of the profile, generated under results_dir/data
+data_roots: dict = {}  # benchmark -> dataset root, as himnet reproduce passes them; empty: made ready here
 seeds: int = 1  # seeds per row
 workers: int = 1  # runs trained at once
 results_dir: str = ""  # output folder; empty for results/<profile>
@@ -47,13 +48,11 @@ reading: str = ""  # not used here: both readings are shown side by side
 import pandas as pd
 from IPython.display import display
 
-from himnet_lib.config.profiles import READINGS
 from himnet_lib.datasets import load_dataset
-from himnet_lib.engine import executor
-from himnet_lib.engine.run_params import load_outputs
+from himnet_lib.engine.executor import run_study_specs
 from himnet_lib.evaluation.snippet_metrics import snippet_labels
-from himnet_lib.study import grids, run_table, schedule_selection, table_files, tables, workspace
-from himnet_lib.study.figures import charts, style, training
+from himnet_lib.study import figures, grids, manifest, run_table, schedule_selection, table_files, tables, workspace
+from himnet_lib.utils.run_folder import RunDir
 
 results = workspace.results_root(profile, results_dir or None)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
@@ -63,11 +62,11 @@ order = list(grids.CORE_ROWS)
 # ## Train (or reuse) the runs
 
 # %%
-specs = [s for bench in grids.benchmarks(profile) for r in READINGS
-         for s in grids.table3_specs(profile, seeds, r, bench, rows=order)]
-selection = grids.selection_specs(profile)
-roots = executor.run_study_specs(specs + selection, profile, results, data_root or None,
-                                  workers=workers, executor=executor, slurm=slurm, threads=threads or None, via=via)
+grid = manifest.entry("09_attention_diagnostics").specs(profile, seeds)
+specs = [s for s in grid if s.table == "table3"]
+selection = [s for s in grid if s.table == "selection"]
+roots = run_study_specs(specs + selection, profile, results, data_root or None, workers=workers,
+                        executor=executor, slurm=slurm, threads=threads or None, via=via, roots=data_roots)
 
 # %% [markdown]
 # ## Diagnostics per Table 3 row, reading and benchmark (mean ± std over seeds)
@@ -85,15 +84,14 @@ display(diag[["benchmark", "reading", "label", "n", "fg_bg_auc", "fg_bg_auc_vide
 # %%
 readout = tables.readout_table(df, order)
 table_files.write_table(readout, "readout_comparison", tables_dir)
-fig = charts.readout_comparison(readout)
-style.save_figure(fig, "fig_readout_comparison", figures_dir)
-style.show(fig)
+fig = figures.readout_comparison(readout)
+figures.save_figure(fig, "fig_readout_comparison", figures_dir)
+figures.show(fig)
 
 # %% [markdown]
 # ## Distributions of A and B_BG on ground-truth foreground and background (first seed, main benchmark)
 
 # %%
-main = grids.benchmarks(profile)[0]
 ds = load_dataset(roots[specs[0].benchmark], snippet_seconds=specs[0].config().snippet_seconds)
 members = {v.name: snippet_labels(v.segments, v.segment_classes, v.num_snippets, ds.snippet_seconds,
                                   ds.num_classes)[:, -1] for v in ds.test_videos()}
@@ -101,18 +99,18 @@ att, bgp = {}, {}
 for s in specs:
     if s.seed != 0 or s.benchmark != specs[0].benchmark:
         continue
-    out = load_outputs(runs_dir / s.run_id)
+    out = RunDir(runs_dir / s.run_id).outputs()
     for kind, is_bg in (("fg", False), ("bg", True)):
         a = [out[n]["attention"][members[n] == is_bg] for n in members]
         b = [out[n]["bg_prob"][members[n] == is_bg] for n in members]
         att.setdefault(s.reading, {})[f"{s.label} · GT {kind}"] = pd.concat([pd.Series(x) for x in a]).to_numpy()
         bgp.setdefault(s.reading, {})[f"{s.label} · GT {kind}"] = pd.concat([pd.Series(x) for x in b]).to_numpy()
-fig = charts.distributions(att, title="A", xlabel="attention A")
-style.save_figure(fig, "fig_attention_distributions", figures_dir)
-style.show(fig)
-fig = charts.distributions(bgp, title="B_BG", xlabel="background probability B_BG")
-style.save_figure(fig, "fig_bg_prob_distributions", figures_dir)
-style.show(fig)
+fig = figures.distributions(att, title="A", xlabel="attention A")
+figures.save_figure(fig, "fig_attention_distributions", figures_dir)
+figures.show(fig)
+fig = figures.distributions(bgp, title="B_BG", xlabel="background probability B_BG")
+figures.save_figure(fig, "fig_bg_prob_distributions", figures_dir)
+figures.show(fig)
 
 # %% [markdown]
 # ## Learning curves on the validation fold (schedule selection)
@@ -130,6 +128,6 @@ display(sel.pivot_table(index="run", columns="iteration", values="val AVG minmax
 choice = schedule_selection.schedule_choice(curves)
 table_files.write_table(choice, "schedule_choice", tables_dir)
 display(choice.sort_values("score", ascending=False).round(2))
-fig = training.learning_curves(curves)
-style.save_figure(fig, "fig_learning_curves", figures_dir)
-style.show(fig)
+fig = figures.learning_curves(curves)
+figures.save_figure(fig, "fig_learning_curves", figures_dir)
+figures.show(fig)

@@ -28,8 +28,9 @@
 # rebuilt.
 
 # %% tags=["parameters"]
-profile: str = "smoke"  # named settings: smoke | demo | thumos14 | activitynet13
+profile: str = "smoke"  # a profile of himnet_lib.config.profiles (himnet reproduce --help lists them)
 data_root: str = ""  # dataset root; empty for the synthetic preset of the profile, generated under results_dir/data
+data_roots: dict = {}  # benchmark -> dataset root, as himnet reproduce passes them; empty: made ready here
 seeds: int = 1  # seeds of the Table 3 rows the claims compare
 seeds_other: int = 1  # seeds of every other row (Table 4, alpha sweep, Table 5)
 workers: int = 1  # runs trained at once
@@ -43,30 +44,29 @@ reading: str = ""  # not used here: every claim is tested under both readings
 # %%
 from IPython.display import Markdown, display
 
-from himnet_lib.engine import executor
-from himnet_lib.study import claims, claims_report, claims_table, run_table_csv, workspace
-from himnet_lib.study.figures import charts, style
+from himnet_lib.engine.executor import run_study_specs
+from himnet_lib.study import claims_report, claims_table, figures, manifest, run_table, workspace
 
 results = workspace.results_root(profile, results_dir or None)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
 
 # %%
-specs = claims.claims_specs(profile, seeds, max(1, min(seeds_other, seeds)))
-roots = executor.run_study_specs(specs, profile, results, data_root or None, workers=workers, executor=executor,
-                                  slurm=slurm, threads=threads or None, via=via)
+specs = manifest.entry("10_claims").specs(profile, seeds, max(1, min(seeds_other, seeds)))
+roots = run_study_specs(specs, profile, results, data_root or None, workers=workers, executor=executor,
+                        slurm=slurm, threads=threads or None, via=via, roots=data_roots)
 
 # %% [markdown]
 # ## The claims table
 
 # %%
-records = run_table_csv.run_records(specs, runs_dir, u_background=claims_table.background_u(roots, runs_dir))
-run_table_csv.write_runs(records, tables_dir)
-table = claims_table.claims_table(run_table_csv.read_runs_csv(tables_dir / "runs.csv"))
+records = run_table.run_records(specs, runs_dir, u_background=claims_table.background_u(roots, runs_dir))
+run_table.write_runs(records, tables_dir)
+table = claims_table.claims_table(run_table.read_runs_csv(tables_dir / "runs.csv"))
 claims_report.write_claims(table, tables_dir)
 display(Markdown(claims_report.summary_markdown(claims_report.summary(table))))
 display(Markdown(claims_report.to_markdown(table)))
 
 # %%
-fig = charts.claims_forest(table)
-style.save_figure(fig, "fig_claims", figures_dir)
-style.show(fig)
+fig = figures.claims_forest(table)
+figures.save_figure(fig, "fig_claims", figures_dir)
+figures.show(fig)

@@ -28,8 +28,9 @@
 # (`loss.balance`, docs/ambiguities.md) is chosen on a validation fold of the training videos.
 
 # %% tags=["parameters"]
-profile: str = "smoke"  # named settings: smoke | demo | thumos14 | activitynet13
+profile: str = "smoke"  # a profile of himnet_lib.config.profiles (himnet reproduce --help lists them)
 data_root: str = ""  # dataset root; empty for the synthetic preset of the profile, generated under results_dir/data
+data_roots: dict = {}  # benchmark -> dataset root, as himnet reproduce passes them; empty: made ready here
 seeds: int = 1  # seeds of the Table 3 rows the dose-response is paired with
 seeds_other: int = 1  # seeds of the dose rows and of the balance selection
 workers: int = 1  # runs trained at once
@@ -43,9 +44,8 @@ reading: str = ""  # not used here: the dose-response runs under the profile's r
 # %%
 from IPython.display import Markdown, display
 
-from himnet_lib.engine import executor
-from himnet_lib.study import dose, grids, run_table_csv, workspace
-from himnet_lib.study.figures import charts, style
+from himnet_lib.engine.executor import run_study_specs
+from himnet_lib.study import dose, figures, manifest, run_table, workspace
 
 results = workspace.results_root(profile, results_dir or None)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
@@ -54,24 +54,25 @@ runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", result
 # ## Which balance rule: chosen on the validation fold
 
 # %%
-balance = [s for bench in grids.benchmarks(profile) for s in grids.balance_specs(profile, seeds_other, bench)]
-executor.run_study_specs(balance, profile, results, data_root or None, workers=workers, executor=executor,
-                          slurm=slurm, threads=threads or None, via=via)
-choice = dose.balance_choice(run_table_csv.run_records(balance, runs_dir))
+grid = manifest.entry("11_dose_response").specs(profile, seeds, max(1, min(seeds_other, seeds)))
+balance = [s for s in grid if s.table == "balance"]
+run_study_specs(balance, profile, results, data_root or None, workers=workers, executor=executor,
+                        slurm=slurm, threads=threads or None, via=via, roots=data_roots)
+choice = dose.balance_choice(run_table.run_records(balance, runs_dir))
 display(Markdown(dose.balance_markdown(choice)))
 
 # %% [markdown]
 # ## The dose-response
 
 # %%
-specs = grids.dose_grid(profile, seeds, max(1, min(seeds_other, seeds)))
-executor.run_study_specs(specs, profile, results, data_root or None, workers=workers, executor=executor,
-                          slurm=slurm, threads=threads or None, via=via)
-table = dose.dose_response_table(run_table_csv.run_records(specs, runs_dir))
+specs = [s for s in grid if s.table != "balance"]
+run_study_specs(specs, profile, results, data_root or None, workers=workers, executor=executor,
+                        slurm=slurm, threads=threads or None, via=via, roots=data_roots)
+table = dose.dose_response_table(run_table.run_records(specs, runs_dir))
 dose.write_dose(table, choice, tables_dir)
 display(Markdown(dose.dose_markdown(table)))
 
 # %%
-fig = charts.dose_response(table)
-style.save_figure(fig, "fig_dose_response", figures_dir)
-style.show(fig)
+fig = figures.dose_response_chart(table)
+figures.save_figure(fig, "fig_dose_response", figures_dir)
+figures.show(fig)

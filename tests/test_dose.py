@@ -11,11 +11,11 @@ import pytest
 from hand_stats import holm
 from scipy import stats as sps
 
-from himnet_lib.study import dose, grids, run_table_csv
+from himnet_lib.study import dose, grids, run_table
 
 
 def _rec(table, label, seed, value):
-    r = {c: float("nan") for c in run_table_csv.RUN_COLUMNS}
+    r = {c: float("nan") for c in run_table.RUN_COLUMNS}
     r.update({"run_id": f"{table}-{label}-{seed}", "table": table, "label": label, "seed": seed, "profile": "smoke",
               "benchmark": "smoke", "main_benchmark": True, "reading": "literal"})
     r.update({m: value for m in dose.DOSE_METRICS})
@@ -28,16 +28,16 @@ def test_paired_differences_and_holm_across_the_table():
     value = {}   # (table, label) -> per-seed values (fractions)
     for i, row in enumerate(grids.CORE_ROWS):
         value[("table3", row)] = [0.30 + 0.01 * i + 0.02 * s + rng.normal(0, 0.004) for s in seeds]
-    for term, (_, without) in grids.DOSE_ROWS.items():
+    for term, (_, without) in grids.dose_terms().items():
         for k, f in enumerate(f for f in grids.DOSE_FACTORS if f != 1.0):
             value[("dose", grids.dose_label(term, f))] = [v + 0.003 * k + rng.normal(0, 0.004)
                                                           for v in value[("table3", without)]]
     recs = [_rec(t, lab, s, v) for (t, lab), vs in value.items() for s, v in zip(seeds, vs)]
     table = dose.dose_response_table(recs)
-    assert len(table) == len(grids.DOSE_ROWS) * (1 + len(grids.DOSE_FACTORS))
+    assert len(table) == len(grids.dose_terms()) * (1 + len(grids.DOSE_FACTORS))
     raw = []
     for r in table.to_dict("records"):
-        exp, without = grids.DOSE_ROWS[r["term"]]
+        exp, without = grids.dose_terms()[r["term"]]
         if r["factor"] == 0:
             assert r["avg[fixed]_diff"] == 0 and math.isnan(r["avg[fixed]_p"])
             raw.append(float("nan"))

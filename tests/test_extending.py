@@ -16,7 +16,7 @@ from himnet_lib.config.sections import ModelConfig
 from himnet_lib.modeling import losses
 from himnet_lib.modeling.himnet import build_model
 from himnet_lib.modeling.losses import compose
-from himnet_lib.study import claims, claims_table, grids, run_table_csv, tables
+from himnet_lib.study import claims, claims_table, grids, run_table, tables
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_toy_term_trains_tabulates_and_is_claimed(toy_term):
     recs = []
     for label, base in (("Exp 9", 0.30), ("Exp 4", 0.20)):
         for seed in range(3):
-            r = {c: np.nan for c in run_table_csv.RUN_COLUMNS}
+            r = {c: np.nan for c in run_table.RUN_COLUMNS}
             r.update({"table": "table3", "label": label, "seed": seed, "run_id": f"{label}-{seed}", "profile": "smoke",
                       "benchmark": "smoke", "main_benchmark": True, "reading": "literal",
                       "avg[fixed]": base + 0.01 * seed, "avg[minmax]": base + 0.011 * seed,

@@ -77,9 +77,9 @@ def test_eval_outputs_match_reference(fusion, attention, T):
 @pytest.mark.parametrize("fusion,attention", [("ccm", "modality"), ("conv", "joint")])
 def test_gradients_match_without_dropout(fusion, attention, wgrad_transpose, monkeypatch):
     if wgrad_transpose:  # every product takes the paper-scale route (_affine / _wgrad via go.t()),
-        monkeypatch.setattr(fastops, "WGRAD_TRANSPOSE_MIN", 0)  # with go.t() copied in blocks
-        monkeypatch.setattr(fastops, "TRANSPOSE_MIN_COLS", 1)   # of 5 rows (the last one ragged)
-        monkeypatch.setattr(fastops, "TRANSPOSE_ROWS", 5)
+        monkeypatch.setattr(fast_path, "WGRAD_TRANSPOSE_MIN", 0)  # with go.t() copied in blocks
+        monkeypatch.setattr(fast_path, "TRANSPOSE_MIN_COLS", 1)   # of 5 rows (the last one ragged)
+        monkeypatch.setattr(fast_path, "TRANSPOSE_ROWS", 5)
     ref, fast = _pair(fusion=fusion, attention=attention, **NO_DROPOUT)
     x = torch.randn(4, 17, 32)
     y = _labels(4, 5)
@@ -157,12 +157,12 @@ def test_host_masks_equal_the_torch_branch_bit_for_bit(dtype, monkeypatch):
              ((5,), 1.0), ((101,), 0.999), ((13, 3), 1e-6), ((40, 16), 0.7), ((9,), 0.25)]
     calls = []
     real = fast_path._host_factor
-    monkeypatch.setattr(fastops, "_host_factor", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(fast_path, "_host_factor", lambda *a: calls.append(1) or real(*a))
     torch.manual_seed(11)
     host = draw_keep_masks(specs, torch.device("cpu"), dtype)
     groups = len({p for _, p in specs if 0 < p < 1})
     assert len(calls) == groups == 6  # the numpy branch built every group's factors
-    monkeypatch.setattr(fastops, "_PATTERN", {})
+    monkeypatch.setattr(fast_path, "_PATTERN", {})
     torch.manual_seed(11)
     ref = draw_keep_masks(specs, torch.device("cpu"), dtype)
     assert len(calls) == groups  # ... and the torch branch built them here
@@ -217,7 +217,7 @@ def test_bf16_autocast_close_and_float32_outputs():
 @pytest.mark.parametrize("wgrad_transpose", [False, True])
 def test_backward_under_bf16_autocast_gives_float32_grads(wgrad_transpose, monkeypatch):
     if wgrad_transpose:
-        monkeypatch.setattr(fastops, "WGRAD_TRANSPOSE_MIN", 0)
+        monkeypatch.setattr(fast_path, "WGRAD_TRANSPOSE_MIN", 0)
     _, fast = _pair()
     fast.train()
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -247,7 +247,7 @@ def test_weight_gradient_routes_agree_under_bf16(monkeypatch):
     grads = {}
     x = torch.randn(3, 10, 32)
     for route in ("plain", "transposed"):
-        monkeypatch.setattr(fastops, "WGRAD_TRANSPOSE_MIN", 0 if route == "transposed" else 1 << 40)
+        monkeypatch.setattr(fast_path, "WGRAD_TRANSPOSE_MIN", 0 if route == "transposed" else 1 << 40)
         _, fast = _pair(**NO_DROPOUT)
         fast.train()
         with torch.autocast("cpu", dtype=torch.bfloat16):

@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("jupyter_server")
 lab = pytest.importorskip("himnet_lib.engine.lab")
 
-from himnet_lib.utils.paths import notebooks_dir
+from himnet_lib.utils.paths import notebooks_dir  # noqa: E402
 
 LANGUAGE_INFO = {"codemirror_mode": {"name": "ipython", "version": 3}, "file_extension": ".py",
                  "mimetype": "text/x-python", "name": "python", "nbconvert_exporter": "python",

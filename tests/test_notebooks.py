@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from himnet_lib.engine import executor, notebook_exec, reproduce
-from himnet_lib.study import claims_table, grids, run_table_csv, workspace
+from himnet_lib.study import claims_table, grids, run_table, workspace
 from himnet_lib.utils.paths import PROJECT_ROOT, notebooks_dir
 
 pytest.importorskip("papermill")
@@ -174,13 +174,13 @@ def test_03_alpha_sweep_fig6(shared):
 def _background_u_mean(shared: dict, specs) -> float:
     """Mean of Eq. 9's U(b‖1-a) (two-outcome KL, self-centred) over GT-background snippets, by loops."""
     from himnet_lib.datasets import load_dataset
-    from himnet_lib.engine.run_params import load_outputs
+    from himnet_lib.utils.run_folder import RunDir
     ds = load_dataset(shared["data"])
     total, count = 0.0, 0
     for s in specs:
         lcfg = s.config().loss
         assert lcfg.scl_kl == "bernoulli" and lcfg.scl_centre == "self"
-        out = load_outputs(shared["results"] / "runs" / s.run_id)
+        out = RunDir(shared["results"] / "runs" / s.run_id).outputs()
         for v in ds.test_videos():
             a, b = out[v.name]["attention"], out[v.name]["bg_prob"]
             for t in range(v.num_snippets):
@@ -334,7 +334,7 @@ def test_10_claims(shared):
         elif r.verdict in ("holds", "reversed"):
             assert p < 0.05
     # the table is rebuilt from runs.csv alone
-    rebuilt = claims_table.claims_table(run_table_csv.read_runs_csv(shared["results"] / "tables" / "runs.csv"))
+    rebuilt = claims_table.claims_table(run_table.read_runs_csv(shared["results"] / "tables" / "runs.csv"))
     text = rebuilt.to_csv(index=False, float_format="%.4f", lineterminator="\n")
     assert text == (shared["results"] / "tables" / "claims.csv").read_text()
     assert_figure(shared, "fig_claims")
@@ -344,7 +344,7 @@ def test_10_claims(shared):
 def test_11_dose_response(shared):
     nb = execute("11_dose_response", shared, seeds=2, seeds_other=1)
     d = read_table(shared, "dose_response")
-    assert set(d["term"]) == set(grids.DOSE_ROWS) and set(d["benchmark"]) == {"smoke", "smoke-b"}
+    assert set(d["term"]) == set(grids.dose_terms()) and set(d["benchmark"]) == {"smoke", "smoke-b"}
     assert sorted(set(d["factor"])) == [0.0, *grids.DOSE_FACTORS]
     zero = d[d["factor"] == 0]
     assert (zero["weight"] == 0).all() and (zero["avg[minmax]_diff"] == 0).all()

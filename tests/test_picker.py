@@ -32,7 +32,7 @@ def test_only_finished_runs_are_offered_with_their_titles(finished):
 def test_picker_draws_the_chosen_run_and_video(finished, monkeypatch):
     specs, runs_dir, ds = finished
     shown, reads = [], []
-    monkeypatch.setattr(picker.viz, "show", lambda fig: shown.append(fig))
+    monkeypatch.setattr(picker.figures, "show", lambda fig: shown.append(fig))
     real = run_folder.RunDir.outputs
     monkeypatch.setattr(run_folder.RunDir, "outputs", lambda self: reads.append(self.path) or real(self))
     ui = picker.video_picker(specs, runs_dir, ds)

@@ -4,14 +4,14 @@ alone (no run directory, no retraining)."""
 
 from __future__ import annotations
 
-from himnet_lib.study import claims, claims_report, claims_table, dose, run_table_csv
+from himnet_lib.study import claims, claims_report, claims_table, dose, run_table
 from himnet_lib.utils.paths import PROJECT_ROOT
 
 TABLES = PROJECT_ROOT / "results" / "demo" / "tables"
 
 
 def test_committed_claims_rebuild_from_committed_runs_csv():
-    records = run_table_csv.read_runs_csv(TABLES / "runs.csv")
+    records = run_table.read_runs_csv(TABLES / "runs.csv")
     table = claims_table.claims_table(records)
     text = table.to_csv(index=False, float_format="%.4f", lineterminator="\n")
     assert text == (TABLES / "claims.csv").read_text()
@@ -19,7 +19,7 @@ def test_committed_claims_rebuild_from_committed_runs_csv():
 
 
 def test_committed_runs_csv_covers_every_claim_run():
-    records = run_table_csv.read_runs_csv(TABLES / "runs.csv")
+    records = run_table.read_runs_csv(TABLES / "runs.csv")
     have = {(r["table"], r["label"], int(r["seed"]), r["run_id"]) for r in records}
     want = {(s.table, s.label, s.seed, s.run_id) for s in claims.claims_specs("demo", 5, 3)}
     assert want == have
@@ -33,7 +33,7 @@ def test_committed_dose_response_rebuilds_from_committed_runs_csv():
     import numpy as np
     import pandas as pd
 
-    rebuilt = dose.dose_response_table(run_table_csv.read_runs_csv(TABLES / "runs.csv"))
+    rebuilt = dose.dose_response_table(run_table.read_runs_csv(TABLES / "runs.csv"))
     rebuilt = pd.read_csv(io.StringIO(rebuilt.to_csv(index=False, float_format="%.4f")))
     committed = pd.read_csv(TABLES / "dose_response.csv")
     assert list(rebuilt.columns) == list(committed.columns) and len(rebuilt) == len(committed)

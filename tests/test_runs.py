@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from himnet_lib.config import RunConfig
 from himnet_lib.engine import executor, reproduce
 from himnet_lib.engine.train import train_run
 from himnet_lib.study import aggregate, grids, run_table, table_files
@@ -31,7 +32,9 @@ def test_run_ids_are_deterministic_and_shared_between_tables():
 def test_notebook_parameters_resolve_to_the_spec():
     spec = [s for s in grids.table4_specs("smoke", 1) if s.label == "L_SCL with U(q||p)"][0]
     p = executor.notebook_parameters(spec, Path("/d"), Path("/r"), threads=1)
-    assert p["losses"] == "mil,cll,vcl,scl" and p["overrides"] == {"loss.scl_centre": "target"}
+    cfg = RunConfig.from_dict(p["config"])
+    assert cfg.identity() == spec.config().identity() and cfg.loss.scl_centre == "target"
+    assert (p["profile"], p["data_root"], p["out_dir"]) == ("smoke", "/d", "/r")
 
 
 def test_finished_checks_settings_and_data(smoke_root, tmp_path):
@@ -123,7 +126,7 @@ def test_study_notebooks_run_side_by_side_and_every_failure_is_reported(tmp_path
 
 
 def test_study_specs_on_two_benchmarks_train_in_one_pool(tmp_path, monkeypatch):
-    # the main benchmark's runs ("" and its own name share one dataset) and the second benchmark's
+    # the main benchmark's runs (left unnamed, they are the main one's) and the second benchmark's
     # go to ONE pool: one call of the local executor, each job with its own dataset root
     specs = (grids.table3_specs("smoke", 1, rows=("Exp 1",))
              + grids.table3_specs("smoke", 1, None, "smoke", rows=("Exp 1", "Exp 4"))  # Exp 1 twice: one run
@@ -134,12 +137,12 @@ def test_study_specs_on_two_benchmarks_train_in_one_pool(tmp_path, monkeypatch):
         calls.append(jobs)
         return [], {executor.TRAINED: len(jobs), executor.REUSED: 0}
 
-    monkeypatch.setattr(scheduler, "_local", fake_local)
+    monkeypatch.setattr(executor, "_local", fake_local)
     lines: list[str] = []
     roots = executor.run_study_specs(specs, "smoke", tmp_path, workers=2, threads=1, log=lines.append)
-    assert roots[""] == roots["smoke"] != roots["smoke-b"]
+    assert set(roots) == {"smoke", "smoke-b"} and roots["smoke"] != roots["smoke-b"]
     assert len(calls) == 1 and len(calls[0]) == 3
     job_roots = [j[1] for j in calls[0]]
-    assert job_roots == [str(roots[""].resolve())] * 2 + [str(roots["smoke-b"].resolve())]  # grouped by dataset
+    assert job_roots == [str(roots["smoke"].resolve())] * 2 + [str(roots["smoke-b"].resolve())]  # grouped by dataset
     assert [ln for ln in lines if "distinct runs" in ln] == ["3 distinct runs, 0 already finished, 3 to train "
                                                             "(local, via process, 2 worker(s), 1 thread(s) each)"]

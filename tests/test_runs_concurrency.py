@@ -59,7 +59,7 @@ def test_lock_excludes_other_opens_and_is_released(tmp_path):
 
 def test_lock_of_a_killed_process_is_released(tmp_path):
     path = tmp_path / "run" / ".lock"
-    code = ("import sys, time; from himnet_lib import locks; l = locks.FileLock(sys.argv[1]); "
+    code = ("import sys, time; from himnet_lib.utils import locks; l = locks.FileLock(sys.argv[1]); "
             "assert l.try_acquire(); print('held', flush=True); time.sleep(120)")
     p = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True,
                          env=_env(tmp_path))
@@ -138,7 +138,8 @@ def test_run_of_a_dead_holder_is_resumed_and_matches_an_uninterrupted_run(smoke_
     run_dir = runs_dir / spec.run_id
     # a holder that trains part of the run, then hangs (as if stuck) until it is killed
     code = ("import sys, time\n"
-            "from himnet_lib import locks, study\nfrom himnet_lib.engine.train import train_run\n"
+            "from himnet_lib.utils import locks\nfrom himnet_lib.study import grids as study\n"
+            "from himnet_lib.engine.train import train_run\n"
             "spec = study.table3_specs('smoke', 1)[3]\n"
             "lock = locks.run_lock(sys.argv[2]); assert lock.try_acquire()\n"
             "train_run(spec.config(), sys.argv[1], sys.argv[2], num_threads=1, progress=False, stop_after=10,"

@@ -52,7 +52,7 @@ def test_3000_segments_on_100k_snippets_stay_small():
 import sys, numpy as np
 sys.path.insert(0, sys.argv[1])
 from bench_localize import peak_rss_kb, reset_peak_rss_kb
-from himnet_lib.evaluation.detection import snippet_labels
+from himnet_lib.evaluation.snippet_metrics import snippet_labels
 rng = np.random.default_rng(0)
 T, dt = 100_000, 0.64
 segs = np.sort(rng.uniform(0, T * dt, (3000, 2)), axis=1)

@@ -41,12 +41,12 @@ def test_older_presets_keep_their_bytes(smoke_root):
 
 
 def test_marker_writes_later_fields_only_when_set():
-    from himnet_lib.datasets.synthetic.presets import _VERSION_1_FIELDS
+    from himnet_lib.datasets.synthetic.presets import VERSION_1_FIELDS
     from himnet_lib.datasets.synthetic.writer import _marker_config
     names = {f.name for f in fields(SyntheticConfig)}
-    assert _VERSION_1_FIELDS < names  # no misspelt name; model B's fields came later
-    assert set(_marker_config(PRESETS["demo"])) == _VERSION_1_FIELDS
-    assert set(_marker_config(PRESETS["smoke-b"])) == _VERSION_1_FIELDS | {"noise_rho", "family_size",
+    assert VERSION_1_FIELDS < names  # no misspelt name; model B's fields came later
+    assert set(_marker_config(PRESETS["demo"])) == VERSION_1_FIELDS
+    assert set(_marker_config(PRESETS["smoke-b"])) == VERSION_1_FIELDS | {"noise_rho", "family_size",
                                                                              "family_similarity"}
 
 

@@ -92,7 +92,7 @@ def test_png_identical_in_a_fresh_process(tmp_path):
         "import sys",
         f"sys.path.insert(0, {str(PROJECT_ROOT)!r})",
         "from tests.test_viz import _timeline_inputs, CLASSES",
-        "from himnet_lib import viz",
+        "from himnet_lib.study import figures as viz",
         "seg, cls, cas, a, b, props = _timeline_inputs()",
         "fig = viz.timeline('v', seg, cls, 1, cas, a, b, props, 0.64, CLASSES)",
         f"viz.save_figure(fig, 't', {str(tmp_path / 'there')!r})",

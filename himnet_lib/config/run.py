@@ -1,8 +1,9 @@
-"""Run configuration: typed dataclasses, named profiles, and ``key=value`` overrides.
+"""The run config: :class:`RunConfig` (its sections are :mod:`.sections`, :mod:`.loss` and
+:mod:`.localize`), its identity, and ``key=value`` overrides.
 
-A run is fully described by a :class:`RunConfig`. Profiles are named sets of overrides of the
-defaults (which are the paper's THUMOS14 settings); ``--set section.key=value`` (or an unambiguous
-bare ``key=value``) overrides one key at a time. The dimensions that come from the data
+A run is fully described by a :class:`RunConfig`. ``--set section.key=value`` (or an unambiguous
+bare ``key=value``) overrides one key at a time (:func:`assign`, typed by the dataclass fields);
+profiles and readings are :mod:`himnet_lib.config.profiles`. The dimensions that come from the data
 (``model.feature_dim``, ``model.num_classes``) are filled in by :func:`resolve_config`.
 """
 
@@ -42,7 +43,7 @@ class RunConfig:
     def from_dict(cls, d: Mapping[str, Any]) -> "RunConfig":
         cfg = cls()
         for key, value in flatten(d).items():
-            _assign(cfg, key, value)
+            assign(cfg, key, value)
         return cfg
 
     def identity(self) -> str:
@@ -74,7 +75,7 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 def apply_overrides(cfg: RunConfig, overrides: Mapping[str, Any]) -> RunConfig:
     for key, value in overrides.items():
-        _assign(cfg, _qualify(key), value)
+        assign(cfg, qualify(key), value)
     check_config(cfg)
     return cfg
 
@@ -141,7 +142,7 @@ def resolve_config(cfg: RunConfig, *, feature_dim: int, num_classes: int) -> Run
 
 # ---------------------------------------------------------------------------------------------
 
-def _qualify(key: str) -> str:
+def qualify(key: str) -> str:
     if "." in key:
         return key
     owners = [s for s in SECTIONS if key in _field_types(type(getattr(RunConfig(), s)))]
@@ -159,7 +160,7 @@ def _field_types(cls) -> dict[str, Any]:
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
-def _assign(cfg: RunConfig, key: str, value: Any) -> None:
+def assign(cfg: RunConfig, key: str, value: Any) -> None:
     parts = key.split(".")
     target = cfg
     for p in parts[:-1]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+MODELS = ("himnet", "basnet", "hamnet")  # train.model: HiM-Net and the Table 5 baselines
 FUSIONS = ("ccm", "conv")
 SUPPS = ("product", "include_min")
 ATTENTIONS = ("modality", "joint")
@@ -120,7 +121,7 @@ def topk_k(T: int, r: float) -> int:
 class TrainConfig:
     """Optimisation and bookkeeping settings (paper Sec. 4.1 defaults)."""
 
-    model: str = "himnet"          # model variant: himnet | basnet | hamnet
+    model: str = "himnet"          # model variant: one of MODELS
     iterations: int = 10_000       # fixed number of Adam steps; the LAST iterate is the reported model
     batch_size: int = 10           # videos per batch
     n_pairs: int = 3               # co-action pairs per batch (videos sharing a class), Sec. 4.1

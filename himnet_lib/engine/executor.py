@@ -9,16 +9,16 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from himnet_lib.datasets import load_dataset
 from himnet_lib.engine import slurm as slurm_executor
-from himnet_lib.study import manifest
 from himnet_lib.engine.notebook_exec import execute_notebook
 from himnet_lib.engine.process_pool import DIED, ERROR, WorkerPool
 from himnet_lib.engine.progress import Progress, stderr_log
 from himnet_lib.engine.run_params import DATA_DIMENSIONS, dataset_fingerprint, same_run
 from himnet_lib.engine.train import train_run
+from himnet_lib.study import manifest
 from himnet_lib.study.grids import RunSpec, unique_runs
 from himnet_lib.study.workspace import ensure_data
 from himnet_lib.utils.errors import HimnetError, RunError
@@ -26,9 +26,8 @@ from himnet_lib.utils.locks import holder, run_lock
 from himnet_lib.utils.run_folder import RunDir, finished_metrics, read_record
 
 __all__ = ["run_specs", "run_study_specs", "notebook_parameters", "default_threads", "TRAINED", "REUSED", "BUSY",
-           "VIA", "TRAIN_NOTEBOOK"]
+           "VIA"]
 
-TRAIN_NOTEBOOK = f"{manifest.TRAIN_NOTEBOOK}.ipynb"
 
 
 def _finished(run_dir: Path, spec: RunSpec, fingerprint: str | None = None) -> bool:
@@ -47,12 +46,10 @@ def _finished(run_dir: Path, spec: RunSpec, fingerprint: str | None = None) -> b
 
 
 def notebook_parameters(spec: RunSpec, data_root: Path, run_dir: Path, threads: int) -> dict[str, Any]:
-    """01_train's parameters for ``spec`` (its config resolves to exactly ``spec.config()``)."""
-    cfg = spec.config()
-    rest = {k: v for k, v in spec.overrides_dict().items() if k not in ("loss.terms", "loss.alpha")}
-    return {"profile": spec.profile, "data_root": str(data_root), "losses": ",".join(cfg.loss.terms),
-            "alpha": float(cfg.loss.alpha), "seed": spec.seed, "iterations": int(cfg.train.iterations),
-            "overrides": rest, "out_dir": str(run_dir), "threads": int(threads),
+    """01_train's parameters for ``spec``: its whole config (``RunConfig.to_dict()``, which the
+    notebook rebuilds with ``RunConfig.from_dict``), the data and the run folder."""
+    return {"profile": spec.profile, "config": spec.config().to_dict(), "data_root": str(data_root),
+            "out_dir": str(run_dir), "threads": int(threads),
             # figures cost seconds per run; draw them for the first seed (the one reproduce shows)
             "show_figures": spec.seed == 0}
 
@@ -115,7 +112,7 @@ def _claim_and_train(job: tuple, wait: bool, via: str) -> str:
         t0 = time.time()
         if via == "notebook":
             params = notebook_parameters(spec, Path(data_root), run_dir_p, threads)
-            execute_notebook(TRAIN_NOTEBOOK, RunDir(run_dir_p).file(RunDir.EXECUTED), params)
+            execute_notebook(manifest.notebook_file(manifest.TRAIN_NOTEBOOK), RunDir(run_dir_p).file(RunDir.EXECUTED), params)
         else:
             _train_in_process(spec, data_root, run_dir_p, threads)
         if not RunDir(run_dir_p).metrics_path.exists():
@@ -273,14 +270,17 @@ def _train_groups(groups: Sequence[tuple[Sequence[RunSpec], str | os.PathLike]],
 
 
 def run_study_specs(specs: Sequence[RunSpec], profile: str, results: Path, data_root: str | os.PathLike | None = None,
-                    **kwargs) -> dict[str, Path]:
+                    roots: Mapping[str, str | os.PathLike] | None = None, **kwargs) -> dict[str, Path]:
     """:func:`run_specs` for specs on several benchmarks, all in one pool of workers, each with its
-    dataset root (the user's ``data_root`` for the main benchmark). Returns {benchmark: data root}."""
+    dataset root (the user's ``data_root`` for the main benchmark; ``roots`` gives the roots already
+    made ready, by benchmark). Returns {benchmark: data root} for the benchmarks of ``specs``."""
     groups: dict[str, list[RunSpec]] = {}
     for s in specs:
         groups.setdefault(s.benchmark, []).append(s)
-    roots = {bench: ensure_data(profile, data_root, results, benchmark=bench) for bench in groups}
-    by_root: dict[Path, list[RunSpec]] = {}  # "" and the main benchmark's name share one root
+    known = dict(roots or {})
+    roots = {bench: Path(known[bench]) if bench in known else ensure_data(profile, data_root, results, benchmark=bench)
+             for bench in groups}
+    by_root: dict[Path, list[RunSpec]] = {}
     for bench, group in groups.items():
         by_root.setdefault(Path(roots[bench]), []).extend(group)
     _train_groups([(group, root) for root, group in by_root.items()], results / "runs", **kwargs)

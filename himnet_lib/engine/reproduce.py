@@ -10,14 +10,14 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from himnet_lib.engine.executor import TRAIN_NOTEBOOK, notebook_parameters, run_study_specs
+from himnet_lib.engine.executor import notebook_parameters, run_study_specs
 from himnet_lib.engine.notebook_exec import execute_notebook
 from himnet_lib.engine.process_pool import ERROR, WorkerPool
 from himnet_lib.engine.progress import RELAY_ENV, Relay, stderr_log
 from himnet_lib.study import grids, manifest
-from himnet_lib.study.grids import RunSpec
-from himnet_lib.study.manifest import STUDY, study_notebooks
-from himnet_lib.study.workspace import ensure_data, results_root
+from himnet_lib.study.grids import RunSpec, main_benchmark
+from himnet_lib.study.manifest import STUDY, TRAIN_NOTEBOOK, notebook_file, study_notebooks
+from himnet_lib.study.workspace import data_roots, results_root
 from himnet_lib.utils.errors import RunError
 from himnet_lib.utils.paths import notebooks_dir
 
@@ -48,33 +48,36 @@ def reproduce(profile: str, *, data_root: str | None = None, seeds: int = 5, see
     t0 = time.time()
     seeds_other = min(seeds_other, seeds)
     root = results_root(profile, results)
-    data = ensure_data(profile, data_root, root)
+    roots = data_roots(profile, data_root, root)  # every benchmark made ready once, passed to each notebook
+    data = roots[main_benchmark(profile)]
     log(f"data: {data}")
     runs_dir = root / "runs"
     if not notebooks:
         # the whole study: train every run first, all tables' runs in one parallel pool; with a
         # subset of notebooks, each notebook trains (or reuses) just its own runs
         specs = all_study_specs(profile, seeds, seeds_other, reading)
-        run_study_specs(specs, profile, root, data_root, workers=workers, executor=executor, log=log,
+        run_study_specs(specs, profile, root, data_root, roots=roots, workers=workers, executor=executor, log=log,
                         threads=threads, via=via, slurm=slurm)
     names = list(notebooks) if notebooks else list(STUDY_NOTEBOOKS)
     jobs: list[tuple[str, str, Path, dict[str, Any]]] = []
     for name in names:
-        if not (notebooks_dir() / f"{name}.ipynb").exists():
+        if not (notebooks_dir() / notebook_file(name)).exists():
             log(f"skipping {name}: notebook not present")
             continue
         kind = {e.notebook: e.seeds for e in STUDY}.get(name, "other")
-        params = {"profile": profile, "data_root": str(data), "workers": workers, "results_dir": str(root),
+        params = {"profile": profile, "data_root": str(data), "data_roots": {b: str(r) for b, r in roots.items()},
+                  "workers": workers, "results_dir": str(root),
                   "executor": executor, "reading": reading or "",
                   "seeds": seeds_other if kind == "other" else seeds,
                   "slurm": dict(slurm or {}), "threads": int(threads or 0), "via": via}
         if kind == "both":
             params["seeds_other"] = seeds_other
-        jobs.append((name, f"{name}.ipynb", root / "notebooks" / f"{name}.ipynb", params))
+        jobs.append((name, notebook_file(name), root / "notebooks" / notebook_file(name), params))
     # 01_train for the full model (first seed): the unit of work, shown with its outputs. Executed
     # on the finished run (train_run reuses it), so it costs a kernel start, not a training.
     full = [s for s in grids.table1_specs(profile, 1, reading) if s.label == "HiM-Net"][0]
-    jobs.append((manifest.TRAIN_NOTEBOOK, TRAIN_NOTEBOOK, root / "notebooks" / TRAIN_NOTEBOOK,
+    train = notebook_file(TRAIN_NOTEBOOK)
+    jobs.append((TRAIN_NOTEBOOK, train, root / "notebooks" / train,
                  notebook_parameters(full, data.resolve(), (runs_dir / full.run_id).resolve(), threads=1)))
     # side by side only once every run is trained (a notebook given alone trains its own runs with
     # ``workers`` processes; several at once would oversubscribe the cores), on this machine, and

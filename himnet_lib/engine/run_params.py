@@ -1,5 +1,5 @@
-"""The run records: data identity, the params record and the rule that says whether a saved run is
-the one asked for, the history and checkpoint files, and reading the outputs back.
+"""What the trainer writes about a run: the data's identity, the params record and the rule that says
+whether a saved run is the one asked for, and the history file (checkpoints: :mod:`.checkpoints`).
 
 The run directory's files and their one reader are :class:`himnet_lib.utils.run_folder.RunDir`.
 """
@@ -94,8 +94,6 @@ def same_run(saved: dict, new: dict, ignore: Sequence[str] = ()) -> list[str]:
     return diffs
 
 
-# --- reading records back ------------------------------------------------------------------------
-
 # --- files ---------------------------------------------------------------------------------------
 
 def write_history(path: Path, rows: list[dict]) -> None:
@@ -110,23 +108,3 @@ def write_history(path: Path, rows: list[dict]) -> None:
     for r in rows:
         w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
     atomic_write_text(path, buf.getvalue())
-
-
-
-
-
-
-
-
-def load_outputs(run_dir: str | os.PathLike) -> dict[str, dict[str, np.ndarray]]:
-    """Read ``outputs.npz`` back into ``{video: {attention, cas, cas_supp, bg_prob}}``."""
-    return RunDir(run_dir).outputs()
-
-
-def load_predictions(run_dir: str | os.PathLike) -> dict[str, list[dict]]:
-    """Read ``predictions.json`` back into ``{video: [{"label", "segment", "score"}, ...]}``."""
-    return RunDir(run_dir).predictions()
-
-
-def load_history(run_dir: str | os.PathLike):
-    return RunDir(run_dir).history()

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from himnet_lib.config.profiles import get_profile
 from himnet_lib.utils.errors import HimnetError, RunError
 from himnet_lib.utils.run_folder import RunDir
 
@@ -29,7 +30,6 @@ NAMED = ("partition", "time", "account", "qos", "cpus_per_task", "mem", "gpus_pe
 # Seconds per training step on a CPU, per profile, the slowest measured in float32 (docs/performance.md:
 # demo step 58 ms on the AMD EPYC; paper step 7.15-7.87 s there; activitynet13's T = 60 against
 # 560 scaled from it; smoke is a tiny model). The one place the time limit estimate comes from.
-STEP_SECONDS = {"smoke": 0.02, "demo": 0.06, "thumos14": 8.0, "activitynet13": 1.0}
 RUN_FIXED_S = 120.0   # a job's fixed cost: interpreter and torch start, data load, evaluation
 TIME_MARGIN = 1.5     # estimate x margin = the default time limit
 TIME_MIN_MINUTES = 10
@@ -126,9 +126,9 @@ def _submitit_keys() -> set[str]:
 
 
 def estimate_minutes(profile: str, iterations: int) -> int:
-    """The default time limit of one run: (iterations x :data:`STEP_SECONDS` + :data:`RUN_FIXED_S`)
-    x :data:`TIME_MARGIN`, at least :data:`TIME_MIN_MINUTES`."""
-    step = STEP_SECONDS.get(profile, max(STEP_SECONDS.values()))
+    """The default time limit of one run: (iterations x the profile's ``step_seconds`` +
+    :data:`RUN_FIXED_S`) x :data:`TIME_MARGIN`, at least :data:`TIME_MIN_MINUTES`."""
+    step = get_profile(profile).step_seconds
     return max(TIME_MIN_MINUTES, math.ceil((iterations * step + RUN_FIXED_S) * TIME_MARGIN / 60))
 
 
@@ -189,7 +189,7 @@ def check_time_limit(partition: str | None, minutes: int, given: bool) -> None:
     limit = partition_limit(partition)
     if limit is None or limit[1] is None or minutes <= limit[1]:
         return
-    where = "--slurm-time" if given else "the profile's estimate (himnet_lib.engine.slurm.STEP_SECONDS; set --slurm-time)"
+    where = "--slurm-time" if given else "the profile's estimate (its step_seconds in himnet_lib.config.profiles; set --slurm-time)"
     raise HimnetError(f"Slurm partition {limit[0]!r} allows at most {format_minutes(limit[1])} (MaxTime) but the "
                       f"runs ask for {format_minutes(minutes)} from {where}: pass --slurm-time of at most "
                       f"{limit[1]} minutes (runs resume from their checkpoints when requeued) or another partition")

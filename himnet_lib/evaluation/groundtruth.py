@@ -93,7 +93,7 @@ class GroundTruth:
 
 # --- helpers ----------------------------------------------------------------------------------
 
-def _where(source: str, video: str | None = None, field: str | None = None) -> str:
+def where(source: str, video: str | None = None, field: str | None = None) -> str:
     parts = [f"file {source}"]
     if video is not None:
         parts.append(f"video {video}")
@@ -102,7 +102,7 @@ def _where(source: str, video: str | None = None, field: str | None = None) -> s
     return " [" + ", ".join(parts) + "]"
 
 
-def _read_json(path: str | os.PathLike, what: str) -> Any:
+def read_json(path: str | os.PathLike, what: str) -> Any:
     path = Path(path)
     if not path.is_file():
         raise EvaluationError(f"{what} file not found: {path}")
@@ -112,19 +112,19 @@ def _read_json(path: str | os.PathLike, what: str) -> Any:
         raise EvaluationError(f"malformed JSON in {what} file {path}: {e}") from None
 
 
-def _segment(seg: Any, source: str, video: str, field: str) -> tuple[float, float]:
+def parse_segment(seg: Any, source: str, video: str, field: str) -> tuple[float, float]:
     """float() both boundaries (as the official loader), refusing non-finite values and end < start."""
     if isinstance(seg, (str, bytes)) or not isinstance(seg, Sequence) or len(seg) != 2:
-        raise EvaluationError(f"segment must be a list [start, end], got {seg!r}" + _where(source, video, field))
+        raise EvaluationError(f"segment must be a list [start, end], got {seg!r}" + where(source, video, field))
     try:
         s, e = float(seg[0]), float(seg[1])
     except (TypeError, ValueError):
         raise EvaluationError(f"segment boundaries must be numbers, got {seg!r}"
-                              + _where(source, video, field)) from None
+                              + where(source, video, field)) from None
     if not (math.isfinite(s) and math.isfinite(e)):
-        raise EvaluationError(f"segment boundaries must be finite, got {seg!r}" + _where(source, video, field))
+        raise EvaluationError(f"segment boundaries must be finite, got {seg!r}" + where(source, video, field))
     if e < s:
-        raise EvaluationError(f"segment end < start: {seg!r}" + _where(source, video, field))
+        raise EvaluationError(f"segment end < start: {seg!r}" + where(source, video, field))
     return s, e
 
 
@@ -143,12 +143,12 @@ def gt_from_records(subset: str, videos: Sequence[str],
     vid, cls, seg = [], [], []
     for video, label, s, e in annotations:
         if video not in vindex:
-            raise EvaluationError("annotation for a video not in the subset" + _where(source, video))
+            raise EvaluationError("annotation for a video not in the subset" + where(source, video))
         if not isinstance(label, str):
-            raise EvaluationError(f"label must be a string, got {label!r}" + _where(source, video, "label"))
+            raise EvaluationError(f"label must be a string, got {label!r}" + where(source, video, "label"))
         vid.append(vindex[video])
         cls.append(cindex.setdefault(label, len(cindex)))
-        seg.append(_segment((s, e), source, video, "segment"))
+        seg.append(parse_segment((s, e), source, video, "segment"))
     return GroundTruth(
         subset=subset,
         videos=list(videos),
@@ -179,16 +179,16 @@ def gt_from_anet_json(obj_or_path: Mapping[str, Any] | str | os.PathLike, subset
         obj, source = obj_or_path, "<ground-truth dict>"
     else:
         source = str(obj_or_path)
-        obj = _read_json(obj_or_path, "ground-truth")
+        obj = read_json(obj_or_path, "ground-truth")
     if not isinstance(obj, Mapping) or "database" not in obj:
-        raise EvaluationError("ground-truth JSON has no top-level 'database'" + _where(source, field="database"))
+        raise EvaluationError("ground-truth JSON has no top-level 'database'" + where(source, field="database"))
     db = obj["database"]
     if not isinstance(db, Mapping):
-        raise EvaluationError("'database' must be an object {video: {...}}" + _where(source, field="database"))
+        raise EvaluationError("'database' must be an object {video: {...}}" + where(source, field="database"))
     subsets: dict[str, int] = {}
     for name, entry in db.items():
         if not isinstance(entry, Mapping) or "subset" not in entry:
-            raise EvaluationError("video entry has no 'subset'" + _where(source, name, "subset"))
+            raise EvaluationError("video entry has no 'subset'" + where(source, name, "subset"))
         anns = entry.get("annotations", [])
         n = len(anns) if isinstance(anns, list) else 0
         subsets[entry["subset"]] = subsets.get(entry["subset"], 0) + n
@@ -199,7 +199,7 @@ def gt_from_anet_json(obj_or_path: Mapping[str, Any] | str | os.PathLike, subset
                 subset = next(iter(subsets))
             else:
                 raise EvaluationError(f"cannot choose a default subset among {sorted(map(str, subsets))}; "
-                                      f"pass one explicitly" + _where(source))
+                                      f"pass one explicitly" + where(source))
     videos: list[str] = []
     records: list[tuple[str, str, float, float]] = []
     for name, entry in db.items():
@@ -208,12 +208,12 @@ def gt_from_anet_json(obj_or_path: Mapping[str, Any] | str | os.PathLike, subset
         videos.append(name)
         anns = entry.get("annotations")
         if not isinstance(anns, list):
-            raise EvaluationError("subset video has no 'annotations' list" + _where(source, name, "annotations"))
+            raise EvaluationError("subset video has no 'annotations' list" + where(source, name, "annotations"))
         for j, ann in enumerate(anns):
             if not isinstance(ann, Mapping) or "label" not in ann or "segment" not in ann:
                 raise EvaluationError("annotation needs 'label' and 'segment'"
-                                      + _where(source, name, f"annotations[{j}]"))
-            s, e = _segment(ann["segment"], source, name, f"annotations[{j}].segment")
+                                      + where(source, name, f"annotations[{j}]"))
+            s, e = parse_segment(ann["segment"], source, name, f"annotations[{j}].segment")
             records.append((name, ann["label"], s, e))
     return _check_nonempty(gt_from_records(subset, videos, records, source), subsets)
 
@@ -233,10 +233,10 @@ def gt_from_dataset(ds: Any, subset: str | None = None) -> GroundTruth:
         classes = np.asarray(v.segment_classes, dtype=np.int64).reshape(-1)
         if classes.shape[0] != segs.shape[0]:
             raise EvaluationError(f"{segs.shape[0]} segments but {classes.shape[0]} segment classes"
-                                  + _where(source, v.name, "segment_classes"))
+                                  + where(source, v.name, "segment_classes"))
         for (s, e), c in zip(segs.tolist(), classes.tolist()):
             if not 0 <= c < len(ds.classes):
-                raise EvaluationError(f"segment class {c} out of range" + _where(source, v.name, "segment_classes"))
+                raise EvaluationError(f"segment class {c} out of range" + where(source, v.name, "segment_classes"))
             records.append((v.name, ds.classes[c], s, e))
     gt = gt_from_records(subset, [v.name for v in videos], records, source)
     return _check_nonempty(gt, {v.subset for v in ds.videos})

@@ -10,9 +10,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from himnet_lib.evaluation.groundtruth import (
-    _read_json,
-    _segment,
-    _where,
+    read_json,
+    parse_segment,
+    where,
 )
 from himnet_lib.utils.errors import EvaluationError
 
@@ -62,16 +62,16 @@ def predictions_from_results(obj: Any, *, source: str = "<results dict>", strict
         allow_empty: accept a result set with no prediction (evaluates to 0 mAP).
     """
     if not isinstance(obj, Mapping):
-        raise EvaluationError(f"result JSON must be an object, got {type(obj).__name__}" + _where(source))
+        raise EvaluationError(f"result JSON must be an object, got {type(obj).__name__}" + where(source))
     required = _REQUIRED_RESULT_KEYS if strict else ("results",)
     missing = [k for k in required if k not in obj]
     if missing:
         raise EvaluationError(f"result JSON lacks required key(s) {', '.join(repr(k) for k in missing)} "
                               f"(an ActivityNet result file has 'version', 'external_data' and 'results')"
-                              + _where(source, field=missing[0]))
+                              + where(source, field=missing[0]))
     results = obj["results"]
     if not isinstance(results, Mapping):
-        raise EvaluationError("'results' must be an object {video: [predictions]}" + _where(source, field="results"))
+        raise EvaluationError("'results' must be an object {video: [predictions]}" + where(source, field="results"))
 
     flat = _flatten_fast(results)
     if flat is None:  # something is off: the slow path finds it and names it
@@ -79,7 +79,7 @@ def predictions_from_results(obj: Any, *, source: str = "<results dict>", strict
     vnames, labels, vid, lab, seg, score = flat
     if score.size == 0 and not allow_empty:
         raise EvaluationError("no predictions in the result file (every video's list is empty)"
-                              + _where(source, field="results"))
+                              + where(source, field="results"))
     return Predictions(videos=vnames, labels=labels, video_idx=vid, label_idx=lab,
                        segments=seg, scores=score, source=source)
 
@@ -170,23 +170,23 @@ def _flatten_checked(results: Mapping[str, Any], source: str):
     score: list[float] = []
     for video, preds in results.items():
         if not isinstance(preds, list):
-            raise EvaluationError("predictions of a video must be a list" + _where(source, video, "results"))
+            raise EvaluationError("predictions of a video must be a list" + where(source, video, "results"))
         v = len(vnames)
         vnames.append(video)
         for j, p in enumerate(preds):
             fld = f"results[{j}]"
             if not isinstance(p, Mapping):
-                raise EvaluationError("prediction must be an object" + _where(source, video, fld))
+                raise EvaluationError("prediction must be an object" + where(source, video, fld))
             try:
                 label, sg, sc = p["label"], p["segment"], p["score"]
             except KeyError as e:
-                raise EvaluationError(f"prediction lacks key {e.args[0]!r}" + _where(source, video, fld)) from None
+                raise EvaluationError(f"prediction lacks key {e.args[0]!r}" + where(source, video, fld)) from None
             if not isinstance(label, str):
-                raise EvaluationError(f"label must be a string, got {label!r}" + _where(source, video, fld + ".label"))
+                raise EvaluationError(f"label must be a string, got {label!r}" + where(source, video, fld + ".label"))
             if isinstance(sc, bool) or not isinstance(sc, (int, float)) or not math.isfinite(sc):
                 raise EvaluationError(f"score must be a finite number, got {sc!r}"
-                                      + _where(source, video, fld + ".score"))
-            seg.append(_segment(sg, source, video, fld + ".segment"))
+                                      + where(source, video, fld + ".score"))
+            seg.append(parse_segment(sg, source, video, fld + ".segment"))
             vid.append(v)
             lab.append(lindex.setdefault(label, len(lindex)))
             score.append(float(sc))
@@ -196,5 +196,5 @@ def _flatten_checked(results: Mapping[str, Any], source: str):
 
 def load_predictions(path: str | os.PathLike, *, strict: bool = True) -> Predictions:
     """Read and validate an ActivityNet result JSON file; an empty result set is an error."""
-    obj = _read_json(path, "prediction")
+    obj = read_json(path, "prediction")
     return predictions_from_results(obj, source=str(path), strict=strict, allow_empty=False)

@@ -25,10 +25,10 @@ from himnet_lib.evaluation.snippet_metrics import (
 )
 from himnet_lib.utils.run_folder import RunDir
 
-__all__ = ["READOUTS", "READOUT_NAMES", "readout_key", "evaluate_outputs", "evaluation_dataset", "relocalize"]
+__all__ = ["SCORED_READOUTS", "READOUT_NAMES", "readout_key", "evaluate_outputs", "evaluation_dataset", "relocalize"]
 
 # Read-outs scored for every run from the same outputs (no retraining): attention read-out x NMS.
-READOUTS: tuple[tuple[str, str], ...] = (("none", "soft"), ("none", "nms"), ("minmax", "soft"), ("minmax", "nms"))
+SCORED_READOUTS: tuple[tuple[str, str], ...] = (("none", "soft"), ("none", "nms"), ("minmax", "soft"), ("minmax", "nms"))
 # display names of the attention read-outs in tables and the claims table
 READOUT_NAMES: dict[str, str] = {"none": "fixed", "minmax": "minmax"}
 
@@ -42,7 +42,7 @@ def evaluate_outputs(ds, outputs: dict[str, dict[str, np.ndarray]], cfg: RunConf
     """Localize every test video and score it. Returns (metrics, ActivityNet result JSON).
 
     Besides the run's own localization settings, ``metrics["by_readout"]`` scores every read-out of
-    :data:`READOUTS` (``"<attention_norm>/<nms>"`` -> mAP per tIoU and the averages) from the same
+    :data:`SCORED_READOUTS` (``"<attention_norm>/<nms>"`` -> mAP per tIoU and the averages) from the same
     outputs, and the threshold-free diagnostics of :mod:`himnet_lib.evaluation.diagnostics` are added.
     """
     lcfg = localize_cfg or cfg.localize
@@ -53,7 +53,7 @@ def evaluate_outputs(ds, outputs: dict[str, dict[str, np.ndarray]], cfg: RunConf
     main_key = readout_key(lcfg.attention_norm, lcfg.nms)
     # the NMS modes wanted per attention read-out; both modes of one read-out share the candidates
     modes: dict[str, list[str]] = {lcfg.attention_norm: [lcfg.nms]}
-    for norm, nms in READOUTS if readouts else ():
+    for norm, nms in SCORED_READOUTS if readouts else ():
         if nms not in modes.setdefault(norm, []):
             modes[norm].append(nms)
     scored: dict[str, tuple] = {}
@@ -81,7 +81,7 @@ def evaluate_outputs(ds, outputs: dict[str, dict[str, np.ndarray]], cfg: RunConf
     metrics["readout"] = main_key
     if readouts:
         by = {}
-        for norm, nms in READOUTS:
+        for norm, nms in SCORED_READOUTS:
             key = readout_key(norm, nms)
             d = metrics if key == main_key else scored[key][0].to_json()
             by[key] = {k: d[k] for k in ("tiou", "mAP", "average_mAP", "average_mAP_0.1_0.5") if k in d}
@@ -101,7 +101,7 @@ def relocalize(run_dir, data=None, localize_overrides: dict | None = None,
                readouts: bool = True) -> tuple[dict, dict]:
     """Score a finished run's saved outputs under other localization settings (no retraining):
     e.g. NMS vs Soft-NMS for Table 1. Returns (metrics, predictions). ``readouts=False`` scores
-    only the asked-for setting (not the four :data:`READOUTS` as well): a quarter of the work."""
+    only the asked-for setting (not the four :data:`SCORED_READOUTS` as well): a quarter of the work."""
     params = RunDir(run_dir).params()
     cfg = apply_overrides(RunConfig.from_dict(params["config"]), localize_overrides or {})
     ds = data if hasattr(data, "videos") else load_dataset(data or params["data"]["root"],

@@ -38,13 +38,16 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 from himnet_lib.config.profiles import READINGS
+from himnet_lib.config.terms import spec
 from himnet_lib.evaluation.scoring import READOUT_NAMES
 from himnet_lib.study import grids, paper_numbers
 from himnet_lib.study.grids import RunSpec
 
-# claims-table read-out name -> localize.attention_norm (scored with Soft-NMS; NMS for the NMS claim)
-READOUTS: dict[str, str] = {name: norm for norm, name in READOUT_NAMES.items()}
+__all__ = ["READOUT_NORMS", "METRICS", "NO_READOUT", "Claim", "added_term_claims", "declared_claims", "claims_specs",
+           "u_rows"]
 
+# claims-table read-out name -> localize.attention_norm (scored with Soft-NMS; NMS for the NMS claim)
+READOUT_NORMS: dict[str, str] = {name: norm for norm, name in READOUT_NAMES.items()}
 
 # claim metric -> (runs.csv column for a read-out, scale to the claims table's unit)
 METRICS: dict[str, tuple[Callable[[str], str], float]] = {
@@ -57,7 +60,10 @@ METRICS: dict[str, tuple[Callable[[str], str], float]] = {
     "u_bg": (lambda ro: "u_bg", 1.0),
 }
 NO_READOUT = ("acc", "acc_fg", "acc_bg", "acc_balanced", "u_bg")
-
+# the paper's Table 3 column of a claim metric (AVG, ACC); the ACC splits are not in the paper
+_PAPER_COLUMN = {"avg": 0, "acc": 2}
+_METRIC_NAMES = {"avg": "AVG", "acc": "ACC"}
+ACC_SPLIT_CLAIMS = (("fg", "acc_fg"), ("bg", "acc_bg"), ("balanced", "acc_balanced"))
 
 
 @dataclass(frozen=True)
@@ -92,81 +98,80 @@ def _t3(exp: str) -> tuple[str, str]:
     return ("table3", exp)
 
 
-_P3 = paper_numbers.TABLE3
-_P4 = paper_numbers.TABLE4
-_P5 = paper_numbers.TABLE5
-_P1 = paper_numbers.TABLE1_2
 _NAN = float("nan")
 
 
 def _paper_diff(row: str, before: str, column: int) -> float:
     """The paper's Table 3 difference row - before in ``column`` (NaN for a row the paper lacks)."""
-    if row in _P3 and before in _P3:
-        return _P3[row][column] - _P3[before][column]
+    p3 = paper_numbers.TABLE3
+    if row in p3 and before in p3:
+        return p3[row][column] - p3[before][column]
     return _NAN
 
 
-def added_term_claims(added: Mapping[str, tuple[str, str]] = grids.DOSE_ROWS) -> tuple[Claim, ...]:
-    """For each term that a core row of Table 3 adds (``added``, :func:`himnet_lib.study.grids.added_terms`):
-    it improves AVG, with its dose-response when it has a weight; for CLL also the paper's ACC claim
-    and ACC's splits. A new term in Table 3's core rows is claimed without an edit here."""
+def added_term_claims(added: Mapping[str, tuple[str, str]] | None = None) -> tuple[Claim, ...]:
+    """For each term that a core row of Table 3 adds (``added``, default
+    :func:`himnet_lib.study.grids.added_terms`): "<TERM> improves <metric>" for each of its spec's
+    ``claim_metrics``, with its dose-response when it has a weight; an ACC claim also gets ACC's
+    fg, bg and balanced splits. A new term in Table 3's core rows is claimed without an edit here."""
     out: list[Claim] = []
-    for term, (row, before) in added.items():
+    for term, (row, before) in (grids.added_terms() if added is None else added).items():
         name, pair = term.upper(), f"({row} vs {before})"
         dose = term if grids.weight_fields([term]) else None
-        out.append(Claim(f"{name} improves AVG {pair}", "avg", "diff", _t3(row), _t3(before),
-                         _paper_diff(row, before, 0), dose=dose))
-        if term == "cll":  # the paper claims CLL's gain in snippet ACC (Table 3's ACC column)
-            out.append(Claim(f"{name} improves ACC {pair}", "acc", "diff", _t3(row), _t3(before),
-                             _paper_diff(row, before, 2), dose=dose))
-            out += [Claim(f"{name} improves {split} ACC {pair}", metric, "diff", _t3(row), _t3(before), _NAN,
-                          dose=dose) for split, metric in (("fg", "acc_fg"), ("bg", "acc_bg"),
-                                                           ("balanced", "acc_balanced"))]
+        for metric in spec(term).claim_metrics:
+            paper = _paper_diff(row, before, _PAPER_COLUMN[metric]) if metric in _PAPER_COLUMN else _NAN
+            out.append(Claim(f"{name} improves {_METRIC_NAMES.get(metric, metric)} {pair}", metric, "diff",
+                             _t3(row), _t3(before), paper, dose=dose))
+            if metric == "acc":
+                out += [Claim(f"{name} improves {split} ACC {pair}", m, "diff", _t3(row), _t3(before), _NAN,
+                              dose=dose) for split, m in ACC_SPLIT_CLAIMS]
     return tuple(out)
 
 
-_SCL_ROW, _SCL_BEFORE = grids.DOSE_ROWS["scl"]
-
-CLAIMS: tuple[Claim, ...] = (
-    *added_term_claims(),
-    Claim("SCL beats L_guide (Table 4)", "avg", "diff", ("table4", "L_SCL"), ("table4", "L_guide"),
-          _P4["L_SCL"][4] - _P4["L_guide"][4]),
-    Claim("SCL beats L_ml (Table 4)", "avg", "diff", ("table4", "L_SCL"), ("table4", "L_ml"),
-          _P4["L_SCL"][4] - _P4["L_ml"][4]),
-    Claim("U(p||q) >= U(q||p) (Table 4)", "avg", "diff", ("table4", "L_SCL"), ("table4", "L_SCL with U(q||p)"),
-          _P4["L_SCL"][4] - _P4["L_SCL with U(q||p)"][4]),
-    Claim("U(q||p) >= w/o U (Table 4)", "avg", "diff", ("table4", "L_SCL with U(q||p)"),
-          ("table4", "L_SCL w/o U(p||q)"), _P4["L_SCL with U(q||p)"][4] - _P4["L_SCL w/o U(p||q)"][4]),
-    Claim("alpha = 4 is best (Fig. 6)", "avg", "best", ("alpha", "alpha=4"), ("alpha", "alpha="), _NAN),
-    Claim("SCL raises U on GT background (Fig. 7)", "u_bg", "diff", _t3(_SCL_ROW), _t3(_SCL_BEFORE), _NAN,
-          dose="scl"),
-    Claim("Soft-NMS beats NMS (Table 1, AVG 0.1:0.5)", "avg_0.5", "nms", _t3("Exp 4"), _t3("Exp 4"),
-          _P1[("Table 1", "THUMOS14", "Soft-NMS")]["AVG"] - _P1[("Table 1", "THUMOS14", "NMS")]["AVG"]),
-    Claim("CLL helps BaS-Net (Table 5)", "avg", "diff", ("table5", "BaS-Net + L_CLL"), ("table5", "BaS-Net"),
-          float(_P5[("BaS-Net", "+ L_CLL")][5] or 0.0), reading_free=True),
-    Claim("CLL + SCL help BaS-Net (Table 5)", "avg", "diff", ("table5", "BaS-Net + L_CLL + L_SCL"),
-          ("table5", "BaS-Net"), float(_P5[("BaS-Net", "+ L_CLL + L_SCL")][5] or 0.0), reading_free=True),
-    Claim("SCL helps BaS-Net + CLL (Table 5)", "avg", "diff", ("table5", "BaS-Net + L_CLL + L_SCL"),
-          ("table5", "BaS-Net + L_CLL"), _P5[("BaS-Net", "+ L_CLL + L_SCL")][4] - _P5[("BaS-Net", "+ L_CLL")][4],
-          reading_free=True),
-    Claim("CLL helps HAM-Net (Table 5)", "avg", "diff", ("table5", "HAM-Net + L_CLL"), ("table5", "HAM-Net"),
-          float(_P5[("HAM-Net", "+ L_CLL")][5] or 0.0), reading_free=True),
-    Claim("SCL helps HAM-Net (Table 5)", "avg", "diff", ("table5", "HAM-Net + L_SCL"), ("table5", "HAM-Net"),
-          float(_P5[("HAM-Net", "+ L_SCL")][5] or 0.0), reading_free=True),
-    Claim("placebo: Exp 4 on seeds n..2n-1 vs 0..n-1 (expect noise)", "avg", "placebo", ("placebo", grids.PLACEBO_ROW),
-          _t3(grids.PLACEBO_ROW), 0.0),
-)
+def declared_claims() -> tuple[Claim, ...]:
+    """Every claim of the paper that the study tests, in the claims table's order."""
+    p1, p4, p5 = paper_numbers.TABLE1_2, paper_numbers.TABLE4, paper_numbers.TABLE5
+    scl_row, scl_before = grids.added_terms()["scl"]
+    return (
+        *added_term_claims(),
+        Claim("SCL beats L_guide (Table 4)", "avg", "diff", ("table4", "L_SCL"), ("table4", "L_guide"),
+              p4["L_SCL"][4] - p4["L_guide"][4]),
+        Claim("SCL beats L_ml (Table 4)", "avg", "diff", ("table4", "L_SCL"), ("table4", "L_ml"),
+              p4["L_SCL"][4] - p4["L_ml"][4]),
+        Claim("U(p||q) >= U(q||p) (Table 4)", "avg", "diff", ("table4", "L_SCL"), ("table4", "L_SCL with U(q||p)"),
+              p4["L_SCL"][4] - p4["L_SCL with U(q||p)"][4]),
+        Claim("U(q||p) >= w/o U (Table 4)", "avg", "diff", ("table4", "L_SCL with U(q||p)"),
+              ("table4", "L_SCL w/o U(p||q)"), p4["L_SCL with U(q||p)"][4] - p4["L_SCL w/o U(p||q)"][4]),
+        Claim("alpha = 4 is best (Fig. 6)", "avg", "best", ("alpha", "alpha=4"), ("alpha", "alpha="), _NAN),
+        Claim("SCL raises U on GT background (Fig. 7)", "u_bg", "diff", _t3(scl_row), _t3(scl_before), _NAN,
+              dose="scl"),
+        Claim("Soft-NMS beats NMS (Table 1, AVG 0.1:0.5)", "avg_0.5", "nms", _t3("Exp 4"), _t3("Exp 4"),
+              p1[("Table 1", "THUMOS14", "Soft-NMS")]["AVG"] - p1[("Table 1", "THUMOS14", "NMS")]["AVG"]),
+        Claim("CLL helps BaS-Net (Table 5)", "avg", "diff", ("table5", "BaS-Net + L_CLL"), ("table5", "BaS-Net"),
+              float(p5[("BaS-Net", "+ L_CLL")][5] or 0.0), reading_free=True),
+        Claim("CLL + SCL help BaS-Net (Table 5)", "avg", "diff", ("table5", "BaS-Net + L_CLL + L_SCL"),
+              ("table5", "BaS-Net"), float(p5[("BaS-Net", "+ L_CLL + L_SCL")][5] or 0.0), reading_free=True),
+        Claim("SCL helps BaS-Net + CLL (Table 5)", "avg", "diff", ("table5", "BaS-Net + L_CLL + L_SCL"),
+              ("table5", "BaS-Net + L_CLL"), p5[("BaS-Net", "+ L_CLL + L_SCL")][4] - p5[("BaS-Net", "+ L_CLL")][4],
+              reading_free=True),
+        Claim("CLL helps HAM-Net (Table 5)", "avg", "diff", ("table5", "HAM-Net + L_CLL"), ("table5", "HAM-Net"),
+              float(p5[("HAM-Net", "+ L_CLL")][5] or 0.0), reading_free=True),
+        Claim("SCL helps HAM-Net (Table 5)", "avg", "diff", ("table5", "HAM-Net + L_SCL"), ("table5", "HAM-Net"),
+              float(p5[("HAM-Net", "+ L_SCL")][5] or 0.0), reading_free=True),
+        Claim("placebo: Exp 4 on seeds n..2n-1 vs 0..n-1 (expect noise)", "avg", "placebo",
+              ("placebo", grids.PLACEBO_ROW), _t3(grids.PLACEBO_ROW), 0.0),
+    )
 
 
 def claims_specs(profile: str, seeds_table3: int, seeds_other: int,
-                 claims: Sequence[Claim] = CLAIMS) -> list[RunSpec]:
-    """Every run the claims table reads: each claim's :meth:`Claim.rows` where
-    :data:`himnet_lib.study.grids.CLAIM_COVERAGE` says, Table 3 and the placebo with ``seeds_table3``
-    seeds, the rest with ``seeds_other``."""
+                 claims: Sequence[Claim] | None = None) -> list[RunSpec]:
+    """Every run the claims table reads: each claim's :meth:`Claim.rows` (default: every declared
+    claim) where :data:`himnet_lib.study.grids.CLAIM_COVERAGE` says, Table 3 and the placebo with
+    ``seeds_table3`` seeds, the rest with ``seeds_other``."""
     specs: list[RunSpec] = []
     for bench in grids.benchmarks(profile):
         for reading in READINGS:
-            for claim in claims:
+            for claim in (declared_claims() if claims is None else claims):
                 for table, label in claim.rows():
                     if not grids.covered(table, profile, bench, reading):
                         continue
@@ -177,59 +182,6 @@ def claims_specs(profile: str, seeds_table3: int, seeds_other: int,
     return grids.unique_specs(specs)
 
 
-# --- run records ----------------------------------------------------------------------------------
-
-
-
-
-def u_rows(claims: Sequence[Claim] = CLAIMS) -> set[tuple[str, str]]:
+def u_rows(claims: Sequence[Claim] | None = None) -> set[tuple[str, str]]:
     """The (table, label) rows whose runs need the Fig. 7 statistic: those of the claims on U."""
-    return {row for c in claims if c.metric == "u_bg" for row in c.rows()}
-
-
-
-
-
-
-
-
-
-
-
-
-# --- the table -------------------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-# --- the Fig. 7 statistic ------------------------------------------------------------------------
-
-
-
-# --- output ----------------------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
-
+    return {row for c in (declared_claims() if claims is None else claims) if c.metric == "u_bg" for row in c.rows()}

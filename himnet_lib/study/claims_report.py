@@ -1,4 +1,4 @@
-"""claims report"""
+"""The claims table written out: ``claims.csv``, ``claims.md`` and the one-row-per-claim summary."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""claims table"""
+"""The claims table: each declared claim tested from the run records (``runs.csv``), per reading,
+read-out and benchmark, with the multiplicity adjustment and the dose-response verdicts; and the
+Fig. 7 statistic the claims on U read. The declarations are :mod:`himnet_lib.study.claims`, the
+columns are documented there."""
 
 from __future__ import annotations
 
@@ -15,11 +18,11 @@ from himnet_lib.evaluation.scoring import evaluation_dataset
 from himnet_lib.evaluation.snippet_metrics import snippet_memberships
 from himnet_lib.study import grids, stats
 from himnet_lib.study.claims import (
-    CLAIMS,
     METRICS,
     NO_READOUT,
-    READOUTS,
+    READOUT_NORMS,
     Claim,
+    declared_claims,
 )
 from himnet_lib.study.grids import RunSpec
 from himnet_lib.utils.run_folder import RunDir
@@ -141,7 +144,7 @@ def _dose_verdict(tests: Sequence[tuple[float, stats.Test]], adjusted: Sequence[
     return "; ".join(parts) if parts else "at no weight tried"
 
 
-def claims_table(records: Sequence[Mapping[str, Any]], claims: Sequence[Claim] = CLAIMS,
+def claims_table(records: Sequence[Mapping[str, Any]], claims: Sequence[Claim] | None = None,
                  adjust: Literal["holm", "bh"] = ADJUST):
     """The claims table (pandas DataFrame, :data:`CLAIM_COLUMNS`) from :func:`run_records` output
     (or :func:`read_runs_csv`). A claim row the coverage asks for whose runs are missing is an
@@ -155,7 +158,7 @@ def claims_table(records: Sequence[Mapping[str, Any]], claims: Sequence[Claim] =
     readings = [x for x in READINGS if any(r["reading"] == x for r in records if r["table"] != "table5")]
     profile = str(records[0]["profile"]) if records else ""
     main_of = {r["benchmark"]: bool(r["main_benchmark"]) for r in records}
-    for claim in claims:
+    for claim in (declared_claims() if claims is None else claims):
         for bench in benches:
             recs_b = [r for r in records if r["benchmark"] == bench]
             bench_arg = "" if main_of.get(bench) else bench
@@ -167,7 +170,7 @@ def claims_table(records: Sequence[Mapping[str, Any]], claims: Sequence[Claim] =
                 elif not grids.covered(claim.better[0], profile, bench_arg, grids.default_reading(profile)):
                     continue
                 recs = recs_b if claim.reading_free else [r for r in recs_b if r["reading"] == reading]
-                for readout in (["-"] if claim.metric in NO_READOUT else list(READOUTS)):
+                for readout in (["-"] if claim.metric in NO_READOUT else list(READOUT_NORMS)):
                     ro = "fixed" if readout == "-" else readout
                     test = _test(claim, recs, ro)
                     if test is None:

@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from himnet_lib.config.terms import ABLATION_TERMS
+from himnet_lib.config.terms import ablation_terms
 from himnet_lib.study import paper_numbers
 
 __all__ = ["paper_table", "with_paper", "seed_noise_comparison", "verdict_changes"]
@@ -51,7 +51,7 @@ def with_paper(table: pd.DataFrame, kind: str, profile: str) -> pd.DataFrame:
     THUMOS14 numbers: our display columns renamed "<col> (<profile>)", then the paper's, rows matched
     by name."""
     if kind == "table3":
-        ours = table[["Exp", *(f"L_{t.upper()}" for t in ABLATION_TERMS), "AVG", "ACC", "n"]]
+        ours = table[["Exp", *(f"L_{t.upper()}" for t in ablation_terms()), "AVG", "ACC", "n"]]
         side = ours.merge(paper_table("table3"), on="Exp", how="left")
         return side.rename(columns={"AVG": f"AVG ({profile})", "ACC": f"ACC ({profile})"})
     if kind == "table4":

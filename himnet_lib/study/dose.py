@@ -1,7 +1,7 @@
 """How much each loss term helps, by weight: the dose-response table of notebook 11 and the choice
 of ``loss.balance`` on the validation fold.
 
-Both read the run records of :func:`himnet_lib.study.run_table_csv.run_records` (fractions in the records;
+Both read the run records of :func:`himnet_lib.study.run_table.run_records` (fractions in the records;
 percent here for mAP and accuracies, AUC unitless). Differences are paired over the seeds two rows
 share (:func:`himnet_lib.study.stats.compare`).
 """
@@ -31,7 +31,7 @@ def _scale(metric: str) -> float:
 
 
 def dose_response_table(records: Sequence[Mapping[str, Any]]):
-    """One row per (term, λ factor, benchmark) of :data:`himnet_lib.study.grids.DOSE_ROWS`: factor 0 is
+    """One row per (term, λ factor, benchmark) of :func:`himnet_lib.study.grids.dose_terms`: factor 0 is
     Table 3's row without the term, factor 1 the row with it, the others the dose rows. Columns:
     the weight the term trained with (``params.json``'s ``loss_weights``, mean over seeds), and per
     metric of :data:`DOSE_METRICS` its mean over seeds, its standard error, and the paired
@@ -39,7 +39,7 @@ def dose_response_table(records: Sequence[Mapping[str, Any]]):
     Holm across every tested row of the table, one family per metric)."""
     import pandas as pd
     rows = []
-    for term, (exp, without) in grids.DOSE_ROWS.items():
+    for term, (exp, without) in grids.dose_terms().items():
         for bench in dict.fromkeys(r["benchmark"] for r in records):
             recs = [r for r in records if r["benchmark"] == bench]
             dose = [r for r in recs if r["table"] == "dose"]

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-from himnet_lib.config.profiles import READINGS, build_config, profile_reading
+from himnet_lib.config.profiles import READINGS, build_config, get_profile, profile_reading
 from himnet_lib.config.run import RunConfig
-from himnet_lib.config.terms import TERM_SPECS
+from himnet_lib.config.terms import weight_field
 
 FULL = ("mil", "cll", "vcl", "scl")
 
@@ -77,15 +77,14 @@ TABLE5_DISPLAY = {"BaS-Net": "BaS-Net", "BaS-Net + L_CLL": "+ L_CLL", "BaS-Net +
                   "HAM-Net": "HAM-Net", "HAM-Net + L_CLL": "+ L_CLL", "HAM-Net + L_SCL": "+ L_SCL"}
 
 
-# The benchmarks of a profile: synthetic presets, the first being the profile's main one. Every
-# claim is tested on each (no conclusion rests on one generator); real-data profiles use the
-# user's data root and have no synthetic benchmark.
-BENCHMARKS: dict[str, tuple[str, ...]] = {"smoke": ("smoke", "smoke-b"), "demo": ("demo", "demo-b")}
+def benchmarks(name: str) -> tuple[str, ...]:
+    """The benchmarks of profile ``name``, its main one first (:attr:`himnet_lib.config.profiles.Profile.benchmark_names`):
+    every claim is tested on each, so that no conclusion rests on one generator."""
+    return get_profile(name).benchmark_names
 
 
-def benchmarks(profile: str) -> tuple[str, ...]:
-    """The profile's benchmarks ("" = the user's data for a real-data profile)."""
-    return BENCHMARKS.get(profile, ("",))
+def main_benchmark(name: str) -> str:
+    return get_profile(name).main_benchmark
 
 
 default_reading = profile_reading  # the profile's reading, from himnet_lib.config.run
@@ -95,8 +94,8 @@ default_reading = profile_reading  # the profile's reading, from himnet_lib.conf
 class RunSpec:
     """One training run of the study: a profile plus overrides plus a seed, on a benchmark.
 
-    ``benchmark`` is a synthetic preset of the profile ("" or the profile's first preset = its
-    main benchmark). A reading other than the profile's is an override ``("reading", name)``.
+    ``benchmark`` names one of the profile's benchmarks (:func:`benchmarks`); left empty, it is the
+    profile's main one. A reading other than the profile's is an override ``("reading", name)``.
     """
 
     table: str
@@ -106,12 +105,19 @@ class RunSpec:
     profile: str
     benchmark: str = ""
 
+    def __post_init__(self) -> None:
+        if not self.benchmark:
+            object.__setattr__(self, "benchmark", main_benchmark(self.profile))
+        elif self.benchmark not in benchmarks(self.profile):
+            raise KeyError(f"profile {self.profile!r} has no benchmark {self.benchmark!r}; "
+                           f"its benchmarks: {', '.join(benchmarks(self.profile))}")
+
     def config(self) -> RunConfig:
         return build_config(self.profile, {**dict(self.overrides), "train.seed": self.seed})
 
     @property
     def main_benchmark(self) -> bool:
-        return self.benchmark in ("", benchmarks(self.profile)[0])
+        return self.benchmark == main_benchmark(self.profile)
 
     @property
     def run_id(self) -> str:
@@ -119,11 +125,6 @@ class RunSpec:
         same run."""
         bench = "" if self.main_benchmark else f"{self.benchmark}-"
         return f"{self.profile}-{bench}s{self.seed}-{self.config().identity()[:12]}"
-
-    @property
-    def benchmark_name(self) -> str:
-        """The benchmark's preset name (the profile's main one for ""), or "" for real data."""
-        return self.benchmark or benchmarks(self.profile)[0]
 
     @property
     def reading(self) -> str:
@@ -184,10 +185,13 @@ def table5_specs(profile: str, seeds: int, benchmark: str = "") -> list[RunSpec]
 DOSE_FACTORS = (0.1, 1.0, 3.0, 10.0)  # four weights over two decades: make demo stays within an hour
 
 
-def added_terms(rows: Sequence[tuple[str, Sequence[str]]] = TABLE3_ROWS,
-                core: Sequence[str] = CORE_ROWS) -> dict[str, tuple[str, str]]:
-    """term -> (the core row that adds it, the core row before it, without it). Each core row adds
-    exactly one term to the one before (an error otherwise)."""
+def added_terms(rows: Sequence[tuple[str, Sequence[str]]] | None = None,
+                core: Sequence[str] | None = None) -> dict[str, tuple[str, str]]:
+    """term -> (the core row that adds it, the core row before it, without it), from Table 3's rows
+    and core rows (default :data:`TABLE3_ROWS`, :data:`CORE_ROWS`). Each core row adds exactly one
+    term to the one before (an error otherwise)."""
+    rows = TABLE3_ROWS if rows is None else rows
+    core = CORE_ROWS if core is None else core
     terms = dict(rows)
     out = {}
     for before, row in zip(core, core[1:]):
@@ -200,13 +204,15 @@ def added_terms(rows: Sequence[tuple[str, Sequence[str]]] = TABLE3_ROWS,
 
 
 def weight_fields(terms: Iterable[str]) -> dict[str, str]:
-    """The ``loss.lambda_*`` setting of each term that has a weight (the term table's ``weight``)."""
-    wanted = set(terms)
-    return {s.name: f"loss.{s.weight}" for s in TERM_SPECS if s.name in wanted and s.weight}
+    """The ``loss.lambda_<term>`` setting of each of ``terms`` that has a weight."""
+    return {t: f"loss.{f}" for t in terms if (f := weight_field(t)) is not None}
 
 
-DOSE_ROWS: dict[str, tuple[str, str]] = added_terms()   # cll: (Exp 2, Exp 1), vcl: ..., scl: ...
-DOSE_WEIGHT_FIELDS = weight_fields(DOSE_ROWS)          # a term without a weight has no dose rows
+def dose_terms() -> dict[str, tuple[str, str]]:
+    """The terms with a dose-response: those a core row of Table 3 adds and that have a weight, each
+    with (its row, the row before it): cll: (Exp 2, Exp 1), vcl: ..., scl: ..."""
+    added = added_terms()
+    return {t: rows for t, rows in added.items() if weight_field(t) is not None}
 
 
 def dose_label(term: str, factor: float) -> str:
@@ -218,10 +224,8 @@ def dose_rows(profile: str) -> list[tuple[str, dict[str, Any]]]:
     base = build_config(profile)
     terms = dict(TABLE3_ROWS)
     rows = []
-    for term, (exp, _) in DOSE_ROWS.items():
-        if term not in DOSE_WEIGHT_FIELDS:
-            continue
-        field = DOSE_WEIGHT_FIELDS[term]
+    for term, (exp, _) in dose_terms().items():
+        field = f"loss.{weight_field(term)}"
         printed = float(getattr(base.loss, field.split(".", 1)[1]))
         for f in DOSE_FACTORS:
             if f != 1.0:
@@ -265,8 +269,8 @@ CLAIM_COVERAGE: dict[str, tuple[tuple[str, str], ...]] = {
 
 
 def covered(table: str, profile: str, benchmark: str, reading: str) -> bool:
-    """Whether the claims table reads ``table`` on ``benchmark`` under ``reading``."""
-    main = benchmark in ("", benchmarks(profile)[0])
+    """Whether the claims table reads ``table`` on ``benchmark`` (empty: the main one) under ``reading``."""
+    main = benchmark in ("", main_benchmark(profile))
     return any((where == "all" or main) and (which in ("both", "free") or reading == default_reading(profile))
                for where, which in CLAIM_COVERAGE.get(table, ()))
 
@@ -302,15 +306,14 @@ def unique_specs(specs: Iterable[RunSpec]) -> list[RunSpec]:
 
 
 # Schedule selection on a validation fold of the training videos (never the test videos):
-# MIL-only and the full model per reading, with learning curves every SELECTION_EVAL iterations.
-# (iterations, evaluation interval) per profile: twice the demo schedule, so that the curves show
-# whether the chosen number of iterations has converged.
-SELECTION_SCHEDULE: dict[str, tuple[int, int]] = {"smoke": (48, 12), "demo": (1000, 250)}
+# MIL-only and the full model per reading, with learning curves at the profile's evaluation
+# interval, for the profile's selection schedule (Profile.selection).
 SELECTION_VAL_FRACTION = 0.2
 
 
-def selection_schedule(profile: str) -> tuple[int, int]:
-    return SELECTION_SCHEDULE.get(profile, (1500, 250))
+def selection_schedule(name: str) -> tuple[int, int]:
+    """(iterations, evaluation interval) of profile ``name``'s schedule selection."""
+    return get_profile(name).selection
 
 
 # The grid searched on the validation fold: learning rate, and λ_norm for the lineage reading

@@ -9,7 +9,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from himnet_lib.study.grids import RunSpec, benchmarks
+from himnet_lib.study.grids import RunSpec
 from himnet_lib.utils.run_folder import RunDir
 
 __all__ = ["selection_curves", "selection_table", "schedule_choice", "SELECTION_TOLERANCE"]
@@ -22,7 +22,7 @@ def selection_curves(specs: Iterable[RunSpec], runs_dir: str | Path) -> dict[str
         h = RunDir(Path(runs_dir) / s.run_id).history()
         if "val_average_mAP" in h.columns:
             h = h[h["val_average_mAP"].notna()].reset_index(drop=True)
-        label = s.label if s.benchmark in ("", benchmarks(s.profile)[0]) else f"{s.label} · {s.benchmark}"
+        label = s.label if s.main_benchmark else f"{s.label} · {s.benchmark}"
         out[f"{label} · s{s.seed}"] = h
     return out
 

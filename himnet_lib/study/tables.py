@@ -9,7 +9,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from himnet_lib.config.terms import ABLATION_TERMS
+from himnet_lib.config.terms import ablation_terms
 from himnet_lib.evaluation.snippet_metrics import ACC_SPLITS
 from himnet_lib.study import grids
 from himnet_lib.study.aggregate import copy_stats, mean_std, pooled, summarize
@@ -76,7 +76,7 @@ def table3(df: pd.DataFrame, rows: Sequence[tuple[str, Sequence[str]]] = grids.T
     metrics = ("average_mAP", "snippet_acc", *(m for m, _ in splits))
     stats = mean_std(df, metrics=metrics, order=[label for label, _ in rows])
     table = pd.DataFrame({"Exp": stats["label"]})
-    for term in ABLATION_TERMS:
+    for term in ablation_terms():
         table[f"L_{term.upper()}"] = ["✓" if term in terms[label] else "" for label in stats["label"]]
     _display_columns(table, stats, metrics, ("AVG", "ACC", *(n for _, n in splits)))
     table["n"] = stats["n"]

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Mapping
 
+from himnet_lib.config.profiles import get_profile
 from himnet_lib.datasets.synthetic.writer import make_synthetic
-from himnet_lib.study.grids import BENCHMARKS, benchmarks
 from himnet_lib.utils.errors import HimnetError
 from himnet_lib.utils.locks import FileLock
 from himnet_lib.utils.paths import results_dir
 
-__all__ = ["results_root", "ensure_data"]
+__all__ = ["results_root", "ensure_data", "main_data", "data_roots"]
 
 
 def results_root(profile: str, results: str | os.PathLike | None = None) -> Path:
@@ -21,21 +22,43 @@ def results_root(profile: str, results: str | os.PathLike | None = None) -> Path
 
 def ensure_data(profile: str, data_root: str | os.PathLike | None, results: Path, seed: int = 0,
                 benchmark: str = "") -> Path:
-    """The dataset root for a study: the user's, or the synthetic preset of ``profile`` (or the
-    given ``benchmark`` preset, see :data:`himnet_lib.study.grids.BENCHMARKS`) generated once under
-    ``<results>/data`` (deterministic, so regenerating gives the same files)."""
-    main = benchmarks(profile)[0]
-    if data_root and benchmark in ("", main):
+    """The dataset root of one of ``profile``'s benchmarks (empty: its main one): the user's
+    ``data_root`` for a profile on real data (or for the main benchmark, when given), else the
+    synthetic preset of that name, generated once under ``<results>/data`` (deterministic, so
+    regenerating gives the same files)."""
+    prof = get_profile(profile)
+    bench = benchmark or prof.main_benchmark
+    if bench not in prof.benchmark_names:
+        raise HimnetError(f"profile {profile!r} has no benchmark {bench!r}; its benchmarks: "
+                          f"{', '.join(prof.benchmark_names)}")
+    if data_root and bench == prof.main_benchmark:
         return Path(data_root)
-    if profile not in BENCHMARKS:  # a profile with synthetic benchmarks; the others need the user's data
+    if not prof.synthetic:
         raise HimnetError(f"profile {profile!r} needs real data: pass --data ROOT "
                           "(see README: THUMOS14 / ActivityNet 1.3 features)")
-    preset = benchmark or main
-    out = results / "data" / f"synthetic-{preset}-seed{seed}"
+    out = results / "data" / f"synthetic-{bench}-seed{seed}"
     if not out.exists():
         # one process generates it, the others wait and reuse it (make_synthetic replaces an
         # existing benchmark, which would pull it from under a process already reading it)
         with FileLock(out.with_name(f".{out.name}.lock")):
             if not out.exists():
-                make_synthetic(preset, seed=seed, out=out)
+                make_synthetic(bench, seed=seed, out=out)
     return out
+
+
+def main_data(profile: str, data_root: str | os.PathLike | None, results: Path,
+              known: Mapping[str, str | os.PathLike] | None = None) -> Path:
+    """The dataset root of ``profile``'s main benchmark (from ``known`` when it is there)."""
+    main = get_profile(profile).main_benchmark
+    known = dict(known or {})
+    return Path(known[main]) if main in known else ensure_data(profile, data_root, results, benchmark=main)
+
+
+def data_roots(profile: str, data_root: str | os.PathLike | None, results: Path,
+               known: Mapping[str, str | os.PathLike] | None = None) -> dict[str, Path]:
+    """{benchmark: dataset root} for every benchmark of ``profile`` (:func:`ensure_data`), reusing
+    the roots in ``known`` (as :func:`himnet_lib.engine.reproduce.reproduce` passes them to each
+    notebook, so that each benchmark is made ready once per reproduce)."""
+    known = dict(known or {})
+    return {b: Path(known[b]) if b in known else ensure_data(profile, data_root, results, benchmark=b)
+            for b in get_profile(profile).benchmark_names}

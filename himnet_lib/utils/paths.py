@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # himnet_lib/ (this file is himnet_lib/utils/paths.py)
 PROJECT_ROOT = PACKAGE_DIR.parent
 
 

@@ -201,7 +201,7 @@ def preset_config(preset: str | SyntheticConfig) -> SyntheticConfig:
 
 # The fields of generator version 1, always written to synthetic.json. Every later field defaults
 # to a no-op and is written only when set, so the markers of the older presets keep their bytes.
-_VERSION_1_FIELDS = frozenset("""
+VERSION_1_FIELDS = frozenset("""
     name num_classes num_train num_test feature_dim snippet_seconds time_scale min_instance_seconds
     log_duration_mean log_duration_sd duration_range instances_per_minute count_dispersion log_length_mean
     log_length_sd length_range max_coverage gap_concentration nested nested_weight cooccur cooccur_prob

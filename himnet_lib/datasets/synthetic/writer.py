@@ -19,7 +19,7 @@ from himnet_lib.datasets.synthetic.annotations import (
 )
 from himnet_lib.datasets.synthetic.features import generate_features
 from himnet_lib.datasets.synthetic.presets import (
-    _VERSION_1_FIELDS,
+    VERSION_1_FIELDS,
     GENERATOR_VERSION,
     MARKER_FILE,
     SyntheticConfig,
@@ -47,7 +47,7 @@ def synthetic_stats(preset: str | SyntheticConfig, seed: int = 0, subset: str | 
 def _marker_config(cfg: SyntheticConfig) -> dict:
     d = json.loads(json.dumps(asdict(cfg)))
     default = json.loads(json.dumps(asdict(SyntheticConfig())))
-    return {k: v for k, v in d.items() if k in _VERSION_1_FIELDS or v != default[k]}
+    return {k: v for k, v in d.items() if k in VERSION_1_FIELDS or v != default[k]}
 
 
 def make_synthetic(preset: str | SyntheticConfig, seed: int = 0, out: str | os.PathLike = ".") -> Path:

@@ -16,7 +16,7 @@ from typing import Callable
 
 from torch import nn
 
-from himnet_lib.config.sections import BaselineConfig
+from himnet_lib.config.sections import MODELS, BaselineConfig
 from himnet_lib.modeling.baselines.basnet import BaSNet, compose_basnet
 from himnet_lib.modeling.baselines.common import BASELINE_TERMS, check_terms
 from himnet_lib.modeling.baselines.hamnet import HAMNet, compose_hamnet
@@ -25,7 +25,7 @@ from himnet_lib.utils.errors import HimnetError
 __all__ = ["BASELINES", "BASELINE_TERMS", "BaselineConfig", "BaSNet", "HAMNet", "build",
            "compose_basnet", "compose_hamnet"]
 
-BASELINES = ("basnet", "hamnet")
+BASELINES = tuple(m for m in MODELS if m != "himnet")  # the names are declared in config.sections
 
 
 def build(name: str, cfg) -> tuple[nn.Module, Callable]:

@@ -14,7 +14,7 @@ from torch import Tensor
 from himnet_lib.config.loss import LossConfig
 from himnet_lib.config.sections import BaselineConfig
 from himnet_lib.modeling.losses.common import topk_video_logits
-from himnet_lib.modeling.losses.compose import TERMS
+from himnet_lib.modeling.losses.registry import term_function
 from himnet_lib.utils.errors import HimnetError
 
 __all__ = ["BaselineConfig", "BASELINE_TERMS", "check_terms", "normalized_target", "mil_term",
@@ -62,5 +62,5 @@ def transfer_terms(out, labels: Tensor, cfg: LossConfig) -> dict[str, tuple[floa
     foreground estimate (``out.attention``: BaS-Net's w, HAM-Net's a) with its background-class
     probability ``out.probs[..., -1]``, with HiM-Net's α and SCL options from ``cfg``.
     """
-    return {name: (float(getattr(cfg, str(TERMS[name].weight))), TERMS[name].fn(out, labels, cfg))
+    return {name: (cfg.weight(name), term_function(name)(out, labels, cfg))
             for name in BASELINE_TERMS[1:] if name in cfg.terms}

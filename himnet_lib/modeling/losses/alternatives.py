@@ -1,4 +1,4 @@
-"""Table 4"""
+"""Table 4's alternatives to L_SCL: the guide loss (HAM-Net, CO2-Net) and mutual learning (CO2-Net)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from himnet_lib.config.loss import LossConfig
-from himnet_lib.modeling.losses.common import _promote
+from himnet_lib.modeling.losses.common import promote
+from himnet_lib.modeling.losses.registry import term
 
 
 def guide_loss(attention: Tensor, bg_prob: Tensor) -> Tensor:
@@ -14,7 +15,7 @@ def guide_loss(attention: Tensor, bg_prob: Tensor) -> Tensor:
 
     No stop-gradient: both branches are pulled towards each other.
     """
-    a = _promote(attention)
+    a = promote(attention)
     return (1 - a - bg_prob.to(a.dtype)).abs().mean()
 
 
@@ -25,14 +26,18 @@ def ml_loss(attention: Tensor, bg_prob: Tensor) -> Tensor:
     This is CO2-Net's mutual-learning loss (there between the RGB and flow attentions) applied
     between the attention branch and the classification branch's background, as Table 4 does.
     """
-    a = _promote(attention)
+    a = promote(attention)
     fg = 1 - bg_prob.to(a.dtype)
     return 0.5 * F.mse_loss(a, fg.detach()) + 0.5 * F.mse_loss(fg, a.detach())
 
 
-def _guide(out, labels: Tensor, cfg: "LossConfig") -> Tensor:
+@term("guide")
+def _guide_term(out, labels: Tensor, cfg: LossConfig) -> Tensor:
+    """The ``guide`` term of :func:`~himnet_lib.modeling.losses.compose.compose_losses`."""
     return guide_loss(out.attention, out.probs[..., -1])
 
 
-def _ml(out, labels: Tensor, cfg: "LossConfig") -> Tensor:
+@term("ml")
+def _ml_term(out, labels: Tensor, cfg: LossConfig) -> Tensor:
+    """The ``ml`` term of :func:`~himnet_lib.modeling.losses.compose.compose_losses`."""
     return ml_loss(out.attention, out.probs[..., -1])

@@ -1,4 +1,4 @@
-"""Eq. 6"""
+"""L_CLL (Eq. 6): complementary label learning on the snippet posteriors."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import torch
 from torch import Tensor
 
 from himnet_lib.config.loss import LossConfig
-from himnet_lib.modeling.losses.common import EPS, _check_labels, _promote, cce
+from himnet_lib.modeling.losses.common import EPS, cce, check_labels, promote
+from himnet_lib.modeling.losses.registry import term
 
 
 def cll_loss(probs: Tensor, labels: Tensor, eps: float = EPS) -> Tensor:
@@ -17,12 +18,14 @@ def cll_loss(probs: Tensor, labels: Tensor, eps: float = EPS) -> Tensor:
     as -log(1 - b_{c,t}) / (C+1), with 1 - b clamped to >= eps.
     """
     B, T, K = probs.shape
-    _check_labels(labels, B, K - 1, "cll_loss")
-    probs = _promote(probs)
+    check_labels(labels, B, K - 1, "cll_loss")
+    probs = promote(probs)
     comp = torch.cat([1 - labels.to(probs.dtype), torch.zeros_like(probs[:, 0, :1])], dim=1)  # (B,C+1)
     per_snippet = cce(comp.unsqueeze(1), 1 - probs, eps)  # (B,T)
     return per_snippet.mean(dim=1).mean()
 
 
-def _cll(out, labels: Tensor, cfg: "LossConfig") -> Tensor:
+@term("cll")
+def _cll_term(out, labels: Tensor, cfg: LossConfig) -> Tensor:
+    """The ``cll`` term of :func:`~himnet_lib.modeling.losses.compose.compose_losses`."""
     return cll_loss(out.probs, labels)

@@ -1,124 +1,18 @@
-"""HiM-Net losses (paper Eq. 1-11) and the Table 4 alternatives, as pure functions.
-
-Conventions: B videos, T snippets, C action classes; class axis C+1 with the background last.
-``labels`` are video-level multi-hot (B,C). Every loss returns a 0-dim tensor averaged over the
-batch. Inputs in bf16/fp16 are promoted to float32 (float64 stays float64) before any log/exp.
-
-Numerical guard: probabilities inside a log are clamped to ``[EPS, 1 - EPS]`` with
-``EPS = 1e-6`` (the smallest round value for which ``1 - EPS`` is still < 1 in float32). The clamp
-caps a single log term at ``-log(1e-6) ≈ 13.8`` and gives it zero gradient while clamped.
-"""
+"""Eq. 11: the weighted sum of the active terms, and the weights that ``loss.balance`` gives them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any, Callable
+from dataclasses import replace
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from himnet_lib.config.loss import LossConfig
-from himnet_lib.config.terms import TERM_SPECS, TermSpec
-from himnet_lib.modeling.losses.alternatives import _guide, _ml
-from himnet_lib.modeling.losses.cll import _cll
-from himnet_lib.modeling.losses.lineage import _mu, _norm
-from himnet_lib.modeling.losses.mil import _mil
-from himnet_lib.modeling.losses.scl import _scl
-from himnet_lib.modeling.losses.vcl import _vcl
+from himnet_lib.config.terms import spec, weight_field
+from himnet_lib.modeling.losses.registry import term_function
 
-# ----------------------------------------------------------------------------- Eq. 1-2, 5
-
-
-
-
-
-
-
-
-
-# ----------------------------------------------------------------------------- Eq. 4 (MIL)
-
-
-
-# ----------------------------------------------------------------------------- Eq. 6 (CLL)
-
-
-
-# ----------------------------------------------------------------------------- Eq. 7-8 (VCL)
-
-
-
-# ----------------------------------------------------------------------------- Eq. 9-10 (SCL)
-
-
-
-
-
-
-
-
-
-
-
-
-
-# ----------------------------------------------------------------------------- Table 4 alternatives
-
-
-
-
-
-# ----------------------------------------------------------------------------- lineage terms (not in Eq. 11)
-
-
-
-
-
-# ----------------------------------------------------------------------------- Eq. 11
-
-@dataclass(frozen=True)
-class Term:
-    """A loss term of :data:`himnet_lib.config.terms.TERM_SPECS` with its function
-    ``fn(out: ModelOutput, labels (B,C), cfg: LossConfig) -> 0-dim tensor``."""
-
-    fn: Callable[..., Tensor]
-    spec: TermSpec
-
-    @property
-    def weight(self) -> str | None:
-        return self.spec.weight
-
-    @property
-    def balanced(self) -> bool:
-        return self.spec.balanced
-
-    @property
-    def per_snippet_sum(self) -> bool:
-        return self.spec.per_snippet_sum
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-_FUNCTIONS: dict[str, Callable[..., Tensor]] = {"mil": _mil, "cll": _cll, "vcl": _vcl, "scl": _scl,
-                                                "guide": _guide, "ml": _ml, "norm": _norm, "mu": _mu}
-# The one table of loss terms (name -> function and spec): compose_losses, the baselines, the CLI
-# choices and the tables' term columns all follow it.
-TERMS: dict[str, Term] = {s.name: Term(_FUNCTIONS[s.name], s) for s in TERM_SPECS}
-
+__all__ = ["mil_scale_ratio", "effective_weights", "balanced_config", "compose_losses"]
 
 
 def mil_scale_ratio(labels, num_classes: int | None = None, target: str = "normalized") -> float:
@@ -146,7 +40,7 @@ def effective_weights(cfg: LossConfig, labels, seq_len: int) -> dict[str, float]
     """The λ each active term trains with (Eq. 11; MIL = 1).
 
     ``balance="printed"``: the configured λ. ``balance="reading"``: each ``balanced`` term of
-    :data:`TERMS` (CLL, VCL, SCL) gets λ·r with r = :func:`mil_scale_ratio` of the training
+    term spec (CLL, VCL, SCL) gets λ·r with r = :func:`mil_scale_ratio` of the training
     ``labels`` (N, C) under ``cfg.mil_target`` (1 for the printed MIL), so that it keeps the
     printed equations' balance against MIL; a term summed over snippets (SCL, Eq. 10) also gets
     ``balance_seq_len / seq_len``, so that its weight per snippet stays the paper's at another T.
@@ -154,11 +48,11 @@ def effective_weights(cfg: LossConfig, labels, seq_len: int) -> dict[str, float]
     r = mil_scale_ratio(labels, target=cfg.mil_target) if cfg.balance == "reading" else 1.0
     out: dict[str, float] = {}
     for name in cfg.active_terms:
-        term = TERMS[name]
-        w = 1.0 if term.weight is None else float(getattr(cfg, term.weight))
-        if cfg.balance == "reading" and term.balanced:
+        s = spec(name)
+        w = cfg.weight(name)
+        if cfg.balance == "reading" and s.balanced:
             w *= r
-            if term.per_snippet_sum:
+            if s.per_snippet_sum:
                 w *= cfg.balance_seq_len / float(seq_len)
         out[name] = w
     return out
@@ -170,13 +64,13 @@ def balanced_config(cfg: LossConfig, labels, seq_len: int) -> LossConfig:
     if cfg.balance == "printed":
         return cfg
     weights = effective_weights(cfg, labels, seq_len)
-    fields: dict[str, Any] = {str(TERMS[n].weight): w for n, w in weights.items() if TERMS[n].weight is not None}
+    fields: dict[str, Any] = {f: w for n, w in weights.items() if (f := weight_field(n)) is not None}
     return replace(cfg, balance="printed", **fields)
 
 
 def compose_losses(out, labels: Tensor, cfg: LossConfig) -> tuple[Tensor, dict[str, Tensor]]:
     """Eq. 11: total = L_MIL + λ_cll·L_CLL + λ1·L_VCL + λ2·L_SCL (+ λ·alternatives), over cfg's
-    active terms, each computed as :data:`TERMS` says.
+    active terms, each by its registered function (:mod:`.registry`).
 
     out: a ``himnet_lib.modeling.himnet.ModelOutput`` (attention (B,T), cas / cas_supp / probs (B,T,C+1),
     features (B,T,D)); labels (B,C). The λ are read as configured: the training loop passes
@@ -186,9 +80,8 @@ def compose_losses(out, labels: Tensor, cfg: LossConfig) -> tuple[Tensor, dict[s
     terms: dict[str, Tensor] = {}
     total: Tensor | None = None
     for name in cfg.active_terms:  # terms plus the reading's extra_terms
-        term = TERMS[name]
-        value = term.fn(out, labels, cfg)
+        value = term_function(name)(out, labels, cfg)
         terms[name] = value
-        w = 1.0 if term.weight is None else getattr(cfg, term.weight)
+        w = cfg.weight(name)
         total = w * value if total is None else total + w * value
     return total, terms  # type: ignore[return-value]  # None only with no terms, which LossConfig forbids

@@ -1,4 +1,4 @@
-"""lineage"""
+"""The lineage reading's additions (CO2-Net, not in Eq. 11): attention sparsity and modality mutual learning."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from himnet_lib.config.loss import LossConfig
-from himnet_lib.modeling.losses.common import _promote
+from himnet_lib.modeling.losses.common import promote
+from himnet_lib.modeling.losses.registry import term
 
 
 def norm_loss(attentions: Sequence[Tensor]) -> Tensor:
@@ -18,7 +19,7 @@ def norm_loss(attentions: Sequence[Tensor]) -> Tensor:
     (CO2-Net: (L_norm + L_norm_r + L_norm_f)/3). Not in the HiM-Net paper; lineage reading only."""
     if not attentions:
         raise ValueError("norm_loss: no attention given")
-    return torch.stack([_promote(a).mean() for a in attentions]).mean()
+    return torch.stack([promote(a).mean() for a in attentions]).mean()
 
 
 def modality_mutual_loss(parts: Sequence[Tensor]) -> Tensor:
@@ -27,14 +28,18 @@ def modality_mutual_loss(parts: Sequence[Tensor]) -> Tensor:
     (``model.attention = "joint"``). Not in the HiM-Net paper; lineage reading only."""
     if len(parts) < 2:
         return torch.zeros((), dtype=torch.float32, device=parts[0].device if parts else None)
-    r, f = _promote(parts[0]), _promote(parts[1])
+    r, f = promote(parts[0]), promote(parts[1])
     return 0.5 * F.mse_loss(r, f.detach()) + 0.5 * F.mse_loss(f, r.detach())
 
 
-def _norm(out, labels: Tensor, cfg: "LossConfig") -> Tensor:
+@term("norm")
+def _norm_term(out, labels: Tensor, cfg: LossConfig) -> Tensor:
+    """The ``norm`` term of :func:`~himnet_lib.modeling.losses.compose.compose_losses`."""
     parts = tuple(out.attention_parts)
     return norm_loss((out.attention,) + (parts if len(parts) > 1 else ()))
 
 
-def _mu(out, labels: Tensor, cfg: "LossConfig") -> Tensor:
+@term("mu")
+def _mu_term(out, labels: Tensor, cfg: LossConfig) -> Tensor:
+    """The ``mu`` term of :func:`~himnet_lib.modeling.losses.compose.compose_losses`."""
     return modality_mutual_loss(tuple(out.attention_parts))

@@ -1,4 +1,4 @@
-"""Eq. 4"""
+"""L_MIL (Eq. 4): top-k multiple-instance learning on S and the suppressed Ŝ."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from himnet_lib.config.loss import LossConfig
-from himnet_lib.modeling.losses.common import _cce_log, _check_labels, topk_video_logits
+from himnet_lib.modeling.losses.common import cce_log, check_labels, topk_video_logits
+from himnet_lib.modeling.losses.registry import term
 
 
 def mil_loss(cas: Tensor, cas_supp: Tensor, labels: Tensor, k: int,
@@ -25,7 +26,7 @@ def mil_loss(cas: Tensor, cas_supp: Tensor, labels: Tensor, k: int,
     do not (a relative change of < 1e-4).
     """
     B, T, K = cas.shape
-    _check_labels(labels, B, K - 1, "mil_loss")
+    check_labels(labels, B, K - 1, "mil_loss")
     if cas_supp.shape != cas.shape:
         raise ValueError(f"mil_loss: cas_supp {tuple(cas_supp.shape)} != cas {tuple(cas.shape)}")
     if target not in ("paper", "normalized"):
@@ -36,7 +37,7 @@ def mil_loss(cas: Tensor, cas_supp: Tensor, labels: Tensor, k: int,
     y_bar = torch.cat([y, torch.ones_like(y[:, :1])], dim=1)
     y_hat = torch.cat([y, torch.zeros_like(y[:, :1])], dim=1)
     if target == "paper":
-        per_video = _cce_log(y_bar, logp) + _cce_log(y_hat, logp_hat)
+        per_video = cce_log(y_bar, logp) + cce_log(y_hat, logp_hat)
     else:
         def norm(t: Tensor) -> Tensor:
             s = t.sum(dim=1, keepdim=True)
@@ -45,5 +46,7 @@ def mil_loss(cas: Tensor, cas_supp: Tensor, labels: Tensor, k: int,
     return per_video.mean()
 
 
-def _mil(out, labels: Tensor, cfg: "LossConfig") -> Tensor:
+@term("mil")
+def _mil_term(out, labels: Tensor, cfg: LossConfig) -> Tensor:
+    """The ``mil`` term of :func:`~himnet_lib.modeling.losses.compose.compose_losses`."""
     return mil_loss(out.cas, out.cas_supp, labels, cfg.k_for(out.cas.shape[1]), cfg.mil_target)

@@ -1,4 +1,4 @@
-"""Eq. 9-10"""
+"""L_SCL (Eq. 9-10): uncertainty-weighted collaboration of the attention and background branches."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import torch
 from torch import Tensor
 
 from himnet_lib.config.loss import LossConfig
-from himnet_lib.modeling.losses.common import EPS, _clamp_p, _promote
+from himnet_lib.modeling.losses.common import EPS, clamp_p, promote
+from himnet_lib.modeling.losses.registry import term
 
 
 def _bernoulli_kl(p: Tensor, q: Tensor) -> Tensor:
@@ -30,7 +31,7 @@ def uncertainty(p: Tensor, q: Tensor, alpha: float = 4.0, kl: str = "bernoulli",
         raise ValueError(f"uncertainty: kl must be 'bernoulli' or 'paper', got {kl!r}")
     if centre == "none":
         return torch.ones_like(p)
-    p, q = _clamp_p(p, eps), _clamp_p(q, eps)
+    p, q = clamp_p(p, eps), clamp_p(q, eps)
     if centre == "target":
         p, q = q, p
     div = _bernoulli_kl(p, q) if kl == "bernoulli" else p * torch.log(p / q)
@@ -59,14 +60,14 @@ def scl_terms(attention: Tensor, bg_prob: Tensor, alpha: float = 4.0, kl: str = 
     if attention.shape != bg_prob.shape or attention.dim() != 2:
         raise ValueError(f"scl_terms: attention {tuple(attention.shape)} and bg_prob "
                          f"{tuple(bg_prob.shape)} must both be (B,T)")
-    a, b = _promote(attention), _promote(bg_prob).to(_promote(attention).dtype)
+    a, b = promote(attention), promote(bg_prob).to(promote(attention).dtype)
 
     if first_u not in ("swapped", "printed"):
         raise ValueError(f"scl_terms: first_u must be 'swapped' or 'printed', got {first_u!r}")
 
     def term(p: Tensor, q: Tensor, printed: bool = False) -> Tensor:
-        q = _clamp_p(q.detach(), eps)
-        p = _clamp_p(p, eps)
+        q = clamp_p(q.detach(), eps)
+        p = clamp_p(p, eps)
         if printed:  # U(q‖p): the detached target in the prediction's slot
             u = uncertainty(q, p.detach(), alpha, kl, centre, eps)
         else:
@@ -88,6 +89,8 @@ def scl_loss(attention: Tensor, bg_prob: Tensor, alpha: float = 4.0, kl: str = "
     return t1 + t2
 
 
-def _scl(out, labels: Tensor, cfg: "LossConfig") -> Tensor:
+@term("scl")
+def _scl_term(out, labels: Tensor, cfg: LossConfig) -> Tensor:
+    """The ``scl`` term of :func:`~himnet_lib.modeling.losses.compose.compose_losses`."""
     return scl_loss(out.attention, out.probs[..., -1], cfg.alpha, cfg.scl_kl, cfg.scl_centre, cfg.scl_u_grad,
                     first_u=cfg.scl_first_u)

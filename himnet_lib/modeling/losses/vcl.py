@@ -1,4 +1,4 @@
-"""Eq. 7-8"""
+"""L_VCL (Eq. 7-8): co-action similarity between videos that share a class."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from himnet_lib.config.loss import LossConfig
-from himnet_lib.modeling.losses.common import _check_labels, _promote
+from himnet_lib.modeling.losses.common import check_labels, promote
+from himnet_lib.modeling.losses.registry import term
 
 
 def vcl_loss(features: Tensor, cas_supp: Tensor, labels: Tensor, margin: float = 0.5) -> Tensor:
@@ -24,10 +25,10 @@ def vcl_loss(features: Tensor, cas_supp: Tensor, labels: Tensor, margin: float =
     Only foreground classes count (the background column of Ŝ is ignored).
     """
     B, T, K = cas_supp.shape
-    _check_labels(labels, B, K - 1, "vcl_loss")
+    check_labels(labels, B, K - 1, "vcl_loss")
     if features.shape[:2] != (B, T):
         raise ValueError(f"vcl_loss: features {tuple(features.shape)} do not match cas_supp {tuple(cas_supp.shape)}")
-    x = _promote(features)
+    x = promote(features)
     s = cas_supp[..., :-1].to(x.dtype)
     mu = torch.softmax(s, dim=1)                                            # (B,T,C)
     fg = torch.einsum("btc,btd->bcd", mu, x)                                # V   (B,C,D)
@@ -44,5 +45,7 @@ def vcl_loss(features: Tensor, cas_supp: Tensor, labels: Tensor, margin: float =
     return (mask * term).sum() / torch.clamp(n, min=1.0)
 
 
-def _vcl(out, labels: Tensor, cfg: "LossConfig") -> Tensor:
+@term("vcl")
+def _vcl_term(out, labels: Tensor, cfg: LossConfig) -> Tensor:
+    """The ``vcl`` term of :func:`~himnet_lib.modeling.losses.compose.compose_losses`."""
     return vcl_loss(out.features, out.cas_supp, labels, cfg.vcl_margin)

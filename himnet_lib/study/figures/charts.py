@@ -9,9 +9,9 @@ import numpy as np
 from himnet_lib.study.figures.style import (
     FIG_WIDTH,
     KDE_COLORS,
-    _styled,
     mpl_colormap,
     new_figure,
+    styled,
 )
 
 METRIC_NAMES = {
@@ -22,7 +22,7 @@ METRIC_NAMES = {
 }
 
 
-@_styled
+@styled
 def ablation_chart(table, metrics: Sequence[str] = ("average_mAP", "snippet_acc"), label_col: str = "label",
                    title: str = "") -> Any:
     """Grouped bars with ±std error bars, one group per table row (paper order kept).
@@ -57,7 +57,7 @@ def ablation_chart(table, metrics: Sequence[str] = ("average_mAP", "snippet_acc"
     return fig
 
 
-@_styled
+@styled
 def alpha_sweep(df, x: str = "alpha", y: str = "average_mAP", best: float | None = 4.0,
                 title: str = "") -> Any:
     """Fig. 6: mean of ``y`` over seeds against ``x`` with a ±std band (sample std, ddof=1).
@@ -89,7 +89,7 @@ def alpha_sweep(df, x: str = "alpha", y: str = "average_mAP", best: float | None
     return fig
 
 
-@_styled
+@styled
 def uncertainty_kde(values_by_label: Mapping[str, np.ndarray], title: str = "",
                     xlabel: str = "U(p‖q) on background snippets") -> Any:
     """Fig. 7: seaborn KDE (clipped to [0, 1]) of uncertainty values, one curve per label.
@@ -119,7 +119,7 @@ def uncertainty_kde(values_by_label: Mapping[str, np.ndarray], title: str = "",
     return fig
 
 
-@_styled
+@styled
 def distributions(values: Mapping[str, Mapping[str, np.ndarray]], title: str = "", xlabel: str = "value") -> Any:
     """One panel per outer key (e.g. a reading), one histogram per inner key (e.g. "Exp 1 · fg"):
     densities of values in [0, 1] with 40 bins."""
@@ -139,7 +139,7 @@ def distributions(values: Mapping[str, Mapping[str, np.ndarray]], title: str = "
     return fig
 
 
-@_styled
+@styled
 def readout_comparison(table, label_col: str = "row", fixed: str = "fixed_mean", minmax: str = "minmax_mean",
                        fixed_std: str = "fixed_std", minmax_std: str = "minmax_std") -> Any:
     """Grouped bars: AVG mAP of each row under the fixed and the min-max read-out (mean ± std)."""
@@ -160,7 +160,7 @@ VERDICT_COLORS = {"holds": "tab:green", "reversed": "tab:red", "within noise": "
                   "n/a (read-out degenerate)": "tab:olive"}
 
 
-@_styled
+@styled
 def claims_forest(table) -> Any:
     """Each claim row: our effect ± 2 se (colour = verdict), and the paper's effect (black x)."""
     rows = table.reset_index(drop=True)
@@ -187,8 +187,8 @@ DOSE_PANELS = (("avg[minmax]", "AVG minmax (%)"), ("avg[fixed]", "AVG fixed (%)"
                ("off_label_argmax_share", "off-label share (%)"), ("fg_bg_auc", "A's AUC"))
 
 
-@_styled
-def dose_response(table) -> Any:
+@styled
+def dose_response_chart(table) -> Any:
     """One row of panels per loss term, one panel per metric: mean ± se over seeds against the λ
     factor (log axis; λ = 0 drawn at the left edge), one line per benchmark.
     ``table``: :func:`himnet_lib.study.dose.dose_response_table`."""

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from himnet_lib.study.figures import style, timelines
+from himnet_lib.study import figures
 from himnet_lib.utils.run_folder import RunDir
 
 
@@ -39,7 +39,7 @@ def draw_run_video(runs_dir: str | os.PathLike, run_id: str, name: str, dataset,
     outputs, preds = records(run_dir)
     if name not in outputs:
         raise KeyError(f"{run_dir / 'outputs.npz'} has no outputs for video {name!r}")
-    return timelines.timeline_for(dataset.video(name), outputs[name], preds.get(name, []), dataset)
+    return figures.timeline_for(dataset.video(name), outputs[name], preds.get(name, []), dataset)
 
 
 def video_picker(specs: Sequence[Any], runs_dir: str | os.PathLike, dataset,
@@ -57,6 +57,6 @@ def video_picker(specs: Sequence[Any], runs_dir: str | os.PathLike, dataset,
     records = functools.lru_cache(maxsize=4)(_run_records)
 
     def draw(run_id: str, name: str) -> None:
-        style.show(draw_run_video(runs_dir, run_id, name, dataset, records))
+        figures.show(draw_run_video(runs_dir, run_id, name, dataset, records))
 
     return widgets.interactive(draw, run_id=run_picker, name=video_picker_)

@@ -42,7 +42,7 @@ STYLE: dict[str, Any] = {
 }
 # PNG: drop the "Software" entry (it names the matplotlib version); PDF: drop the creation date.
 PNG_METADATA = {"Software": None}
-PDF_METADATA = {"CreationDate": None, "Producer": "himnet_lib.study.figures"}
+PDF_METADATA = {"CreationDate": None, "Producer": "himnet_lib"}
 
 GT_COLOR = "tab:blue"
 CAS_COLOR = "tab:orange"
@@ -53,7 +53,7 @@ BG_COLOR = "tab:gray"
 KDE_COLORS = {"with L_SCL": "tab:orange", "w/o L_SCL": "tab:green"}
 
 
-def _styled(fn: Callable[..., Any]) -> Callable[..., Any]:
+def styled(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Build the figure under the fixed style (fonts and sizes are resolved when artists are made)."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):

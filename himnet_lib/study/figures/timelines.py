@@ -13,8 +13,8 @@ from himnet_lib.study.figures.style import (
     FIG_WIDTH,
     GT_COLOR,
     PROPOSAL_COLOR,
-    _styled,
     new_figure,
+    styled,
 )
 
 
@@ -84,7 +84,7 @@ def _check_timeline(T: int, cas_supp, attention, bg_prob, class_idx: int) -> Non
         raise ValueError(f"timeline: class_idx {class_idx} out of range for {np.shape(cas_supp)}")
 
 
-@_styled
+@styled
 def timeline(video_name: str, gt_segments: np.ndarray, gt_classes: np.ndarray, class_idx: int,
              cas_supp: np.ndarray, attention: np.ndarray, bg_prob: np.ndarray, proposals,
              snippet_seconds: float, class_names: Sequence[str] | None = None, top_k: int = 10) -> Any:
@@ -107,7 +107,7 @@ def timeline(video_name: str, gt_segments: np.ndarray, gt_classes: np.ndarray, c
     return fig
 
 
-@_styled
+@styled
 def timelines_grid(video_name: str, gt_segments: np.ndarray, gt_classes: np.ndarray, class_idx: int,
                    panels: Mapping[str, Mapping[str, Any]], snippet_seconds: float,
                    class_names: Sequence[str] | None = None, top_k: int = 10) -> Any:
@@ -150,7 +150,7 @@ def main_class(video) -> int:
 def timeline_for(video, outputs: Mapping[str, np.ndarray], proposals, dataset, class_idx: int | None = None,
                  top_k: int = 10) -> Any:
     """:func:`timeline` for a :class:`~himnet_lib.datasets.dataset.Video` of ``dataset`` and its saved outputs
-    (one entry of :func:`himnet_lib.engine.run_params.load_outputs`); class: :func:`main_class` by default."""
+    (one entry of :meth:`himnet_lib.utils.run_folder.RunDir.outputs`); class: :func:`main_class` by default."""
     c = main_class(video) if class_idx is None else int(class_idx)
     return timeline(video.name, video.segments, video.segment_classes, c, outputs["cas_supp"],
                     outputs["attention"], outputs["bg_prob"], proposals, dataset.snippet_seconds,

@@ -6,18 +6,16 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from himnet_lib.config.terms import KNOWN_TERMS
+from himnet_lib.config.terms import term_names
 from himnet_lib.study.figures.style import (
     FIG_WIDTH,
-    _styled,
     mpl_colormap,
     new_figure,
+    styled,
 )
 
-LOSS_TERMS = KNOWN_TERMS  # one list of loss terms: himnet_lib.config.terms
 
-
-@_styled
+@styled
 def loss_curves(history) -> Any:
     """Training curves from ``history.csv`` (a DataFrame with ``iteration``, ``loss`` and one column
     per loss term, each averaged over a logging interval). A second panel shows the test-set
@@ -33,7 +31,7 @@ def loss_curves(history) -> Any:
     ax = axes[0]
     if "loss" in history.columns:
         ax.plot(it, history["loss"].to_numpy(), color="black", lw=1.6, label="total")
-    for term in LOSS_TERMS:
+    for term in term_names():
         if term in history.columns:
             ax.plot(it, history[term].to_numpy(), lw=1.0, label=f"L_{term.upper()}")
     # terms differ by orders of magnitude (L_SCL is a sum over snippets, weighted by λ2 = 0.01 in
@@ -60,7 +58,7 @@ def loss_curves(history) -> Any:
     return fig
 
 
-@_styled
+@styled
 def learning_curves(histories: Mapping[str, Any], columns: Sequence[str] = ("val_average_mAP[none/soft]",
                                                                             "val_average_mAP[minmax/soft]",
                                                                             "val_fg_bg_auc")) -> Any:
