@@ -35,7 +35,7 @@ CACHE := $(CURDIR)/.cache
 export MPLCONFIGDIR       := $(CACHE)/matplotlib
 export IPYTHONDIR         := $(CACHE)/ipython
 export JUPYTER_CONFIG_DIR := $(CACHE)/jupyter/config
-# The checkout's server settings (jupyter/, himnet_lib/lab.py): opening and autosaving a notebook leaves
+# The checkout's server settings (jupyter/, himnet_lib/engine/lab.py): opening and autosaving a notebook leaves
 # git status clean, a notebook's paired .py is not listed beside it, kernels run over IPC.
 export JUPYTER_CONFIG_PATH := $(CURDIR)/jupyter
 export JUPYTER_DATA_DIR   := $(CACHE)/jupyter/data
@@ -104,12 +104,12 @@ lab-server:
 	@echo "JupyterLab: open http://127.0.0.1:$(LAB_PORT)/lab?token=$(LAB_TOKEN)"
 	$(LAB_CMD)
 
-# One table + results/bench/<machine>.json (~5-10 min on 2 cores). The single-purpose scripts
-# (benchmarks/bench_model_step.py, bench_train.py, bench_eval.py, bench_localize.py, bench_data.py,
+# One table + results/timing/<machine>.json (~5-10 min on 2 cores). The single-purpose scripts
+# (timing/bench_model_step.py, bench_train.py, bench_eval.py, bench_localize.py, bench_data.py,
 # bench_gpu.py) still run on their own.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_all.py
-	$(BIN)/python benchmarks/compare_table3.py   # Table 3 float32 reference vs the bf16 demo default
+	$(BIN)/python timing/bench_all.py
+	$(BIN)/python timing/compare_table3.py   # Table 3 float32 reference vs the bf16 demo default
 	$(BIN)/python -m himnet_lib.study.report   # the README's generated blocks (bench table included)
 
 clean-venv:

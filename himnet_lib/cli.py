@@ -43,14 +43,27 @@ def _make_synthetic(args: argparse.Namespace) -> int:
     return 0
 
 
+@_command("migrate-runs")
+def _migrate_runs(args: argparse.Namespace) -> int:
+    from himnet_lib.engine.migrate import migrate_runs
+    if not args.runs_dir.is_dir():
+        raise HimnetError(f"{args.runs_dir} is not a folder of runs (results/<profile>/runs)")
+    migrate_runs(args.runs_dir)
+    return 0
+
+
 # --- evaluation -------------------------------------------------------------------------------
 
 @_command("evaluate")
 def _evaluate(args: argparse.Namespace) -> int:
     import json
 
+    from himnet_lib.config.profiles import TIOU_PROTOCOLS
     from himnet_lib.evaluation.detection import evaluate_files, format_result
-    result = evaluate_files(args.gt, args.pred, subset=args.subset, tiou=args.tiou,
+    if args.protocol and args.tiou:
+        raise HimnetError("give --protocol or --tiou, not both")
+    tiou = TIOU_PROTOCOLS[args.protocol] if args.protocol else args.tiou
+    result = evaluate_files(args.gt, args.pred, subset=args.subset, tiou=tiou,
                             snippet_seconds=args.snippet_seconds)
     if args.json:
         print(json.dumps(result.to_json(), sort_keys=True))
@@ -174,8 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="W-TALC bundle root, per-video root, or ActivityNet ground-truth JSON")
     c.add_argument("--pred", required=True, type=Path, help="ActivityNet result JSON")
     c.add_argument("--subset", default=None, help="ground-truth subset (default: the dataset's test subset)")
-    c.add_argument("--tiou", type=float, nargs="+", default=None,
-                   help="tIoU thresholds (default: THUMOS14 0.1:0.1:0.7, or 0.5:0.05:0.95 for ActivityNet-style GT)")
+    c.add_argument("--protocol", choices=choices["tiou_protocols"], default=None,
+                   help="tIoU protocol: thumos14 (0.1:0.1:0.7) or activitynet (0.5:0.05:0.95); default: "
+                        "activitynet for ground truth with >= 100 classes, else thumos14")
+    c.add_argument("--tiou", type=float, nargs="+", default=None, help="tIoU thresholds (instead of --protocol)")
     c.add_argument("--snippet-seconds", type=float, default=16 / 25,
                    help="seconds per snippet when GT is a dataset root")
     c.add_argument("--json", action="store_true", help='print {"tiou", "mAP", "average_mAP"} as JSON')
@@ -210,6 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a localization setting, e.g. --set localize.nms=soft")
     c.add_argument("--device", default="auto")
+
+    c = sub.add_parser("migrate-runs", help="rename run folders of an earlier himnet to their current run ids "
+                                            "(so that reproduce reuses them)")
+    c.add_argument("runs_dir", type=Path, help="a study's runs folder, e.g. results/demo/runs")
 
     c = sub.add_parser("reproduce", help="train every run and execute the study notebooks: all tables and figures")
     c.add_argument("--profile", default="demo", choices=choices["profiles"])

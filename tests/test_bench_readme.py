@@ -1,4 +1,4 @@
-"""``benchmarks/bench_all.py``'s README rows (``benchsuite.readme``): what each row says, read from
+"""``timing/bench_all.py``'s README rows (``suite.readme``): what each row says, read from
 a result's numbers; the committed results hold the rows their numbers give; the driver runs as a
 script and refreshes stored results."""
 
@@ -14,16 +14,16 @@ import pytest
 from himnet_lib.study import report
 from himnet_lib.utils.paths import PROJECT_ROOT
 
-BENCH = PROJECT_ROOT / "benchmarks"
+BENCH = PROJECT_ROOT / "timing"
 sys.path.insert(0, str(BENCH))
 
 import bench_all  # noqa: E402
-from benchsuite.demo import DEMO_VARIANTS, table_rows  # noqa: E402
-from benchsuite.part import fmt, readme_row, readme_rows_of  # noqa: E402
-from benchsuite.parts import PARTS  # noqa: E402
-from benchsuite.readme import readme_section  # noqa: E402
-from benchsuite.steps import Variant  # noqa: E402
-from benchsuite.terminal import table  # noqa: E402
+from suite.demo import DEMO_VARIANTS, table_rows  # noqa: E402
+from suite.part import fmt, readme_row, readme_rows_of  # noqa: E402
+from suite.parts import PARTS  # noqa: E402
+from suite.readme import readme_section  # noqa: E402
+from suite.steps import Variant  # noqa: E402
+from suite.terminal import table  # noqa: E402
 
 
 def _block(tmp_path, res, name="cpu.json"):
@@ -76,14 +76,14 @@ def test_every_part_provides_its_rows():
         assert callable(part.measure) and part.table_rows({}) is not None and readme_rows_of(part, {}) == []
 
 
-@pytest.mark.parametrize("path", sorted((PROJECT_ROOT / "results" / "bench").glob("*.json")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((PROJECT_ROOT / "results" / "timing").glob("*.json")), ids=lambda p: p.name)
 def test_committed_results_hold_the_rows_their_numbers_give(path):
     res = json.loads(path.read_text())
     assert res.pop("readme") == readme_section(res)
 
 
 def test_refresh_readme_rewrites_only_the_readme_section(tmp_path):
-    src = PROJECT_ROOT / "results" / "bench"
+    src = PROJECT_ROOT / "results" / "timing"
     for p in src.glob("*.json"):
         shutil.copy(p, tmp_path / p.name)
     for p in tmp_path.glob("*.json"):  # as written before the readme section

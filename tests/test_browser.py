@@ -297,7 +297,8 @@ def test_open_notebook_leaves_the_checkout_clean(lab_checkout, browser, tmp_path
     WebDriverWait(browser, 30, poll_frequency=0.5).until(lambda _: path.stat().st_mtime_ns != before)
     time.sleep(1)  # the paired .py is written after the .ipynb
     assert not dirty(), f"saving the notebook changed the checkout:\n{dirty()}"
-    # the notebook's kernel runs over IPC (himnet_lib.engine.lab.CheckoutKernelManager): no TCP warning in the server log
+    # the notebook's kernel runs over IPC (himnet_lib.engine.lab.CheckoutKernelManager): no TCP warning in the
+    # server log
     assert "without encryption" not in lab["log"].read_text()
 
     # the file browser (the notebooks folder) lists each notebook once

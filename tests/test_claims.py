@@ -69,8 +69,9 @@ def test_holm_across_rows_and_verdicts_from_the_adjusted_p():
     recs = _pair([10.0, 11.0, 12.0, 13.0], [5.0, 6.2, 6.9, 8.1])                              # Exp 2 vs 1
     recs += _pair([7.0, 9.0, 11.0, 14.0], [5.0, 6.2, 6.9, 8.1], la="Exp 3", lb="Exp 2")[:4]   # Exp 3
     recs += _pair([5.0, 6.2, 6.9, 8.1], [5.1, 6.0, 7.0, 8.0], la="Exp 4", lb="Exp 3")[:4]     # Exp 4
-    cl = [declared_claims()[0], [c for c in declared_claims() if c.name.startswith("VCL")][0], [c for c in declared_claims() if c.name.startswith(
-        "SCL improves")][0]]
+    every = declared_claims()
+    cl = [every[0], [c for c in every if c.name.startswith("VCL")][0],
+          [c for c in every if c.name.startswith("SCL improves")][0]]
     t = claims_table.claims_table(recs, cl)
     fixed = t[t.readout == "fixed"]
     p = fixed.p.to_numpy()
@@ -161,7 +162,8 @@ def test_rows_per_reading_and_benchmark_and_reading_free_table5():
             recs += _pair([10.0, 11.0], [5.0, 6.5], reading=reading, bench=bench)
         recs += [_rec("table5", "HAM-Net", i, 40.0 + i, reading="literal", bench=bench) for i in range(2)]
         recs += [_rec("table5", "HAM-Net + L_CLL", i, 39.0 + i, reading="literal", bench=bench) for i in range(2)]
-    t = claims_table.claims_table(recs, [CLL_AVG, CLL_ACC, [c for c in declared_claims() if c.name == "CLL helps HAM-Net (Table 5)"][0]])
+    ham = [c for c in declared_claims() if c.name == "CLL helps HAM-Net (Table 5)"][0]
+    t = claims_table.claims_table(recs, [CLL_AVG, CLL_ACC, ham])
     assert len(t[t.claim == CLL_AVG.name]) == 2 * 2 * 2                # benchmarks x readings x read-outs
     acc = t[t.claim == CLL_ACC.name]
     assert set(acc.readout) == {"-"} and len(acc) == 4

@@ -25,7 +25,7 @@ def test_paper_defaults_are_the_thumos14_profile():
 
 def test_demo_profile_trains_the_fast_default():
     """The demo trains under bf16 autocast where it is native ("auto"), with the fast path and fused
-    Adam (Table 3 agrees with float32 within seed noise: results/bench/table3_fp32_vs_fast.md)."""
+    Adam (Table 3 agrees with float32 within seed noise: results/timing/table3_fp32_vs_fast.md)."""
     cfg = build_config("demo")
     assert cfg.train.amp == "auto" and cfg.model.impl == "fast" and cfg.train.fused_adam
     assert RunConfig.from_dict(cfg.to_dict()).train.fused_adam is True

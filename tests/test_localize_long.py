@@ -18,7 +18,7 @@ from himnet_lib.evaluation import localization as loc
 from himnet_lib.evaluation.localization import localize_video_nms_modes, threshold_runs
 from himnet_lib.evaluation.nms import hard_nms, hard_nms_sparse, interval_iou, overlap_pairs, soft_nms, soft_nms_sparse
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+BENCH = Path(__file__).resolve().parents[1] / "timing"
 
 
 def _video(seed: int, T: int, C: int) -> tuple[np.ndarray, np.ndarray]:

@@ -71,6 +71,6 @@ def test_train_records_the_resolved_weights(tmp_path, smoke_root, reading):
     r = mil_scale_ratio(y, target=cfg.loss.mil_target)
     assert params["config"]["loss"]["balance"] == "reading"
     assert (r == 1.0) == (reading == "literal")
-    assert w["cll"] == pytest.approx(r) and w["vcl"] == pytest.approx(r)
-    assert w["scl"] == pytest.approx(0.01 * r * 560 / cfg.train.seq_len)
+    assert w["loss.lambda_cll"] == pytest.approx(r) and w["loss.lambda_vcl"] == pytest.approx(r)
+    assert w["loss.lambda_scl"] == pytest.approx(0.01 * r * 560 / cfg.train.seq_len)
     assert math.isfinite(json.loads((tmp_path / "run" / "metrics.json").read_text())["average_mAP"])

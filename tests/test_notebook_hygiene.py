@@ -15,13 +15,15 @@ from himnet_lib.utils.paths import notebooks_dir
 jupytext = pytest.importorskip("jupytext")
 
 NOTEBOOKS = sorted(notebooks_dir().glob("*.ipynb"))
-STUDY_PARAMETERS = {"profile": ("str", "smoke"), "data_root": ("str", ""), "data_roots": ("dict", {}), "seeds": ("int", 1),
+STUDY_PARAMETERS = {"profile": ("str", "smoke"), "data_root": ("str", ""), "data_roots": ("dict", {}),
+                    "seeds": ("int", 1),
                     "workers": ("int", 1), "results_dir": ("str", ""), "executor": ("str", "local"),
                     "reading": ("str", ""), "slurm": ("dict", {}), "threads": ("int", 0), "via": ("str", "process")}
 TRAIN_PARAMETERS = {"profile": ("str", "smoke"), "data_root": ("str", ""), "reading": ("str", ""),
                     "losses": ("str", "mil,cll,vcl,scl"),
                     "alpha": ("float", 4.0), "seed": ("int", 0), "iterations": ("int", 0), "overrides": ("dict", {}),
-                    "out_dir": ("str", ""), "threads": ("int", 0), "show_figures": ("bool", True), "config": ("dict", {})}
+                    "out_dir": ("str", ""), "threads": ("int", 0), "show_figures": ("bool", True),
+                    "config": ("dict", {})}
 LINE = re.compile(r"^(?P<name>[A-Za-z_]\w*): (?P<type>int|float|str|bool|list|dict) = (?P<value>.+?)"
                   r"  # (?P<comment>\S.*)$")
 TYPES = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict}

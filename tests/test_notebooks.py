@@ -105,15 +105,16 @@ def train_notebook_config(params: dict):
     ns: dict = {}
     exec(next(c.source for c in nb.cells if "parameters" in c.metadata.get("tags", [])), ns)
     ns.update(params)
-    exec("from himnet_lib.config.run import build_config", ns)
-    exec(next(c for c in code if "cfg = build_config(" in c), ns)
+    exec("from himnet_lib.config import RunConfig, build_config", ns)
+    exec(next(c for c in code if "build_config(" in c), ns)
     return ns["cfg"]
 
 
 def test_train_notebook_builds_exactly_each_study_runs_config():
     for spec in grids.unique_runs(reproduce.all_study_specs("smoke", 2)):
         params = executor.notebook_parameters(spec, Path("/data"), Path("/run"), 1)
-        assert train_notebook_config(params).to_dict() == spec.config().to_dict(), spec
+        cfg = train_notebook_config(params)
+        assert cfg.to_dict() == spec.config().to_dict() and cfg.identity() == spec.config().identity(), spec
 
 
 def test_train_notebook_defaults_are_the_full_smoke_model():

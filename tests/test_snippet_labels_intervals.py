@@ -61,7 +61,7 @@ base = reset_peak_rss_kb()
 m = snippet_labels(segs, cls, T, dt, 20)
 print((peak_rss_kb() - base) / 1024, int(m[:, :20].sum()))
 """
-    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    bench = Path(__file__).resolve().parents[1] / "timing"
     out = subprocess.run([sys.executable, "-c", code, str(bench)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     mb, covered = out.stdout.split()

@@ -87,7 +87,8 @@ def test_output_ignores_caller_rcparams():
 
 def test_png_identical_in_a_fresh_process(tmp_path):
     seg, cls, cas, a, b, props = _timeline_inputs()
-    here = style.save_figure(timelines.timeline("v", seg, cls, 1, cas, a, b, props, 0.64, CLASSES), "t", tmp_path / "here")
+    fig = timelines.timeline("v", seg, cls, 1, cas, a, b, props, 0.64, CLASSES)
+    here = style.save_figure(fig, "t", tmp_path / "here")
     code = "\n".join([
         "import sys",
         f"sys.path.insert(0, {str(PROJECT_ROOT)!r})",

@@ -22,6 +22,7 @@ import yaml
 from himnet_lib.config.localize import LocalizeConfig
 from himnet_lib.config.loss import LossConfig
 from himnet_lib.config.sections import BaselineConfig, ModelConfig, TrainConfig
+from himnet_lib.config.terms import term_specs
 from himnet_lib.utils.errors import HimnetError
 
 
@@ -47,9 +48,24 @@ class RunConfig:
         return cfg
 
     def identity(self) -> str:
-        """Hash of every setting that can change the result (the run's identity)."""
-        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        """Hash of every setting that can change the result (the run's identity): the settings of
+        :func:`identity_settings`, so that declaring a new loss term leaves every existing run's
+        identity (and run id) as it was."""
+        blob = json.dumps(identity_settings(self.to_dict()), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def identity_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings of a config dict (``RunConfig.to_dict()``, or a saved one) that define the run:
+    all of them but the weights of the loss terms that are not active, which cannot change it."""
+    out = dict(config)
+    loss = dict(out.get("loss", {}))
+    active = set(loss.get("terms", ())) | set(loss.get("extra_terms", ()))
+    for s in term_specs():
+        if s.weight_field is not None and s.name not in active:
+            loss.pop(s.weight_field, None)
+    out["loss"] = loss
+    return out
 
 
 SECTIONS = ("train", "model", "loss", "localize", "baseline")

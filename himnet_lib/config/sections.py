@@ -1,6 +1,7 @@
 """The typed settings of the network, the losses and the peer baselines (the ``model``, ``loss`` and
 ``baseline`` sections of a run's config), torch-free: reading a run's config needs no torch.
-:mod:`himnet_lib.modeling.himnet`, :mod:`himnet_lib.modeling.losses` and :mod:`himnet_lib.modeling.baselines` re-export them."""
+:mod:`himnet_lib.modeling.himnet`, :mod:`himnet_lib.modeling.losses` and :mod:`himnet_lib.modeling.baselines`
+read them."""
 
 from __future__ import annotations
 

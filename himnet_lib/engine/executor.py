@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 
 from himnet_lib.datasets import load_dataset
 from himnet_lib.engine import slurm as slurm_executor
+from himnet_lib.engine.migrate import stale_note
 from himnet_lib.engine.notebook_exec import execute_notebook
 from himnet_lib.engine.process_pool import DIED, ERROR, WorkerPool
 from himnet_lib.engine.progress import Progress, stderr_log
@@ -112,7 +113,8 @@ def _claim_and_train(job: tuple, wait: bool, via: str) -> str:
         t0 = time.time()
         if via == "notebook":
             params = notebook_parameters(spec, Path(data_root), run_dir_p, threads)
-            execute_notebook(manifest.notebook_file(manifest.TRAIN_NOTEBOOK), RunDir(run_dir_p).file(RunDir.EXECUTED), params)
+            execute_notebook(manifest.notebook_file(manifest.TRAIN_NOTEBOOK), RunDir(run_dir_p).file(RunDir.EXECUTED),
+                             params)
         else:
             _train_in_process(spec, data_root, run_dir_p, threads)
         if not RunDir(run_dir_p).metrics_path.exists():
@@ -242,6 +244,8 @@ def _train_groups(groups: Sequence[tuple[Sequence[RunSpec], str | os.PathLike]],
                  for s in unique if not _finished(runs_dir / s.run_id, s, fingerprint)]
     how = (f"{workers} worker(s), {threads} thread(s) each" if executor == "local"
            else f"up to {workers} job(s) at once, torch threads = the CPUs each job is granted")
+    if jobs and (note := stale_note(runs_dir)):
+        log(note)
     log(f"{n_unique} distinct runs, {n_unique - len(jobs)} already finished, {len(jobs)} to train "
         f"({executor}, via {via}, {how})")
     failures: list[str] = []
@@ -278,10 +282,10 @@ def run_study_specs(specs: Sequence[RunSpec], profile: str, results: Path, data_
     for s in specs:
         groups.setdefault(s.benchmark, []).append(s)
     known = dict(roots or {})
-    roots = {bench: Path(known[bench]) if bench in known else ensure_data(profile, data_root, results, benchmark=bench)
+    ready = {bench: Path(known[bench]) if bench in known else ensure_data(profile, data_root, results, benchmark=bench)
              for bench in groups}
     by_root: dict[Path, list[RunSpec]] = {}
     for bench, group in groups.items():
-        by_root.setdefault(Path(roots[bench]), []).extend(group)
+        by_root.setdefault(ready[bench], []).extend(group)
     _train_groups([(group, root) for root, group in by_root.items()], results / "runs", **kwargs)
-    return roots
+    return ready

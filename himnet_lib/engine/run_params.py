@@ -10,7 +10,6 @@ import csv
 import hashlib
 import io
 import json
-import os
 import platform
 import subprocess
 from pathlib import Path
@@ -20,11 +19,10 @@ import numpy as np
 import torch
 
 from himnet_lib import __version__
-from himnet_lib.config.run import RunConfig, flatten
+from himnet_lib.config.run import RunConfig, flatten, identity_settings
 from himnet_lib.utils.device import resolve_amp
 from himnet_lib.utils.fileio import atomic_write_text
 from himnet_lib.utils.paths import PROJECT_ROOT
-from himnet_lib.utils.run_folder import RunDir
 
 SELECTION_LAST = "last iterate"
 SELECTION_TEST = "best test-set checkpoint (TEST-SET MODEL SELECTION, peers' protocol)"
@@ -80,10 +78,12 @@ def params_record(cfg: RunConfig, ds, data_root: str, device: torch.device) -> d
 
 def same_run(saved: dict, new: dict, ignore: Sequence[str] = ()) -> list[str]:
     """Differences between a saved params record and a new one (only what defines the run): the
-    settings (except the flattened keys in ``ignore``) and the data fingerprint, which is compared
-    only when ``new`` has one. Empty when they are the same run."""
+    settings of :func:`~himnet_lib.config.run.identity_settings` (except the flattened keys in
+    ``ignore``) and the data fingerprint, which is compared only when ``new`` has one. Empty when
+    they are the same run."""
     diffs = []
-    a, b = flatten(saved.get("config", {})), flatten(new["config"])
+    a = flatten(identity_settings(saved.get("config", {})))
+    b = flatten(identity_settings(new["config"]))
     for k in sorted((set(a) | set(b)) - set(ignore)):
         if a.get(k) != b.get(k):
             diffs.append(f"{k}: saved {a.get(k)!r}, now {b.get(k)!r}")

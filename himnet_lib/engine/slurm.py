@@ -189,7 +189,8 @@ def check_time_limit(partition: str | None, minutes: int, given: bool) -> None:
     limit = partition_limit(partition)
     if limit is None or limit[1] is None or minutes <= limit[1]:
         return
-    where = "--slurm-time" if given else "the profile's estimate (its step_seconds in himnet_lib.config.profiles; set --slurm-time)"
+    where = ("--slurm-time" if given else
+             "the profile's estimate (its step_seconds in himnet_lib.config.profiles; set --slurm-time)")
     raise HimnetError(f"Slurm partition {limit[0]!r} allows at most {format_minutes(limit[1])} (MaxTime) but the "
                       f"runs ask for {format_minutes(minutes)} from {where}: pass --slurm-time of at most "
                       f"{limit[1]} minutes (runs resume from their checkpoints when requeued) or another partition")

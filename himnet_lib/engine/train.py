@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 
 from himnet_lib.config.run import RunConfig, check_config, resolve_config
 from himnet_lib.config.sections import TrainConfig
+from himnet_lib.config.terms import weight_field
 from himnet_lib.datasets import load_dataset
 from himnet_lib.datasets.sampling import CoActionSampler, make_batch
 from himnet_lib.engine.checkpoints import load_checkpoint, save_checkpoint
@@ -115,8 +116,11 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
     params["data"]["num_eval"] = len(ds.test_videos())
     train_labels = np.stack([v.labels for v in ds.train_videos()]).astype(np.float32)
     loss_cfg = training_loss_config(cfg, train_labels)
-    # the λ each term trains with (loss.balance resolved on the training labels)
-    params["loss_weights"] = effective_weights(loss_cfg, train_labels, cfg.train.seq_len)
+    # the λ each weighted term trains with (loss.balance resolved on the training labels), under
+    # its setting's name: the key of --set and of runs.csv
+    params["loss_weights"] = {f"loss.{f}": w for t, w in effective_weights(loss_cfg, train_labels,
+                                                                       cfg.train.seq_len).items()
+                              if (f := weight_field(t)) is not None}
 
     for subset, vids in (("training", ds.train_videos()), ("evaluation", ds.test_videos())):
         if not vids:

@@ -46,12 +46,13 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from himnet_lib.config.profiles import TIOU_PROTOCOLS
 from himnet_lib.evaluation.groundtruth import GroundTruth, load_ground_truth
 from himnet_lib.evaluation.predictions import Predictions, load_predictions, predictions_from_results
 from himnet_lib.utils.errors import EvaluationError
 
-THUMOS_TIOU: tuple[float, ...] = tuple(np.round(np.linspace(0.1, 0.7, 7), 10).tolist())
-ACTIVITYNET_TIOU: tuple[float, ...] = tuple(np.round(np.linspace(0.5, 0.95, 10), 10).tolist())
+THUMOS_TIOU: tuple[float, ...] = TIOU_PROTOCOLS["thumos14"]
+ACTIVITYNET_TIOU: tuple[float, ...] = TIOU_PROTOCOLS["activitynet"]
 
 # Bound on tIoU pairs held at once (memory ~ 40 bytes per pair).
 _PAIR_CHUNK = 2_000_000
@@ -60,7 +61,9 @@ _PAD_LIMIT = 4_000_000
 
 
 def default_tiou(num_classes: int) -> tuple[float, ...]:
-    """THUMOS14's 0.1:0.1:0.7, or ActivityNet's 0.5:0.05:0.95 when the GT has >= 100 classes."""
+    """For ``himnet evaluate`` without ``--protocol`` or ``--tiou`` only (a run evaluates under its
+    profile's declared protocol): THUMOS14's 0.1:0.1:0.7, or ActivityNet's 0.5:0.05:0.95 when the GT
+    has >= 100 classes."""
     return ACTIVITYNET_TIOU if num_classes >= 100 else THUMOS_TIOU
 
 

@@ -1,4 +1,5 @@
-"""Per-class NMS and Gaussian Soft-NMS over temporal proposals, dense for small groups and sparse (memory linear in the number of overlapping pairs) for long videos."""
+"""Per-class NMS and Gaussian Soft-NMS over temporal proposals, dense for small groups and sparse
+(memory linear in the number of overlapping pairs) for long videos."""
 
 from __future__ import annotations
 

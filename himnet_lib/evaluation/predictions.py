@@ -1,4 +1,5 @@
-"""Predictions for the detection metric: an ActivityNet result JSON (or proposals) read, validated and flattened into arrays."""
+"""Predictions for the detection metric: an ActivityNet result JSON (or proposals) read, validated and
+flattened into arrays."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from himnet_lib.evaluation.groundtruth import (
-    read_json,
     parse_segment,
+    read_json,
     where,
 )
 from himnet_lib.utils.errors import EvaluationError

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from himnet_lib.config.profiles import get_profile
 from himnet_lib.config.run import RunConfig, apply_overrides
 from himnet_lib.datasets import load_dataset
 from himnet_lib.datasets.dataset import validation_view
@@ -28,7 +29,8 @@ from himnet_lib.utils.run_folder import RunDir
 __all__ = ["SCORED_READOUTS", "READOUT_NAMES", "readout_key", "evaluate_outputs", "evaluation_dataset", "relocalize"]
 
 # Read-outs scored for every run from the same outputs (no retraining): attention read-out x NMS.
-SCORED_READOUTS: tuple[tuple[str, str], ...] = (("none", "soft"), ("none", "nms"), ("minmax", "soft"), ("minmax", "nms"))
+SCORED_READOUTS: tuple[tuple[str, str], ...] = (("none", "soft"), ("none", "nms"), ("minmax", "soft"),
+                                               ("minmax", "nms"))
 # display names of the attention read-outs in tables and the claims table
 READOUT_NAMES: dict[str, str] = {"none": "fixed", "minmax": "minmax"}
 
@@ -46,6 +48,7 @@ def evaluate_outputs(ds, outputs: dict[str, dict[str, np.ndarray]], cfg: RunConf
     outputs, and the threshold-free diagnostics of :mod:`himnet_lib.evaluation.diagnostics` are added.
     """
     lcfg = localize_cfg or cfg.localize
+    tiou = get_profile(cfg.profile).tiou_thresholds  # the profile's declared protocol
     videos = ds.test_videos()
     gt = gt_from_dataset(ds, ds.test_subset)
     inputs = {v.name: (outputs[v.name]["attention"], outputs[v.name]["cas_supp"]) for v in videos}
@@ -65,7 +68,7 @@ def evaluate_outputs(ds, outputs: dict[str, dict[str, np.ndarray]], cfg: RunConf
         for nms, props in by_mode.items():
             key = readout_key(norm, nms)
             # scored from the arrays; only the run's own read-out becomes a result object (it is written)
-            scored[key] = (detection_map(gt, predictions_from_proposals(props, ds.classes)),
+            scored[key] = (detection_map(gt, predictions_from_proposals(props, ds.classes), tiou),
                            results_object(props, ds.classes, loc, nms) if key == main_key else None)
 
     det, preds = scored[main_key]

@@ -1,4 +1,5 @@
-"""Snippet-level metrics: the snippet labels from ground truth, the classification accuracy of S (Table 3's ACC) and its splits, the foreground/background accuracy of A (Table 4's ACC)."""
+"""Snippet-level metrics: the snippet labels from ground truth, the classification accuracy of S (Table
+3's ACC) and its splits, the foreground/background accuracy of A (Table 4's ACC)."""
 
 from __future__ import annotations
 

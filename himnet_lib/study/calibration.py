@@ -84,7 +84,8 @@ def supervised_probe(ds, *, max_train_snippets: int = 20000, seed: int = 0, C: f
     Evaluation on every test snippet:
 
     * ``snippet_acc``: argmax over the C+1 probabilities is one of the snippet's GT classes (or
-      background when none covers it) — the rule of :func:`himnet_lib.evaluation.snippet_metrics.snippet_classification_accuracy`.
+      background when none covers it) — the rule of
+      :func:`himnet_lib.evaluation.snippet_metrics.snippet_classification_accuracy`.
     * ``fg_bg_acc``: ``1 - p_bg > 0.5`` agrees with "some GT covers the snippet".
     * ``average_mAP`` (tIoU 0.1:0.7) of :func:`himnet_lib.evaluation.localization.localize_video` with the default
       :class:`LocalizeConfig` (or ``localize_cfg``): attention ``a = 1 - p_bg`` (threshold runs of the

@@ -19,7 +19,8 @@ def paper_table(kind: str) -> pd.DataFrame:
     table4 | table5 | table1_2 | table1_peers."""
     if kind == "table3":
         return pd.DataFrame(
-            [(exp, f"{a:.1f} ± {sa:.1f}", f"{c:.1f} ± {sc:.1f}") for exp, (a, sa, c, sc) in paper_numbers.TABLE3.items()],
+            [(exp, f"{a:.1f} ± {sa:.1f}", f"{c:.1f} ± {sc:.1f}")
+             for exp, (a, sa, c, sc) in paper_numbers.TABLE3.items()],
             columns=["Exp", "paper AVG (THUMOS14)", "paper ACC (THUMOS14)"])
     if kind == "table4":
         return pd.DataFrame(
@@ -27,7 +28,8 @@ def paper_table(kind: str) -> pd.DataFrame:
             columns=["Method", "paper 0.1", "paper 0.3", "paper 0.5", "paper 0.7", "paper AVG", "paper ACC"])
     if kind == "table5":
         return pd.DataFrame(
-            [(fw, row, *v[:5], "-" if v[5] is None else f"{v[5]:+.1f}") for (fw, row), v in paper_numbers.TABLE5.items()],
+            [(fw, row, *v[:5], "-" if v[5] is None else f"{v[5]:+.1f}")
+             for (fw, row), v in paper_numbers.TABLE5.items()],
             columns=["Framework", "Method", "paper 0.1", "paper 0.3", "paper 0.5", "paper 0.7", "paper AVG",
                      "paper Δ"])
     if kind == "table1_2":

@@ -50,7 +50,7 @@ def dose_response_table(records: Sequence[Mapping[str, Any]]):
             for f in (0.0, *grids.DOSE_FACTORS):
                 table, label = (("table3", without) if f == 0 else ("table3", exp) if f == 1.0
                                 else ("dose", grids.dose_label(term, f)))
-                lam = row_values(recs, table, label, f"lambda_{term}")
+                lam = row_values(recs, table, label, grids.weight_fields([term])[term])
                 row: dict[str, Any] = {"term": term, "factor": f, "benchmark": bench, "reading": reading,
                                        "weight": float(np.mean(list(lam.values()))) if lam else float("nan"),
                                        "n_seeds": len(row_values(recs, table, label, "avg[fixed]"))}

@@ -78,7 +78,8 @@ TABLE5_DISPLAY = {"BaS-Net": "BaS-Net", "BaS-Net + L_CLL": "+ L_CLL", "BaS-Net +
 
 
 def benchmarks(name: str) -> tuple[str, ...]:
-    """The benchmarks of profile ``name``, its main one first (:attr:`himnet_lib.config.profiles.Profile.benchmark_names`):
+    """The benchmarks of profile ``name``, its main one first
+    (:attr:`himnet_lib.config.profiles.Profile.benchmark_names`):
     every claim is tested on each, so that no conclusion rests on one generator."""
     return get_profile(name).benchmark_names
 

@@ -124,9 +124,10 @@ def reproduces_table() -> str:
 
 def cli_choices() -> dict[str, list[str]]:
     """Choices of the command line, from the modules that define them."""
-    from himnet_lib.config.profiles import profile_names
+    from himnet_lib.config.profiles import TIOU_PROTOCOLS, profile_names
     from himnet_lib.config.sections import MODELS
     from himnet_lib.config.terms import term_names
     from himnet_lib.datasets.synthetic.presets import PRESETS
     return {"profiles": list(profile_names()), "readings": list(READINGS), "presets": list(PRESETS),
-            "models": list(MODELS), "loss_terms": list(term_names()), "notebooks": list(study_notebooks())}
+            "models": list(MODELS), "loss_terms": list(term_names()), "notebooks": list(study_notebooks()),
+            "tiou_protocols": list(TIOU_PROTOCOLS)}

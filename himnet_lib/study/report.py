@@ -65,11 +65,11 @@ def results_block(tables_dir: str | os.PathLike, link_prefix: str = "results/dem
     return "\n".join(parts) if parts else "_(run `make demo` to generate the results)_\n"
 
 
-def bench_block(bench_dir: str | os.PathLike, link_prefix: str = "results/bench/") -> str:
-    """The ``make bench`` table of each ``results/bench/<machine>.json``, as the file's ``readme``
+def bench_block(bench_dir: str | os.PathLike, link_prefix: str = "results/timing/") -> str:
+    """The ``make bench`` table of each ``results/timing/<machine>.json``, as the file's ``readme``
     section gives it: ``title`` and ``date`` for the heading, ``columns`` (row key -> heading) and
-    ``rows`` of cells already formatted. ``benchmarks/bench_all.py`` writes that section (its
-    ``benchsuite.readme``), so no benchmark key is read here; a JSON without one is skipped."""
+    ``rows`` of cells already formatted. ``timing/bench_all.py`` writes that section (its
+    ``suite.readme``), so no benchmark key is read here; a JSON without one is skipped."""
     parts = []
     for path in sorted(Path(bench_dir).glob("*.json")):
         r = json.loads(path.read_text())
@@ -82,7 +82,7 @@ def bench_block(bench_dir: str | os.PathLike, link_prefix: str = "results/bench/
         head = f"**{sec.get('title') or path.stem}** ([{path.name}]({link_prefix}{path.name}), {sec.get('date', '')})"
         parts.append(head + "\n\n" + table + "\n")
     cmp_path = Path(bench_dir) / "table3_fp32_vs_fast.csv"
-    if parts and cmp_path.exists():  # written by benchmarks/compare_table3.py (make bench)
+    if parts and cmp_path.exists():  # written by timing/compare_table3.py (make bench)
         cmp = pd.read_csv(cmp_path)
         z = cmp["z"].abs()
         parts.append(f"Table 3 trained with the fast default (bf16) vs the float32 reference settings: "
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m himnet_lib.study.report", description=main.__doc__)
     p.add_argument("--readme", type=Path, default=PROJECT_ROOT / "README.md")
     p.add_argument("--tables", type=Path, default=PROJECT_ROOT / "results" / "demo" / "tables")
-    p.add_argument("--bench", type=Path, default=PROJECT_ROOT / "results" / "bench")
+    p.add_argument("--bench", type=Path, default=PROJECT_ROOT / "results" / "timing")
     args = p.parse_args(argv)
     update_readme(args.readme, args.tables, bench_dir=args.bench)
     print(f"updated {args.readme} from {args.tables}")

@@ -40,7 +40,8 @@ def run_record(spec: RunSpec, runs_dir: str | os.PathLike) -> dict[str, Any]:
     """Everything the tables read of one finished run, as one flat row: the spec's identity, the
     metrics (``None`` where ``metrics.json`` lacks a key), ``mAP@<tIoU>``, the AVG of each
     read-out (``avg[fixed]``, ``avg_0.5[fixed]``, ``avg[fixed_nms]``, ...), the diagnostics, and
-    the weight each term trained with (``lambda_<term>``, 0 for an absent term)."""
+    the weight each term of the dose-response trained with (``loss.lambda_<term>``, its setting's
+    name; 0 for an absent term)."""
     run = RunDir(Path(runs_dir) / spec.run_id)
     try:
         m = run.metrics()
@@ -48,7 +49,8 @@ def run_record(spec: RunSpec, runs_dir: str | os.PathLike) -> dict[str, Any]:
         if run.metrics_path.exists():
             raise
         raise RunError(f"run {spec.run_id} ({spec.table} {spec.label}, seed {spec.seed}) has no {run.METRICS} in "
-                       f"{runs_dir}; train it first (himnet_lib.engine.executor.run_specs or himnet reproduce)") from None
+                       f"{runs_dir}; train it first (himnet_lib.engine.executor.run_specs or himnet reproduce)"
+                       ) from None
     row: dict[str, Any] = {"run_id": spec.run_id, "table": spec.table, "label": spec.label, "seed": spec.seed,
                            "profile": spec.profile, "benchmark": spec.benchmark,
                            "main_benchmark": spec.main_benchmark, "reading": spec.reading}
@@ -62,8 +64,8 @@ def run_record(spec: RunSpec, runs_dir: str | os.PathLike) -> dict[str, Any]:
             row[f"avg[{name}]"] = by[key]["average_mAP"]
             row[f"avg_0.5[{name}]"] = by[key].get("average_mAP_0.1_0.5")
     weights = run.loss_weights()
-    for t in grids.dose_terms():
-        row[f"lambda_{t}"] = float(weights.get(t, 0.0))
+    for setting in grids.weight_fields(grids.dose_terms()).values():
+        row[setting] = float(weights.get(setting, 0.0))
     return row
 
 
@@ -106,7 +108,7 @@ def collect(specs: Iterable[RunSpec], runs_dir: str | os.PathLike):
 def run_columns() -> tuple[str, ...]:
     """The columns of ``runs.csv``, in order."""
     return ("run_id", "table", "label", "seed", "profile", "benchmark", "main_benchmark", "reading",
-            *(f"lambda_{t}" for t in grids.dose_terms()),
+            *grids.weight_fields(grids.dose_terms()).values(),
             *(f"{m}[{ro}]" for m in ("avg", "avg_0.5", "avg_nms", "avg_0.5_nms") for ro in READOUT_NAMES.values()),
             *_ACC_KEYS, *DIAGNOSTIC_KEYS, "u_bg")
 
@@ -117,7 +119,7 @@ RUN_COLUMNS = run_columns()
 def run_records(specs: Iterable[RunSpec], runs_dir: str | Path,
                 u_background: Callable[[RunSpec], float] | None = None,
                 u_for: Iterable[tuple[str, str]] | None = None) -> list[dict[str, Any]]:
-    """One record per spec (:func:`run_columns`; ``runs.csv``). ``lambda_*``: the weights the run
+    """One record per spec (:func:`run_columns`; ``runs.csv``). ``loss.lambda_*``: the weights the run
     trained with (``params.json``'s ``loss_weights``; 0 for an absent term). ``u_background(spec)``
     supplies the Fig. 7 statistic (:func:`himnet_lib.study.claims_table.background_u`), computed only
     for the runs of the ``u_for`` rows (default: those of the claims on U,
@@ -128,7 +130,7 @@ def run_records(specs: Iterable[RunSpec], runs_dir: str | Path,
     for s in specs:
         r = run_record(s, runs_dir)
         rec = {k: r[k] for k in columns[:8]}
-        rec.update({k: r[k] for k in columns if k.startswith("lambda_")})
+        rec.update({k: r[k] for k in columns if k.startswith("loss.lambda_")})
         for ro in READOUT_NAMES.values():
             if f"avg[{ro}]" not in r or f"avg[{ro}_nms]" not in r:
                 raise KeyError(f"run {s.run_id}: metrics.json has no {ro} read-out")

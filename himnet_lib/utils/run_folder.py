@@ -142,8 +142,17 @@ class RunDir:
         return p
 
     def loss_weights(self) -> dict[str, float]:
-        """The λ each term trained with (params.json's ``loss_weights``; {} in older records)."""
-        return {k: float(v) for k, v in self.params().get("loss_weights", {}).items()}
+        """The λ each weighted term trained with, by its setting (``loss.lambda_<term>``: params.json's
+        ``loss_weights``; records before that naming keyed them by term, read here the same way;
+        {} in records older still)."""
+        out = {}
+        for k, v in self.params().get("loss_weights", {}).items():
+            if "." not in k:  # an older record: term -> weight, MIL's fixed 1 among them
+                if k == "mil":
+                    continue
+                k = f"loss.lambda_{k}"
+            out[k] = float(v)
+        return out
 
     def outputs(self) -> dict[str, dict[str, np.ndarray]]:
         """outputs.npz as ``{video: {attention, cas, cas_supp, bg_prob}}``."""

@@ -19,9 +19,9 @@ from himnet_lib.datasets.synthetic.annotations import (
 )
 from himnet_lib.datasets.synthetic.features import generate_features
 from himnet_lib.datasets.synthetic.presets import (
-    VERSION_1_FIELDS,
     GENERATOR_VERSION,
     MARKER_FILE,
+    VERSION_1_FIELDS,
     SyntheticConfig,
     preset_config,
 )

@@ -27,7 +27,8 @@ def term(name: str) -> Callable[[TermFunction], TermFunction]:
 
     def register(fn: TermFunction) -> TermFunction:
         if name in _REGISTERED and _REGISTERED[name] is not fn:
-            raise ValueError(f"loss term {name!r} is registered twice ({_REGISTERED[name].__module__}, {fn.__module__})")
+            raise ValueError(f"loss term {name!r} is registered twice "
+                             f"({_REGISTERED[name].__module__}, {fn.__module__})")
         _REGISTERED[name] = fn
         return fn
 

@@ -1,4 +1,5 @@
-"""Figures of the study's tables: ablation bars, the alpha sweep, KDEs, distributions, read-outs, claims and dose-response."""
+"""Figures of the study's tables: ablation bars, the alpha sweep, KDEs, distributions, read-outs,
+claims and dose-response."""
 
 from __future__ import annotations
 

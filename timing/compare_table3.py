@@ -1,22 +1,22 @@
 """The study trained with the demo's fast default (bf16 autocast, fused Adam, fast path) beside the
 same study trained with the float32 reference settings.
 
-    python benchmarks/compare_table3.py      # run by `make bench` after a `make demo`
+    python timing/compare_table3.py      # run by `make bench` after a `make demo`
 
-* Table 3, row by row in units of seed noise: ``results/bench/table3_fp32_vs_fast.{csv,md}``.
-* The claims table, verdict by verdict: ``results/bench/claims_fp32_vs_fast.{csv,md}``.
+* Table 3, row by row in units of seed noise: ``results/timing/table3_fp32_vs_fast.{csv,md}``.
+* The claims table, verdict by verdict: ``results/timing/claims_fp32_vs_fast.{csv,md}``.
 
-References (``results/bench/table3_reference_fp32.csv``, ``claims_reference_fp32.csv``): the tables
+References (``results/timing/table3_reference_fp32.csv``, ``claims_reference_fp32.csv``): the tables
 that `make demo` wrote before the fast default (commit 65c749b, reproduced byte for byte by the
 fresh-clone `make demo` of b41933a): float32, Adam's per-parameter loop, 32-bit dropout words.
 They are kept here because `make demo` now regenerates ``results/demo`` under the fast default.
 Others: ``results/demo/tables/``.
 
-    python benchmarks/compare_table3.py --against OTHER/results/demo/tables --names A B --prefix P
+    python timing/compare_table3.py --against OTHER/results/demo/tables --names A B --prefix P
 
 compares another `make demo`'s tables (e.g. one trained on a CPU without native bf16, where the
 default ``train.amp=auto`` means float32) with ``results/demo/tables`` instead, into
-``results/bench/table3_P.{csv,md}`` and ``claims_P.{csv,md}``.
+``results/timing/table3_P.{csv,md}`` and ``claims_P.{csv,md}``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from himnet_lib.study.compare import seed_noise_comparison, verdict_changes
 from himnet_lib.study.table_files import write_table
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH, TABLES = ROOT / "results" / "bench", ROOT / "results" / "demo" / "tables"
+BENCH, TABLES = ROOT / "results" / "timing", ROOT / "results" / "demo" / "tables"
 # the demo default's precision is train.amp=auto: bf16 autocast on a CPU with native bf16 (as the
 # committed results/demo were trained), float32 elsewhere
 NAMES = ("float32 reference", "fast demo default")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from himnet_lib.utils.paths import PROJECT_ROOT as ROOT
 
-BENCH_DIR = ROOT / "benchmarks"
-RESULTS = ROOT / "results" / "bench"
+BENCH_DIR = ROOT / "timing"
+RESULTS = ROOT / "results" / "timing"
 
 
 def child_env() -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""What a bench part is. Each part module of :mod:`benchsuite.parts` defines
+"""What a bench part is. Each part module of :mod:`suite.parts` defines
 
 - ``NAME``: its ``--skip`` name;
 - ``measure(ctx: Context) -> dict``: its numbers, merged into the result JSON (its keys are

@@ -1,8 +1,8 @@
 """Paper-scale HiM-Net training steps on a CUDA GPU: fp32, TF32 and bf16 autocast, reference and
 fast model paths, eager and torch.compile; projected time of a 10,000-iteration THUMOS14 run.
 
-    python benchmarks/bench_gpu.py                 # writes results/bench/gpu-<name>.json
-    python benchmarks/bench_gpu.py --no-compile    # skip the torch.compile variants
+    python timing/bench_gpu.py                 # writes results/timing/gpu-<name>.json
+    python timing/bench_gpu.py --no-compile    # skip the torch.compile variants
 
 Step = forward + all four losses (compose_losses) + backward + Adam step at B=10, T=560, D=2048,
 C=20 (the paper's THUMOS14 settings), timed with CUDA synchronisation, median of ``--steps`` after
@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE.parent / "results" / "bench"
+RESULTS = HERE.parent / "results" / "timing"
 
 
 def _labels(B: int, C: int, device) -> torch.Tensor:

@@ -1,5 +1,5 @@
 """The ``localize`` part: localizing one THUMOS-length video (Soft-NMS and NMS), and long videos'
-peak memory and time, each in a fresh process (the inputs of ``benchmarks/bench_localize.py``)."""
+peak memory and time, each in a fresh process (the inputs of ``timing/bench_localize.py``)."""
 
 from __future__ import annotations
 

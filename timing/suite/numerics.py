@@ -1,5 +1,5 @@
 """The ``numerics`` part: the fast path's loss curves against the reference path's, from the same
-weights and batches (``results/bench/numerics_<machine>.csv`` and ``.png``)."""
+weights and batches (``results/timing/numerics_<machine>.csv`` and ``.png``)."""
 
 from __future__ import annotations
 

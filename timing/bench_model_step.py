@@ -4,8 +4,8 @@ Step = forward + all four losses of Eq. 11 (MIL, CLL, VCL, SCL) + backward + Ada
 B=10, T=560, D=2048, C=20 (THUMOS14 settings), in float32 and under bf16 autocast.
 Prints the parameter count and the median seconds/step over ``--steps`` steps after ``--warmup``.
 
-    python benchmarks/bench_model_step.py                 # CPU, 2 threads
-    python benchmarks/bench_model_step.py --device cuda   # if a GPU is present
+    python timing/bench_model_step.py                 # CPU, 2 threads
+    python timing/bench_model_step.py --device cuda   # if a GPU is present
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
                     help="auto: fp32, and bf16 where the device computes it natively (elsewhere a "
                          "paper-scale bf16 step takes most of an hour on CPU)")
     ap.add_argument("--impl", choices=["fast", "reference", "both"], default="both",
-                    help="model path (ModelConfig.impl); benchmarks/bench_all.py interleaves them")
+                    help="model path (ModelConfig.impl); timing/bench_all.py interleaves them")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)

@@ -1,4 +1,4 @@
-"""The table ``bench_all.py`` prints: every part's rows (:mod:`benchsuite.part`), in run order."""
+"""The table ``bench_all.py`` prints: every part's rows (:mod:`suite.part`), in run order."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The ``eval`` part: detection mAP over a THUMOS-scale synthetic ground truth and prediction set
-(the inputs of ``benchmarks/bench_eval.py``)."""
+(the inputs of ``timing/bench_eval.py``)."""
 
 from __future__ import annotations
 

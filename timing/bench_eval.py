@@ -6,7 +6,7 @@ Durations, instance counts and lengths follow the THUMOS14-test statistics in
 GT segments (most of them, so the greedy matching has real work) plus random segments and
 wrong-class predictions, with continuous (tie-free) scores.
 
-Usage: python benchmarks/bench_eval.py [--repeat 5] [--seed 0] [--real]
+Usage: python timing/bench_eval.py [--repeat 5] [--seed 0] [--real]
 ``--real`` also times the real THUMOS14 test GT (../shared/data/thumos14_test_gt_anet.json) with
 synthetic predictions, if present.
 """

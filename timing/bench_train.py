@@ -1,10 +1,10 @@
 """Seconds per training iteration of the real trainer loop (sampling + forward + losses + backward
 + Adam) for a profile on its synthetic benchmark, in float32 and bf16 autocast.
 
-    python benchmarks/bench_train.py                    # demo profile, 1 and 2 threads
-    python benchmarks/bench_train.py --profile smoke
+    python timing/bench_train.py                    # demo profile, 1 and 2 threads
+    python timing/bench_train.py --profile smoke
 
-The paper-scale step (B=10, T=560, 2048-d) is timed by benchmarks/bench_model_step.py.
+The paper-scale step (B=10, T=560, 2048-d) is timed by timing/bench_model_step.py.
 """
 
 from __future__ import annotations

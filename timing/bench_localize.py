@@ -8,7 +8,7 @@ threshold yields tens of runs, as a trained model does; Ŝ = S·A with random lo
 Also (``--long``): peak memory and time of one video of 10k, 100k and 1M snippets, each in a fresh
 subprocess (peak RSS increase: ``VmHWM`` reset before localizing), default settings (Soft-NMS and NMS).
 
-Usage: python benchmarks/bench_localize.py [--repeat 20] [--seed 0] [--T 2600] [--long 10000,100000]
+Usage: python timing/bench_localize.py [--repeat 20] [--seed 0] [--T 2600] [--long 10000,100000]
 """
 
 from __future__ import annotations

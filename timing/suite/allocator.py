@@ -15,8 +15,8 @@ NAME = "allocator"
 _CHILD = r"""
 import ctypes, sys, time, statistics, torch
 sys.path.insert(0, sys.argv[1])
-from benchsuite.demo import DEMO_VARIANTS
-from benchsuite.steps import labels, make_step
+from suite.demo import DEMO_VARIANTS
+from suite.steps import labels, make_step
 from himnet_lib.config.run import build_config, resolve_config
 from himnet_lib.utils.device import tune_cpu_allocator
 import dataclasses

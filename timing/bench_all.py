@@ -1,9 +1,9 @@
-"""All performance numbers in one table; writes ``results/bench/<machine>.json``.
+"""All performance numbers in one table; writes ``results/timing/<machine>.json``.
 
-    python benchmarks/bench_all.py              # the full set (~5-10 min on a 2-core CPU)
-    python benchmarks/bench_all.py --quick      # fewer repetitions, smaller numerics check
-    python benchmarks/bench_all.py --skip paper numerics   # a partial rerun: the rest carried over
-    python benchmarks/bench_all.py --refresh-readme        # rebuild the stored results' README rows
+    python timing/bench_all.py              # the full set (~5-10 min on a 2-core CPU)
+    python timing/bench_all.py --quick      # fewer repetitions, smaller numerics check
+    python timing/bench_all.py --skip paper numerics   # a partial rerun: the rest carried over
+    python timing/bench_all.py --refresh-readme        # rebuild the stored results' README rows
 
 Every comparison (reference vs fast, fp32 vs bf16, step vs matmul peak) is measured in the SAME
 run, interleaved (A, B, A, B, ...), and reported as the median of several repetitions, so that
@@ -12,13 +12,13 @@ runs. Besides wall-clock medians the JSON keeps medians of process CPU time (``*
 are far less sensitive to other processes competing for the cores.
 
 Machine key: a slug of the CPU model name and core count from /proc/cpuinfo (hostname-free).
-Also written: ``results/bench/numerics_<machine>.csv`` and ``.png`` (loss curves of the reference
+Also written: ``results/timing/numerics_<machine>.csv`` and ``.png`` (loss curves of the reference
 path and the fast path in float32 and under bf16 autocast, over 200 steps at a reduced paper-like
 scale). The JSON's ``readme`` section is the README's bench table of the run
 (``python -m himnet_lib.study.report`` copies it).
 
-This file is the driver; the parts live in ``benchmarks/benchsuite/`` (one module each, listed in
-``benchsuite/parts.py``).
+This file is the driver; the parts live in ``timing/suite/`` (one module each, listed in
+``suite/parts.py``).
 """
 
 from __future__ import annotations
@@ -30,14 +30,14 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchsuite and the sibling bench scripts
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # suite and the sibling bench scripts
 
-from benchsuite.machine import describe, load_average  # noqa: E402
-from benchsuite.part import Context  # noqa: E402
-from benchsuite.parts import PARTS  # noqa: E402
-from benchsuite.paths import RESULTS  # noqa: E402
-from benchsuite.readme import dumps, readme_section, refresh  # noqa: E402
-from benchsuite.terminal import table  # noqa: E402
+from suite.machine import describe, load_average  # noqa: E402
+from suite.part import Context  # noqa: E402
+from suite.parts import PARTS  # noqa: E402
+from suite.paths import RESULTS  # noqa: E402
+from suite.readme import dumps, readme_section, refresh  # noqa: E402
+from suite.terminal import table  # noqa: E402
 
 from himnet_lib.utils.fileio import atomic_write_text
 
@@ -60,10 +60,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run of the script)")
     ap.add_argument("--skip", nargs="*", default=[], choices=list(PARTS))
     ap.add_argument("--out", default=None,
-                    help="JSON path (default results/bench/<machine>.json; with --quick a temporary file)")
+                    help="JSON path (default results/timing/<machine>.json; with --quick a temporary file)")
     ap.add_argument("--refresh-readme", nargs="*", default=None, metavar="JSON",
                     help="measure nothing: rebuild the 'readme' section of these stored results "
-                         "(default results/bench/*.json) from the numbers they hold")
+                         "(default results/timing/*.json) from the numbers they hold")
     args = ap.parse_args(argv)
     if args.refresh_readme is not None:
         for path in refresh([Path(p) for p in args.refresh_readme] or sorted(RESULTS.glob("*.json"))):

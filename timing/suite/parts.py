@@ -1,4 +1,4 @@
-"""The bench parts in run order (each a module of this package, see :mod:`benchsuite.part`): the
+"""The bench parts in run order (each a module of this package, see :mod:`suite.part`): the
 driver's ``--skip`` choices, the terminal table and the README rows follow this order."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Data-layer timings and the synthetic benchmark's difficulty proxy.
 
-Usage: ``python benchmarks/bench_data.py [--preset demo] [--seed 0] [--train-snippets 20000]``
+Usage: ``python timing/bench_data.py [--preset demo] [--seed 0] [--train-snippets 20000]``
 
 Prints: generation + write time, load time, structure statistics, background fraction of test
 snippets, and the accuracy of a fully-supervised per-snippet logistic regression (C classes +
