@@ -51,7 +51,7 @@ from IPython.display import display
 
 from himnet_lib.datasets import load_dataset
 from himnet_lib.engine.executor import run_specs
-from himnet_lib.study import figures, grids, manifest, workspace
+from himnet_lib.study import figures, grids, manifest, run_table, workspace
 from himnet_lib.study.figures import picker
 from himnet_lib.utils.run_folder import RunDir
 
@@ -68,7 +68,8 @@ assert not missing, f"unknown Table 3 rows {missing}; known: {[lab for lab, _ in
 run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm, threads=threads or None,
           via=via)
 
-ds = load_dataset(data, snippet_seconds=specs[0].config().snippet_seconds)
+# the draw these runs trained on (the main benchmark's one draw, or seed `seed`'s under per-seed draws)
+ds = run_table.run_dataset(specs[0], runs_dir, load_dataset(data, snippet_seconds=specs[0].config().snippet_seconds))
 records = {}
 for s in specs:
     run_dir = runs_dir / s.run_id

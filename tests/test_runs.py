@@ -10,7 +10,7 @@ import pytest
 from himnet_lib.config import RunConfig
 from himnet_lib.engine import executor, reproduce
 from himnet_lib.engine.train import train_run
-from himnet_lib.study import aggregate, grids, run_table, table_files
+from himnet_lib.study import aggregate, grids, run_table, table_files, workspace
 from himnet_lib.utils import errors
 from himnet_lib.utils.run_folder import RunDir
 
@@ -146,3 +146,22 @@ def test_study_specs_on_two_benchmarks_train_in_one_pool(tmp_path, monkeypatch):
     assert job_roots == [str(roots["smoke"].resolve())] * 2 + [str(roots["smoke-b"].resolve())]  # grouped by dataset
     assert [ln for ln in lines if "distinct runs" in ln] == ["3 distinct runs, 0 already finished, 3 to train "
                                                             "(local, via process, 2 worker(s), 1 thread(s) each)"]
+
+
+def test_per_seed_draws_give_each_seed_its_own_benchmark(tmp_path, monkeypatch):
+    """Under the study profile's per-seed draws, seed s trains on draw s of its benchmark (the
+    generator is replaced by a marker: only the roots are checked)."""
+    made = []
+
+    def fake_make(preset, seed, out):
+        made.append((preset, seed))
+        Path(out).mkdir(parents=True)
+        return Path(out)
+
+    monkeypatch.setattr(workspace, "make_synthetic", fake_make)
+    specs = grids.table3_specs("study", 2, None, "demo-b", rows=("Exp 1",))
+    roots = [workspace.spec_data(s, None, tmp_path) for s in specs]
+    assert [s.draw for s in specs] == [0, 1] and roots[0] != roots[1]
+    assert made == [("demo-b", 0), ("demo-b", 1)]
+    fixed = grids.table3_specs("demo", 2, None, "demo-b", rows=("Exp 1",))
+    assert [s.draw for s in fixed] == [0, 0]

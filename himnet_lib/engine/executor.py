@@ -21,7 +21,7 @@ from himnet_lib.engine.run_params import DATA_DIMENSIONS, dataset_fingerprint, s
 from himnet_lib.engine.train import train_run
 from himnet_lib.study import manifest
 from himnet_lib.study.grids import RunSpec, unique_runs
-from himnet_lib.study.workspace import ensure_data
+from himnet_lib.study.workspace import spec_data
 from himnet_lib.utils.errors import HimnetError, RunError
 from himnet_lib.utils.locks import holder, run_lock
 from himnet_lib.utils.run_folder import RunDir, finished_metrics, read_record
@@ -276,16 +276,15 @@ def _train_groups(groups: Sequence[tuple[Sequence[RunSpec], str | os.PathLike]],
 def run_study_specs(specs: Sequence[RunSpec], profile: str, results: Path, data_root: str | os.PathLike | None = None,
                     roots: Mapping[str, str | os.PathLike] | None = None, **kwargs) -> dict[str, Path]:
     """:func:`run_specs` for specs on several benchmarks, all in one pool of workers, each with its
-    dataset root (the user's ``data_root`` for the main benchmark; ``roots`` gives the roots already
-    made ready, by benchmark). Returns {benchmark: data root} for the benchmarks of ``specs``."""
-    groups: dict[str, list[RunSpec]] = {}
-    for s in specs:
-        groups.setdefault(s.benchmark, []).append(s)
-    known = dict(roots or {})
-    ready = {bench: Path(known[bench]) if bench in known else ensure_data(profile, data_root, results, benchmark=bench)
-             for bench in groups}
+    dataset root (:func:`himnet_lib.study.workspace.spec_data`: the user's ``data_root`` for the main
+    benchmark; ``roots`` gives the roots of draw 0 already made ready, by benchmark). Returns
+    {benchmark: root of draw 0} for the benchmarks of ``specs``."""
     by_root: dict[Path, list[RunSpec]] = {}
-    for bench, group in groups.items():
-        by_root.setdefault(ready[bench], []).extend(group)
+    ready: dict[str, Path] = {}
+    for s in specs:  # one dataset per benchmark, or per benchmark and seed (the profile's data_draws)
+        root = spec_data(s, data_root, results, roots)
+        by_root.setdefault(root, []).append(s)
+        if s.draw == 0:
+            ready.setdefault(s.benchmark, root)
     _train_groups([(group, root) for root, group in by_root.items()], results / "runs", **kwargs)
     return ready

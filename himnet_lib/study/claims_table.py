@@ -25,6 +25,7 @@ from himnet_lib.study.claims import (
     declared_claims,
 )
 from himnet_lib.study.grids import RunSpec
+from himnet_lib.study.run_table import run_dataset
 from himnet_lib.utils.run_folder import RunDir
 
 ADJUST: Literal["holm", "bh"] = "holm"  # multiplicity adjustment across the claims table (stats.adjust: holm | bh)
@@ -215,14 +216,19 @@ def claims_table(records: Sequence[Mapping[str, Any]], claims: Sequence[Claim] |
 def background_u(roots: Mapping[str, str | Path], runs_dir: str | Path) -> Callable[[RunSpec], float]:
     """The Fig. 7 statistic for :func:`run_records`: mean U(B_BG‖1-A) (α and KL of the run's own
     loss settings) over the ground-truth background snippets of the evaluated videos.
-    ``roots``: benchmark -> dataset root (as :func:`himnet_lib.engine.executor.run_study_specs` returns)."""
-    cache: dict[tuple[str, float], Any] = {}
+    ``roots``: benchmark -> dataset root of draw 0 (as :func:`himnet_lib.engine.executor.run_study_specs`
+    returns); a run on another draw reads the dataset it recorded."""
+    cache: dict[tuple[str, int, float], Any] = {}
 
     def stat(spec: RunSpec) -> float:
         cfg = spec.config()
-        key = (spec.benchmark, cfg.train.val_fraction)
+        key = (spec.benchmark, spec.draw, cfg.train.val_fraction)
         if key not in cache:
-            ds = evaluation_dataset(load_dataset(roots[spec.benchmark], snippet_seconds=cfg.snippet_seconds), cfg)
+            if spec.draw == 0 and spec.benchmark in roots:
+                full = load_dataset(roots[spec.benchmark], snippet_seconds=cfg.snippet_seconds)
+            else:  # a per-seed draw: the dataset the run recorded
+                full = run_dataset(spec, runs_dir)
+            ds = evaluation_dataset(full, cfg)
             videos = ds.test_videos()
             members = snippet_memberships(ds, videos)
             cache[key] = (videos, members)

@@ -117,6 +117,11 @@ class RunSpec:
         return build_config(self.profile, {**dict(self.overrides), "train.seed": self.seed})
 
     @property
+    def draw(self) -> int:
+        """The draw of its synthetic benchmark it trains on (the profile's ``data_draws``)."""
+        return get_profile(self.profile).draw(self.seed)
+
+    @property
     def main_benchmark(self) -> bool:
         return self.benchmark == main_benchmark(self.profile)
 

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from himnet_lib.datasets import load_dataset
 from himnet_lib.evaluation.diagnostics import DIAGNOSTIC_KEYS, background_uncertainty
 from himnet_lib.evaluation.scoring import READOUT_NAMES, SCORED_READOUTS, readout_key, relocalize
 from himnet_lib.evaluation.snippet_metrics import ACC_SPLITS, snippet_memberships
@@ -169,6 +170,22 @@ def write_runs(records: Sequence[Mapping[str, Any]], out_dir: str | Path) -> Pat
 
 # --- re-scoring saved outputs --------------------------------------------------------------------
 
+_DATASETS: dict[tuple[str, float], Any] = {}
+
+
+def run_dataset(spec: RunSpec, runs_dir: str | os.PathLike, default=None):
+    """The dataset a run was trained and scored on: ``default`` (the benchmark's one draw) when the
+    profile trains every seed on one draw, else the draw its params.json records (loaded once)."""
+    if default is not None and spec.draw == 0:
+        return default
+    root = RunDir(Path(runs_dir) / spec.run_id).params()["data"]["root"]
+    key = (str(root), float(spec.config().snippet_seconds))
+    if key not in _DATASETS:
+        _DATASETS.clear()  # one at a time: the draws of a study come grouped by seed
+        _DATASETS[key] = load_dataset(root, snippet_seconds=key[1])
+    return _DATASETS[key]
+
+
 POST_PROCESSING_NAMES = {"nms": "NMS", "soft": "Soft-NMS"}  # localize.nms value -> display name
 
 
@@ -183,7 +200,7 @@ def relocalized(specs: Sequence[RunSpec], ds, runs_dir: str | os.PathLike,
         run_dir = Path(runs_dir) / spec.run_id
         own = RunDir(run_dir).metrics()["average_mAP"]
         for pp in post_processing:
-            m, _ = relocalize(run_dir, ds, {"localize.nms": pp}, readouts=False)
+            m, _ = relocalize(run_dir, run_dataset(spec, runs_dir, ds), {"localize.nms": pp}, readouts=False)
             if pp == spec.config().localize.nms and not np.isclose(m["average_mAP"], own):
                 raise RunError(f"re-localizing {spec.run_id} with its own settings gives {m['average_mAP']} "
                                f"but its metrics.json says {own}")
@@ -208,10 +225,11 @@ def with_alpha(df: pd.DataFrame, specs: Iterable[RunSpec]) -> pd.DataFrame:
 def background_values(specs: Sequence[RunSpec], ds, runs_dir: str | os.PathLike) -> dict[str, list[np.ndarray]]:
     """label -> one array per run (seed) of U(B_BG||1-A) on the ground-truth background snippets of
     every test video (:func:`himnet_lib.evaluation.diagnostics.background_uncertainty`, the run's own α and KL)."""
-    videos = ds.test_videos()
-    members = snippet_memberships(ds, videos)
     values: dict[str, list[np.ndarray]] = {}
     for spec in specs:
+        run_ds = run_dataset(spec, runs_dir, ds)
+        videos = run_ds.test_videos()
+        members = snippet_memberships(run_ds, videos)
         lcfg = spec.config().loss
         values.setdefault(spec.label, []).append(background_uncertainty(
             RunDir(Path(runs_dir) / spec.run_id).outputs(), videos, members, alpha=lcfg.alpha, kl=lcfg.scl_kl))

@@ -13,7 +13,7 @@ from himnet_lib.utils.errors import HimnetError
 from himnet_lib.utils.locks import FileLock
 from himnet_lib.utils.paths import results_dir
 
-__all__ = ["results_root", "ensure_data", "main_data", "data_roots"]
+__all__ = ["results_root", "ensure_data", "spec_data", "main_data", "data_roots"]
 
 
 def results_root(profile: str, results: str | os.PathLike | None = None) -> Path:
@@ -44,6 +44,16 @@ def ensure_data(profile: str, data_root: str | os.PathLike | None, results: Path
             if not out.exists():
                 make_synthetic(bench, seed=seed, out=out)
     return out
+
+
+def spec_data(spec, data_root: str | os.PathLike | None, results: Path,
+              known: Mapping[str, str | os.PathLike] | None = None) -> Path:
+    """The dataset root a run spec trains on: its benchmark's draw ``spec.draw`` (``known`` holds
+    the roots of draw 0 by benchmark)."""
+    known = dict(known or {})
+    if spec.draw == 0 and spec.benchmark in known:
+        return Path(known[spec.benchmark])
+    return ensure_data(spec.profile, data_root, results, seed=spec.draw, benchmark=spec.benchmark)
 
 
 def main_data(profile: str, data_root: str | os.PathLike | None, results: Path,
