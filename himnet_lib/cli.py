@@ -140,6 +140,10 @@ def _reproduce(args: argparse.Namespace) -> int:
     from himnet_lib.engine.process_pool import sigterm_interrupts
     from himnet_lib.engine.reproduce import reproduce
     from himnet_lib.study.manifest import study_notebooks
+    from himnet_lib.config.profiles import get_profile
+    pilot = get_profile(args.profile).seeds
+    args.seeds = pilot[0] if args.seeds is None else args.seeds
+    args.seeds_other = pilot[1] if args.seeds_other is None else args.seeds_other
     for flag, value in (("--seeds", args.seeds), ("--seeds-other", args.seeds_other), ("--workers", args.workers),
                         ("--threads", 1 if args.threads is None else args.threads)):
         if value < 1:
@@ -234,9 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--profile", default="demo", choices=choices["profiles"])
     c.add_argument("--data", type=Path, default=None,
                    help="dataset root (default for smoke/demo: generate the synthetic benchmark)")
-    c.add_argument("--seeds", type=int, default=5, help="seeds of the Table 3 rows (default 5)")
-    c.add_argument("--seeds-other", type=int, default=3,
-                   help="seeds of every other row: Table 4, alpha sweep, Tables 1 and 5 (default 3)")
+    c.add_argument("--seeds", type=int, default=None,
+                   help="seeds of the Table 3 rows (default: the profile's pilot, 5)")
+    c.add_argument("--seeds-other", type=int, default=None,
+                   help="seeds of every other row: Table 4, alpha sweep, Tables 1 and 5 (default: the profile's "
+                        "pilot, 3; 5 for the study profile)")
     c.add_argument("--workers", type=int, default=2,
                    help="runs trained at once (default 2); the whole study's notebooks then run up to 2 at a time")
     c.add_argument("--executor", choices=["local", "slurm"], default="local",

@@ -12,9 +12,8 @@ from hand_stats import holm
 from scipy import stats as sps
 
 from himnet_lib.evaluation.scoring import readout_key
-from himnet_lib.study import claims, claims_report, claims_table, grids, paper_numbers, run_table
+from himnet_lib.study import claims, claims_cells, grids, paper_numbers, run_table
 from himnet_lib.study.claims import declared_claims
-from himnet_lib.study.claims_report import to_markdown
 from himnet_lib.utils import run_folder
 
 CLL_AVG, CLL_ACC = declared_claims()[0], declared_claims()[1]
@@ -42,7 +41,7 @@ def _pair(a, b, table="table3", la="Exp 2", lb="Exp 1", **kw):
 
 def test_paired_effect_se_df_p_by_hand():
     a, b = [10.0, 12.0, 11.5], [5.0, 9.0, 7.0]          # Exp 2 and Exp 1, seeds 0-2
-    t = claims_table.claims_table(_pair(a, b), [CLL_AVG])
+    t = claims_cells.claims_cells_table(_pair(a, b), [CLL_AVG])
     row = t[t.readout == "fixed"].iloc[0]
     d = np.subtract(a, b)
     se = d.std(ddof=1) / math.sqrt(3)
@@ -57,7 +56,7 @@ def test_welch_without_shared_seeds():
     recs = [_rec("placebo", "Exp 4", 3 + i, v) for i, v in enumerate([20.0, 22.0, 21.0])]
     recs += [_rec("table3", "Exp 4", i, v) for i, v in enumerate([19.0, 21.0, 23.0, 20.0])]
     placebo = [c for c in declared_claims() if c.kind == "placebo"][0]
-    row = claims_table.claims_table(recs, [placebo]).iloc[0]
+    row = claims_cells.claims_cells_table(recs, [placebo]).iloc[0]
     ref = sps.ttest_ind([20.0, 22.0, 21.0], [19.0, 21.0, 23.0, 20.0], equal_var=False)
     assert not row.paired and row.p == pytest.approx(ref.pvalue)
     assert row.p_adjusted == row.p                       # the placebo keeps its own p
@@ -72,7 +71,7 @@ def test_holm_across_rows_and_verdicts_from_the_adjusted_p():
     every = declared_claims()
     cl = [every[0], [c for c in every if c.name.startswith("VCL")][0],
           [c for c in every if c.name.startswith("SCL improves")][0]]
-    t = claims_table.claims_table(recs, cl)
+    t = claims_cells.claims_cells_table(recs, cl)
     fixed = t[t.readout == "fixed"]
     p = fixed.p.to_numpy()
     # the family is all 6 rows (2 read-outs x 3 claims); Holm by hand
@@ -96,7 +95,7 @@ def test_old_two_se_rule_kept_beside():
     a, b = [10.0, 12.0, 11.0], [5.0, 9.0, 7.0, 8.0]
     recs = [_rec("table3", "Exp 2", i, v) for i, v in enumerate(a)] + \
            [_rec("table3", "Exp 1", i, v) for i, v in enumerate(b)]
-    row = claims_table.claims_table(recs, [CLL_AVG]).iloc[0]
+    row = claims_cells.claims_cells_table(recs, [CLL_AVG]).iloc[0]
     se_unpaired = math.sqrt(np.var(a, ddof=1) / 3 + np.var(b, ddof=1) / 4)
     assert (row.verdict_2se == "holds") == (abs(np.mean(a) - np.mean(b)) >= 2 * se_unpaired)
 
@@ -104,19 +103,19 @@ def test_old_two_se_rule_kept_beside():
 def test_degenerate_read_out_is_not_evidence():
     # fixed read-out: A's median range 0.05 -> degenerate; minmax: AVG 0.5 % -> degenerate too
     recs = _pair([3.0, 3.2, 3.4], [1.0, 1.1, 1.2], rng=0.05, avg_minmax=0.5)
-    t = claims_table.claims_table(recs, [CLL_AVG, CLL_ACC])
+    t = claims_cells.claims_cells_table(recs, [CLL_AVG, CLL_ACC])
     avg = t[t.claim == CLL_AVG.name]
     assert set(avg.verdict) == {"n/a (read-out degenerate)"} and avg.p_adjusted.isna().all()
     acc = t[t.claim == CLL_ACC.name].iloc[0]         # no read-out, so never degenerate
     assert acc.verdict != "n/a (read-out degenerate)"
-    ok = claims_table.claims_table(_pair([3.0, 3.2, 3.4], [1.0, 1.1, 1.2], rng=0.3), [CLL_AVG])
+    ok = claims_cells.claims_cells_table(_pair([3.0, 3.2, 3.4], [1.0, 1.1, 1.2], rng=0.3), [CLL_AVG])
     assert "n/a (read-out degenerate)" not in set(ok.verdict)
 
 
 def test_nms_claim_is_paired_on_the_same_runs():
     recs = [_rec("table3", "Exp 4", i, v) for i, v in enumerate([20.0, 22.0, 21.0])]
     nms = [c for c in declared_claims() if c.kind == "nms"][0]
-    t = claims_table.claims_table(recs, [nms])
+    t = claims_cells.claims_cells_table(recs, [nms])
     fixed = t[t.readout == "fixed"].iloc[0]
     assert fixed.paired and fixed.our_effect == pytest.approx(1.0) and fixed.se < 1e-9 and fixed.verdict == "holds"
     assert t[t.readout == "minmax"].iloc[0].verdict == "reversed"
@@ -126,18 +125,18 @@ def test_best_of_k_needs_to_beat_every_other():
     best = [c for c in declared_claims() if c.kind == "best"][0]
     alphas = {"alpha=4": [30.0, 31.0, 30.5], "alpha=2": [29.0, 31.5, 30.0], "alpha=8": [25.0, 26.0, 25.2]}
     recs = [_rec("alpha", lab, i, v) for lab, vs in alphas.items() for i, v in enumerate(vs)]
-    row = claims_table.claims_table(recs, [best]).iloc[0]
+    row = claims_cells.claims_cells_table(recs, [best]).iloc[0]
     assert row.our_effect == pytest.approx(np.mean(alphas["alpha=4"]) - np.mean(alphas["alpha=2"]))
     assert row.verdict == "within noise"          # it clearly beats alpha=8 but not alpha=2
     alphas["alpha=2"] = [20.0, 21.0, 20.4]
     recs = [_rec("alpha", lab, i, v) for lab, vs in alphas.items() for i, v in enumerate(vs)]
-    assert claims_table.claims_table(recs, [best]).iloc[0].verdict == "holds"
+    assert claims_cells.claims_cells_table(recs, [best]).iloc[0].verdict == "holds"
 
 
 def test_missing_runs_are_an_error():
     recs = [_rec("table3", "Exp 2", i, 10.0 + i) for i in range(3)]          # no Exp 1
     with pytest.raises(KeyError, match="CLL improves AVG"):
-        claims_table.claims_table(recs, [CLL_AVG])
+        claims_cells.claims_cells_table(recs, [CLL_AVG])
 
 
 def test_dose_response_verdict():
@@ -146,13 +145,13 @@ def test_dose_response_verdict():
     recs = _pair([5.2, 6.1, 7.3], base)                                             # x1: noise
     for f, shift in ((0.1, -2.0), (0.3, 0.05), (3.0, 2.0), (10.0, 4.0)):
         recs += [_rec("dose", grids.dose_label("cll", f), i, v + shift + 0.1 * i) for i, v in enumerate(base)]
-    row = claims_table.claims_table(recs, [CLL_AVG]).iloc[0]
+    row = claims_cells.claims_cells_table(recs, [CLL_AVG]).iloc[0]
     assert row.dose_response == "holds at x3, x10; reversed at x0.1"
     recs2 = [r for r in recs if r["table"] != "dose" or r["label"] == grids.dose_label("cll", 0.3)]
     recs2 = [r for r in recs2 if r["table"] == "table3"] + [
         _rec("dose", grids.dose_label("cll", f), i, v + 0.01 * (i % 2)) for f in (0.1, 0.3, 3.0, 10.0)
         for i, v in enumerate(base)]
-    assert claims_table.claims_table(recs2, [CLL_AVG]).iloc[0].dose_response == "at no weight tried"
+    assert claims_cells.claims_cells_table(recs2, [CLL_AVG]).iloc[0].dose_response == "at no weight tried"
 
 
 def test_rows_per_reading_and_benchmark_and_reading_free_table5():
@@ -163,19 +162,14 @@ def test_rows_per_reading_and_benchmark_and_reading_free_table5():
         recs += [_rec("table5", "HAM-Net", i, 40.0 + i, reading="literal", bench=bench) for i in range(2)]
         recs += [_rec("table5", "HAM-Net + L_CLL", i, 39.0 + i, reading="literal", bench=bench) for i in range(2)]
     ham = [c for c in declared_claims() if c.name == "CLL helps HAM-Net (Table 5)"][0]
-    t = claims_table.claims_table(recs, [CLL_AVG, CLL_ACC, ham])
+    t = claims_cells.claims_cells_table(recs, [CLL_AVG, CLL_ACC, ham])
     assert len(t[t.claim == CLL_AVG.name]) == 2 * 2 * 2                # benchmarks x readings x read-outs
     acc = t[t.claim == CLL_ACC.name]
     assert set(acc.readout) == {"-"} and len(acc) == 4
     ham = t[t.claim == "CLL helps HAM-Net (Table 5)"]
     assert set(ham.reading) == {"-"} and set(ham.benchmark) == {"smoke"}   # main benchmark only
     assert (ham.our_effect.round(9) == -1.0).all()
-    md = to_markdown(t)
-    assert md.startswith("| claim | metric | reading | readout | benchmark |") and "+4.40" in md
-    assert list(t.columns) == list(claims_table.CLAIM_COLUMNS)
-    s = claims_report.summary(t)
-    assert {"holds", "within noise", "reversed", "n/a (read-out degenerate)", "holds (2 SE)"} <= set(s.columns)
-    assert "previous 2-SE rule" in claims_report.summary_markdown(s)
+    assert list(t.columns) == list(claims_cells.CLAIM_COLUMNS)
 
 
 def test_every_claim_row_exists_in_the_study_grids():
@@ -204,7 +198,7 @@ def test_null_tables_rarely_show_an_effect_underholm(seed_sd):
                     noise = rng.normal(0, 1, size=5)
                     recs += [_rec("table3", exp, i, 30 + seed_effect[i] + noise[i], reading=reading, bench=bench,
                                   avg_minmax=31 + seed_effect[i] + rng.normal(0, 1)) for i in range(5)]
-        t = claims_table.claims_table(recs, cl)
+        t = claims_cells.claims_cells_table(recs, cl)
         any_new += bool(t.verdict.isin(["holds", "reversed"]).any())
         any_old += bool(t.verdict_2se.isin(["holds", "reversed"]).any())
     assert any_new <= 6          # expected ~2 of 40 at a 5 % family-wise rate
@@ -222,7 +216,7 @@ def test_dose_response_is_adjusted_across_every_row_of_the_table():
         for i, v in enumerate(base):
             recs.append(_rec("table3", row, i, v + shift + noise[i] * (1 + f)) if row else
                         _rec("dose", grids.dose_label("cll", f), i, v + shift + noise[i] * (1 + f)))
-    t = claims_table.claims_table(recs, [CLL_AVG])
+    t = claims_cells.claims_cells_table(recs, [CLL_AVG])
     assert len(t) == 2                                   # fixed and minmax read-outs: 2 rows x 4 factors
     raw = {f: sps.ttest_rel([b + s + n * (1 + f) for b, n in zip(base, noise)], base).pvalue
            for f, s in shifts.items()}

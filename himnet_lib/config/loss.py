@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from himnet_lib.config.sections import topk_k
-from himnet_lib.config.terms import term_names, term_specs, weight_field
+from himnet_lib.config.terms import spec, term_names, term_specs, weight_field
 
 __all__ = ["BALANCES", "LossSettings", "LossConfig"]
 
@@ -55,6 +55,9 @@ class LossSettings:
     scl_u_grad: bool = False
     scl_first_u: str = "swapped"
     balance: str = "printed"        # BALANCES; see effective_weights
+    # under balance="printed", the balanced terms whose λ still follow the reading's balance: the
+    # per-term choice made on the validation fold (tables/balance_choice.md)
+    balance_terms: tuple[str, ...] = ()
     balance_seq_len: int = 560      # T at which the printed λ_scl is balanced (the paper's THUMOS14 T)
 
     @property
@@ -85,6 +88,10 @@ class LossSettings:
             raise ValueError(f"LossConfig.topk_ratio must be > 0, got {self.topk_ratio}")
         if self.balance not in BALANCES:
             raise ValueError(f"LossConfig.balance must be one of {BALANCES}, got {self.balance!r}")
+        bad = [t for t in self.balance_terms if t not in known or not spec(t).balanced]
+        if bad:
+            raise ValueError(f"LossConfig.balance_terms: {bad} are not terms that loss.balance rescales "
+                             f"({[s.name for s in term_specs() if s.balanced]})")
         if self.balance_seq_len < 1:
             raise ValueError(f"LossConfig.balance_seq_len must be >= 1, got {self.balance_seq_len}")
 

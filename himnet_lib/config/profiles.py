@@ -53,7 +53,10 @@ class Profile:
     "fixed", every seed trains on draw 0 of each synthetic benchmark; or "per-seed", seed s trains
     and is scored on draw s (the generator's seed), so that the spread over seeds holds the
     benchmark's sampling as well as training's, and a verdict speaks of the benchmark, not of one
-    draw of it.
+    draw of it. ``looks``: the seed counts at which the sequential design of the claims table looks
+    at each primary test, adding seeds only to the primaries still inconclusive
+    (:mod:`himnet_lib.study.claims_stages`); empty: one look, at the pilot's seeds. ``seeds``: the
+    pilot's seeds (Table 3's rows and the placebo, every other row), ``himnet reproduce``'s default.
     """
 
     name: str
@@ -64,8 +67,12 @@ class Profile:
     selection: tuple[int, int] = (1500, 250)
     tiou: str = "thumos14"
     data_draws: str = "fixed"
+    looks: tuple[int, ...] = ()
+    seeds: tuple[int, int] = (5, 3)
 
     def __post_init__(self) -> None:
+        if list(self.looks) != sorted(set(self.looks)) or any(n < 2 for n in self.looks):
+            raise ValueError(f"profile {self.name!r}: looks must be increasing seed counts >= 2")
         if self.data_draws not in DATA_DRAWS:
             raise ValueError(f"profile {self.name!r}: data_draws must be one of {DATA_DRAWS}")
         if self.data_draws == "per-seed" and not self.benchmarks:
@@ -131,7 +138,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
         "model.attention_hidden": 64, "model.head_hidden": 128, "localize.attention_norm": "minmax",
         "loss.balance": "printed",
     }, step_seconds=0.06, reading="lineage", benchmarks=("demo", "demo-b"), selection=(1000, 250),
-        data_draws="per-seed"),
+        data_draws="per-seed", looks=(5, 10, 20, 30), seeds=(5, 5)),
     # The paper's THUMOS14 settings (Sec. 4.1): 2048-d I3D, T = 560, k = 80, batch 10 with 3 pairs,
     # Adam lr 3e-5 wd 1e-3, 10,000 iterations, lambda1 = 1, lambda2 = 0.01, alpha = 4.
     # Precision is ours (the paper does not state it): bf16 autocast with float32 master weights

@@ -55,10 +55,20 @@ class RunConfig:
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
+# Settings added after runs were recorded, with the value that means "as before": at that value they
+# stay out of a run's identity, so that adding them changed no existing run id.
+ADDED_SETTINGS: dict[str, Any] = {"loss.balance_terms": []}
+
+
 def identity_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     """The settings of a config dict (``RunConfig.to_dict()``, or a saved one) that define the run:
-    all of them but the weights of the loss terms that are not active, which cannot change it."""
+    all of them but the weights of the loss terms that are not active, which cannot change it, and
+    the :data:`ADDED_SETTINGS` at their neutral value."""
     out = dict(config)
+    for key, neutral in ADDED_SETTINGS.items():
+        section, name = key.split(".")
+        if section in out and list(out[section].get(name, neutral) or []) == list(neutral or []):
+            out[section] = {k: v for k, v in out[section].items() if k != name}
     loss = dict(out.get("loss", {}))
     active = set(loss.get("terms", ())) | set(loss.get("extra_terms", ()))
     for s in term_specs():

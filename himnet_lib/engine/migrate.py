@@ -32,8 +32,8 @@ def _legacy_identity(config: dict) -> str:
 
 
 def _identities(params: dict) -> tuple[str, str, str] | None:
-    """(the run folder's id suffix under the earlier rule, under today's, today's identity of the
-    saved, data-resolved settings), or None for a record this version does not read."""
+    """(the run folder's id suffix under the first rule, under today's, today's identity of the saved,
+    data-resolved settings), or None for a record this version does not read."""
     try:
         cfg = RunConfig.from_dict(params["config"])
     except (HimnetError, KeyError, TypeError, ValueError):
@@ -46,7 +46,8 @@ def _identities(params: dict) -> tuple[str, str, str] | None:
 
 def stale_run_folders(runs_dir: str | os.PathLike) -> list[tuple[Path, str, str]]:
     """(folder, its current name, its settings' current identity) of each run folder under
-    ``runs_dir`` whose name or params.json carries the earlier rule's identity."""
+    ``runs_dir`` whose name (a study's ``...-<12 hex>``) or params.json carries an identity that its
+    settings no longer give (an earlier identity rule)."""
     root = Path(runs_dir)
     out = []
     for d in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else ():
@@ -60,10 +61,12 @@ def stale_run_folders(runs_dir: str | os.PathLike) -> list[tuple[Path, str, str]
         ids = _identities(params)
         if ids is None:
             continue
-        legacy_name, name, identity = ids
-        if d.name.endswith(legacy_name) and legacy_name != name:
+        _, name, identity = ids
+        suffix = d.name[-13:]
+        named = len(suffix) == 13 and suffix[0] == "-" and all(ch in "0123456789abcdef" for ch in suffix[1:])
+        if named and suffix[1:] != name:   # a study's run folder, named by an earlier identity rule
             out.append((d, d.name[:-12] + name, identity))
-        elif params.get("identity") not in (None, identity) and d.name.endswith(name):
+        elif params.get("identity") not in (None, identity) and (not named or suffix[1:] == name):
             out.append((d, d.name, identity))
     return out
 

@@ -10,13 +10,16 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from himnet_lib.config.profiles import get_profile
 from himnet_lib.engine.executor import notebook_parameters, run_study_specs
 from himnet_lib.engine.notebook_exec import execute_notebook
 from himnet_lib.engine.process_pool import ERROR, WorkerPool
 from himnet_lib.engine.progress import RELAY_ENV, Relay, stderr_log
-from himnet_lib.study import grids, manifest
+from himnet_lib.study import claims_cells, grids, manifest
+from himnet_lib.study.claims_stages import staged_claims_specs
 from himnet_lib.study.grids import RunSpec, main_benchmark
 from himnet_lib.study.manifest import STUDY, TRAIN_NOTEBOOK, notebook_file, study_notebooks
+from himnet_lib.study.run_table import run_records
 from himnet_lib.study.workspace import data_roots, results_root
 from himnet_lib.utils.errors import RunError
 from himnet_lib.utils.paths import notebooks_dir
@@ -58,6 +61,9 @@ def reproduce(profile: str, *, data_root: str | None = None, seeds: int = 5, see
         specs = all_study_specs(profile, seeds, seeds_other, reading)
         run_study_specs(specs, profile, root, data_root, roots=roots, workers=workers, executor=executor, log=log,
                         threads=threads, via=via, slurm=slurm)
+        if get_profile(profile).looks:
+            _claims_stages(profile, seeds, seeds_other, root, data_root, roots, log, workers=workers,
+                           executor=executor, threads=threads, via=via, slurm=slurm)
     names = list(notebooks) if notebooks else list(STUDY_NOTEBOOKS)
     jobs: list[tuple[str, str, Path, dict[str, Any]]] = []
     for name in names:
@@ -86,6 +92,17 @@ def reproduce(profile: str, *, data_root: str | None = None, seeds: int = 5, see
     _execute_notebooks(jobs, min(workers, NOTEBOOK_WORKERS_MAX) if side_by_side else 1, log)
     log(f"reproduce {profile}: done in {time.time() - t0:.0f}s -> {root}")
     return root
+
+
+def _claims_stages(profile: str, seeds: int, seeds_other: int, root: Path, data_root, roots, log, **train) -> None:
+    """The sequential stages of the claims' primaries (:mod:`himnet_lib.study.claims_stages`), trained
+    here in the one pool, so that notebook 10 finds every run it reads."""
+    runs_dir = root / "runs"
+    u_background = claims_cells.background_u(roots, runs_dir)
+    pilot = manifest.entry("10_claims").specs(profile, seeds, seeds_other)
+    staged_claims_specs(profile, pilot,
+                        lambda specs: run_study_specs(specs, profile, root, data_root, roots=roots, log=log, **train),
+                        lambda specs: run_records(specs, runs_dir, u_background=u_background), log=log)
 
 
 NOTEBOOK_WORKERS_MAX = 2  # study notebooks side by side at most (each kernel may load the dataset)

@@ -1,35 +1,20 @@
-"""The paper's claims tested one by one, under each reading, read-out and benchmark.
+"""The paper's claims, declared once, each with its one pre-registered primary test.
 
-One row per (claim, reading, read-out, benchmark), columns :data:`CLAIM_COLUMNS`:
+A :class:`Claim` says which study row should beat which on which metric, what the paper claims
+(``paper_effect``, in the claim metric's points), how the claim is tested (``test``: superiority,
+non-inferiority with a declared ``margin``, a sign test where the paper gives no number, or the
+selection-aware best-of-k test) and in which cell it is primary (``primary``: reading, read-out,
+benchmark; ``why``: the one-line reason, written before the runs). Every other cell the claim is
+computed in is a secondary (robustness) cell; a cell degenerate by construction is a diagnostic
+with no verdict; the fg/bg/balanced splits of CLL's ACC claim are diagnostics too
+(:func:`diagnostics_of`). The table is :mod:`himnet_lib.study.claims_table`.
 
-* ``our_effect``: the expected-better row minus the row it is compared with, in points of the
-  claim's metric (mAP and accuracies in percent; U unitless). Over the seeds both rows share it is
-  the mean of the per-seed differences (``paired`` = True: runs of two rows with one seed share
-  their initial weights, batches and dropout masks, tests/test_claims.py checks it); otherwise the
-  difference of the means (Welch). ``se``, ``df``: its standard error and degrees of freedom.
-* ``p``: two-sided p of the t test (:mod:`himnet_lib.study.stats`); ``p_adjusted``: Holm's adjustment
-  across every tested row of the table (:data:`ADJUST`; the placebo rows are left out of the
-  family and keep their own p); ``verdict``: ``holds`` / ``reversed`` when ``p_adjusted`` < 0.05
-  by the effect's sign, else ``within noise``; ``n/a`` with fewer than two seeds;
-  ``n/a (read-out degenerate)`` when either side's read-out finds almost nothing (mean AVG < 1, or
-  for the fixed read-out A's median per-video range < 0.15): a difference of nothing is no
-  evidence. ``verdict_2se`` is the previous rule (|effect| < 2 unpaired standard errors), kept
-  side by side for one release.
-* "α = 4 is best" is a best-of-k test: α = 4 against each other α, "holds" only if it beats every
-  one (intersection-union), "reversed" if any beats it (Bonferroni over k)
-  (:func:`himnet_lib.study.stats.best_of_k_test`).
-* ``dose_response``: for a claim about one loss term, the factors of its λ (the dose-response of
-  notebook 11, under the profile's reading) at which the claim holds and at which it reverses
-  (each factor against λ = 0, paired; Holm across every factor of every claim row, a family apart
-  from the claims' own), or "at no weight tried".
-* read-outs: ``fixed`` = the attention thresholded as it is (the peers' inference), ``minmax`` =
-  per-video min-max rescaled before the fixed thresholds (``localize.attention_norm``), both with
-  Soft-NMS; metrics without localization (accuracies, U) have read-out ``-``.
-* readings: ``literal`` / ``lineage`` (:data:`himnet_lib.config.profiles.READINGS`); the baselines of
-  Table 5 train their own objective, so their rows have reading ``-``.
-
-Everything is computed from the run records (:func:`run_records`, saved as ``runs.csv``): the
-claims table can be rebuilt from ``runs.csv`` alone.
+Metrics: ``avg`` (AVG mAP over tIoU 0.1:0.7), ``avg_0.5`` (0.1:0.5), ``acc`` and its splits
+(snippet accuracies), ``u_bg`` (U on ground-truth background); mAP and accuracies in percent.
+Read-outs: ``fixed`` (A thresholded as it is, the peers' inference) and ``minmax`` (A rescaled per
+video before the same thresholds), both with Soft-NMS; metrics without localization have read-out
+``-``. Readings: ``literal`` / ``lineage`` (:data:`himnet_lib.config.profiles.READINGS`); the
+baselines of Table 5 train their own objective, so their cells have reading ``-``.
 """
 
 from __future__ import annotations
@@ -43,7 +28,8 @@ from himnet_lib.evaluation.scoring import READOUT_NAMES
 from himnet_lib.study import grids, paper_numbers
 from himnet_lib.study.grids import RunSpec
 
-__all__ = ["READOUT_NORMS", "METRICS", "NO_READOUT", "Claim", "added_term_claims", "declared_claims", "claims_specs",
+__all__ = ["READOUT_NORMS", "METRICS", "NO_READOUT", "TESTS", "Cell", "Claim", "PRIMARY", "WHY",
+           "NONINFERIORITY_MARGIN", "added_term_claims", "declared_claims", "diagnostics_of", "claims_specs",
            "u_rows"]
 
 # claims-table read-out name -> localize.attention_norm (scored with Soft-NMS; NMS for the NMS claim)
@@ -60,10 +46,33 @@ METRICS: dict[str, tuple[Callable[[str], str], float]] = {
     "u_bg": (lambda ro: "u_bg", 1.0),
 }
 NO_READOUT = ("acc", "acc_fg", "acc_bg", "acc_balanced", "u_bg")
+TESTS = ("superiority", "non-inferiority", "sign", "best-of-k")
 # the paper's Table 3 column of a claim metric (AVG, ACC); the ACC splits are not in the paper
 _PAPER_COLUMN = {"avg": 0, "acc": 2}
 _METRIC_NAMES = {"avg": "AVG", "acc": "ACC"}
 ACC_SPLIT_CLAIMS = (("fg", "acc_fg"), ("bg", "acc_bg"), ("balanced", "acc_balanced"))
+
+# Claims "X >= Y": X may lose at most this many AVG points. It is the gain the paper attributes to
+# L_SCL itself in Table 4 (45.1 with it, 44.4 without): an uncertainty variant that loses more than
+# that undoes what SCL adds.
+NONINFERIORITY_MARGIN = 0.7
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Where a claim is tested: a reading ("profile": the profile's own; "-" for the baselines), a
+    read-out ("-" for metrics without localization) and a benchmark ("main": the profile's main one)."""
+
+    reading: str
+    readout: str
+    benchmark: str = "main"
+
+
+# The primary cell, the same rule for every claim, declared before the runs:
+PRIMARY = Cell("profile", "minmax")
+WHY = ("the profile's reading (lineage for demo and study: the authors' code lineage, CO2-Net, chosen over "
+       "literal on validation); min-max: the read-out chosen on validation (the paper's thresholds on A "
+       "rescaled per video); the main benchmark")
 
 
 @dataclass(frozen=True)
@@ -73,8 +82,10 @@ class Claim:
     ``better`` / ``worse`` are (table, label) rows of :mod:`himnet_lib.study.grids`'s grids.
     kind: "diff" (two rows), "best" (``better`` against every row of ``worse``, a (table,
     label-prefix) pair), "nms" (Soft-NMS vs NMS on the same runs of ``better``) or "placebo" (two
-    sets of runs of one configuration; any verdict but noise is a false positive).
+    sets of runs of one configuration, a control: any decisive verdict is a false positive).
     ``dose``: the loss term whose λ the claim is about (its dose-response rows are read too).
+    ``test``: one of :data:`TESTS`; ``margin``: the non-inferiority margin. ``primary`` / ``why``:
+    the primary cell and the reason it is the cell closest to the paper.
     """
 
     name: str
@@ -85,6 +96,22 @@ class Claim:
     paper_effect: float
     reading_free: bool = False
     dose: str | None = None
+    test: str = "superiority"
+    margin: float | None = None
+    primary: Cell = PRIMARY
+    why: str = WHY
+
+    def __post_init__(self) -> None:
+        if self.test not in TESTS:
+            raise ValueError(f"claim {self.name!r}: test must be one of {TESTS}")
+        if (self.test == "non-inferiority") != (self.margin is not None):
+            raise ValueError(f"claim {self.name!r}: a non-inferiority test needs a margin, and only it")
+        if self.test == "best-of-k" and self.kind != "best":
+            raise ValueError(f"claim {self.name!r}: the best-of-k test is for kind 'best'")
+        # the primary cell as the claim's shape has it
+        reading = "-" if self.reading_free else self.primary.reading
+        readout = "-" if self.metric in NO_READOUT else self.primary.readout
+        object.__setattr__(self, "primary", Cell(reading, readout, self.primary.benchmark))
 
     def rows(self) -> list[tuple[str, str]]:
         """Every (table, label) whose runs the claim reads."""
@@ -92,6 +119,10 @@ class Claim:
         if self.dose:
             rows += [("dose", grids.dose_label(self.dose, f)) for f in grids.DOSE_FACTORS if f != 1.0]
         return rows
+
+    def compared_rows(self) -> list[tuple[str, str]]:
+        """The (table, label) rows its test compares (without the dose-response rows)."""
+        return [self.better] if self.kind == "nms" else [self.better, self.worse]
 
 
 def _t3(exp: str) -> tuple[str, str]:
@@ -112,8 +143,8 @@ def _paper_diff(row: str, before: str, column: int) -> float:
 def added_term_claims(added: Mapping[str, tuple[str, str]] | None = None) -> tuple[Claim, ...]:
     """For each term that a core row of Table 3 adds (``added``, default
     :func:`himnet_lib.study.grids.added_terms`): "<TERM> improves <metric>" for each of its spec's
-    ``claim_metrics``, with its dose-response when it has a weight; an ACC claim also gets ACC's
-    fg, bg and balanced splits. A new term in Table 3's core rows is claimed without an edit here."""
+    ``claim_metrics``, with its dose-response when it has a weight. A new term in Table 3's core rows
+    is claimed without an edit here."""
     out: list[Claim] = []
     for term, (row, before) in (grids.added_terms() if added is None else added).items():
         name, pair = term.upper(), f"({row} vs {before})"
@@ -122,16 +153,24 @@ def added_term_claims(added: Mapping[str, tuple[str, str]] | None = None) -> tup
             paper = _paper_diff(row, before, _PAPER_COLUMN[metric]) if metric in _PAPER_COLUMN else _NAN
             out.append(Claim(f"{name} improves {_METRIC_NAMES.get(metric, metric)} {pair}", metric, "diff",
                              _t3(row), _t3(before), paper, dose=dose))
-            if metric == "acc":
-                out += [Claim(f"{name} improves {split} ACC {pair}", m, "diff", _t3(row), _t3(before), _NAN,
-                              dose=dose) for split, m in ACC_SPLIT_CLAIMS]
     return tuple(out)
 
 
+def diagnostics_of(claim: Claim) -> tuple[Claim, ...]:
+    """The diagnostics computed beside a claim, outside every family and without a verdict: an
+    ACC claim's fg, bg and balanced splits (where CLL's ACC gain comes from)."""
+    if claim.metric != "acc":
+        return ()
+    term, pair = claim.name.split(" improves ")[0], claim.name.split(" ACC ")[-1]
+    return tuple(Claim(f"{term} improves {split} ACC {pair}", m, "diff", claim.better, claim.worse, _NAN,
+                       dose=claim.dose, test="sign") for split, m in ACC_SPLIT_CLAIMS)
+
+
 def declared_claims() -> tuple[Claim, ...]:
-    """Every claim of the paper that the study tests, in the claims table's order."""
+    """Every claim of the paper that the study tests, and the placebo control, in the table's order."""
     p1, p4, p5 = paper_numbers.TABLE1_2, paper_numbers.TABLE4, paper_numbers.TABLE5
     scl_row, scl_before = grids.added_terms()["scl"]
+    noninf = {"test": "non-inferiority", "margin": NONINFERIORITY_MARGIN}
     return (
         *added_term_claims(),
         Claim("SCL beats L_guide (Table 4)", "avg", "diff", ("table4", "L_SCL"), ("table4", "L_guide"),
@@ -139,12 +178,13 @@ def declared_claims() -> tuple[Claim, ...]:
         Claim("SCL beats L_ml (Table 4)", "avg", "diff", ("table4", "L_SCL"), ("table4", "L_ml"),
               p4["L_SCL"][4] - p4["L_ml"][4]),
         Claim("U(p||q) >= U(q||p) (Table 4)", "avg", "diff", ("table4", "L_SCL"), ("table4", "L_SCL with U(q||p)"),
-              p4["L_SCL"][4] - p4["L_SCL with U(q||p)"][4]),
+              p4["L_SCL"][4] - p4["L_SCL with U(q||p)"][4], **noninf),
         Claim("U(q||p) >= w/o U (Table 4)", "avg", "diff", ("table4", "L_SCL with U(q||p)"),
-              ("table4", "L_SCL w/o U(p||q)"), p4["L_SCL with U(q||p)"][4] - p4["L_SCL w/o U(p||q)"][4]),
-        Claim("alpha = 4 is best (Fig. 6)", "avg", "best", ("alpha", "alpha=4"), ("alpha", "alpha="), _NAN),
+              ("table4", "L_SCL w/o U(p||q)"), p4["L_SCL with U(q||p)"][4] - p4["L_SCL w/o U(p||q)"][4], **noninf),
+        Claim("alpha = 4 is best (Fig. 6)", "avg", "best", ("alpha", "alpha=4"), ("alpha", "alpha="), _NAN,
+              test="best-of-k"),
         Claim("SCL raises U on GT background (Fig. 7)", "u_bg", "diff", _t3(scl_row), _t3(scl_before), _NAN,
-              dose="scl"),
+              dose="scl", test="sign"),
         Claim("Soft-NMS beats NMS (Table 1, AVG 0.1:0.5)", "avg_0.5", "nms", _t3("Exp 4"), _t3("Exp 4"),
               p1[("Table 1", "THUMOS14", "Soft-NMS")]["AVG"] - p1[("Table 1", "THUMOS14", "NMS")]["AVG"]),
         Claim("CLL helps BaS-Net (Table 5)", "avg", "diff", ("table5", "BaS-Net + L_CLL"), ("table5", "BaS-Net"),
@@ -159,15 +199,16 @@ def declared_claims() -> tuple[Claim, ...]:
         Claim("SCL helps HAM-Net (Table 5)", "avg", "diff", ("table5", "HAM-Net + L_SCL"), ("table5", "HAM-Net"),
               float(p5[("HAM-Net", "+ L_SCL")][5] or 0.0), reading_free=True),
         Claim("placebo: Exp 4 on seeds n..2n-1 vs 0..n-1 (expect noise)", "avg", "placebo",
-              ("placebo", grids.PLACEBO_ROW), _t3(grids.PLACEBO_ROW), 0.0),
+              ("placebo", grids.PLACEBO_ROW), _t3(grids.PLACEBO_ROW), 0.0, test="sign"),
     )
 
 
 def claims_specs(profile: str, seeds_table3: int, seeds_other: int,
                  claims: Sequence[Claim] | None = None) -> list[RunSpec]:
-    """Every run the claims table reads: each claim's :meth:`Claim.rows` (default: every declared
-    claim) where :data:`himnet_lib.study.grids.CLAIM_COVERAGE` says, Table 3 and the placebo with
-    ``seeds_table3`` seeds, the rest with ``seeds_other``."""
+    """Every run the claims table reads at the pilot's seeds: each claim's :meth:`Claim.rows`
+    (default: every declared claim) where :data:`himnet_lib.study.grids.CLAIM_COVERAGE` says, Table 3
+    and the placebo with ``seeds_table3`` seeds, the rest with ``seeds_other``. The seeds the
+    sequential design adds to the primaries are :func:`himnet_lib.study.claims_stages.stage_specs`."""
     specs: list[RunSpec] = []
     for bench in grids.benchmarks(profile):
         for reading in READINGS:

@@ -1,240 +1,281 @@
-"""The claims table: each declared claim tested from the run records (``runs.csv``), per reading,
-read-out and benchmark, with the multiplicity adjustment and the dose-response verdicts; and the
-Fig. 7 statistic the claims on U read. The declarations are :mod:`himnet_lib.study.claims`, the
-columns are documented there."""
+"""The claims table: one pre-registered primary test per claim, judged against the paper's effect.
+
+Every claim of :func:`himnet_lib.study.claims.declared_claims` is computed in every cell of the run
+records (:func:`himnet_lib.study.claims_cells.cell_results`); each row of the table has a ``role``:
+
+* ``primary``: the claim's declared cell (``Claim.primary``), one per claim. Its verdict comes from
+  the sequential design of the profile (:func:`primary_design`): at each look (``Profile.looks``,
+  or one look at the pilot's seeds) the repeated confidence interval of the paired mean difference
+  (:func:`himnet_lib.study.sequential.repeated_interval`, Pocock-type spending of alpha/m per
+  primary, m = the number of primaries: Bonferroni, so the intervals hold together across claims
+  and looks) is judged against the paper's effect (:func:`himnet_lib.study.verdicts.judge`), and
+  the primary stops at its first decisive look. ``p_adjusted`` is Holm's across the primaries (the
+  fixed-sample t test against 0 at the seeds used), for reference.
+* ``secondary``: every other non-degenerate cell of a claim (the other reading, read-out and
+  benchmark): robustness. Benjamini-Hochberg across them (FDR 5 %), and intervals at the
+  false-coverage-rate level 1 - R q / M of Benjamini and Yekutieli (R of the M secondaries reject).
+* ``diagnostic``: a degenerate cell (the read-out finds almost nothing), and the fg, bg and
+  balanced splits of CLL's ACC claim: effect and 95 % interval, no p-value and no verdict.
+* ``control``: the placebo (two sets of seeds of one configuration, unpaired): a decisive verdict
+  would be a false positive.
+
+Verdicts (docs/findings.md): *reproduces* (the interval excludes 0 and contains the paper's effect
+or lies above it), *smaller than claimed* (it lies below the paper's effect and above 0), *smaller
+than claimed (not distinguishable from 0)*, *reversed*, *inconclusive* (it contains both 0 and the
+paper's effect). Claims without a paper number get the sign vocabulary; "X >= Y" claims a
+non-inferiority test with :data:`himnet_lib.study.claims.NONINFERIORITY_MARGIN`; "α = 4 is best" the
+selection-aware best-of-k test at the look's nominal level. ``mde``: the smallest true effect the
+row's test detects with 80 % power at its level and seeds; ``seeds_needed``: the seeds (fixed
+sample) that detect the paper's effect with 80 % power at today's SD; ``p_one_seed_sign``: the
+probability that one seed (one run per row, as the paper's tables) shows the claimed sign, at our
+estimate and (``..._paper``) if the true effect were the paper's.
+"""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
-from typing import Any, Callable, Literal, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 
-from himnet_lib.config.profiles import READINGS
-from himnet_lib.datasets import load_dataset
-from himnet_lib.evaluation.diagnostics import background_uncertainty
-from himnet_lib.evaluation.scoring import evaluation_dataset
-from himnet_lib.evaluation.snippet_metrics import snippet_memberships
-from himnet_lib.study import grids, stats
-from himnet_lib.study.claims import (
-    METRICS,
-    NO_READOUT,
-    READOUT_NORMS,
-    Claim,
-    declared_claims,
-)
-from himnet_lib.study.grids import RunSpec
-from himnet_lib.study.run_table import run_dataset
-from himnet_lib.utils.run_folder import RunDir
+from himnet_lib.config.profiles import get_profile
+from himnet_lib.study import sequential, stats, verdicts
+from himnet_lib.study.claims import Claim, declared_claims
+from himnet_lib.study.claims_cells import CellResult, cell_results, compare_samples, dose_verdicts
 
-ADJUST: Literal["holm", "bh"] = "holm"  # multiplicity adjustment across the claims table (stats.adjust: holm | bh)
+__all__ = ["ALPHA", "FDR", "CLAIM_COLUMNS", "ROLES", "primary_design", "claims_table", "primary_cell",
+           "paired_differences", "sequential_verdict"]
 
+ALPHA = 0.05          # family-wise error of the primaries
+FDR = 0.05            # false discovery rate of the secondaries
+DIAGNOSTIC_LEVEL = 0.95
+SPENDING = "pocock"   # spends alpha evenly over the looks, so that a pilot look can already decide
+ROLES = ("primary", "secondary", "diagnostic", "control")
 
-LEVEL = 0.05
+CLAIM_COLUMNS = ("claim", "role", "primary", "metric", "test", "reading", "readout", "benchmark", "paper_effect",
+                 "margin", "our_effect", "se", "n_seeds", "look", "paired", "ci_level", "ci_low", "ci_high",
+                 "boot_low", "boot_high", "p", "p_adjusted", "verdict", "mde", "seeds_needed", "p_one_seed_sign",
+                 "p_one_seed_sign_paper", "dose_response", "why")
+_NAN = float("nan")
 
 
-DEGENERATE_AVG = 1.0     # percent: a read-out whose mean AVG is below this finds almost nothing
+def primary_design(profile: str, m: int, pilot: int) -> sequential.Design:
+    """The sequential design of each of ``m`` primaries: the profile's looks (one look at the
+    pilot's ``pilot`` seeds when it declares none), alpha/m each."""
+    looks = get_profile(profile).looks or (max(2, pilot),)
+    # one look: the exact t interval (the calibration is for several looks)
+    return sequential.Design(tuple(looks), ALPHA / max(1, m), SPENDING,
+                             t_version="calibrated" if len(looks) > 1 else "nominal")
 
 
-DEGENERATE_RANGE = 0.15  # A's median per-video range below which fixed thresholds cannot separate
+def primary_cell(claim: Claim, cells: Sequence[CellResult], main: str, profile: str) -> CellResult | None:
+    """The cell of ``cells`` that is ``claim``'s declared primary (on ``profile``'s records)."""
+    want = claim.primary
+    bench = main if want.benchmark == "main" else want.benchmark
+    reading = get_profile(profile).reading if want.reading == "profile" else want.reading
+    for c in cells:
+        if c.claim is claim and (c.reading, c.readout, c.benchmark) == (reading, want.readout, bench):
+            return c
+    return None
 
 
-CLAIM_COLUMNS = ("claim", "metric", "reading", "readout", "benchmark", "paper_effect", "our_effect", "se", "n_seeds",
-                 "paired", "df", "p", "p_adjusted", "verdict", "verdict_2se", "dose_response")
+def paired_differences(cell: CellResult) -> np.ndarray:
+    """The per-seed differences a - b over the shared seeds, in seed order."""
+    seeds = sorted(set(cell.a) & set(cell.b))
+    return np.array([cell.a[s] - cell.b[s] for s in seeds], dtype=float)
 
 
-def _values(records: Sequence[Mapping[str, Any]], table: str, label: str, column: str, scale: float,
-            prefix: bool = False) -> dict[str, dict[int, float]]:
-    """{label: {seed: value}} of the matching records (one label, or every label with the prefix)."""
-    got: dict[str, dict[int, float]] = {}
-    for r in records:
-        if r["table"] != table:
-            continue
-        v = r.get(column)
-        if (r["label"].startswith(label) if prefix else r["label"] == label) and v is not None \
-                and math.isfinite(float(v)):
-            got.setdefault(r["label"], {})[int(r["seed"])] = scale * float(v)
-    return got
+def _kind(claim: Claim) -> str:
+    if claim.test == "non-inferiority":
+        return "non-inferiority"
+    if claim.test in ("sign", "best-of-k") or not math.isfinite(claim.paper_effect) or claim.paper_effect == 0:
+        return "sign"
+    return "superiority"
 
 
-def row_values(records, table: str, label: str, column: str, scale: float = 1.0) -> dict[int, float]:
-    """{seed: scale·value} of one study row's records in ``column``."""
-    return _values(records, table, label, column, scale).get(label, {})
+def _first(cell: CellResult, n: int) -> CellResult:
+    """``cell`` with only its first ``n`` seeds (of each side)."""
+    keep = sorted(set(cell.a))[:n]
+
+    def cut(v):
+        return {s: v[s] for s in keep if s in v}
+
+    a, b, others = cut(cell.a), cut(cell.b), {k: cut(v) for k, v in cell.others.items()}
+    return CellResult(cell.claim, cell.benchmark, cell.reading, cell.readout, a, b, others,
+                      compare_samples(cell.claim, a, b, others), cell.degenerate, cell.dose)
 
 
-def _degenerate(records, rows: Sequence[tuple[str, str]], readout: str, metric: str) -> bool:
-    """Either side's read-out finds almost nothing (module docstring)."""
-    if metric in NO_READOUT:
-        return False
-    col = METRICS[metric][0](readout)
-    for table, label in rows:
-        prefix = label.endswith("=")
-        for vals in _values(records, table, label, col, 100.0, prefix=prefix).values():
-            if vals and float(np.mean(list(vals.values()))) < DEGENERATE_AVG:
-                return True
-        if readout == "fixed":
-            for vals in _values(records, table, label, "attention_range_median", 1.0, prefix=prefix).values():
-                if vals and float(np.median(list(vals.values()))) < DEGENERATE_RANGE:
-                    return True
-    return False
+def _best_verdict(test: stats.Test, level: float) -> str:
+    """The best-of-k test's verdict at two-sided nominal level ``level``."""
+    if not math.isfinite(test.p) or not test.p < level:
+        return verdicts.INCONCLUSIVE
+    return verdicts.REPRODUCES if test.side == "holds" else verdicts.REVERSED
 
 
-def _test(claim: Claim, records, readout: str) -> stats.Test | None:
-    col, scale = METRICS[claim.metric]
-    column = col(readout)
-    if claim.kind == "nms":
-        soft = row_values(records, *claim.better, column, scale)
-        hard = row_values(records, *claim.better, f"avg_0.5_nms[{readout}]", scale)
-        return stats.compare(soft, hard) if soft and hard else None
-    a = row_values(records, *claim.better, column, scale)
-    if claim.kind == "best":
-        others = {lab: v for lab, v in _values(records, claim.worse[0], claim.worse[1], column, scale,
-                                               prefix=True).items() if lab != claim.better[1]}
-        return stats.best_of_k_test(a, others) if a and others else None
-    b = row_values(records, *claim.worse, column, scale)
-    if not a or not b:
-        return None
-    return stats.compare(a, b, pair=False if claim.kind == "placebo" else None)
-
-
-def _old_verdict(claim: Claim, records, readout: str, test: stats.Test) -> str:
-    """The previous rule: |effect| < 2·(unpaired SE) is noise (paired only for the NMS read-out)."""
-    if claim.kind == "nms":
-        se = test.se
-    else:
-        col, scale = METRICS[claim.metric]
-        a = list(row_values(records, *claim.better, col(readout), scale).values())
+def sequential_verdict(cell: CellResult, design: sequential.Design) -> dict[str, Any]:
+    """The primary's verdict under ``design``: the first decisive look among those its seeds reach
+    (else the last one reached, inconclusive), with the interval, the seeds used and the look
+    (1-based; 0 when even the first look's seeds are missing: then the fixed-sample interval at
+    the design's alpha)."""
+    claim = cell.claim
+    kind = _kind(claim)
+    available = len(set(cell.a)) if claim.kind == "best" else len(paired_differences(cell))
+    reached = [k for k, n in enumerate(design.looks) if n <= available]
+    levels = sequential.nominal_levels(design)
+    out: dict[str, Any] = {}
+    for k in reached or [None]:
+        n = design.looks[k] if k is not None else available
+        sub = _first(cell, n)
         if claim.kind == "best":
-            b = list(_values(records, claim.worse[0], claim.worse[1], col(readout), scale,
-                             prefix=True).get(test.best_other or "", {}).values())
+            level = levels[k] if k is not None else design.alpha
+            t = sub.test
+            q = _t_quantile(level, t.df)
+            low, high = t.effect - q * t.se, t.effect + q * t.se
+            label = _best_verdict(t, level)
         else:
-            b = list(row_values(records, *claim.worse, col(readout), scale).values())
-        sa, sb = stats.mean_sd_se(a), stats.mean_sd_se(b)
-        se = math.sqrt(sa.se ** 2 + sb.se ** 2)
-    n = test.n
-    if n < 2 or not math.isfinite(se) or not math.isfinite(test.effect):
-        return "n/a"
-    if test.effect == 0 or abs(test.effect) < 2 * se:
-        return "within noise"
-    return "holds" if test.effect > 0 else "reversed"
+            d = paired_differences(sub)
+            if k is not None:
+                low, high = sequential.repeated_interval(d, design, k)
+                level = levels[k]
+            else:
+                level = design.alpha
+                _, low, high, _, _ = verdicts.t_interval(d, 1 - level)
+            label = verdicts.judge(low, high, claim.paper_effect, kind, claim.margin)
+        out = {"cell": sub, "low": low, "high": high, "n": n, "look": 0 if k is None else k + 1,
+               "ci_level": 1 - level, "verdict": label}
+        if label != verdicts.INCONCLUSIVE:
+            break
+    return out
 
 
-def _dose_tests(claim: Claim, records, readout: str) -> list[tuple[float, stats.Test]]:
-    """Each λ factor of the claim's term against λ = 0 (the row without the term), paired."""
-    col, scale = METRICS[claim.metric]
-    column = col(readout)
-    base = row_values(records, *claim.worse, column, scale)
-    tests: list[tuple[float, stats.Test]] = []
-    for f in grids.DOSE_FACTORS:
-        row = claim.better if f == 1.0 else ("dose", grids.dose_label(claim.dose or "", f))
-        vals = row_values(records, *row, column, scale)
-        if vals and base:
-            tests.append((f, stats.compare(vals, base)))
-    return tests
+def _t_quantile(level: float, df: float) -> float:
+    from scipy import stats as sps
+    return float(sps.t.isf(level / 2, df)) if math.isfinite(df) and df > 0 else _NAN
 
 
-def _dose_verdict(tests: Sequence[tuple[float, stats.Test]], adjusted: Sequence[float]) -> str:
-    """The λ factors at which the claim holds / reverses against λ = 0 (module docstring)."""
-    if not tests:
-        return "-"
-    verdicts = [(f, stats.verdict(t, p, level=LEVEL)) for (f, t), p in zip(tests, adjusted)]
-    holds = [f"{f:g}" for f, v in verdicts if v == "holds"]
-    rev = [f"{f:g}" for f, v in verdicts if v == "reversed"]
-    parts = ([f"holds at x{', x'.join(holds)}"] if holds else []) + ([f"reversed at x{', x'.join(rev)}"] if rev else [])
-    return "; ".join(parts) if parts else "at no weight tried"
+def _sd(cell: CellResult) -> float:
+    if cell.claim.kind == "best":
+        best = cell.test.best_other or ""
+        shared = sorted(set(cell.a) & set(cell.others.get(best, {})))
+        d = np.array([cell.a[s] - cell.others[best][s] for s in shared])
+    elif cell.claim.kind == "placebo":
+        return cell.test.se * math.sqrt(max(cell.test.n, 1))
+    else:
+        d = paired_differences(cell)
+    return float(d.std(ddof=1)) if d.size > 1 else _NAN
+
+
+def _power_columns(claim: Claim, cell: CellResult, alpha: float) -> dict[str, Any]:
+    """mde, seeds_needed and the one-seed sign probabilities of a row at two-sided level ``alpha``."""
+    sd, n, effect = _sd(cell), cell.test.n, cell.test.effect
+    e = claim.paper_effect
+    target = (e + claim.margin) if claim.test == "non-inferiority" and claim.margin is not None else e
+    need = (verdicts.seeds_needed(sd, target, alpha) if _kind(claim) != "sign" or claim.test == "non-inferiority"
+            else None)
+    sign = -1.0 if math.isfinite(e) and e < 0 else 1.0
+    return {"mde": verdicts.mde(sd, n, alpha) if math.isfinite(sd) else _NAN,
+            "seeds_needed": float(need) if need is not None else _NAN,
+            "p_one_seed_sign": verdicts.one_run_sign_probability(sign * effect, sd) if math.isfinite(sd) else _NAN,
+            "p_one_seed_sign_paper": (verdicts.one_run_sign_probability(abs(e), sd)
+                                      if math.isfinite(e) and e != 0 and math.isfinite(sd) else _NAN)}
+
+
+def _bootstrap(cell: CellResult, level: float) -> tuple[float, float]:
+    if cell.claim.kind in ("best", "placebo"):
+        return _NAN, _NAN
+    return verdicts.bootstrap_interval(paired_differences(cell), level)
+
+
+def _base_row(c: CellResult, role: str) -> dict[str, Any]:
+    t = c.test
+    return {"claim": c.claim.name, "role": role, "primary": role == "primary", "metric": c.claim.metric,
+            "test": c.claim.test, "reading": c.reading, "readout": c.readout, "benchmark": c.benchmark,
+            "paper_effect": c.claim.paper_effect, "margin": _NAN if c.claim.margin is None else c.claim.margin,
+            "our_effect": t.effect, "se": t.se, "n_seeds": t.n, "look": 0, "paired": bool(t.paired),
+            "ci_level": _NAN, "ci_low": _NAN, "ci_high": _NAN, "boot_low": _NAN, "boot_high": _NAN, "p": t.p,
+            "p_adjusted": _NAN, "verdict": "-", "mde": _NAN, "seeds_needed": _NAN, "p_one_seed_sign": _NAN,
+            "p_one_seed_sign_paper": _NAN, "dose_response": "-", "why": ""}
+
+
+def _interval(c: CellResult, level: float) -> tuple[float, float]:
+    t = c.test
+    q = _t_quantile(1 - level, t.df)
+    return t.effect - q * t.se, t.effect + q * t.se
+
+
+def _null_p(c: CellResult) -> float:
+    """p of the test against the claim's null: two-sided against 0, or, for non-inferiority, the
+    one-sided p of d <= -margin."""
+    t = c.test
+    if c.claim.test != "non-inferiority" or not (math.isfinite(t.se) and t.se > 0):
+        return t.p
+    from scipy import stats as sps
+    return float(sps.t.sf((t.effect + (c.claim.margin or 0.0)) / t.se, t.df))
 
 
 def claims_table(records: Sequence[Mapping[str, Any]], claims: Sequence[Claim] | None = None,
-                 adjust: Literal["holm", "bh"] = ADJUST):
-    """The claims table (pandas DataFrame, :data:`CLAIM_COLUMNS`) from :func:`run_records` output
-    (or :func:`read_runs_csv`). A claim row the coverage asks for whose runs are missing is an
-    error (:class:`KeyError` naming the claim and the rows)."""
+                 adjust: Literal["holm", "bh"] = "holm"):
+    """The claims table (pandas DataFrame, :data:`CLAIM_COLUMNS`) from the run records (``runs.csv``):
+    the primaries first, one per claim, then the secondaries, diagnostics and the control."""
     import pandas as pd
+    claims = list(declared_claims() if claims is None else claims)
+    cells = cell_results(records, claims)
+    dose = dose_verdicts(cells)
+    profile = str(records[0]["profile"])
+    main = next(r["benchmark"] for r in records if r["main_benchmark"])
+    tested = [c for c in claims if c.kind != "placebo"]
+    primaries = {id(c): primary_cell(c, cells, main, profile) for c in tested}
+    missing = [c.name for c in tested if primaries[id(c)] is None]
+    if missing:
+        raise KeyError(f"the primary cells of {missing} are not in the records")
+    m = len(tested)
     rows: list[dict[str, Any]] = []
-    tests: list[stats.Test | None] = []       # the Holm family (None: left out)
-    all_tests: list[stats.Test] = []
-    dose_tests: dict[int, list[tuple[float, stats.Test]]] = {}  # row index -> its λ factors' tests
-    benches = list(dict.fromkeys(r["benchmark"] for r in records))
-    readings = [x for x in READINGS if any(r["reading"] == x for r in records if r["table"] != "table5")]
-    profile = str(records[0]["profile"]) if records else ""
-    main_of = {r["benchmark"]: bool(r["main_benchmark"]) for r in records}
-    for claim in (declared_claims() if claims is None else claims):
-        for bench in benches:
-            recs_b = [r for r in records if r["benchmark"] == bench]
-            bench_arg = "" if main_of.get(bench) else bench
-            for reading in (["-"] if claim.reading_free else readings):
-                if not claim.reading_free:
-                    needed = [t for t, _ in ([claim.better] + ([] if claim.kind == "nms" else [claim.worse]))]
-                    if not all(grids.covered(t, profile, bench_arg, reading) for t in needed):
-                        continue
-                elif not grids.covered(claim.better[0], profile, bench_arg, grids.default_reading(profile)):
-                    continue
-                recs = recs_b if claim.reading_free else [r for r in recs_b if r["reading"] == reading]
-                for readout in (["-"] if claim.metric in NO_READOUT else list(READOUT_NORMS)):
-                    ro = "fixed" if readout == "-" else readout
-                    test = _test(claim, recs, ro)
-                    if test is None:
-                        raise KeyError(f"claim {claim.name!r} ({bench}, {reading}, {readout}): runs of "
-                                       f"{claim.rows()[:2]} are missing from the records")
-                    row = {"claim": claim.name, "metric": claim.metric, "reading": reading, "readout": readout,
-                           "benchmark": bench, "paper_effect": claim.paper_effect, "our_effect": test.effect,
-                           "se": test.se, "n_seeds": test.n, "paired": bool(test.paired), "df": test.df,
-                           "p": test.p, "p_adjusted": float("nan"), "verdict": "",
-                           "verdict_2se": _old_verdict(claim, recs, ro, test), "dose_response": "-"}
-                    degenerate = _degenerate(recs, [claim.better] if claim.kind == "nms" else
-                                             [claim.better, claim.worse], ro, claim.metric)
-                    if degenerate:
-                        row["verdict"] = "n/a (read-out degenerate)"
-                    elif claim.dose and grids.covered("dose", profile, bench_arg, reading):
-                        dose_tests[len(rows)] = _dose_tests(claim, recs, ro)
-                    rows.append(row)
-                    all_tests.append(test)
-                    tests.append(None if degenerate or test.n < 2 or claim.kind == "placebo" else test)
-    # Holm across every tested row; the placebo rows keep their own p
-    family = [i for i, t in enumerate(tests) if t is not None and math.isfinite(t.p)]
-    adjusted = list(stats.adjust([rows[i]["p"] for i in family], adjust)) if family else []
-    for i, p in zip(family, adjusted):
-        rows[i]["p_adjusted"] = float(p)
-    for row, test in zip(rows, all_tests):
-        if row["verdict"]:
+    for claim in tested:
+        cell = primaries[id(claim)]
+        assert cell is not None
+        row = _base_row(cell, "primary")
+        row["why"] = claim.why
+        row["dose_response"] = dose[cells.index(cell)]
+        if cell.degenerate:
+            row["verdict"] = "n/a (primary degenerate)"
+            rows.append(row)
             continue
-        if not math.isfinite(row["p_adjusted"]):  # the placebo, or fewer than two seeds: its own p
-            row["p_adjusted"] = row["p"]
-        row["verdict"] = stats.verdict(test, row["p_adjusted"], level=LEVEL)
-    # the dose-response tests are a family of their own: adjusted across every factor of every row
-    flat = [(i, k) for i, ts in dose_tests.items() for k in range(len(ts))]
-    p_dose = list(stats.adjust([dose_tests[i][k][1].p for i, k in flat], adjust)) if flat else []
-    adjusted_of: dict[int, list[float]] = {}
-    for (i, _), p in zip(flat, p_dose):
-        adjusted_of.setdefault(i, []).append(float(p))
-    for i, ts in dose_tests.items():
-        rows[i]["dose_response"] = _dose_verdict(ts, adjusted_of.get(i, []))
-    return pd.DataFrame(rows, columns=list(CLAIM_COLUMNS))
-
-
-def background_u(roots: Mapping[str, str | Path], runs_dir: str | Path) -> Callable[[RunSpec], float]:
-    """The Fig. 7 statistic for :func:`run_records`: mean U(B_BG‖1-A) (α and KL of the run's own
-    loss settings) over the ground-truth background snippets of the evaluated videos.
-    ``roots``: benchmark -> dataset root of draw 0 (as :func:`himnet_lib.engine.executor.run_study_specs`
-    returns); a run on another draw reads the dataset it recorded."""
-    cache: dict[tuple[str, int, float], Any] = {}
-
-    def stat(spec: RunSpec) -> float:
-        cfg = spec.config()
-        key = (spec.benchmark, spec.draw, cfg.train.val_fraction)
-        if key not in cache:
-            if spec.draw == 0 and spec.benchmark in roots:
-                full = load_dataset(roots[spec.benchmark], snippet_seconds=cfg.snippet_seconds)
-            else:  # a per-seed draw: the dataset the run recorded
-                full = run_dataset(spec, runs_dir)
-            ds = evaluation_dataset(full, cfg)
-            videos = ds.test_videos()
-            members = snippet_memberships(ds, videos)
-            cache[key] = (videos, members)
-        videos, members = cache[key]
-        u = background_uncertainty(RunDir(Path(runs_dir) / spec.run_id).outputs(), videos, members,
-                                   alpha=cfg.loss.alpha, kl=cfg.loss.scl_kl)
-        return float(u.mean()) if u.size else float("nan")
-
-    return stat
+        pilot = min(len(set(cell.a)), len(set(cell.b)) if cell.b else len(set(cell.a)))
+        res = sequential_verdict(cell, primary_design(profile, m, pilot))
+        sub = res["cell"]
+        row.update({"our_effect": sub.test.effect, "se": sub.test.se, "n_seeds": sub.test.n, "look": res["look"],
+                    "ci_level": res["ci_level"], "ci_low": res["low"], "ci_high": res["high"], "p": _null_p(sub),
+                    "verdict": res["verdict"], **_power_columns(claim, sub, ALPHA / m)})
+        row["boot_low"], row["boot_high"] = _bootstrap(sub, res["ci_level"])
+        rows.append(row)
+    ps = [r["p"] for r in rows if r["role"] == "primary"]
+    for r, p in zip([r for r in rows if r["role"] == "primary"], stats.adjust(ps, adjust)):
+        r["p_adjusted"] = float(p)
+    primary_ids = {id(c) for c in primaries.values()}
+    secondary = [c for c in cells if id(c) not in primary_ids and not c.degenerate
+                 and c.claim.kind != "placebo" and c.claim in claims and c.test.n >= 2]
+    sec_rows = [_base_row(c, "secondary") for c in secondary]
+    p_bh = stats.adjust([_null_p(c) for c in secondary], "bh") if secondary else []
+    rejected = sum(1 for p in p_bh if p < FDR)
+    level = 1 - max(rejected, 1) * FDR / max(len(secondary), 1)  # Benjamini-Yekutieli's FCR level
+    for r, c, p in zip(sec_rows, secondary, p_bh):
+        low, high = _interval(c, level)
+        verdict = (_best_verdict(c.test, 1 - level) if c.claim.kind == "best"
+                   else verdicts.judge(low, high, c.claim.paper_effect, _kind(c.claim), c.claim.margin))
+        r.update({"p": _null_p(c), "p_adjusted": float(p), "ci_level": level, "ci_low": low, "ci_high": high,
+                  "verdict": verdict, "dose_response": dose[cells.index(c)], **_power_columns(c.claim, c, 1 - level)})
+        r["boot_low"], r["boot_high"] = _bootstrap(c, level)
+    other_rows = []
+    for c in cells:
+        if id(c) in primary_ids or any(c is x for x in secondary):
+            continue
+        role = "control" if c.claim.kind == "placebo" else "diagnostic"
+        r = _base_row(c, role)
+        low, high = _interval(c, DIAGNOSTIC_LEVEL)
+        r.update({"ci_level": DIAGNOSTIC_LEVEL, "ci_low": low, "ci_high": high, "dose_response": dose[cells.index(c)]})
+        if role == "control":
+            r["verdict"] = verdicts.judge(low, high, _NAN, "sign")
+        else:
+            r["p"] = _NAN
+        other_rows.append(r)
+    return pd.DataFrame(rows + sec_rows + other_rows, columns=list(CLAIM_COLUMNS))

@@ -15,11 +15,12 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from himnet_lib.study import grids, stats
-from himnet_lib.study.claims_table import row_values
+from himnet_lib.study.claims_cells import row_values
 from himnet_lib.utils import markdown
 from himnet_lib.utils.fileio import atomic_write_text
 
-__all__ = ["DOSE_METRICS", "dose_response_table", "dose_markdown", "balance_choice", "balance_markdown"]
+__all__ = ["DOSE_METRICS", "dose_response_table", "dose_markdown", "balance_choice", "chosen_balance_terms",
+           "balance_markdown", "BALANCE_MARGIN_SE"]
 
 DOSE_METRICS = ("avg[fixed]", "avg[minmax]", "snippet_acc", "snippet_acc_fg", "snippet_acc_bg",
                 "snippet_acc_balanced", "off_label_argmax_share", "fg_bg_auc")
@@ -98,49 +99,61 @@ def dose_markdown(table) -> str:
     return markdown.table(cols, rows) + "\n"
 
 
-def balance_choice(records: Sequence[Mapping[str, Any]], readout: str = "minmax"):
-    """The ``loss.balance`` selection on the validation fold (:func:`himnet_lib.study.grids.balance_specs`).
+BALANCE_MARGIN_SE = 2.0  # the reading's balance is chosen for a term only this many paired SEs above printed
 
-    Per benchmark and weighted row (Exp 2-4): validation AVG (``readout``) and ACC of each rule,
-    and the paired difference reading - printed. The last rows ("all") pool the rows and
-    benchmarks: the mean of the per-(row, benchmark) differences and its standard error over them;
-    ``chosen`` marks the rule with the higher pooled validation AVG.
+
+def balance_choice(records: Sequence[Mapping[str, Any]], readout: str = "minmax"):
+    """``loss.balance`` chosen per term on the validation fold (:func:`himnet_lib.study.grids.balance_rows`).
+
+    For each term of the dose-response, in the core row that adds it: validation AVG (``readout``,
+    percent) and ACC with its λ as printed and as the reading's balance rescales it, the paired
+    difference reading - printed per benchmark, and over every (benchmark, seed) pair ("all": the
+    mean of the paired differences and its standard error). ``chosen`` (on the "all" row): "reading"
+    only when that mean lies more than :data:`BALANCE_MARGIN_SE` standard errors above 0, else
+    "printed" (Eq. 11 as printed is the default; a tie keeps it). The term "all" compares the full
+    model with every term rescaled (the global ``loss.balance=reading``) against it as printed.
     """
     import pandas as pd
     col = f"avg[{readout}]"
-    rows, diffs = [], []
     recs = [r for r in records if r["table"] == "balance"]
-    for bench in dict.fromkeys(r["benchmark"] for r in recs):
-        rb = [r for r in recs if r["benchmark"] == bench]
-        for exp in grids.BALANCE_ROWS:
-            printed = row_values(rb, "balance", f"{exp} · balance printed", col, 100.0)
-            reading = row_values(rb, "balance", f"{exp} · balance reading", col, 100.0)
+    benches = list(dict.fromkeys(r["benchmark"] for r in recs))
+    rows = []
+    pairs = [(t, row) for t, (row, _) in grids.dose_terms().items()] + [("all", grids.CORE_ROWS[-1])]
+    for term, row in pairs:
+        pooled: list[float] = []
+        for bench in benches:
+            rb = [r for r in recs if r["benchmark"] == bench]
+            printed = row_values(rb, "balance", grids.balance_label(row, None), col, 100.0)
+            reading = row_values(rb, "balance", grids.balance_label(row, term), col, 100.0)
             if not printed or not reading:
                 continue
             t = stats.compare(reading, printed)
-            acc_p = row_values(rb, "balance", f"{exp} · balance printed", "snippet_acc", 100.0)
-            acc_r = row_values(rb, "balance", f"{exp} · balance reading", "snippet_acc", 100.0)
-            rows.append({"benchmark": bench, "row": exp, "n_seeds": t.n,
+            pooled += [reading[s] - printed[s] for s in sorted(set(reading) & set(printed))]
+            acc = {k: row_values(rb, "balance", grids.balance_label(row, v), "snippet_acc", 100.0)
+                   for k, v in (("printed", None), ("reading", term))}
+            rows.append({"term": term, "row": row, "benchmark": bench, "n_seeds": t.n,
                          f"val AVG {readout} printed": float(np.mean(list(printed.values()))),
                          f"val AVG {readout} reading": float(np.mean(list(reading.values()))),
                          "difference": t.effect, "se": t.se, "p": t.p,
-                         "val ACC printed": float(np.mean(list(acc_p.values()))) if acc_p else float("nan"),
-                         "val ACC reading": float(np.mean(list(acc_r.values()))) if acc_r else float("nan")})
-            diffs.append(t.effect)
-    if rows:
-        s = stats.mean_sd_se(diffs)
-        mean_p = float(np.mean([r[f"val AVG {readout} printed"] for r in rows]))
-        mean_r = float(np.mean([r[f"val AVG {readout} reading"] for r in rows]))
-        rows.append({"benchmark": "all", "row": "mean of rows", "n_seeds": min(r["n_seeds"] for r in rows),
-                     f"val AVG {readout} printed": mean_p, f"val AVG {readout} reading": mean_r,
-                     "difference": s.mean, "se": s.se, "p": float("nan"),
-                     "val ACC printed": float("nan"), "val ACC reading": float("nan")})
-    df = pd.DataFrame(rows)
-    if len(df):
-        df["chosen"] = ""
-        last = df.index[-1]
-        df.loc[last, "chosen"] = "reading" if df.loc[last, "difference"] > 0 else "printed"
-    return df
+                         "val ACC printed": float(np.mean(list(acc["printed"].values()))) if acc["printed"] else np.nan,
+                         "val ACC reading": float(np.mean(list(acc["reading"].values()))) if acc["reading"] else np.nan,
+                         "chosen": ""})
+        if pooled:
+            s = stats.mean_sd_se(pooled)
+            mine = [r for r in rows if r["term"] == term]
+            chosen = "reading" if s.n > 1 and s.mean - BALANCE_MARGIN_SE * s.se > 0 else "printed"
+            rows.append({"term": term, "row": row, "benchmark": "all", "n_seeds": s.n,
+                         f"val AVG {readout} printed": float(np.mean([r[f"val AVG {readout} printed"] for r in mine])),
+                         f"val AVG {readout} reading": float(np.mean([r[f"val AVG {readout} reading"] for r in mine])),
+                         "difference": s.mean, "se": s.se, "p": np.nan, "val ACC printed": np.nan,
+                         "val ACC reading": np.nan, "chosen": chosen})
+    return pd.DataFrame(rows)
+
+
+def chosen_balance_terms(choice) -> tuple[str, ...]:
+    """The terms the choice gives the reading's balance (``loss.balance_terms`` of the profile)."""
+    picked = choice[(choice["benchmark"] == "all") & (choice["chosen"] == "reading") & (choice["term"] != "all")]
+    return tuple(picked["term"])
 
 
 def balance_markdown(df) -> str:

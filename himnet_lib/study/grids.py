@@ -352,27 +352,32 @@ def selection_specs(profile: str, seeds: int = 1, benchmark: str = "") -> list[R
             for label, over in selection_rows(profile) for seed in range(seeds)]
 
 
-# loss.balance chosen on the validation fold (never the test videos): the rows whose claims
-# depend on a term weight, under the profile's reading, with each balance rule.
-BALANCE_ROWS = ("Exp 2", "Exp 4")  # + CLL alone, and every weighted term
+# loss.balance chosen per term on the validation fold (never the test videos): each term of the
+# dose-response in the core row that adds it, with its λ as printed and as the reading's balance
+# rescales it (the other terms as printed), under the profile's reading; and the full model with
+# every term rescaled (the global loss.balance=reading).
+def balance_label(row: str, term: str | None) -> str:
+    """A balance row's label: ``"Exp 2 · printed"``, ``"Exp 2 · cll reading"``, ``"Exp 4 · all reading"``."""
+    return f"{row} · {'printed' if term is None else term + ' reading'}"
 
 
 def balance_rows(profile: str) -> list[tuple[str, dict[str, Any]]]:
     terms = dict(TABLE3_ROWS)
-    rows = []
-    for balance in ("printed", "reading"):
-        for exp in ("Exp 1",) + BALANCE_ROWS:
-            if exp == "Exp 1" and balance == "reading":
-                continue  # MIL alone has no weight to balance: one row serves both rules
-            rows.append((f"{exp} · balance {balance}" if exp != "Exp 1" else "Exp 1",
-                         {"loss.terms": terms[exp], "loss.balance": balance,
-                          "train.val_fraction": SELECTION_VAL_FRACTION}))
+    val = {"train.val_fraction": SELECTION_VAL_FRACTION}
+    rows: list[tuple[str, dict[str, Any]]] = [("Exp 1", {"loss.terms": terms["Exp 1"], **val})]
+    for term, (row, _) in dose_terms().items():
+        base = {"loss.terms": terms[row], "loss.balance": "printed", **val}
+        rows.append((balance_label(row, None), {**base, "loss.balance_terms": ()}))
+        rows.append((balance_label(row, term), {**base, "loss.balance_terms": (term,)}))
+    last = CORE_ROWS[-1]
+    rows.append((balance_label(last, "all"), {"loss.terms": terms[last], "loss.balance": "reading",
+                                              "loss.balance_terms": (), **val}))
     return rows
 
 
 def balance_specs(profile: str, seeds: int, benchmark: str = "") -> list[RunSpec]:
-    """The loss.balance selection runs: Exp 1-4 on the validation fold of the training videos,
-    each weighted Exp under both balance rules, the profile's reading and schedule."""
+    """The balance selection runs (:func:`balance_rows`) on the validation fold of the training
+    videos, under the profile's reading and schedule."""
     return _specs("balance", balance_rows(profile), profile, seeds, None, benchmark)
 
 

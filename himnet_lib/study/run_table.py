@@ -122,7 +122,7 @@ def run_records(specs: Iterable[RunSpec], runs_dir: str | Path,
                 u_for: Iterable[tuple[str, str]] | None = None) -> list[dict[str, Any]]:
     """One record per spec (:func:`run_columns`; ``runs.csv``). ``loss.lambda_*``: the weights the run
     trained with (``params.json``'s ``loss_weights``; 0 for an absent term). ``u_background(spec)``
-    supplies the Fig. 7 statistic (:func:`himnet_lib.study.claims_table.background_u`), computed only
+    supplies the Fig. 7 statistic (:func:`himnet_lib.study.claims_cells.background_u`), computed only
     for the runs of the ``u_for`` rows (default: those of the claims on U,
     :func:`himnet_lib.study.claims.u_rows`; NaN elsewhere, as it reads every snippet's outputs)."""
     wanted_u = u_rows() if u_for is None else set(u_for)

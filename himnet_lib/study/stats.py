@@ -26,9 +26,9 @@ from scipy import stats as _sps
 from himnet_lib.utils.errors import HimnetError
 
 __all__ = ["Summary", "Test", "mean_sd_se", "paired_test", "welch_test", "compare", "best_of_k_test", "adjust",
-           "verdict", "VERDICTS"]
+           "verdict", "TEST_OUTCOMES"]
 
-VERDICTS = ("holds", "reversed", "within noise", "n/a")
+TEST_OUTCOMES = ("holds", "reversed", "within noise", "n/a")  # of verdict(): a test against 0
 
 _NAN = float("nan")
 

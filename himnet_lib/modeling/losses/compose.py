@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from himnet_lib.config.loss import LossConfig
-from himnet_lib.config.terms import spec, weight_field
+from himnet_lib.config.terms import spec, term_specs, weight_field
 from himnet_lib.modeling.losses.registry import term_function
 
 __all__ = ["mil_scale_ratio", "effective_weights", "balanced_config", "compose_losses"]
@@ -39,18 +39,20 @@ def mil_scale_ratio(labels, num_classes: int | None = None, target: str = "norma
 def effective_weights(cfg: LossConfig, labels, seq_len: int) -> dict[str, float]:
     """The λ each active term trains with (Eq. 11; MIL = 1).
 
-    ``balance="printed"``: the configured λ. ``balance="reading"``: each ``balanced`` term of
-    term spec (CLL, VCL, SCL) gets λ·r with r = :func:`mil_scale_ratio` of the training
+    ``balance="printed"``: the configured λ, but for the terms of ``balance_terms`` (the per-term
+    choice), which are rescaled as under "reading". ``balance="reading"``: each ``balanced`` term
+    (CLL, VCL, SCL) gets λ·r with r = :func:`mil_scale_ratio` of the training
     ``labels`` (N, C) under ``cfg.mil_target`` (1 for the printed MIL), so that it keeps the
     printed equations' balance against MIL; a term summed over snippets (SCL, Eq. 10) also gets
     ``balance_seq_len / seq_len``, so that its weight per snippet stays the paper's at another T.
     """
-    r = mil_scale_ratio(labels, target=cfg.mil_target) if cfg.balance == "reading" else 1.0
+    rescaled = {s.name for s in term_specs() if s.balanced} if cfg.balance == "reading" else set(cfg.balance_terms)
+    r = mil_scale_ratio(labels, target=cfg.mil_target) if rescaled else 1.0
     out: dict[str, float] = {}
     for name in cfg.active_terms:
         s = spec(name)
         w = cfg.weight(name)
-        if cfg.balance == "reading" and s.balanced:
+        if name in rescaled:
             w *= r
             if s.per_snippet_sum:
                 w *= cfg.balance_seq_len / float(seq_len)
@@ -61,11 +63,11 @@ def effective_weights(cfg: LossConfig, labels, seq_len: int) -> dict[str, float]
 def balanced_config(cfg: LossConfig, labels, seq_len: int) -> LossConfig:
     """``cfg`` with every λ set to its :func:`effective_weights` value and ``balance="printed"``:
     what the training loop composes with (the run's identity keeps the configured values)."""
-    if cfg.balance == "printed":
+    if cfg.balance == "printed" and not cfg.balance_terms:
         return cfg
     weights = effective_weights(cfg, labels, seq_len)
     fields: dict[str, Any] = {f: w for n, w in weights.items() if (f := weight_field(n)) is not None}
-    return replace(cfg, balance="printed", **fields)
+    return replace(cfg, balance="printed", balance_terms=(), **fields)
 
 
 def compose_losses(out, labels: Tensor, cfg: LossConfig) -> tuple[Tensor, dict[str, Tensor]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+import matplotlib.lines as mlines
 import numpy as np
 
 from himnet_lib.study.figures.style import (
@@ -157,29 +158,35 @@ def readout_comparison(table, label_col: str = "row", fixed: str = "fixed_mean",
     return fig
 
 
-VERDICT_COLORS = {"holds": "tab:green", "reversed": "tab:red", "within noise": "tab:gray", "n/a": "white",
-                  "n/a (read-out degenerate)": "tab:olive"}
+VERDICT_COLORS = {"reproduces": "tab:green", "smaller than claimed": "tab:orange",
+                  "smaller than claimed (not distinguishable from 0)": "gold", "reversed": "tab:red",
+                  "inconclusive": "tab:gray"}
 
 
 @styled
 def claims_forest(table) -> Any:
-    """Each claim row: our effect ± 2 se (colour = verdict), and the paper's effect (black x)."""
-    rows = table.reset_index(drop=True)
-    fig = new_figure(FIG_WIDTH, 0.16 * len(rows) + 1.2)
+    """One line per claim: the primary's effect and interval (colour = verdict), the paper's effect
+    (black x) and, beside it, the claim's secondary cells (small grey points)."""
+    prim = table[table["role"] == "primary"].reset_index(drop=True)
+    fig = new_figure(FIG_WIDTH, 0.28 * len(prim) + 1.4)
     ax = fig.subplots()
-    y = np.arange(len(rows))[::-1]
-    for yi, (_, r) in zip(y, rows.iterrows()):
+    y = np.arange(len(prim))[::-1]
+    for yi, r in zip(y, prim.to_dict("records")):
+        sec = table[(table["claim"] == r["claim"]) & (table["role"] == "secondary")]
+        ax.plot(sec["our_effect"], np.full(len(sec), yi - 0.25), ".", color="0.6", ms=3)
         c = VERDICT_COLORS.get(r["verdict"], "black")
-        se = r["se"] if np.isfinite(r["se"]) else 0.0
-        ax.errorbar(r["our_effect"], yi, xerr=2 * se, fmt="o", ms=3, color=c, ecolor=c, lw=1)
+        lo, hi = r["ci_low"], r["ci_high"]
+        if np.isfinite(lo) and np.isfinite(hi):
+            ax.plot([lo, hi], [yi, yi], color=c, lw=2)
+        ax.plot(r["our_effect"], yi, "o", color=c, ms=4)
         if np.isfinite(r["paper_effect"]):
-            ax.plot(r["paper_effect"], yi, "x", color="black", ms=4)
-    names = [f"{r.claim} | {r.reading} | {r.readout} | {r.benchmark}" for r in rows.itertuples()]
-    ax.set_yticks(y, names, fontsize=5)
+            ax.plot(r["paper_effect"], yi, "x", color="black", ms=5)
+    ax.set_yticks(y, [f"{r['claim']} ({r['n_seeds']} seeds)" for r in prim.to_dict("records")], fontsize=6)
     ax.axvline(0, color="black", lw=0.6)
-    ax.set_xlabel("effect (points; x = paper)")
-    ax.set_title("the paper's claims: our effect ± 2 se; colour = Holm-adjusted verdict "
-                 "(green holds, red reversed, gray noise, olive degenerate read-out)")
+    ax.set_xlabel("effect (points of the claim's metric; x = the paper's; grey = secondary cells)")
+    handles = [mlines.Line2D([], [], color=c, lw=2, label=v) for v, c in VERDICT_COLORS.items()]
+    ax.legend(handles=handles, fontsize=5, loc="lower right")
+    ax.set_title("the paper's claims: primary effect and its corrected interval, coloured by verdict")
     return fig
 
 
