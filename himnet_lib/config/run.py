@@ -17,8 +17,6 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-import yaml
-
 from himnet_lib.config.localize import LocalizeConfig
 from himnet_lib.config.loss import LossConfig
 from himnet_lib.config.sections import BaselineConfig, ModelConfig, TrainConfig
@@ -91,6 +89,8 @@ def parse_override(text: str) -> tuple[str, Any]:
     """``'loss.alpha=2'`` -> ``('loss.alpha', 2)``; the value is parsed as YAML (numbers, bools, lists)."""
     if "=" not in text:
         raise HimnetError(f"override {text!r} is not of the form key=value")
+    import yaml  # here, not at import: `himnet evaluate` and `--help` need no YAML
+
     key, raw = text.split("=", 1)
     try:
         value = yaml.safe_load(raw)

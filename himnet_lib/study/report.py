@@ -9,9 +9,11 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Sequence
 
 import pandas as pd
 
+from himnet_lib.study.claims_report import findings_sentences
 from himnet_lib.study.manifest import reproduces_table
 from himnet_lib.utils import markdown
 from himnet_lib.utils.fileio import atomic_write_text
@@ -20,7 +22,7 @@ __all__ = ["bench_block", "replace_block", "results_block", "update_readme"]
 
 # (heading, table file under results/<profile>/tables/)
 RESULT_TABLES: tuple[tuple[str, str], ...] = (
-    ("The paper's claims: verdicts over readings x read-outs x benchmarks (full table: claims.md)",
+    ("The paper's claims: each primary test's verdict against the paper's effect (full table: claims.md)",
      "claims_summary.md"),
     ("Table 3, loss ablation", "table3.md"),
 )
@@ -92,16 +94,41 @@ def bench_block(bench_dir: str | os.PathLike, link_prefix: str = "results/timing
     return "\n".join(parts) if parts else "_(run `make bench` to measure this machine)_\n"
 
 
+def read_claims(tables_dir: str | os.PathLike) -> pd.DataFrame:
+    """``claims.csv`` of a study's tables, as the claims table writes it."""
+    table = pd.read_csv(Path(tables_dir) / "claims.csv", keep_default_na=True)
+    table["primary"] = table["primary"].astype(bool)
+    table["dose_response"] = table["dose_response"].fillna("-")
+    return table
+
+
+def findings_block(tables_dir: str | os.PathLike, link_prefix: str) -> str:
+    """One sentence per claim from the primary rows of ``claims.csv`` (what the Findings open with)."""
+    table = read_claims(tables_dir)
+    head = (f"Per claim, its pre-registered primary test ([claims_summary.md]({link_prefix}claims_summary.md), "
+            f"[claims.md]({link_prefix}claims.md); verdicts judged against the paper's own effect, "
+            "docs/findings.md section 3):")
+    return head + "\n\n" + "\n".join(f"* {s}" for s in findings_sentences(table)) + "\n"
+
+
 def update_readme(readme: str | os.PathLike, tables_dir: str | os.PathLike,
-                  link_prefix: str = "results/demo/tables/", bench_dir: str | os.PathLike | None = None) -> Path:
-    """Rewrite the README's ``results``, ``reproduces`` and (when ``bench_dir`` is given) ``bench``
-    blocks in place (atomically)."""
+                  link_prefix: str = "results/demo/tables/", bench_dir: str | os.PathLike | None = None,
+                  findings: tuple[str | os.PathLike, str] | None = None,
+                  also: Sequence[tuple[str | os.PathLike, str]] = ()) -> Path:
+    """Rewrite the README's ``results``, ``reproduces``, (when ``bench_dir`` is given) ``bench`` and
+    (when ``findings`` = (tables dir, link prefix) is given) ``findings`` blocks in place
+    (atomically); the findings block also into each (file, link prefix) of ``also``."""
     path = Path(readme)
     text = path.read_text()
     text = replace_block(text, "results", results_block(tables_dir, link_prefix))
     text = replace_block(text, "reproduces", reproduces_table())
     if bench_dir is not None:
         text = replace_block(text, "bench", bench_block(bench_dir))
+    if findings is not None and (Path(findings[0]) / "claims.csv").exists():
+        text = replace_block(text, "findings", findings_block(*findings))
+        for other, prefix in also:
+            o = Path(other)
+            atomic_write_text(o, replace_block(o.read_text(), "findings", findings_block(findings[0], prefix)))
     return atomic_write_text(path, text)
 
 
@@ -114,8 +141,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--readme", type=Path, default=PROJECT_ROOT / "README.md")
     p.add_argument("--tables", type=Path, default=PROJECT_ROOT / "results" / "demo" / "tables")
     p.add_argument("--bench", type=Path, default=PROJECT_ROOT / "results" / "timing")
+    p.add_argument("--findings", default=None,
+                   help="the profile whose claims table the Findings rest on (default: study when its "
+                        "results are there, else demo)")
     args = p.parse_args(argv)
-    update_readme(args.readme, args.tables, bench_dir=args.bench)
+    profile = args.findings or ("study" if (PROJECT_ROOT / "results" / "study" / "tables" / "claims.csv").exists()
+                                else "demo")
+    update_readme(args.readme, args.tables, bench_dir=args.bench,
+                  findings=(PROJECT_ROOT / "results" / profile / "tables", f"results/{profile}/tables/"),
+                  also=[(PROJECT_ROOT / "docs" / "findings.md", f"../results/{profile}/tables/")])
     print(f"updated {args.readme} from {args.tables}")
     return 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import allocator, demo, evaluation, load, localize, numerics, paper, run, stacking
+from . import allocator, demo, evaluate_cli, evaluation, load, localize, numerics, paper, run, stacking
 
-PARTS: dict[str, ModuleType] = {m.NAME: m for m in (demo, allocator, stacking, paper, evaluation, localize, run,
-                                                    load, numerics)}
+PARTS: dict[str, ModuleType] = {m.NAME: m for m in (demo, allocator, stacking, paper, evaluation, evaluate_cli,
+                                                    localize, run, load, numerics)}
