@@ -137,10 +137,10 @@ def _slurm_settings(args: argparse.Namespace) -> dict | None:
 def _reproduce(args: argparse.Namespace) -> int:
     import shlex
 
+    from himnet_lib.config.profiles import get_profile
     from himnet_lib.engine.process_pool import sigterm_interrupts
     from himnet_lib.engine.reproduce import reproduce
     from himnet_lib.study.manifest import study_notebooks
-    from himnet_lib.config.profiles import get_profile
     pilot = get_profile(args.profile).seeds
     args.seeds = pilot[0] if args.seeds is None else args.seeds
     args.seeds_other = pilot[1] if args.seeds_other is None else args.seeds_other

@@ -9,9 +9,9 @@ import math
 
 import numpy as np
 import pytest
+from hand_stats import holm
 from scipy import stats as sps
 
-from hand_stats import holm
 from himnet_lib.study import claims, claims_stages, claims_table, run_table
 from himnet_lib.study.claims import declared_claims
 

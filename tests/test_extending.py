@@ -160,14 +160,14 @@ def test_the_toy_profile_is_read_wherever_a_profile_is(extended, tmp_path):
         except Exception as e:
             needs_data = str(e)
         print(json.dumps({"iterations": cfg.train.iterations, "reading": cfg.reading,
-                          "timing": list(grids.benchmarks("toy-data")),
+                          "benchmarks": list(grids.benchmarks("toy-data")),
                           "selection": list(grids.selection_schedule("toy-data")),
                           "minutes": estimate_minutes("toy-data", 1200),
                           "cli": parser.parse_args(["reproduce", "--profile", "toy-data"]).profile,
                           "needs_data": needs_data, "run_id": grids.table3_specs("toy-data", 1)[0].run_id}))
     """, tmp_path)
     assert got["iterations"] == 10 and got["reading"] == "literal"
-    assert got["timing"] == ["data"] and got["selection"] == [20, 10]
+    assert got["benchmarks"] == ["data"] and got["selection"] == [20, 10]
     assert got["minutes"] == 18   # (1200 x 0.5 s + 120 s) x 1.5 / 60
     assert got["cli"] == "toy-data" and "needs real data" in got["needs_data"]
     assert got["run_id"].startswith("toy-data-s0-")

@@ -118,7 +118,7 @@ def balance_choice(records: Sequence[Mapping[str, Any]], readout: str = "minmax"
     recs = [r for r in records if r["table"] == "balance"]
     benches = list(dict.fromkeys(r["benchmark"] for r in recs))
     rows = []
-    pairs = [(t, row) for t, (row, _) in grids.dose_terms().items()] + [("all", grids.CORE_ROWS[-1])]
+    pairs = [(t, row) for t, (row, _) in grids.balance_terms().items()] + [("all", grids.FULL_MODEL_ROW)]
     for term, row in pairs:
         pooled: list[float] = []
         for bench in benches:

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Sequence
 
 from himnet_lib.config.profiles import READINGS, build_config, get_profile, profile_reading
 from himnet_lib.config.run import RunConfig
-from himnet_lib.config.terms import weight_field
+from himnet_lib.config.terms import spec, weight_field
 
 FULL = ("mil", "cll", "vcl", "scl")
 
@@ -33,6 +33,7 @@ TABLE3_ROWS: list[tuple[str, tuple[str, ...]]] = [
 # Table 3's first four rows add one term at a time (MIL, + CLL, + VCL, + SCL): the rows the claims,
 # the dose-response and the attention diagnostics compare.
 CORE_ROWS = ("Exp 1", "Exp 2", "Exp 3", "Exp 4")
+FULL_MODEL_ROW = "Exp 4"  # the full HiM-Net of Eq. 11 (FULL): Table 4's L_SCL, Table 1's HiM-Net
 
 ALPHAS = (0.5, 1.0, 2.0, 4.0, 6.0, 8.0, 10.0)
 
@@ -255,7 +256,7 @@ def dose_grid(profile: str, seeds_table3: int, seeds_other: int) -> list[RunSpec
 
 # The placebo of the claims table: the full model on seeds PLACEBO_OFFSET.. against its own Table 3
 # runs (seeds 0..): the same configuration, so any verdict but "within noise" is a false positive.
-PLACEBO_ROW = "Exp 4"
+PLACEBO_ROW = FULL_MODEL_ROW
 
 
 def placebo_specs(profile: str, seeds: int, benchmark: str = "") -> list[RunSpec]:
@@ -356,6 +357,11 @@ def selection_specs(profile: str, seeds: int = 1, benchmark: str = "") -> list[R
 # dose-response in the core row that adds it, with its λ as printed and as the reading's balance
 # rescales it (the other terms as printed), under the profile's reading; and the full model with
 # every term rescaled (the global loss.balance=reading).
+def balance_terms() -> dict[str, tuple[str, str]]:
+    """The dose-response terms that ``loss.balance`` rescales (their spec is ``balanced``)."""
+    return {t: rows for t, rows in dose_terms().items() if spec(t).balanced}
+
+
 def balance_label(row: str, term: str | None) -> str:
     """A balance row's label: ``"Exp 2 · printed"``, ``"Exp 2 · cll reading"``, ``"Exp 4 · all reading"``."""
     return f"{row} · {'printed' if term is None else term + ' reading'}"
@@ -365,11 +371,11 @@ def balance_rows(profile: str) -> list[tuple[str, dict[str, Any]]]:
     terms = dict(TABLE3_ROWS)
     val = {"train.val_fraction": SELECTION_VAL_FRACTION}
     rows: list[tuple[str, dict[str, Any]]] = [("Exp 1", {"loss.terms": terms["Exp 1"], **val})]
-    for term, (row, _) in dose_terms().items():
+    for term, (row, _) in balance_terms().items():
         base = {"loss.terms": terms[row], "loss.balance": "printed", **val}
         rows.append((balance_label(row, None), {**base, "loss.balance_terms": ()}))
         rows.append((balance_label(row, term), {**base, "loss.balance_terms": (term,)}))
-    last = CORE_ROWS[-1]
+    last = FULL_MODEL_ROW
     rows.append((balance_label(last, "all"), {"loss.terms": terms[last], "loss.balance": "reading",
                                               "loss.balance_terms": (), **val}))
     return rows
