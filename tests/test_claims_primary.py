@@ -157,3 +157,21 @@ def test_staged_specs_train_until_every_primary_is_decisive():
     row = claims_table.claims_table(records(specs), [CLL_AVG]).query("primary").iloc[0]
     assert n == row.n_seeds or (n == 30 and row.verdict == "inconclusive")
     assert len(trained) == 1 + (5, 10, 20, 30).index(n)     # the pilot, then one stage per look
+
+
+def test_the_study_profiles_design_keeps_its_error_rate_and_its_power():
+    """The design the study's primaries use (looks 5/10/20/30, Pocock spending, alpha/16 each),
+    simulated: under no effect the repeated intervals exclude 0 at most at alpha (+ 3 Monte-Carlo
+    SEs); under a planted effect of one SD the design finds it as often as its t power promises."""
+    from himnet_lib.study import sequential_power as P
+    m = len([c for c in declared_claims() if c.kind != "placebo"])
+    design = claims_table.primary_design("study", m, 5)
+    assert design.looks == (5, 10, 20, 30) and design.alpha == pytest.approx(0.05 / m)
+    n_sim = 50_000
+    null = P.simulate(design, 0.0, 1.0, kind="sign", n_sim=n_sim, rng=np.random.default_rng(0))
+    se = math.sqrt(design.alpha * (1 - design.alpha) / n_sim)
+    assert null.excludes_zero_any_look <= design.alpha + 3 * se
+    promised = P.design_power(design, 1.0, 1.0, method="t")
+    planted = P.simulate(design, 1.0, 1.0, kind="sign", n_sim=n_sim, rng=np.random.default_rng(1))
+    assert abs(planted.excludes_zero_any_look - promised) <= 0.02
+    assert planted.excludes_zero_any_look > 0.9
