@@ -64,24 +64,6 @@ def diagnose(data: str | os.PathLike | None = None, *, preset: str | None = None
     the mechanism map (default :func:`default_map_dir`). With ``out``, the report is also written
     there (:data:`REPORT_MD`, :data:`REPORT_JSON`). Errors are one :class:`HimnetError` line."""
     log = log or (lambda s: print(s, file=sys.stderr))
-    with tempfile.TemporaryDirectory(prefix="himnet-diagnose-") as tmp:
-        work = Path(out) if out else Path(tmp)
-        root = _dataset_root(data, preset, work, seed)
-        cfg = build_config(profile, {"loss.terms": ("mil",), "train.seed": seed})
-        ds = load_dataset(root, snippet_seconds=cfg.snippet_seconds)
-        run = Path(run_dir) if run_dir else work / "mil-only"
-        if RunDir(run).finished():
-            metrics = RunDir(run).metrics()
-            log(f"reusing the MIL-only run {run}")
-        else:
-            log(f"training a MIL-only model ({profile} profile, {cfg.train.iterations} iterations) into {run}")
-            metrics = train_run(cfg, ds, run, device=device, num_threads=threads, progress=False, log=log)
-        measures = {**mechanisms.dataset_measures(ds), **mechanisms.run_measures(run, ds, metrics)}
-    notes = {}
-    if measures["ambiguous_train_videos"] == 0 and not (root / MARKER_FILE).is_file():
-        measures["ambiguous_train_share"] = math.nan
-        notes["ambiguous_train_share"] = ("not measurable: no training video marks ambiguous regions (the data "
-                                          "may not annotate them); see boundary_entropy")
     where: Path | None = None
     if map_dir is not None:
         tables = mechanism_map.read_map(map_dir)
@@ -92,6 +74,28 @@ def diagnose(data: str | os.PathLike | None = None, *, preset: str | None = None
     else:
         where = default_map_dir()
         tables = mechanism_map.read_map(where) if where is not None else None
+    with tempfile.TemporaryDirectory(prefix="himnet-diagnose-") as tmp:
+        work = Path(out) if out else Path(tmp)
+        root = _dataset_root(data, preset, work, seed)
+        cfg = build_config(profile, {"loss.terms": ("mil",), "train.seed": seed})
+        ds = load_dataset(root, snippet_seconds=cfg.snippet_seconds)
+        run = Path(run_dir) if run_dir else work / "mil-only"
+        if RunDir(run).finished():
+            terms = RunDir(run).params()["config"]["loss"]["terms"]
+            if list(terms) != ["mil"]:
+                raise HimnetError(f"{run} is not a MIL-only run (its loss terms: {', '.join(terms)})")
+            metrics = RunDir(run).metrics()
+            log(f"reusing the MIL-only run {run}")
+        else:
+            log(f"training a MIL-only model ({profile} profile, {cfg.train.iterations} iterations) into {run}")
+            metrics = train_run(cfg, ds, run, device=device, num_threads=threads, progress=False, log=log)
+        measures = {**mechanisms.dataset_measures(ds), **mechanisms.run_measures(run, ds, metrics)}
+        synthetic = (root / MARKER_FILE).is_file()
+    notes = {}
+    if measures["ambiguous_train_videos"] == 0 and not synthetic:
+        measures["ambiguous_train_share"] = math.nan
+        notes["ambiguous_train_share"] = ("not measurable: no training video marks ambiguous regions (the data "
+                                          "may not annotate them); see boundary_entropy")
     table = mechanism_map.diagnosis(measures, tables, notes)
     text = "\n".join([
         f"# Structure of {ds.name} ({root})",
