@@ -72,6 +72,12 @@ display(Markdown(mechanism_map.mechanisms_markdown(table)))
 # %%
 display(Markdown(mechanism_map.trends_markdown(trends)))
 
+# %% [markdown]
+# ## Where the benchmarks and the variants sit on each term's axis
+
+# %%
+display(Markdown(mechanism_map.positions_markdown(positions[positions["term"] != "-"])))
+
 # %%
 fig = figures.mechanism_map_chart(table, trends, positions)
 figures.save_figure(fig, "fig_mechanism_map", figures_dir)

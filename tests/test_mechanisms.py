@@ -194,6 +194,11 @@ def test_mechanism_table_trends_and_verdicts_by_hand():
     assert "SCL raises U on GT background (Fig. 7)" in trends.loc["scl", "claims"]
     assert trends.loc[SOFT_NMS, "claims"] == "Soft-NMS beats NMS (Table 1, AVG 0.1:0.5)"
 
+    controls = mechanism_map.claim_controls(mechanism_map.trend_table(table))
+    assert controls["CLL improves AVG (Exp 2 vs Exp 1)"] == "CLL positive control: holds"
+    assert controls["SCL raises U on GT background (Fig. 7)"] == "SCL positive control: reversed"
+    assert "SCL beats L_guide (Table 4)" not in controls
+
     positions = mechanism_map.positions_table(struct, "smoke")
     place = positions.set_index(["term", "benchmark"])["value"]
     assert place[("cll", "smoke")] == pytest.approx(0.3) and place[("vcl", "smoke-b")] == pytest.approx(0.11)

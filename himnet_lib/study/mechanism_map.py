@@ -37,7 +37,8 @@ from himnet_lib.utils.fileio import atomic_write_text
 
 __all__ = ["TABLE_COLUMNS", "TREND_COLUMNS", "POSITION_COLUMNS", "FAIL_MARGIN", "mechanism_table", "trend_table",
            "positions_table", "control_verdict", "linked_claims", "when_each_term_helps", "write_mechanisms",
-           "read_map", "diagnosis", "diagnosis_markdown", "mechanisms_markdown", "trends_markdown"]
+           "read_map", "diagnosis", "diagnosis_markdown", "mechanisms_markdown", "trends_markdown",
+           "positions_markdown", "claim_controls"]
 
 TABLE_COLUMNS = ("term", "knob", "level", "benchmark", "measure", "structure", "effect", "ci_lo", "ci_hi", "n_seeds",
                  "seeds", "seed_structures", "seed_effects", "compared", "readout")
@@ -162,6 +163,13 @@ def linked_claims(term: str) -> tuple[str, ...]:
                  if c.kind == "diff" and c.better == ("table3", with_) and c.worse == ("table3", without))
 
 
+def claim_controls(trends: pd.DataFrame) -> dict[str, str]:
+    """claim name -> "<TERM> positive control: <verdict>" for every claim a control backs
+    (:func:`linked_claims`): the column the claims table or the findings can show beside a verdict."""
+    return {c: f"{mechanism(r['term']).name} positive control: {r['verdict']}"
+            for r in trends.to_dict("records") for c in linked_claims(r["term"])}
+
+
 def trend_table(table: pd.DataFrame, trend: TrendTest = seed_slope_trend,
                 verdict: Callable[[Trend, Mapping[str, Any]], str] = control_verdict) -> pd.DataFrame:
     """One row per term (:data:`TREND_COLUMNS`): the trend test over its levels' per-seed points, the
@@ -272,7 +280,7 @@ def trends_markdown(trends: pd.DataFrame) -> str:
     return markdown.table(cols, rows) + "\n"
 
 
-def _positions_markdown(positions: pd.DataFrame) -> str:
+def positions_markdown(positions: pd.DataFrame) -> str:
     rows = [[r.term, r.measure, r.benchmark, r.role, _plain(r.value), r.n] for r in positions.itertuples()]
     return markdown.table(list(POSITION_COLUMNS), rows) + "\n"
 
@@ -286,7 +294,7 @@ def write_mechanisms(table: pd.DataFrame, trends: pd.DataFrame, positions: pd.Da
     out = Path(out_dir)
     files = []
     for name, df, md in (("mechanisms", table, mechanisms_markdown), ("mechanism_trends", trends, trends_markdown),
-                         ("mechanism_positions", positions, _positions_markdown)):
+                         ("mechanism_positions", positions, positions_markdown)):
         files += [atomic_write_text(out / f"{name}.csv", _csv(df)), markdown.write(out / f"{name}.md", md(df))]
     return files
 
