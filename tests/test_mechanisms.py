@@ -181,6 +181,7 @@ def test_mechanism_table_trends_and_verdicts_by_hand():
     soft = table[table["term"] == SOFT_NMS].reset_index(drop=True)
     assert soft.loc[1, "effect"] == pytest.approx(1.1) and soft.loc[1, "structure"] == pytest.approx(0.6)
     assert soft.loc[0, "compared"] == "Soft-NMS vs NMS on Exp 4"
+    assert soft.loc[1, "with_avg"] == pytest.approx(21.1) and soft.loc[1, "without_avg"] == pytest.approx(20.0)
 
     trends = mechanism_map.trend_table(table).set_index("term")
     # CLL per seed: effects (1, 2 + 0.1 s) at structure (0.1 + 0.01 s, 0.2 + 0.01 s): slope 10 + s
@@ -223,6 +224,8 @@ def test_control_verdict_cases():
     assert v(trend(-1, 2), top(-3, 4)).startswith("inconclusive")
     assert v(trend(-3, -1), top(-0.5, 0.8)) == "reversed" and v(trend(-1, 2), top(-2, -0.1)) == "reversed"
     assert v(trend(math.nan, math.nan), top(0.1, 1)) == "n/a"
+    assert v(trend(0.1, 2), {"ci_lo": 0.2, "ci_hi": 3, "with_avg": 5.0, "without_avg": 0.6}) == \
+        "n/a (read-out degenerate)"
 
 
 def test_map_files_round_trip_and_diagnosis(tmp_path):

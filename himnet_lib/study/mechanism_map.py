@@ -17,7 +17,7 @@ import pandas as pd
 
 from himnet_lib.config.profiles import get_profile
 from himnet_lib.study import claims, grids
-from himnet_lib.study.claims_table import row_values
+from himnet_lib.study.claims_table import DEGENERATE_AVG, row_values
 from himnet_lib.study.mechanisms import (
     MEASURES,
     MECHANISMS,
@@ -41,7 +41,7 @@ __all__ = ["TABLE_COLUMNS", "TREND_COLUMNS", "POSITION_COLUMNS", "FAIL_MARGIN", 
            "positions_markdown", "claim_controls"]
 
 TABLE_COLUMNS = ("term", "knob", "level", "benchmark", "measure", "structure", "effect", "ci_lo", "ci_hi", "n_seeds",
-                 "seeds", "seed_structures", "seed_effects", "compared", "readout")
+                 "seeds", "seed_structures", "seed_effects", "compared", "readout", "with_avg", "without_avg")
 TREND_COLUMNS = ("term", "measure", "levels", "n_seeds", "slope", "slope_lo", "slope_hi", "kendall_tau", "kendall_p",
                  "top_knob", "top_structure", "top_effect", "top_lo", "top_hi", "verdict", "claims")
 POSITION_COLUMNS = ("term", "measure", "benchmark", "role", "value", "n")
@@ -50,6 +50,10 @@ _NAN = float("nan")
 
 def _knob(level) -> str:
     return ", ".join(f"{k}={v:g}" for k, v in level) or "(preset)"
+
+
+def _mean(values: Mapping[int, float], seeds: Sequence[int]) -> float:
+    return float(np.mean([values[s] for s in seeds])) if seeds else _NAN
 
 
 def _fmt_seeds(values: Mapping[int, float]) -> str:
@@ -89,7 +93,8 @@ def mechanism_table(records: Sequence[Mapping[str, Any]], structure: Sequence[Ma
     """One row per (term, level) of the sweep (:data:`TABLE_COLUMNS`): the level's knob and benchmark,
     its structure measure (mean over the seeds with an effect), the term's paired effect in AVG mAP
     points (``avg[readout]``; Soft-NMS: ``avg[readout]`` minus ``avg_nms[readout]`` of the same runs)
-    with ``ci``'s interval, and the per-seed values the trend test reads.
+    with ``ci``'s interval, the per-seed values the trend test reads, and the mean AVG of the two
+    sides (``with_avg``, ``without_avg``: Soft-NMS and NMS for Soft-NMS).
 
     ``records``: :func:`himnet_lib.study.run_table.run_records` of
     :func:`himnet_lib.study.mechanisms.mechanism_specs`; ``structure``:
@@ -108,7 +113,8 @@ def mechanism_table(records: Sequence[Mapping[str, Any]], structure: Sequence[Ma
                          "effect": iv.effect if shared else _NAN, "ci_lo": iv.lo, "ci_hi": iv.hi,
                          "n_seeds": len(shared), "seeds": " ".join(map(str, shared)),
                          "seed_structures": _fmt_seeds(xs), "seed_effects": _fmt_seeds(effects),
-                         "compared": m.compared, "readout": readout})
+                         "compared": m.compared, "readout": readout,
+                         "with_avg": _mean(a, shared), "without_avg": _mean(b, shared)})
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
 
 
@@ -134,11 +140,14 @@ def control_verdict(trend: Trend, top: Mapping[str, Any], margin: float = FAIL_M
     clearly negative; "partial: ..." for one of the two; "fails: ..." when neither and the strongest
     level's CI rules out a gain of ``margin`` points (the term does nothing where its structure is
     strong); "inconclusive: ..." when that CI is too wide to rule it out; "n/a" without the seeds for
-    a CI."""
+    a CI, "n/a (read-out degenerate)" when either side of the strongest level finds almost nothing
+    (mean AVG below the claims table's :data:`~himnet_lib.study.claims_table.DEGENERATE_AVG`)."""
     grows, falls = trend.lo > 0, trend.hi < 0
     top_pos, top_neg = top["ci_lo"] > 0, top["ci_hi"] < 0
     if not (math.isfinite(trend.lo) and math.isfinite(float(top["ci_lo"]))):
         return "n/a"
+    if min(float(top.get("with_avg", math.inf)), float(top.get("without_avg", math.inf))) < DEGENERATE_AVG:
+        return "n/a (read-out degenerate)"
     if falls or top_neg:
         return "reversed"
     if grows and top_pos:
@@ -249,8 +258,8 @@ def when_each_term_helps(trends: pd.DataFrame, positions: pd.DataFrame) -> list[
                  f"({slope}) and is {top}")
         elif r["verdict"].startswith("partial"):
             s = f"{m.name}'s control holds only in part ({r['verdict'][9:]}): {top}; {slope}"
-        elif r["verdict"] == "n/a":
-            s = f"{m.name}: too few seeds for a verdict ({top}; {slope})"
+        elif r["verdict"].startswith("n/a"):
+            s = f"{m.name}: no verdict ({r['verdict']}; {top}; {slope})"
         elif r["verdict"].startswith("inconclusive"):
             s = (f"{m.name}: inconclusive, the seeds do not rule out a gain where its structure is strongest "
                  f"({top}; {slope})")
