@@ -118,6 +118,17 @@ def _localize(args: argparse.Namespace) -> int:
     return 0
 
 
+@_command("diagnose")
+def _diagnose(args: argparse.Namespace) -> int:
+    from himnet_lib.engine.diagnose import diagnose
+    if args.threads is not None and args.threads < 1:
+        raise HimnetError(f"--threads must be >= 1, got {args.threads}")
+    _, text = diagnose(args.data, preset=args.preset, profile=args.profile, run_dir=args.run, out=args.out,
+                       map_dir=args.map, seed=args.seed, device=args.device, threads=args.threads)
+    print(text)
+    return 0
+
+
 SLURM_OPTIONS = ("partition", "time", "account", "qos", "cpus_per_task", "mem", "gpus_per_task")
 
 
@@ -229,6 +240,23 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a localization setting, e.g. --set localize.nms=soft")
     c.add_argument("--device", default="auto")
+
+    c = sub.add_parser("diagnose", help="structure measures of a dataset (a MIL-only model trained or reused) and "
+                                        "which loss terms the mechanism map says it gives something to work on")
+    c.add_argument("--data", type=Path, default=None, help="dataset root (W-TALC bundle or per-video layout)")
+    c.add_argument("--preset", default=None,
+                   help="instead of --data: a synthetic preset or variant (e.g. demo+class_style=0.5), generated")
+    c.add_argument("--profile", default="demo", choices=choices["profiles"],
+                   help="settings of the MIL-only model (default demo: 500 iterations)")
+    c.add_argument("--run", type=Path, default=None,
+                   help="the MIL-only run folder to reuse or train (default: <out>/mil-only)")
+    c.add_argument("--map", type=Path, default=None,
+                   help="tables folder of a mechanism map (default: results/study/tables, else results/demo/tables)")
+    c.add_argument("--out", type=Path, default=None,
+                   help="folder for the MIL-only run and diagnose.{md,json} (default: a temporary folder)")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--device", default="auto")
+    c.add_argument("--threads", type=int, default=None, help="torch CPU threads")
 
     c = sub.add_parser("migrate-runs", help="rename run folders of an earlier himnet to their current run ids "
                                             "(so that reproduce reuses them)")

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from himnet_lib.engine import executor, notebook_exec, reproduce
-from himnet_lib.study import claims_table, grids, run_table, workspace
+from himnet_lib.study import claims_table, grids, mechanism_map, run_table, workspace
 from himnet_lib.utils.paths import PROJECT_ROOT, notebooks_dir
 
 pytest.importorskip("papermill")
@@ -352,6 +352,29 @@ def test_11_dose_response(shared):
     choice = read_table(shared, "balance_choice")
     assert choice["chosen"].iloc[-1] in ("printed", "reading")
     assert_figure(shared, "fig_dose_response")
+    assert images(nb) == 1
+
+
+@pytest.mark.notebooks
+def test_12_mechanisms(shared):
+    from himnet_lib.study import mechanisms
+    nb = execute("12_mechanisms", shared)
+    t = read_table(shared, "mechanisms")
+    assert list(t.columns) == list(mechanism_map.TABLE_COLUMNS)
+    assert list(dict.fromkeys(t["term"])) == [m.term for m in mechanisms.MECHANISMS]
+    assert (t.groupby("term").size() == 2).all() and (t["n_seeds"] == 1).all() and (t["seeds"].astype(str) == "0").all()
+    assert np.isfinite(t["structure"].to_numpy(float)).all() and np.isfinite(t["effect"].to_numpy(float)).all()
+    # an effect is the runs' metrics.json: CLL at its first level, Exp 2 minus Exp 1 (AVG minmax, points)
+    row = t[t["term"] == "cll"].iloc[0]
+    avg = {lab: json.loads((shared["results"] / "runs" / grids.RunSpec(
+        "mechanisms", lab, 0, (("loss.terms", dict(grids.TABLE3_ROWS)[lab]),), "smoke", row["benchmark"]).run_id
+        / "metrics.json").read_text())["by_readout"]["minmax/soft"]["average_mAP"] for lab in ("Exp 1", "Exp 2")}
+    assert row["effect"] == pytest.approx(100 * (avg["Exp 2"] - avg["Exp 1"]), abs=1e-3)
+    trends = read_table(shared, "mechanism_trends")
+    assert list(trends["term"]) == [m.term for m in mechanisms.MECHANISMS] and (trends["claims"] != "").all()
+    positions = read_table(shared, "mechanism_positions")
+    assert {"smoke", "smoke-b"} <= set(positions.loc[positions["role"] == "benchmark", "benchmark"])
+    assert_figure(shared, "fig_mechanism_map")
     assert images(nb) == 1
 
 

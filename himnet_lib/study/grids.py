@@ -14,6 +14,7 @@ from typing import Any, Iterable, Sequence
 from himnet_lib.config.profiles import READINGS, build_config, get_profile, profile_reading
 from himnet_lib.config.run import RunConfig
 from himnet_lib.config.terms import spec, weight_field
+from himnet_lib.datasets.synthetic.variants import canonical_benchmark, variant_base
 
 FULL = ("mil", "cll", "vcl", "scl")
 
@@ -89,6 +90,25 @@ def main_benchmark(name: str) -> str:
     return get_profile(name).main_benchmark
 
 
+def resolve_benchmark(profile: str, name: str) -> str:
+    """``name`` as a benchmark of ``profile``: one of its benchmarks, or a variant of one of its
+    synthetic ones (``"demo+class_style=0.5"``, :mod:`himnet_lib.datasets.synthetic.variants`) in
+    canonical form (a variant that changes nothing is its preset). Anything else is a KeyError
+    naming the profile's benchmarks."""
+    known = benchmarks(profile)
+    if name in known:
+        return name
+    why = ""
+    if get_profile(profile).synthetic:
+        try:
+            if variant_base(name) in known:
+                return canonical_benchmark(name)
+        except ValueError as e:
+            why = f" ({e})"
+    raise KeyError(f"profile {profile!r} has no benchmark {name!r}{why}; its benchmarks: {', '.join(known)}"
+                   + (" or their variants <benchmark>+<field>=<value>" if get_profile(profile).synthetic else ""))
+
+
 default_reading = profile_reading  # the profile's reading, from himnet_lib.config.run
 
 
@@ -96,7 +116,8 @@ default_reading = profile_reading  # the profile's reading, from himnet_lib.conf
 class RunSpec:
     """One training run of the study: a profile plus overrides plus a seed, on a benchmark.
 
-    ``benchmark`` names one of the profile's benchmarks (:func:`benchmarks`); left empty, it is the
+    ``benchmark`` names one of the profile's benchmarks (:func:`benchmarks`) or a variant of one of
+    its synthetic ones (:func:`resolve_benchmark`; kept in canonical form); left empty, it is the
     profile's main one. A reading other than the profile's is an override ``("reading", name)``.
     """
 
@@ -110,9 +131,8 @@ class RunSpec:
     def __post_init__(self) -> None:
         if not self.benchmark:
             object.__setattr__(self, "benchmark", main_benchmark(self.profile))
-        elif self.benchmark not in benchmarks(self.profile):
-            raise KeyError(f"profile {self.profile!r} has no benchmark {self.benchmark!r}; "
-                           f"its benchmarks: {', '.join(benchmarks(self.profile))}")
+        else:
+            object.__setattr__(self, "benchmark", resolve_benchmark(self.profile, self.benchmark))
 
     def config(self) -> RunConfig:
         return build_config(self.profile, {**dict(self.overrides), "train.seed": self.seed})

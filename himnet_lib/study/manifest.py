@@ -53,6 +53,12 @@ def _on_benchmarks(profile: str, make: Callable[[str], list[RunSpec]]) -> list[R
     return [s for bench in grids.benchmarks(profile) for s in make(bench)]
 
 
+def _mechanism_specs(profile: str, seeds: int) -> list[RunSpec]:
+    # imported here: the sweep's module reads statistics and data, which `himnet --help` need not load
+    from himnet_lib.study.mechanisms import mechanism_specs
+    return mechanism_specs(profile, seeds)
+
+
 STUDY: tuple[Entry, ...] = (
     Entry("02_ablation_table3", "Table 3 (loss ablation)",
           lambda p, s, o, r: grids.table3_specs(p, s, r),
@@ -89,6 +95,10 @@ STUDY: tuple[Entry, ...] = (
           lambda p, s, o, r: grids.dose_grid(p, s, o) + _on_benchmarks(p, lambda b: grids.balance_specs(p, o, b)),
           ("tables/dose_response.*", "tables/balance_choice.*", "figures/fig_dose_response.*"), "both",
           ("dose",)),
+    Entry("12_mechanisms", "the mechanism map: positive controls per term, the benchmarks on each term's "
+          "structure axis (not in the paper)", lambda p, s, o, r: _mechanism_specs(p, o),
+          ("tables/mechanisms.*", "tables/mechanism_trends.*", "tables/mechanism_positions.*",
+           "figures/fig_mechanism_map.*")),
 )
 
 

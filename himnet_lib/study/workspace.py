@@ -9,6 +9,7 @@ from typing import Mapping
 
 from himnet_lib.config.profiles import get_profile
 from himnet_lib.datasets.synthetic.writer import make_synthetic
+from himnet_lib.study.grids import resolve_benchmark
 from himnet_lib.utils.errors import HimnetError
 from himnet_lib.utils.locks import FileLock
 from himnet_lib.utils.paths import results_dir
@@ -25,12 +26,13 @@ def ensure_data(profile: str, data_root: str | os.PathLike | None, results: Path
     """The dataset root of one of ``profile``'s benchmarks (empty: its main one): the user's
     ``data_root`` for a profile on real data (or for the main benchmark, when given), else the
     synthetic preset of that name, generated once under ``<results>/data`` (deterministic, so
-    regenerating gives the same files)."""
+    regenerating gives the same files). A variant of a synthetic benchmark
+    (:func:`himnet_lib.study.grids.resolve_benchmark`) is generated the same way, never the user's data."""
     prof = get_profile(profile)
-    bench = benchmark or prof.main_benchmark
-    if bench not in prof.benchmark_names:
-        raise HimnetError(f"profile {profile!r} has no benchmark {bench!r}; its benchmarks: "
-                          f"{', '.join(prof.benchmark_names)}")
+    try:
+        bench = resolve_benchmark(profile, benchmark or prof.main_benchmark)
+    except KeyError as e:
+        raise HimnetError(str(e.args[0])) from None
     if data_root and bench == prof.main_benchmark:
         return Path(data_root)
     if not prof.synthetic:

@@ -104,8 +104,44 @@ def _finalize_segments(cfg: SyntheticConfig, segs: np.ndarray, duration: float) 
     return np.round(s, 1)
 
 
+def _overlapping(cfg: SyntheticConfig, segs: np.ndarray, cls: np.ndarray, duration: float,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``overlap_instance_prob``: after a share of the instances, an instance of the same class that
+    starts 30-90 % into it with its own length (seconds after ``time_scale``, rounded as the rest)."""
+    follow = rng.random(len(segs)) < cfg.overlap_instance_prob
+    if not follow.any():
+        return segs, cls
+    base = segs[follow]
+    start = base[:, 0] + rng.uniform(0.3, 0.9, size=len(base)) * (base[:, 1] - base[:, 0])
+    length = np.clip(np.exp(rng.normal(cfg.log_length_mean, cfg.log_length_sd, size=len(base))),
+                     *cfg.length_range) * cfg.time_scale
+    extra = np.stack([start, start + length], axis=1) / cfg.time_scale  # _finalize_segments scales again
+    return (np.concatenate([segs, _finalize_segments(cfg, extra, duration)]),
+            np.concatenate([cls, cls[follow]]))
+
+
+def _train_ambiguous(cfg: SyntheticConfig, names: list[str], subsets: list[str], durations: list[float],
+                     rng: np.random.Generator) -> list[tuple[str, float, float]]:
+    """``train_ambiguous_rate``: ambiguous segments in the training videos, Poisson with that rate
+    per minute of real time, lengths as the test videos' ambiguous regions."""
+    out = []
+    for i in np.flatnonzero(np.asarray(subsets) != "test"):
+        k = int(rng.poisson(cfg.train_ambiguous_rate * durations[i] / cfg.time_scale / 60.0))
+        if not k:
+            continue
+        ln = np.clip(np.exp(rng.normal(*cfg.ambiguous_log_length, size=k)) * cfg.time_scale, 0.3,
+                     0.5 * durations[i])
+        st = rng.uniform(0, durations[i] - ln)
+        for s, e in sorted(zip(np.round(st, 1), np.round(st + ln, 1))):
+            out.append((names[i], float(s), float(max(e, s + 0.1))))
+    return out
+
+
 def generate_annotations(cfg: SyntheticConfig, rng: np.random.Generator) -> SyntheticAnnotations:
-    """Ground truth of all videos (consumes ``rng`` before any feature is drawn)."""
+    """Ground truth of all videos (consumes ``rng`` before any feature is drawn). The mechanism knobs
+    ``overlap_instance_prob`` and ``train_ambiguous_rate`` draw from a child of ``rng`` (only when
+    set), so the rest of the annotations are those of the knobs' defaults."""
+    knob = rng.spawn(1)[0] if cfg.overlap_instance_prob > 0 or cfg.train_ambiguous_rate > 0 else None
     C = cfg.num_classes
     weights = np.ones(C)
     if cfg.nested:
@@ -122,6 +158,8 @@ def generate_annotations(cfg: SyntheticConfig, rng: np.random.Generator) -> Synt
         dur, segs, cls, vclasses = _video_structure(cfg, int(p), rng)
         dur_s = round(dur * cfg.time_scale, 3)
         segs = _finalize_segments(cfg, segs, dur_s)
+        if knob is not None and cfg.overlap_instance_prob > 0:
+            segs, cls = _overlapping(cfg, segs, cls, dur_s, knob)
         order = np.lexsort((cls, segs[:, 0]))
         segs, cls = segs[order], cls[order]
         if cfg.nested and p == cfg.nested[0]:
@@ -157,6 +195,9 @@ def generate_annotations(cfg: SyntheticConfig, rng: np.random.Generator) -> Synt
         st = rng.uniform(0, durations[i] - ln)
         for s, e in sorted(zip(np.round(st, 1), np.round(st + ln, 1))):
             ambiguous.append((names[i], float(s), float(max(e, s + 0.1))))
+
+    if knob is not None and cfg.train_ambiguous_rate > 0:
+        ambiguous += _train_ambiguous(cfg, names, subsets, durations, knob)
 
     classes = [f"Action{c:02d}" for c in range(C)]
     return SyntheticAnnotations(classes=classes, names=names, subsets=subsets, durations=np.asarray(durations),

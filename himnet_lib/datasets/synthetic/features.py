@@ -57,7 +57,9 @@ def generate_features(cfg: SyntheticConfig, ann: SyntheticAnnotations, rng: np.r
     RGB half: scene nuisance + appearance(class) x intensity + context(class) near/around instances.
     Flow half: scene nuisance (weak) + motion(class) x intensity + generic camera motion.
     Both: hard-negative snippets of an unlabelled class, Gaussian noise (iid, or AR(1) in time when
-    ``noise_rho > 0``). With ``family_similarity > 0`` the class prototypes share family components.
+    ``noise_rho > 0``). With ``family_similarity > 0`` the class prototypes share family components;
+    with ``class_style > 0`` each video's action signal uses its own prototypes around the class means
+    (hard negatives keep the means).
     """
     C, H, sp = cfg.num_classes, cfg.feature_dim // 2, cfg.snippet_seconds
     appearance, context, motion = _unit(rng, C, H), _unit(rng, C, H), _unit(rng, C, H)
@@ -67,6 +69,8 @@ def generate_features(cfg: SyntheticConfig, ann: SyntheticAnnotations, rng: np.r
         nf = int(family.max()) + 1
         appearance, motion, context = (_family_mix(p, _unit(rng, nf, H)[family], cfg.family_similarity)
                                        for p in (appearance, motion, context))
+    # class_style (VCL's knob): per-video prototypes around the class means, from a child generator
+    style = rng.spawn(1)[0] if cfg.class_style > 0 else None
     amb: dict[str, list[tuple[float, float]]] = {}
     for v, s, e in ann.ambiguous:
         amb.setdefault(v, []).append((s, e))
@@ -99,9 +103,12 @@ def generate_features(cfg: SyntheticConfig, ann: SyntheticAnnotations, rng: np.r
             a = np.asarray(amb[name])
             act[ann.primary[i]] = np.maximum(act[ann.primary[i]], cfg.ambiguous_strength *
                                              _membership(centres, a, np.full(len(a), sp)).max(axis=0))
+        app_v, mot_v = appearance, motion
+        if style is not None:
+            app_v, mot_v = (_family_mix(p, _unit(style, C, H), cfg.class_style) for p in (appearance, motion))
         for c in np.flatnonzero(act.any(axis=1)):
-            rgb += np.outer(cfg.appearance_strength * act[c], appearance[c])
-            flow += np.outer(cfg.motion_strength * act[c], motion[c])
+            rgb += np.outer(cfg.appearance_strength * act[c], app_v[c])
+            flow += np.outer(cfg.motion_strength * act[c], mot_v[c])
         # Action-context confusion: the scene of a class is visible around and between its instances.
         for c in present:
             near = np.exp(-_distance(centres, segs[cls == c]) / (cfg.context_decay_snippets * sp))

@@ -114,7 +114,30 @@ class SyntheticConfig:
                                          # cosine similarity (common family component): confusable sports
                                          # that share venue and movements (throwing, jumping, ...).
 
+    # --- mechanism knobs (docs/synthetic_benchmark.md, "Mechanism knobs"): each plants the structure
+    # one term exploits. Defaults are no-ops (no extra random number, same arithmetic), so every preset
+    # keeps its bytes; a knob's draws come from a child generator (``rng.spawn``) that leaves the main
+    # stream alone, so a variant shares the annotations and noise of its preset wherever the knob
+    # does not act. CLL's knob is the existing ``hard_negative_frac`` (and ``family_similarity``). ---
+    class_style: float = 0.0             # VCL: per-video class style. Each video draws its own appearance
+                                         # and motion prototype of every class, sqrt(1 - s) class mean +
+                                         # sqrt(s) a random direction (renormalized): two videos' prototypes
+                                         # of one class have cosine ~1 - s, instances within a video share it.
+    train_ambiguous_rate: float = 0.0    # SCL: ambiguous regions in TRAINING videos, segments per minute of
+                                         # real time (Poisson; lengths and partial signal as the test ones):
+                                         # snippets that are neither clear action nor clear background.
+    overlap_instance_prob: float = 0.0   # Soft-NMS: share of instances followed by an overlapping instance of
+                                         # the SAME class (starting 30-90 % into it, its own length), in every
+                                         # video; per-class NMS must then keep near-duplicate proposals.
+
     def __post_init__(self) -> None:
+        if not 0.0 <= self.class_style < 1.0:
+            raise ValueError(f"class_style must be in [0, 1), got {self.class_style}")
+        if self.train_ambiguous_rate < 0:
+            raise ValueError(f"train_ambiguous_rate must be >= 0, got {self.train_ambiguous_rate}")
+        for knob in ("overlap_instance_prob", "hard_negative_frac"):
+            if not 0.0 <= getattr(self, knob) <= 1.0:
+                raise ValueError(f"{knob} must be in [0, 1], got {getattr(self, knob)}")
         if not 0.0 <= self.noise_rho < 1.0:
             raise ValueError(f"noise_rho must be in [0, 1), got {self.noise_rho}")
         if self.family_size < 1 or not 0.0 <= self.family_similarity < 1.0:

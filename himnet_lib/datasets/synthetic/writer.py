@@ -23,16 +23,17 @@ from himnet_lib.datasets.synthetic.presets import (
     MARKER_FILE,
     VERSION_1_FIELDS,
     SyntheticConfig,
-    preset_config,
 )
+from himnet_lib.datasets.synthetic.variants import benchmark_config, canonical_benchmark
 from himnet_lib.utils.errors import DataError
 from himnet_lib.utils.fileio import atomic_write_json, umask_mode
 
 
 def generate(preset: str | SyntheticConfig,
              seed: int = 0) -> tuple[SyntheticConfig, SyntheticAnnotations, list[np.ndarray]]:
-    """In-memory benchmark: (config, annotations, features)."""
-    cfg = preset_config(preset)
+    """In-memory benchmark: (config, annotations, features). ``preset``: a preset, a variant name
+    (:mod:`himnet_lib.datasets.synthetic.variants`) or a config."""
+    cfg = benchmark_config(preset)
     rng = np.random.default_rng(seed)
     ann = generate_annotations(cfg, rng)
     return cfg, ann, generate_features(cfg, ann, rng)
@@ -40,7 +41,7 @@ def generate(preset: str | SyntheticConfig,
 
 def synthetic_stats(preset: str | SyntheticConfig, seed: int = 0, subset: str | None = None) -> dict:
     """Statistics of the annotations a preset/seed generates (no features are drawn)."""
-    cfg = preset_config(preset)
+    cfg = benchmark_config(preset)
     return annotation_statistics(generate_annotations(cfg, np.random.default_rng(seed)), cfg, subset)
 
 
@@ -58,7 +59,7 @@ def make_synthetic(preset: str | SyntheticConfig, seed: int = 0, out: str | os.P
     only when it is empty or a previous synthetic benchmark (has ``synthetic.json``); anything else
     is refused with DataError, so user data is never overwritten.
     """
-    cfg = preset_config(preset)
+    cfg = benchmark_config(preset)
     out = Path(out).absolute()
     if out.exists():
         if not out.is_dir():
@@ -77,8 +78,9 @@ def make_synthetic(preset: str | SyntheticConfig, seed: int = 0, out: str | os.P
                      labels=[[ann.classes[c] for c in cl] for cl in ann.segment_classes],
                      labels_all=[[ann.classes[c] for c in la] for la in ann.labels_all],
                      durations=ann.durations, features=feats, ambiguous=ann.ambiguous)
-        atomic_write_json(tmp / MARKER_FILE, {"preset": preset if isinstance(preset, str) else None,
-                                              "seed": int(seed), "generator_version": GENERATOR_VERSION,
+        name = canonical_benchmark(preset) if isinstance(preset, str) else None
+        atomic_write_json(tmp / MARKER_FILE, {"preset": name, "seed": int(seed),
+                                              "generator_version": GENERATOR_VERSION,
                                               "config": _marker_config(cfg)})
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))

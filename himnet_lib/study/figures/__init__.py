@@ -5,6 +5,7 @@
 * :mod:`.charts`: the tables' charts (ablations, α sweep, KDE, distributions, read-outs, claims,
   dose-response);
 * :mod:`.training`: loss and learning curves;
+* :mod:`.mechanisms`: the mechanism map (notebook 12);
 * :mod:`.timelines`: one video's timeline (Figs. 5 and 8);
 * :mod:`.picker`: the interactive run/video picker of notebook 05 (JupyterLab).
 """
@@ -18,10 +19,12 @@ from himnet_lib.study.figures.charts import (
     readout_comparison,
     uncertainty_kde,
 )
+from himnet_lib.study.figures.mechanisms import mechanism_map_chart
 from himnet_lib.study.figures.style import figure_bytes, new_figure, safe_name, save_figure, show
 from himnet_lib.study.figures.timelines import main_class, timeline, timeline_for, timelines_grid
 from himnet_lib.study.figures.training import learning_curves, loss_curves
 
 __all__ = ["ablation_chart", "alpha_sweep", "claims_forest", "distributions", "dose_response_chart",
-           "readout_comparison", "uncertainty_kde", "figure_bytes", "new_figure", "safe_name", "save_figure", "show",
+           "readout_comparison", "uncertainty_kde", "mechanism_map_chart", "figure_bytes", "new_figure", "safe_name",
+           "save_figure", "show",
            "main_class", "timeline", "timeline_for", "timelines_grid", "learning_curves", "loss_curves"]
