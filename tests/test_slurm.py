@@ -118,7 +118,9 @@ def test_table3_through_slurm_equals_local_and_a_second_submission_submits_nothi
 
 LONG_RUNS = textwrap.dedent("""
     import dataclasses, sys
-    from himnet_lib import errors, scheduler, study
+    from himnet_lib.engine import executor as scheduler
+    from himnet_lib.study import grids as study
+    from himnet_lib.utils import errors
     from himnet_lib.engine.process_pool import sigterm_interrupts
     specs = study.table3_specs("smoke", 1, rows=tuple(sys.argv[3].split(",")))
     specs = [dataclasses.replace(s, overrides=s.overrides + (("train.iterations", int(sys.argv[4])),)) for s in specs]

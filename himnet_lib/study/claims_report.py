@@ -106,7 +106,8 @@ _UNIT = {"avg": "AVG points", "avg_0.5": "AVG 0.1:0.5 points", "acc": "ACC point
 def findings_sentences(table, controls: dict[str, str] | None = None) -> list[str]:
     """One sentence per claim, from its primary row: the verdict, our effect and interval against
     the paper's, the cell and seeds; then what the secondary cells and the dose-response add, and
-    the term's positive control where ``controls`` ({term: sentence}) has one."""
+    the term's positive control where ``controls`` ({claim name: its control's verdict},
+    :func:`himnet_lib.study.mechanism_map.claim_controls`) has one."""
     out = []
     for r in table[table["role"] == "primary"].to_dict("records"):
         unit = _UNIT.get(r["metric"], "points")
@@ -121,8 +122,7 @@ def findings_sentences(table, controls: dict[str, str] | None = None) -> list[st
                 f"{100 * r['ci_level']:.2f} % interval){need}. The secondary cells agree in {agree} of {len(sec)}")
         if r["dose_response"] not in ("-", ""):
             text += f"; dose-response: {r['dose_response']}"
-        term = r["claim"].split(" ")[0].lower()
-        if controls and term in controls and "improves" in r["claim"]:
-            text += f"; positive control: {controls[term]}"
+        if controls and r["claim"] in controls:
+            text += f"; {controls[r['claim']]}"
         out.append(text + ".")
     return out

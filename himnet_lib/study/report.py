@@ -15,6 +15,7 @@ import pandas as pd
 
 from himnet_lib.study.claims_report import findings_sentences
 from himnet_lib.study.manifest import reproduces_table
+from himnet_lib.study.mechanism_map import claim_controls, read_map, when_each_term_helps
 from himnet_lib.utils import markdown
 from himnet_lib.utils.fileio import atomic_write_text
 
@@ -105,10 +106,18 @@ def read_claims(tables_dir: str | os.PathLike) -> pd.DataFrame:
 def findings_block(tables_dir: str | os.PathLike, link_prefix: str) -> str:
     """One sentence per claim from the primary rows of ``claims.csv`` (what the Findings open with)."""
     table = read_claims(tables_dir)
+    mech = read_map(tables_dir)
+    controls = claim_controls(mech[1]) if mech is not None else None
     head = (f"Per claim, its pre-registered primary test ([claims_summary.md]({link_prefix}claims_summary.md), "
             f"[claims.md]({link_prefix}claims.md); verdicts judged against the paper's own effect, "
             "docs/findings.md section 3):")
-    return head + "\n\n" + "\n".join(f"* {s}" for s in findings_sentences(table)) + "\n"
+    text = head + "\n\n" + "\n".join(f"* {s}" for s in findings_sentences(table, controls)) + "\n"
+    if mech is not None:
+        text += ("\n**When each term helps** (the positive controls: each term's effect where the synthetic "
+                 f"generator plants the structure it exploits, "
+                 f"[mechanism_trends.md]({link_prefix}mechanism_trends.md)):"
+                 "\n\n" + "\n".join(f"* {s}" for s in when_each_term_helps(mech[1], mech[2])) + "\n")
+    return text
 
 
 def update_readme(readme: str | os.PathLike, tables_dir: str | os.PathLike,
