@@ -13,10 +13,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fuzz_data import (BUNDLE_BREAKS, PERVIDEO_BREAKS, annotations_dir, bundle_spec, pervideo_spec, write_pervideo,
-                       write_spec)
-from fuzz_inputs import (GT_BREAKS, HISTORY_CELLS, PRED_BREAKS, anet_ground_truth, damaged_bytes, dump_json, examples,
-                         predictions_of)
+from fuzz_data import (
+    BUNDLE_BREAKS,
+    PERVIDEO_BREAKS,
+    bundle_spec,
+    pervideo_spec,
+    write_pervideo,
+    write_spec,
+)
+from fuzz_inputs import (
+    GT_BREAKS,
+    HISTORY_CELLS,
+    PRED_BREAKS,
+    anet_ground_truth,
+    damaged_bytes,
+    dump_json,
+    examples,
+    predictions_of,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

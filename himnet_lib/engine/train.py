@@ -35,7 +35,7 @@ from himnet_lib.utils.device import autocast, select_device, tune_cpu_allocator
 from himnet_lib.utils.errors import RunError
 from himnet_lib.utils.fileio import atomic_write, atomic_write_json, write_npz
 from himnet_lib.utils.process_state import restored_process_settings
-from himnet_lib.utils.run_folder import RunDir, metrics_problem, read_record
+from himnet_lib.utils.run_folder import RunDir, metrics_problem, read_params, read_record
 from himnet_lib.utils.seeding import restore_rng_state, rng_state, seed_everything
 
 
@@ -133,10 +133,11 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
                            f"{', ...' if len(theirs) > 4 else ''}); refusing to overwrite it: choose a new or "
                            "empty --out")
     if params_path.exists() and not force:
-        saved = read_record(params_path)
+        saved = read_params(params_path)
         diffs = same_run(saved, params)
         if diffs:
-            raise RunError(f"run directory {run_dir} holds a different run; refusing to overwrite it "
+            raise RunError(f"run directory {run_dir} holds a different run (its {RunDir.PARAMS} differs); refusing "
+                           "to overwrite it "
                            f"(use another --out, or --force to discard it). Differences: " + "; ".join(diffs[:8]))
         if metrics_path.exists():
             metrics = read_record(metrics_path)

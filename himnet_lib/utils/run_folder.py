@@ -29,7 +29,8 @@ import numpy as np
 from himnet_lib.utils.errors import RunError
 from himnet_lib.utils.fileio import loads_bounded
 
-__all__ = ["RunDir", "METRICS_SCHEMA", "read_record", "metrics_problem", "finished_metrics"]
+__all__ = ["RunDir", "METRICS_SCHEMA", "read_record", "read_params", "params_problem", "metrics_problem",
+           "finished_metrics", "WAY_OUT"]
 
 # metrics.json of a finished run: key -> the types its value may have
 METRICS_SCHEMA: dict[str, tuple[type, ...]] = {
@@ -83,6 +84,28 @@ def metrics_problem(metrics: dict, identity: str | None = None) -> str | None:
     if identity is not None and metrics["identity"] != identity:
         return f"it belongs to run {metrics['identity']}, not {identity}"
     return None
+
+
+def params_problem(params: dict) -> str | None:
+    """Why ``params`` (a decoded params.json) is not a run's settings record, or None."""
+    if not isinstance(params.get("config"), dict):
+        return "no 'config' object" if "config" not in params else f"'config' is a {type(params['config']).__name__}"
+    for key in ("data", "config"):
+        if not isinstance(params.get(key, {}), dict):
+            return f"{key!r} is a {type(params[key]).__name__}, not an object"
+    for section, value in params["config"].items():
+        if section in ("train", "model", "loss", "localize", "baseline") and not isinstance(value, dict):
+            return f"'config.{section}' is a {type(value).__name__}, not an object"
+    return None
+
+
+def read_params(path: Path, way_out: str = WAY_OUT) -> dict:
+    """params.json as a dict, checked by :func:`params_problem` (one :class:`RunError` line naming it)."""
+    p = read_record(path, way_out)
+    problem = params_problem(p)
+    if problem:
+        raise RunError(f"record {path} is damaged ({problem}); {way_out}")
+    return p
 
 
 def finished_metrics(run_dir: Path, identity: str | None = None) -> dict | None:
@@ -158,6 +181,9 @@ class RunDir:
         p = read_record(self.params_path)
         if "config" not in p:
             raise RunError(f"record {self.params_path} has no 'config'; not a run record of this version")
+        problem = params_problem(p)
+        if problem:
+            raise RunError(f"record {self.params_path} is damaged ({problem}); {WAY_OUT}")
         return p
 
     def loss_weights(self) -> dict[str, float]:
