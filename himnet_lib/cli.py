@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from himnet_lib.study.manifest import cli_choices
+from himnet_lib.utils.access import check_readable, check_writable
 from himnet_lib.utils.errors import HimnetError
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -30,6 +31,7 @@ def _command(name: str):
 @_command("check-data")
 def _check_data(args: argparse.Namespace) -> int:
     from himnet_lib.datasets.summary import check_data
+    check_readable(args.root, "root")
     ok, report = check_data(args.root, snippet_seconds=args.snippet_seconds, feature_dim=args.feature_dim)
     print(report)
     return 0 if ok else 2
@@ -38,6 +40,7 @@ def _check_data(args: argparse.Namespace) -> int:
 @_command("make-synthetic")
 def _make_synthetic(args: argparse.Namespace) -> int:
     from himnet_lib.datasets.synthetic.writer import make_synthetic
+    check_writable(args.out, "--out")
     root = make_synthetic(args.preset, seed=args.seed, out=args.out)
     print(f"wrote synthetic '{args.preset}' benchmark (seed {args.seed}) to {root}")
     return 0
@@ -50,6 +53,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     import json
 
     from himnet_lib.evaluation.detection import evaluate_files, format_result
+    check_readable(args.gt, "--gt")
+    check_readable(args.pred, "--pred")
     result = evaluate_files(args.gt, args.pred, subset=args.subset, tiou=args.tiou,
                             snippet_seconds=args.snippet_seconds)
     if args.json:
@@ -81,9 +86,13 @@ def _run_config(args: argparse.Namespace):
 @_command("train")
 def _train(args: argparse.Namespace) -> int:
     from himnet_lib.engine.train import train_run
+    from himnet_lib.utils.device import check_device
     if args.threads is not None and args.threads < 1:
         raise HimnetError(f"--threads must be >= 1, got {args.threads}")
     cfg = _run_config(args)
+    check_readable(args.data, "--data")
+    check_writable(args.out, "--out")
+    check_device(args.device)
     m = train_run(cfg, args.data, args.out, device=args.device, force=args.force,
                   num_threads=args.threads, stop_after=args.stop_after)
     if m:
@@ -97,7 +106,12 @@ def _train(args: argparse.Namespace) -> int:
 def _localize(args: argparse.Namespace) -> int:
     from himnet_lib.config.run import parse_override
     from himnet_lib.engine.inference import predict_run
+    from himnet_lib.utils.device import check_device
     overrides = dict(parse_override(s) for s in (args.set or []))
+    for path, option in ((args.run, "--run"), (args.data, "--data")):
+        check_readable(path, option)
+    check_writable(args.out, "--out", file=True)
+    check_device(args.device)
     preds = predict_run(args.run, args.data, args.out, subset=args.subset, overrides=overrides,
                         device=args.device)
     n = sum(len(v) for v in preds["results"].values())
@@ -124,8 +138,7 @@ def _slurm_settings(args: argparse.Namespace) -> dict | None:
 def _reproduce(args: argparse.Namespace) -> int:
     import shlex
 
-    from himnet_lib.engine.process_pool import sigterm_interrupts
-    from himnet_lib.engine.reproduce import reproduce
+    from himnet_lib.engine.preflight import check_reproduce
     from himnet_lib.study.manifest import study_notebooks
     for flag, value in (("--seeds", args.seeds), ("--seeds-other", args.seeds_other), ("--workers", args.workers),
                         ("--threads", 1 if args.threads is None else args.threads)):
@@ -136,6 +149,11 @@ def _reproduce(args: argparse.Namespace) -> int:
         raise HimnetError(f"unknown study notebook(s) {', '.join(map(repr, unknown))}; "
                           f"choose from {', '.join(study_notebooks())}")
     slurm = _slurm_settings(args)
+    check_reproduce(args.profile, data=args.data, results=args.results, executor=args.executor, slurm_settings=slurm,
+                    seeds=args.seeds, seeds_other=args.seeds_other, reading=args.reading, notebooks=args.notebooks,
+                    workers=args.workers, threads=args.threads)
+    from himnet_lib.engine.process_pool import sigterm_interrupts  # after the checks: these load torch
+    from himnet_lib.engine.reproduce import reproduce
     try:
         with sigterm_interrupts():
             reproduce(args.profile, data_root=str(args.data) if args.data else None, seeds=args.seeds,

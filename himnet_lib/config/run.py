@@ -10,6 +10,7 @@ profiles and readings are :mod:`himnet_lib.config.profiles`. The dimensions that
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -182,6 +183,7 @@ def qualify(key: str) -> str:
     return f"{owners[0]}.{key}" if owners[0] else key
 
 
+@functools.cache  # a class's annotations do not change; get_type_hints is most of an override's cost
 def _field_types(cls) -> dict[str, Any]:
     hints = typing.get_type_hints(cls)
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
