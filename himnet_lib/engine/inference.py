@@ -90,6 +90,10 @@ def load_run(run_dir: str | os.PathLike, data=None, device: str = "auto"):
     except (RuntimeError, KeyError, TypeError) as e:  # tensors of other shapes or names than the config's model
         raise RunError(f"checkpoint {ckpt_path} does not fit the model of {params_path} "
                        f"({(str(e).strip().splitlines() or [''])[0][:160]}); {way_out}") from None
+    bad = next((name for name, t in model.state_dict().items()
+                if t.is_floating_point() and not bool(torch.isfinite(t).all())), None)
+    if bad is not None:
+        raise RunError(f"checkpoint {ckpt_path} holds non-finite weights (tensor {bad!r}); {way_out}")
     return cfg, ds, model.to(dev), dev
 
 
