@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -103,7 +104,6 @@ def test_localize_refuses_nan_features_settings_and_weights(finished_run, smoke_
               "localize.thresholds=[0.1, .nan]"]).one_line_error("localize.thresholds")
     assert not pred.exists()
     run = tmp_path / "run"
-    import shutil
     shutil.copytree(finished_run, run)
     state = torch.load(run / RunDir.CHECKPOINT, weights_only=True)
     name = next(iter(state["model"]))
@@ -130,7 +130,8 @@ def test_train_refuses_a_non_finite_alpha_option(smoke_root, tmp_path):
 
 def test_evaluate_refuses_non_finite_bounds_scores_and_options(tmp_path, smoke_root):
     gt = {"database": {"v": {"subset": "test", "annotations": [{"segment": [1.0, 2.0], "label": "a"}]}}}
-    pred = {"version": "1", "external_data": {}, "results": {"v": [{"label": "a", "segment": [1.0, 2.0], "score": 0.5}]}}
+    pred = {"version": "1", "external_data": {},
+            "results": {"v": [{"label": "a", "segment": [1.0, 2.0], "score": 0.5}]}}
     g, p = tmp_path / "gt.json", tmp_path / "pred.json"
 
     def write(gt_text: str, pred_text: str) -> None:
