@@ -67,9 +67,11 @@ def _evaluate(args: argparse.Namespace) -> int:
 # --- training ---------------------------------------------------------------------------------
 
 def _run_config(args: argparse.Namespace):
-    from himnet_lib.config.profiles import build_config
+    from himnet_lib.config.profiles import READINGS, build_config
     from himnet_lib.config.run import parse_override
     overrides = dict(parse_override(s) for s in (args.set or []))
+    if not isinstance(overrides.get("reading", ""), str):  # build_config looks it up as a name
+        raise HimnetError(f"setting reading must be one of {', '.join(READINGS)}, got {overrides['reading']!r}")
     if args.losses is not None:
         overrides["loss.terms"] = [t.strip() for t in args.losses.split(",") if t.strip()]
     if args.alpha is not None:

@@ -192,6 +192,8 @@ def _field_types(cls) -> dict[str, Any]:
 def assign(cfg: RunConfig, key: str, value: Any) -> None:
     parts = key.split(".")
     target = cfg
+    if len(parts) > 2:
+        raise HimnetError(f"unknown setting {key!r}: a setting is section.key (sections: {', '.join(SECTIONS)})")
     for p in parts[:-1]:
         if p not in SECTIONS:
             raise HimnetError(f"unknown settings section {p!r} in {key!r}; sections: {', '.join(SECTIONS)}")

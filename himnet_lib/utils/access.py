@@ -50,6 +50,8 @@ def check_writable(path: str | os.PathLike, option: str, *, file: bool = False) 
     where it would be created. What is already at the path (a file where a folder should be, a
     foreign file) is the command's to judge."""
     p = Path(path).absolute()
+    if _exists(p, option) and p.is_dir() == file:  # a folder where a file goes, or the reverse
+        return
     where = p.parent if file else p
     while not _exists(where, option):
         where = where.parent
