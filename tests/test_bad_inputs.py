@@ -537,29 +537,25 @@ def test_check_data_fails_on_what_training_rejects(tmp_path, capsys, make, needl
     assert needle in out.out and "Traceback" not in out.out + out.err
 
 
-def _table() -> str:  # pragma: no cover - the docs table, printed by running this file
-    import contextlib
-    import io
-    import tempfile
+def test_docs_list_every_case_and_the_fuzzing():
+    """docs/bad_inputs.md is made from these cases (tests/bad_inputs_doc.py): each case is there, with
+    its count, every failure found has its case, and the example counts are the profiles' now."""
+    import conftest
+    from bad_inputs_doc import examples_per_run
 
-    from himnet_lib.datasets.synthetic.writer import make_synthetic
-    rows = ["| input | message (stderr, exit status 2) |", "|---|---|"]
-    with tempfile.TemporaryDirectory() as d:
-        base = Path(d)
-        smoke = make_synthetic("smoke", seed=0, out=base / "smoke")
-        run = base / "run"
-        main([*TRAIN, "--stop-after", "4", "--data", str(smoke), "--out", str(run)])
-        for i, (_, what, setup, _) in enumerate(CASES):
-            tmp = base / f"c{i}"
-            tmp.mkdir()
-            err = io.StringIO()
-            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-                main([str(a) for a in setup(tmp, smoke, run)])
-            msg = err.getvalue().strip().replace(d, "<tmp>").replace("|", "\\|")
-            rows.append(f"| {what} | `{msg}` |")
-    return "\n".join(rows)
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "bad_inputs.md").read_text()
+    assert f"({len(CASES)} hand-written cases plus disk full)" in doc
+    for _, what, _, _ in CASES:
+        assert f"| {what.replace('|', chr(92) + '|')} | `himnet " in doc, what
+    ids = {c[0] for c in CASES}
+    assert set(FOUND) <= ids and set(PATCHES) <= ids
+    for case_id in FOUND:
+        assert f"| `{case_id}` |" in doc, case_id
+    assert f"runs **{examples_per_run(conftest.CI_EXAMPLES)[1]}** in all" in doc
+    assert f"runs **{examples_per_run(conftest.FUZZ_EXAMPLES)[1]}**." in doc
 
 
-if __name__ == "__main__":  # pragma: no cover
-    print(_table())
+if __name__ == "__main__":  # pragma: no cover - the whole of docs/bad_inputs.md
+    from bad_inputs_doc import document
+    print(document(), end="")
     sys.exit(0)
