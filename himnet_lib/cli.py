@@ -141,6 +141,8 @@ def _reproduce(args: argparse.Namespace) -> int:
     import shlex
 
     from himnet_lib.engine.preflight import check_reproduce
+    from himnet_lib.engine.process_pool import sigterm_interrupts
+    from himnet_lib.engine.reproduce import reproduce
     from himnet_lib.study.manifest import study_notebooks
     for flag, value in (("--seeds", args.seeds), ("--seeds-other", args.seeds_other), ("--workers", args.workers),
                         ("--threads", 1 if args.threads is None else args.threads)):
@@ -154,8 +156,6 @@ def _reproduce(args: argparse.Namespace) -> int:
     check_reproduce(args.profile, data=args.data, results=args.results, executor=args.executor, slurm_settings=slurm,
                     seeds=args.seeds, seeds_other=args.seeds_other, reading=args.reading, notebooks=args.notebooks,
                     workers=args.workers, threads=args.threads)
-    from himnet_lib.engine.process_pool import sigterm_interrupts  # after the checks: these load torch
-    from himnet_lib.engine.reproduce import reproduce
     try:
         with sigterm_interrupts():
             reproduce(args.profile, data_root=str(args.data) if args.data else None, seeds=args.seeds,
