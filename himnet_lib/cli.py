@@ -50,11 +50,11 @@ def _make_synthetic(args: argparse.Namespace) -> int:
 
 @_command("evaluate")
 def _evaluate(args: argparse.Namespace) -> int:
+    check_readable(args.gt, "--gt")
+    check_readable(args.pred, "--pred")
     import json
 
     from himnet_lib.evaluation.detection import evaluate_files, format_result
-    check_readable(args.gt, "--gt")
-    check_readable(args.pred, "--pred")
     result = evaluate_files(args.gt, args.pred, subset=args.subset, tiou=args.tiou,
                             snippet_seconds=args.snippet_seconds)
     if args.json:
