@@ -129,7 +129,7 @@ def read_pervideo(root: str | Path, *, snippet_seconds: float, feature_dim: int 
                           for a in v["annotations"] if isinstance(a, dict) and isinstance(a.get("label"), str)})
     class_id = {c: i for i, c in enumerate(classes)}
 
-    entries: list[tuple[str, str]] = []
+    entries: list[tuple[str, Any]] = []  # (video, subset): a subset from gt.json is checked below
     splits = [(s, root / f"split_{s}.txt") for s in SUBSETS]
     from_splits = any(p.is_file() for _, p in splits)
     if from_splits:
