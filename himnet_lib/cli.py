@@ -136,11 +136,21 @@ def _slurm_settings(args: argparse.Namespace) -> dict | None:
     return settings(args.cluster, given, args.slurm_set or [])
 
 
+def _check_reproduce(args: argparse.Namespace) -> None:
+    """What reproduce needs, checked before the imports that load torch (so within a second): the
+    extras, --data, --results and the Slurm settings against the cluster. The time asked for depends
+    on the runs' iterations, not on how many seeds, so one seed each is enough to find it."""
+    from himnet_lib.engine.preflight import check_reproduce
+    check_reproduce(args.profile, data=args.data, results=args.results, executor=args.executor,
+                    slurm_settings=_slurm_settings(args), seeds=1, seeds_other=1, reading=args.reading,
+                    notebooks=args.notebooks, workers=max(1, args.workers), threads=args.threads)
+
+
 @_command("reproduce")
 def _reproduce(args: argparse.Namespace) -> int:
+    _check_reproduce(args)
     import shlex
 
-    from himnet_lib.engine.preflight import check_reproduce
     from himnet_lib.engine.process_pool import sigterm_interrupts
     from himnet_lib.engine.reproduce import reproduce
     from himnet_lib.study.manifest import study_notebooks
@@ -153,9 +163,6 @@ def _reproduce(args: argparse.Namespace) -> int:
         raise HimnetError(f"unknown study notebook(s) {', '.join(map(repr, unknown))}; "
                           f"choose from {', '.join(study_notebooks())}")
     slurm = _slurm_settings(args)
-    check_reproduce(args.profile, data=args.data, results=args.results, executor=args.executor, slurm_settings=slurm,
-                    seeds=args.seeds, seeds_other=args.seeds_other, reading=args.reading, notebooks=args.notebooks,
-                    workers=args.workers, threads=args.threads)
     try:
         with sigterm_interrupts():
             reproduce(args.profile, data_root=str(args.data) if args.data else None, seeds=args.seeds,
