@@ -1,11 +1,13 @@
 """Hypothesis strategies for the fuzz tests (tests/test_fuzz_readers.py, tests/test_fuzz_cli.py): valid
-inputs of every reader, and *breaks* that spoil one field of a valid input at a time.
+inputs and *breaks* that spoil one field of a valid input at a time, for the ActivityNet JSON (ground
+truth, predictions), the run records, ``--set`` values and cluster files; the dataset roots' are in
+tests/fuzz_data.py.
 
 A :class:`Break` changes a valid input in place (a decoded JSON object, or the files of a dataset
 root) and returns the texts that the error must hold: the file's name and the field, the video or
 the setting. Its ``draw`` argument is Hypothesis' ``data.draw``, so its own choices (which video,
 which value) are part of the example and shrink with it. The readers fuzzed, and what breaks each,
-are :data:`READERS` (docs/bad_inputs.md lists them).
+are tests/fuzz_data.py's ``READERS`` (docs/bad_inputs.md lists them).
 
 Also here: :func:`snapshot` of a folder (every file's bytes), which the properties compare before
 and after a call (nothing changed, nothing left behind), and :func:`call_cli`, which runs
