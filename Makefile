@@ -6,7 +6,7 @@
 #   make lint          # ruff check ., mypy himnet_lib and the import layers (tests/test_layering.py)
 #   make test-fast     # the suite without notebook executions and the browser test (2-3 min on 2 cores)
 #   make test-browser  # JupyterLab driven by headless Chromium (needs chromium + chromium-driver)
-#   make fuzz          # the property tests of every reader and the CLI, long Hypothesis profile (~10 min)
+#   make fuzz          # the property tests of every reader and the CLI, long Hypothesis profile (10-15 min)
 #
 # torch: the setup step installs torch==$(TORCH_VERSION) from whatever index pip is configured with. From
 # the public index (PyPI) on Linux that is the default CUDA build, which runs on CPUs too but pulls

@@ -94,6 +94,9 @@ def _dataset_predictions(root: Path) -> dict:
 
 
 def _dataset_property(root: Path, brk, needles, pred: Path) -> None:
+    """check-data and evaluate of ``root`` (broken by ``brk``, None: valid); ``needles`` the texts of the
+    error (for damaged bytes that may still read: only the root, as what the damage became is unknown,
+    e.g. a key cut so that the test video has no annotations, which evaluate names by the root)."""
     before = snapshot(root)
     checked = call_cli(["check-data", root])
     evaluated = _evaluate(root, pred)
@@ -122,7 +125,7 @@ def test_bundle_through_check_data_and_evaluate(spec, data):
         root, pred = write_spec(Path(d) / "data", spec), Path(d) / "pred.json"
         pred.write_text(json.dumps(_dataset_predictions(root)))
         needles = brk.apply(root, spec, data.draw) if brk else ()
-        _dataset_property(root, brk, ("file ",) if brk is not None and brk.may_pass else needles, pred)
+        _dataset_property(root, brk, (str(root),) if brk is not None and brk.may_pass else needles, pred)
 
 
 @settings(max_examples=examples(2))
@@ -133,7 +136,7 @@ def test_pervideo_through_check_data_and_evaluate(spec, data):
         root, pred = write_pervideo(Path(d) / "data", spec), Path(d) / "pred.json"
         pred.write_text(json.dumps(_dataset_predictions(root)))
         needles = brk.apply(root, spec, data.draw) if brk else ()
-        _dataset_property(root, brk, ("file ",) if brk is not None and brk.may_pass else needles, pred)
+        _dataset_property(root, brk, (str(root),) if brk is not None and brk.may_pass else needles, pred)
 
 
 # --- run records ----------------------------------------------------------------------------------
