@@ -6,6 +6,7 @@
 #   make lint          # ruff check ., mypy himnet_lib and the import layers (tests/test_layering.py)
 #   make test-fast     # the suite without notebook executions and the browser test (2-3 min on 2 cores)
 #   make test-browser  # JupyterLab driven by headless Chromium (needs chromium + chromium-driver)
+#   make fuzz          # the property tests of every reader and the CLI, long Hypothesis profile (10-15 min)
 #
 # torch: the setup step installs torch==$(TORCH_VERSION) from whatever index pip is configured with. From
 # the public index (PyPI) on Linux that is the default CUDA build, which runs on CPUs too but pulls
@@ -55,7 +56,7 @@ LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 LAB_CMD   = JUPYTER_TOKEN=$(LAB_TOKEN) $(BIN)/jupyter lab --notebook-dir=$(LAB_DIR) --ip=127.0.0.1 \
             --port=$(LAB_PORT) --ServerApp.port_retries=0 $(LAB_ROOT) $(LAB_ARGS)
 
-.PHONY: demo test test-fast test-browser lint lab lab-server bench setup clean-venv
+.PHONY: demo test test-fast test-browser fuzz lint lab lab-server bench setup clean-venv
 
 setup: $(STAMP)
 
@@ -90,6 +91,12 @@ test-fast: $(STAMP)
 
 test-browser: $(STAMP)
 	$(BIN)/python -m pytest -q -m browser
+
+# The fuzz tests (marker "fuzz") with the long Hypothesis profile of tests/conftest.py: FUZZ_EXAMPLES
+# random examples per property instead of the CI profile's fixed CI_EXAMPLES; failures found are kept
+# in .cache/hypothesis and replayed first on the next run (make test runs them with the CI profile).
+fuzz: $(STAMP)
+	HIMNET_HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -m fuzz
 
 lint: $(STAMP)  # every check reports even when an earlier one finds something
 	status=0; $(BIN)/ruff check . || status=1; $(BIN)/mypy himnet_lib || status=1; \

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from himnet_lib.study.manifest import cli_choices
+from himnet_lib.utils.access import check_readable, check_writable
 from himnet_lib.utils.errors import HimnetError
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -30,6 +31,7 @@ def _command(name: str):
 @_command("check-data")
 def _check_data(args: argparse.Namespace) -> int:
     from himnet_lib.datasets.summary import check_data
+    check_readable(args.root, "root")
     ok, report = check_data(args.root, snippet_seconds=args.snippet_seconds, feature_dim=args.feature_dim)
     print(report)
     return 0 if ok else 2
@@ -38,6 +40,7 @@ def _check_data(args: argparse.Namespace) -> int:
 @_command("make-synthetic")
 def _make_synthetic(args: argparse.Namespace) -> int:
     from himnet_lib.datasets.synthetic.writer import make_synthetic
+    check_writable(args.out, "--out")
     root = make_synthetic(args.preset, seed=args.seed, out=args.out)
     print(f"wrote synthetic '{args.preset}' benchmark (seed {args.seed}) to {root}")
     return 0
@@ -56,6 +59,8 @@ def _migrate_runs(args: argparse.Namespace) -> int:
 
 @_command("evaluate")
 def _evaluate(args: argparse.Namespace) -> int:
+    check_readable(args.gt, "--gt")
+    check_readable(args.pred, "--pred")
     import json
 
     from himnet_lib.config.profiles import TIOU_PROTOCOLS
@@ -75,9 +80,11 @@ def _evaluate(args: argparse.Namespace) -> int:
 # --- training ---------------------------------------------------------------------------------
 
 def _run_config(args: argparse.Namespace):
-    from himnet_lib.config.profiles import build_config
+    from himnet_lib.config.profiles import READINGS, build_config
     from himnet_lib.config.run import parse_override
     overrides = dict(parse_override(s) for s in (args.set or []))
+    if not isinstance(overrides.get("reading", ""), str):  # build_config looks it up as a name
+        raise HimnetError(f"setting reading must be one of {', '.join(READINGS)}, got {overrides['reading']!r}")
     if args.losses is not None:
         overrides["loss.terms"] = [t.strip() for t in args.losses.split(",") if t.strip()]
     if args.alpha is not None:
@@ -94,9 +101,13 @@ def _run_config(args: argparse.Namespace):
 @_command("train")
 def _train(args: argparse.Namespace) -> int:
     from himnet_lib.engine.train import train_run
+    from himnet_lib.utils.device import check_device
     if args.threads is not None and args.threads < 1:
         raise HimnetError(f"--threads must be >= 1, got {args.threads}")
     cfg = _run_config(args)
+    check_readable(args.data, "--data")
+    check_writable(args.out, "--out")
+    check_device(args.device)
     m = train_run(cfg, args.data, args.out, device=args.device, force=args.force,
                   num_threads=args.threads, stop_after=args.stop_after)
     if m:
@@ -110,7 +121,12 @@ def _train(args: argparse.Namespace) -> int:
 def _localize(args: argparse.Namespace) -> int:
     from himnet_lib.config.run import parse_override
     from himnet_lib.engine.inference import predict_run
+    from himnet_lib.utils.device import check_device
     overrides = dict(parse_override(s) for s in (args.set or []))
+    for path, option in ((args.run, "--run"), (args.data, "--data")):
+        check_readable(path, option)
+    check_writable(args.out, "--out", file=True)
+    check_device(args.device)
     preds = predict_run(args.run, args.data, args.out, subset=args.subset, overrides=overrides,
                         device=args.device)
     n = sum(len(v) for v in preds["results"].values())
@@ -144,8 +160,19 @@ def _slurm_settings(args: argparse.Namespace) -> dict | None:
     return settings(args.cluster, given, args.slurm_set or [])
 
 
+def _check_reproduce(args: argparse.Namespace) -> None:
+    """What reproduce needs, checked before the imports that load torch (so within a second): the
+    extras, --data, --results and the Slurm settings against the cluster. The time asked for depends
+    on the runs' iterations, not on how many seeds, so one seed each is enough to find it."""
+    from himnet_lib.engine.preflight import check_reproduce
+    check_reproduce(args.profile, data=args.data, results=args.results, executor=args.executor,
+                    slurm_settings=_slurm_settings(args), seeds=1, seeds_other=1, reading=args.reading,
+                    notebooks=args.notebooks, workers=max(1, args.workers), threads=args.threads)
+
+
 @_command("reproduce")
 def _reproduce(args: argparse.Namespace) -> int:
+    _check_reproduce(args)
     import shlex
 
     from himnet_lib.config.profiles import get_profile

@@ -153,6 +153,117 @@ def _float64_overflow_bundle(root: Path) -> Path:
     return root
 
 
+def _evaluate_gt(obj: dict | str) -> Setup:
+    """``himnet evaluate --gt gt.json`` of ``obj`` (a dict, or the file's text) with a valid prediction file."""
+    def setup(tmp, smoke, run):
+        gt = tmp / "gt.json"
+        gt.write_text(obj if isinstance(obj, str) else json.dumps(obj))
+        pred = tmp / "pred.json"
+        pred.write_text(json.dumps({"version": "1", "external_data": {}, "results": {
+            "v": [{"label": "a", "segment": [1.0, 2.0], "score": 0.9}]}}))
+        return ["evaluate", "--gt", str(gt), "--pred", str(pred)]
+    return setup
+
+
+def _gt_one(**entry) -> dict:
+    """A ground truth of one test video ``v`` (one annotation of ``a``), its entry updated by ``entry``."""
+    return {"database": {"v": {"subset": "test", "annotations": [{"segment": [1.0, 2.0], "label": "a"}], **entry}}}
+
+
+def _pervideo(entries: dict, splits: bool = True) -> Setup:
+    """``himnet train --data`` a per-video root whose gt.json database is ``entries`` (two-snippet features)."""
+    def setup(tmp, smoke, run):
+        root = tmp / "pv"
+        for vid, e in entries.items():
+            sub = e.get("subset") if isinstance(e, dict) and isinstance(e.get("subset"), str) else "test"
+            for stream in ("rgb", "flow"):
+                (root / "features" / sub / stream).mkdir(parents=True, exist_ok=True)
+                np.save(root / "features" / sub / stream / f"{vid}.npy", np.zeros((2, 2), np.float32))
+        (root / "gt.json").write_text(json.dumps({"database": entries}))
+        if splits:
+            for sub in ("train", "test"):
+                (root / f"split_{sub}.txt").write_text("".join(f"{v}\n" for v, e in entries.items()
+                                                               if isinstance(e, dict) and e.get("subset") == sub))
+        return [*TRAIN, "--data", str(root), "--out", str(tmp / "r")]
+    return setup
+
+
+PV_OK = {"t": {"subset": "train", "annotations": [{"segment": [0, 1], "label": "a"}]}}
+
+
+def _bundle_file(name: str, write: Callable[[Path], None]) -> Setup:
+    """``himnet check-data``-free path: ``himnet train --data`` a bundle whose file ``name`` is rewritten."""
+    def setup(tmp, smoke, run):
+        root = _bundle(tmp / "data")
+        target = root / name
+        write(target)
+        return [*TRAIN, "--data", str(root), "--out", str(tmp / "r")]
+    return setup
+
+
+def _npy_bytes(header: bytes, body: bytes = b"") -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        head = header + b" " * (117 - len(header)) + b"\n"
+        path.write_bytes(b"\x93NUMPY\x01\x00" + len(head).to_bytes(2, "little") + head + body)
+    return write
+
+
+def _np_save(arr) -> Callable[[Path], None]:
+    return lambda path: np.save(path, arr)
+
+
+def _finished_copy(edit: Callable[[dict], dict | list], name: str = "metrics.json") -> Setup:
+    """``himnet train --out`` a copy of a finished run whose record ``name`` was edited."""
+    def setup(tmp, smoke, run):
+        dst = tmp / "run"
+        shutil.copytree(_FINISHED[0], dst)
+        (dst / name).write_text(json.dumps(edit(json.loads((dst / name).read_text())), allow_nan=True))
+        return [*TRAIN, "--data", str(smoke), "--out", str(dst)]
+    return setup
+
+
+_FINISHED: list[Path] = []  # the finished run of the module's fixture (set by it)
+
+
+def _localize_edited(edit: Callable[[str], str]) -> Setup:
+    def setup(tmp, smoke, run):
+        dst = tmp / "run"
+        shutil.copytree(_FINISHED[0], dst)
+        (dst / "params.json").write_text(edit((dst / "params.json").read_text()))
+        return ["localize", "--run", str(dst), "--data", str(smoke), "--out", str(tmp / "p.json")]
+    return setup
+
+
+def _cluster(text: bytes, suffix: str = ".yaml", *extra: str) -> Setup:
+    def setup(tmp, smoke, run):
+        f = tmp / f"cluster{suffix}"
+        f.write_bytes(text)
+        return ["reproduce", "--profile", "smoke", "--executor", "slurm", "--cluster", str(f), "--results",
+                str(tmp / "results"), *extra]
+    return setup
+
+
+def _hide_submitit(mp: pytest.MonkeyPatch, tmp: Path) -> None:
+    mp.setitem(sys.modules, "submitit", None)  # import submitit raises ImportError, as when not installed
+
+
+def _fake_slurm_path(mp: pytest.MonkeyPatch, tmp: Path) -> None:
+    import fake_slurm
+    mp.setenv("PATH", fake_slurm.path_with(fake_slurm.install(tmp / "bin")))
+
+
+def _no_sbatch(mp: pytest.MonkeyPatch, tmp: Path) -> None:
+    (tmp / "empty").mkdir()
+    mp.setenv("PATH", str(tmp / "empty"))
+
+
+def _nan_features_bundle(tmp, smoke, run):
+    rng = np.random.default_rng(0)
+    f = [rng.standard_normal((T, 6)).astype(np.float32) for T in (5, 4, 7, 5)]
+    f[2][3, 1] = np.nan
+    return [*TRAIN, "--data", str(_bundle(tmp / "data", features=f)), "--out", str(tmp / "r")]
+
+
 CASES: list[tuple[str, str, Setup, str]] = [
     ("iterations", "`--set train.iterations=-5`", _train_set("train.iterations=-5"),
      "setting train.iterations must be an integer >= 1"),
@@ -220,13 +331,161 @@ CASES: list[tuple[str, str, Setup, str]] = [
     ("empty_test", "no test videos", _bundle_train(subsets=["validation"] * 4), "has no evaluation videos"),
     ("name_escapes_root", "per-video `gt.json` naming a video `../../etc/x`", _gt_name_escapes,
      "video name is not a plain file name"),
+    # --- found by the fuzz tests (tests/test_fuzz_*.py) or in their review, now plain cases (FOUND) ---
+    ("gt_subset_list", "ground truth JSON: a video's `subset` is a list", _evaluate_gt(_gt_one(subset=["test"])),
+     "'subset' must be a string"),
+    ("gt_label_number", "ground truth JSON: a label that is a number", _evaluate_gt(
+        _gt_one(annotations=[{"segment": [1, 2], "label": 7}])), "field annotations[0].label"),
+    ("gt_annotations_null", "ground truth JSON: the test video's `annotations` is null (another subset has some)",
+     _evaluate_gt({"database": {"v": {"subset": "test", "annotations": None},
+                                "w": {"subset": "validation", "annotations": [{"segment": [0, 1], "label": "a"}]}}}),
+     "video v, field annotations"),
+    ("pv_label_list", "per-video `gt.json`: a label that is a list",
+     _pervideo({**PV_OK, "v": {"subset": "test", "annotations": [{"segment": [0, 1], "label": ["Run"]}]}}),
+     "label must be a string, got ['Run']"),
+    ("pv_annotations_number", "per-video `gt.json`: `annotations` is a number",
+     _pervideo({**PV_OK, "v": {"subset": "test", "annotations": 5}}, splits=False), "field annotations]"),
+    ("pv_nan_segment", "per-video `gt.json`: a segment `[\"nan\", \"1\"]` after a good one",
+     _pervideo({**PV_OK, "v": {"subset": "test", "annotations": [{"segment": [0, 1], "label": "a"},
+                                                                 {"segment": ["nan", "1"], "label": "a"}]}}),
+     "annotation 1: segment boundaries must be finite"),
+    ("pv_no_subset", "per-video `gt.json` without split files: a video without `subset`",
+     _pervideo({**PV_OK, "v": {"annotations": []}}, splits=False), "video v, field subset"),
+    ("npy_header_tokens", "an `.npy` header Python's tokenizer cannot read",
+     _bundle_file("Bad-Annotations/subset.npy",
+                  _npy_bytes(b"{'descr': '<U1'}, 'fortran_order': False, 'shape': (1,), }")),
+     "not a valid .npy file: TokenError"),
+    ("npy_header_huge", "an `.npy` header promising 10^12 floats in a 100-byte file",
+     _bundle_file("Bad-Annotations/duration.npy",
+                  _npy_bytes(b"{'descr': '<f8', 'fortran_order': False, 'shape': (1000000000000,), }", b"\0" * 100)),
+     "the header promises 8000000000000 bytes"),
+    ("bundle_0d_array", "`segments.npy` holding a single number (a 0-d array)",
+     _bundle_file("Bad-Annotations/segments.npy", _np_save(np.array(3.5))), "a single value (a 0-d array)"),
+    ("set_huge_int", "`--set train.lr=1` followed by 400 zeros", _train_set("train.lr=1" + "0" * 400),
+     "setting 'train.lr' expects a finite number"),
+    ("set_deep_brackets", "`--set train.lr=` 3,000 `[`", _train_set("train.lr=" + "[" * 3000),
+     "setting train.lr: cannot parse the value"),
+    ("set_5000_digits", "`--set train.seed=` a 5,000-digit integer", _train_set("train.seed=1" + "0" * 5000),
+     "setting train.seed: cannot parse the value"),
+    ("set_alpha_nan", "`--set loss.alpha=.nan`", _train_set("loss.alpha=.nan"),
+     "setting loss.alpha must be a finite number, got nan"),
+    ("set_gamma_inf", "`--set localize.gamma=.inf`", _train_set("localize.gamma=.inf"),
+     "setting localize.gamma must be a finite number, got inf"),
+    ("set_three_parts", "`--set model.train.lr=0`", _train_set("model.train.lr=0"), "unknown setting 'model.train.lr'"),
+    ("set_reading_list", "`--set reading=[a]`", _train_set("reading=[a]"), "setting reading must be one of"),
+    ("set_seed_big", "`--set train.seed=2**40`", _train_set(f"train.seed={2**40}"),
+     "train.seed must be an integer of magnitude below 2**31"),
+    ("metrics_no_tiou", "`metrics.json` of a finished run with empty `tiou` and `mAP`",
+     _finished_copy(lambda m: {**m, "tiou": [], "mAP": []}), "'tiou' is empty"),
+    ("metrics_nan", "`metrics.json` of a finished run with `average_mAP` NaN",
+     _finished_copy(lambda m: {**m, "average_mAP": float("nan")}), "'average_mAP' is nan, not a number in [0, 1]"),
+    ("metrics_map_text", "`metrics.json` of a finished run with a text in `mAP`",
+     _finished_copy(lambda m: {**m, "mAP": ["high"] + m["mAP"][1:]}), "'mAP' holds 'high'"),
+    ("params_config_list", "`params.json` whose `config` is a list",
+     _finished_copy(lambda p: {**p, "config": []}, "params.json"), "params.json is damaged ('config' is a list)"),
+    ("params_data_text", "`params.json` whose `data` is a text",
+     _finished_copy(lambda p: {**p, "data": "x"}, "params.json"), "params.json is damaged ('data' is a str"),
+    ("localize_params_truncated", "`localize --run` with a truncated `params.json`",
+     _localize_edited(lambda t: t[:50]), "params.json is damaged"),
+    ("localize_config_edited", "`localize --run` whose `params.json` config was edited (another model width)",
+     _localize_edited(lambda t: t.replace('"attention_hidden": ', '"attention_hidden": 1', 1)),
+     "its config is not the run"),
+    ("cluster_not_utf8", "`--cluster` file with non-UTF-8 bytes", _cluster(b"partition: \xff\n"), "not UTF-8"),
+    ("cluster_cpus_text", "`--cluster` file with `cpus_per_task: abc`", _cluster(b"cpus_per_task: abc\n"),
+     "cpus_per_task must be a whole number >= 1, got 'abc'"),
+    ("cluster_cpus_inf", "`--cluster` TOML file with `cpus_per_task = inf`",
+     _cluster(b"cpus_per_task = inf\n", ".toml"), "setting cpus_per_task must be a whole number >= 1, got inf"),
+    ("cluster_additional", "`--cluster` file with `additional_parameters: 5`",
+     _cluster(b"additional_parameters: 5\n"), "setting additional_parameters"),
+    ("cluster_partition_null", "`--cluster` file with `partition:` and no value", _cluster(b"partition:\n"),
+     "setting partition has no value"),
+    ("device_unknown", "`train --device gpu`",
+     lambda tmp, smoke, run: [*TRAIN, "--data", str(smoke), "--out", str(tmp / "r"), "--device", "gpu"],
+     "--device 'gpu' is not a device"),
+    # --- non-finite values, where they enter ---
+    ("nan_features", "NaN in one snippet of a bundle's features", _nan_features_bundle,
+     "snippet 3 (nan at feature 1) [file"),
+    ("gt_nan_segment", "ground truth JSON: a bare `NaN` segment bound", _evaluate_gt(
+        '{"database": {"v": {"subset": "test", "annotations": [{"segment": [NaN, 2], "label": "a"}]}}}'),
+     "segment boundaries must be finite"),
+    ("pred_inf_score", "`evaluate --pred` with a score `Infinity`", _pred(
+        '{"version": "1", "external_data": {}, "results": {"v": [{"label": "a", "segment": [0, 1], '
+        '"score": Infinity}]}}'), "field results[0].score"),
+    ("evaluate_snippet_inf", "`evaluate --snippet-seconds inf` on a dataset root",
+     lambda tmp, smoke, run: ["evaluate", "--gt", str(smoke), "--pred", str(tmp), "--snippet-seconds", "inf"],
+     "snippet_seconds must be a finite number > 0"),
+    ("diverged", "`train --set train.lr=1e30`: the loss goes NaN", _train_set("train.lr=1e30"),
+     "diverged at iteration 2: the loss term 'mil' became nan first"),
+    # --- checked before work starts ---
+    ("slurm_no_submitit", "`reproduce --executor slurm` without submitit installed", _reproduce("--executor", "slurm"),
+     "needs submitit, the extra 'cluster'"),
+    ("slurm_no_sbatch", "`reproduce --executor slurm` where there is no sbatch", _reproduce("--executor", "slurm"),
+     "no sbatch on PATH"),
+    ("slurm_max_time", "`reproduce --executor slurm --slurm-partition short --notebooks 02_ablation_table3` "
+     "(MaxTime 1 minute)", _reproduce("--executor", "slurm", "--slurm-partition", "short", "--notebooks",
+                                      "02_ablation_table3"), "Slurm partition 'short' allows at most 00:01:00"),
+    ("slurm_no_partition", "`reproduce --executor slurm --slurm-partition nosuch`",
+     _reproduce("--executor", "slurm", "--slurm-partition", "nosuch"), "Slurm has no partition 'nosuch'"),
+    ("slurm_cpus_threads", "`reproduce --executor slurm --threads 1 --slurm-cpus-per-task 2`",
+     _reproduce("--executor", "slurm", "--threads", "1", "--slurm-cpus-per-task", "2"),
+     "--threads 1 and cpus_per_task 2 differ"),
+    ("reproduce_data_missing", "`reproduce --data` a folder that does not exist",
+     lambda tmp, smoke, run: ["reproduce", "--profile", "smoke", "--data", str(tmp / "nope"), "--results",
+                              str(tmp / "r")], "--data"),
+    ("results_under_file", "`reproduce --results` below a file",
+     lambda tmp, smoke, run: (tmp / "f").write_text("x") and ["reproduce", "--profile", "smoke", "--results",
+                                                              str(tmp / "f" / "r")], "Not a directory"),
 ]
+
+# The cases whose inputs need the process changed (a module hidden, Slurm's commands on PATH).
+PATCHES: dict[str, Callable[[pytest.MonkeyPatch, Path], None]] = {
+    "slurm_no_submitit": _hide_submitit, "slurm_no_sbatch": _no_sbatch, "slurm_max_time": _fake_slurm_path,
+    "slurm_no_partition": _fake_slurm_path, "slurm_cpus_threads": _fake_slurm_path,
+}
+for _case in ("cluster_not_utf8", "cluster_cpus_text", "cluster_cpus_inf", "cluster_additional",
+              "cluster_partition_null"):
+    PATCHES[_case] = _fake_slurm_path
+
+# The failures that the fuzzing found (how it found them) or its review found, each kept as a case.
+FOUND: dict[str, str] = {
+    "gt_subset_list": "fuzz, CI profile: TypeError (unhashable list)",
+    "gt_label_number": "fuzz, CI profile: the field was named `label`, not the annotation's",
+    "gt_annotations_null": "fuzz, long profile: the default subset skipped to `validation` silently",
+    "pv_label_list": "fuzz, CI profile: TypeError (unhashable list)",
+    "pv_annotations_number": "fuzz, CI profile: TypeError (a number is not iterable), or silently no annotations",
+    "pv_nan_segment": "fuzz, CI profile: named as segment 0 of the parsed ones, field `segments`",
+    "pv_no_subset": "fuzz, CI profile: features looked for under `features//rgb`",
+    "npy_header_tokens": "fuzz, long profile: tokenize.TokenError escaped the .npy reader",
+    "bundle_0d_array": "fuzz, long profile: TypeError (len() of unsized object)",
+    "set_three_parts": "fuzz (CLI), CI profile: AttributeError",
+    "set_reading_list": "review of the CLI fuzz's settings: TypeError (unhashable list)",
+    "set_huge_int": "review: OverflowError", "set_deep_brackets": "review: RecursionError",
+    "set_5000_digits": "review: ValueError (int digits limit)",
+    "set_alpha_nan": "review: accepted, then ValueError writing params.json after making --out",
+    "set_gamma_inf": "review: as set_alpha_nan", "set_seed_big": "review: accepted, torch.manual_seed fails later",
+    "npy_header_huge": "review: an allocation of the header's size before reading",
+    "metrics_no_tiou": "review: IndexError printing the finished run's summary",
+    "metrics_nan": "review: a NaN accepted as a finished run's mAP",
+    "metrics_map_text": "review: ValueError formatting the summary",
+    "params_config_list": "review: AttributeError in the run comparison",
+    "params_data_text": "review: AttributeError in the run comparison",
+    "localize_params_truncated": "review: JSONDecodeError (localize read params.json with json.loads)",
+    "localize_config_edited": "review: RuntimeError loading the checkpoint into another model",
+    "cluster_not_utf8": "review: UnicodeDecodeError", "cluster_cpus_text": "review: ValueError in int()",
+    "cluster_cpus_inf": "review: OverflowError in int()", "cluster_additional": "review: TypeError in dict()",
+    "slurm_no_partition": "review: real scontrol prints 'not found' on stdout: the partition check never fired",
+    "device_unknown": "review: RuntimeError from torch.device",
+    "diverged": "review: a torch UserWarning with a source line came before the error",
+}
 
 
 @pytest.fixture(scope="module")
 def stopped_run(smoke_root, tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("bad") / "run"
     assert main([*TRAIN, "--stop-after", "4", "--data", str(smoke_root), "--out", str(run)]) == 0
+    finished = run.parent / "finished"
+    assert main([*TRAIN, "--data", str(smoke_root), "--out", str(finished)]) == 0
+    _FINISHED[:] = [finished]
     return run
 
 
@@ -241,8 +500,10 @@ def _one_line_error(argv: list, capsys) -> str:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_bad_input_gets_one_line(case, smoke_root, stopped_run, tmp_path, capsys):
+def test_bad_input_gets_one_line(case, smoke_root, stopped_run, tmp_path, capsys, monkeypatch):
     _, _, setup, needle = case
+    if case[0] in PATCHES:
+        PATCHES[case[0]](monkeypatch, tmp_path)
     argv = setup(tmp_path, smoke_root, stopped_run)
     line = _one_line_error(argv, capsys)
     assert needle in line, line
@@ -276,29 +537,25 @@ def test_check_data_fails_on_what_training_rejects(tmp_path, capsys, make, needl
     assert needle in out.out and "Traceback" not in out.out + out.err
 
 
-def _table() -> str:  # pragma: no cover - the docs table, printed by running this file
-    import contextlib
-    import io
-    import tempfile
+def test_docs_list_every_case_and_the_fuzzing():
+    """docs/bad_inputs.md is made from these cases (tests/bad_inputs_doc.py): each case is there, with
+    its count, every failure found has its case, and the example counts are the profiles' now."""
+    import conftest
+    from bad_inputs_doc import examples_per_run
 
-    from himnet_lib.datasets.synthetic.writer import make_synthetic
-    rows = ["| input | message (stderr, exit status 2) |", "|---|---|"]
-    with tempfile.TemporaryDirectory() as d:
-        base = Path(d)
-        smoke = make_synthetic("smoke", seed=0, out=base / "smoke")
-        run = base / "run"
-        main([*TRAIN, "--stop-after", "4", "--data", str(smoke), "--out", str(run)])
-        for i, (_, what, setup, _) in enumerate(CASES):
-            tmp = base / f"c{i}"
-            tmp.mkdir()
-            err = io.StringIO()
-            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-                main([str(a) for a in setup(tmp, smoke, run)])
-            msg = err.getvalue().strip().replace(d, "<tmp>").replace("|", "\\|")
-            rows.append(f"| {what} | `{msg}` |")
-    return "\n".join(rows)
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "bad_inputs.md").read_text()
+    assert f"({len(CASES)} hand-written cases plus disk full)" in doc
+    for _, what, _, _ in CASES:
+        assert f"| {what.replace('|', chr(92) + '|')} | `himnet " in doc, what
+    ids = {c[0] for c in CASES}
+    assert set(FOUND) <= ids and set(PATCHES) <= ids
+    for case_id in FOUND:
+        assert f"| `{case_id}` |" in doc, case_id
+    assert f"runs **{examples_per_run(conftest.CI_EXAMPLES)[1]}** in all" in doc
+    assert f"runs **{examples_per_run(conftest.FUZZ_EXAMPLES)[1]}**." in doc
 
 
-if __name__ == "__main__":  # pragma: no cover
-    print(_table())
+if __name__ == "__main__":  # pragma: no cover - the whole of docs/bad_inputs.md
+    from bad_inputs_doc import document
+    print(document(), end="")
     sys.exit(0)

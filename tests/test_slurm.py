@@ -119,9 +119,9 @@ def test_table3_through_slurm_equals_local_and_a_second_submission_submits_nothi
 LONG_RUNS = textwrap.dedent("""
     import dataclasses, sys
     from himnet_lib.engine import executor as scheduler
+    from himnet_lib.engine.process_pool import sigterm_interrupts
     from himnet_lib.study import grids as study
     from himnet_lib.utils import errors
-    from himnet_lib.engine.process_pool import sigterm_interrupts
     specs = study.table3_specs("smoke", 1, rows=tuple(sys.argv[3].split(",")))
     specs = [dataclasses.replace(s, overrides=s.overrides + (("train.iterations", int(sys.argv[4])),)) for s in specs]
     try:
@@ -175,13 +175,21 @@ def test_scancel_is_reported_within_seconds_and_a_resubmission_finishes(cluster,
           f"{time.time() - t1:.0f}s")
 
 
-def test_a_partition_whose_max_time_is_too_short_is_an_error_naming_it(cluster, tmp_path):
+@pytest.mark.parametrize("notebooks", [[], ["--notebooks", "02_ablation_table3"]], ids=["all", "one-notebook"])
+def test_a_partition_whose_max_time_is_too_short_is_an_error_naming_it(cluster, tmp_path, notebooks):
+    # before any job is submitted and before any work, with --notebooks or without (a notebook's
+    # kernel met it before: a notebook failure)
+    t0 = time.time()
     p = Proc(HIMNET + ["reproduce", "--profile", "smoke", "--seeds", "1", "--results", str(tmp_path / "r"),
-                       "--executor", "slurm", "--slurm-partition", "short"], _env(cluster, tmp_path), tmp_path)
+                       "--executor", "slurm", "--slurm-partition", "short", *notebooks], _env(cluster, tmp_path),
+             tmp_path)
     assert p.finish(300) == 2, p.text[-2000:]
-    (line,) = [ln for ln in p.lines if "error" in ln]
+    assert p.lines == [p.lines[0]] and time.time() - t0 < 10, p.text  # one line, within seconds
+    line = p.lines[0]
     assert "'short'" in line and "00:01:00" in line and "--slurm-time" in line, line
-    assert "Traceback" not in p.text
+    assert "Traceback" not in p.text and not (tmp_path / "r").exists()
+    if notebooks:
+        return
     q = Proc(HIMNET + ["reproduce", "--profile", "smoke", "--seeds", "1", "--results", str(tmp_path / "r"),
                        "--executor", "slurm", "--slurm-partition", "short", "--slurm-time", "0:30:00"],
              _env(cluster, tmp_path), tmp_path)

@@ -94,9 +94,14 @@ def parse_override(text: str) -> tuple[str, Any]:
     key, raw = text.split("=", 1)
     try:
         value = yaml.safe_load(raw)
-    except yaml.YAMLError as e:
-        raise HimnetError(f"override {text!r}: cannot parse value: {e}") from None
+    except (yaml.YAMLError, ValueError, RecursionError) as e:  # ValueError: an integer of over 4300 digits
+        reason = "nested too deeply" if isinstance(e, RecursionError) else " ".join(str(e).split())[:200]
+        raise HimnetError(f"setting {key.strip()}: cannot parse the value {_short(raw)}: {reason}") from None
     return key.strip(), value
+
+
+def _short(text: str, n: int = 40) -> str:
+    return repr(text if len(text) <= n else text[:n] + "...")
 
 
 def apply_overrides(cfg: RunConfig, overrides: Mapping[str, Any]) -> RunConfig:
@@ -151,11 +156,33 @@ def check_config(cfg: RunConfig) -> None:
             section, _, name = key.rpartition(".")
             value = getattr(getattr(cfg, section) if section else cfg, name)
             raise HimnetError(f"setting {key} must be {want}, got {value!r}")
+    _check_every_number(cfg)
     for section in ("model", "localize"):  # their __post_init__ checks (enums) after in-place overrides
         try:
             dataclasses.replace(getattr(cfg, section))
         except (TypeError, ValueError) as e:
             raise HimnetError(f"setting {section}: {e}") from None
+
+
+INT_LIMIT = 2**31  # integer settings fit 32 bits (torch seeds, sizes and indices)
+
+
+def _check_every_number(cfg: RunConfig) -> None:
+    """Every number of every section: floats finite, integers within :data:`INT_LIMIT` (the rules
+    above check ranges; this catches what no rule names, e.g. ``loss.alpha=.nan``)."""
+    for section in ("", *SECTIONS):
+        obj = getattr(cfg, section) if section else cfg
+        for f in dataclasses.fields(obj):
+            if not section and f.name in SECTIONS:
+                continue
+            value = getattr(obj, f.name)
+            for x in value if isinstance(value, (tuple, list)) else (value,):
+                key = f"{section}.{f.name}" if section else f.name
+                if isinstance(x, float) and not math.isfinite(x):
+                    raise HimnetError(f"setting {key} must be a finite number, got {value!r}")
+                if isinstance(x, int) and not isinstance(x, bool) and not -INT_LIMIT < x < INT_LIMIT:
+                    raise HimnetError(f"setting {key} must be an integer of magnitude below 2**31, got one of "
+                                      f"{x.bit_length()} bits")
 
 
 def resolve_config(cfg: RunConfig, *, feature_dim: int, num_classes: int) -> RunConfig:
@@ -181,14 +208,23 @@ def qualify(key: str) -> str:
     return f"{owners[0]}.{key}" if owners[0] else key
 
 
+# A class's annotations do not change, and get_type_hints is most of an override's cost (a study's 600
+# run configs took 3 s): read once per class.
+_FIELD_TYPES: dict[type, dict[str, Any]] = {}
+
+
 def _field_types(cls) -> dict[str, Any]:
-    hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+    if cls not in _FIELD_TYPES:
+        hints = typing.get_type_hints(cls)
+        _FIELD_TYPES[cls] = {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+    return _FIELD_TYPES[cls]
 
 
 def assign(cfg: RunConfig, key: str, value: Any) -> None:
     parts = key.split(".")
     target = cfg
+    if len(parts) > 2:
+        raise HimnetError(f"unknown setting {key!r}: a setting is section.key (sections: {', '.join(SECTIONS)})")
     for p in parts[:-1]:
         if p not in SECTIONS:
             raise HimnetError(f"unknown settings section {p!r} in {key!r}; sections: {', '.join(SECTIONS)}")
@@ -227,7 +263,7 @@ def _coerce(key: str, value: Any, typ: Any) -> Any:
     if typ is bool:
         if isinstance(value, bool):
             return value
-        raise HimnetError(f"setting {key!r} expects true/false, got {value!r}")
+        raise HimnetError(f"setting {key!r} expects true/false, got {_short(repr(value))}")
     if typ is float:
         if isinstance(value, str):  # YAML 1.1 reads "5e-4" (no dot) as a string
             try:
@@ -235,18 +271,21 @@ def _coerce(key: str, value: Any, typ: Any) -> Any:
             except ValueError:
                 pass
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise HimnetError(f"setting {key!r} expects a number, got {value!r}")
+            try:
+                return float(value)
+            except OverflowError:  # an integer beyond float's range
+                raise HimnetError(f"setting {key!r} expects a finite number, got {_short(str(value))}") from None
+        raise HimnetError(f"setting {key!r} expects a number, got {_short(repr(value))}")
     if typ is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        raise HimnetError(f"setting {key!r} expects an integer, got {value!r}")
+        raise HimnetError(f"setting {key!r} expects an integer, got {_short(repr(value))}")
     if typ is str:
         if isinstance(value, str):
             return value
-        raise HimnetError(f"setting {key!r} expects a string, got {value!r}")
+        raise HimnetError(f"setting {key!r} expects a string, got {_short(repr(value))}")
     return value
 
 

@@ -3,6 +3,7 @@ BaS-Net per-video layout), validation, resampling / co-action batches, and the s
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -47,8 +48,8 @@ def load_dataset(root: str | os.PathLike, *, snippet_seconds: float = DEFAULT_SN
     ``feature_dim`` (2D) is checked against every video when given, otherwise the most common
     dimension is the reference.
     """
-    if not snippet_seconds > 0:
-        raise DataError(f"snippet_seconds must be positive, got {snippet_seconds}", field="snippet_seconds")
+    if not (math.isfinite(snippet_seconds) and snippet_seconds > 0):
+        raise DataError(f"snippet_seconds must be a finite number > 0, got {snippet_seconds}", field="snippet_seconds")
     ds = read_dataset(root, snippet_seconds=snippet_seconds, feature_dim=feature_dim, issues=Issues())
     assert ds is not None  # strict mode raises instead of returning None
     return ds

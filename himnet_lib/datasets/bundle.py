@@ -175,10 +175,11 @@ def read_bundle(root: str | Path, *, snippet_seconds: float, feature_dim: int | 
         per_file["labels_all"] = arrays["labels_all"]
     lengths_ok = True
     for key, arr in per_file.items():
-        if len(arr) != n:
+        size = None if isinstance(arr, np.ndarray) and arr.ndim == 0 else len(arr)
+        if size != n:
             f = feat_path if key == "features" else ann / f"{key}.npy"
-            issues.report(f"has {len(arr)} entries but videoname.npy has {n}: arrays must align",
-                          file=str(f), field=key)
+            issues.report(f"has {'a single value (a 0-d array)' if size is None else f'{size} entries'} but "
+                          f"videoname.npy has {n}: arrays must align", file=str(f), field=key)
             lengths_ok = False
     if len(set(classes)) != len(classes):
         issues.report("duplicate class names", file=str(ann / "classlist.npy"), field="classlist")

@@ -79,6 +79,25 @@ class PerVideoFeatures:
         return x
 
 
+def _annotation_problem(a: Any) -> str | None:
+    """Why an annotation is not ``{"segment": [start, end], "label": ...}`` with finite numbers (or
+    their strings) in order; None when it is."""
+    if not isinstance(a, dict) or "segment" not in a or "label" not in a:
+        return "expected an object with 'segment' and 'label'"
+    seg = a["segment"]
+    if isinstance(seg, (str, bytes, dict)) or not hasattr(seg, "__len__") or len(seg) != 2:
+        return f"segment must be a list [start, end], got {seg!r}"
+    try:
+        s, e = (float(t) for t in seg)
+    except (TypeError, ValueError):
+        return f"segment boundaries must be numbers, got {seg!r}"
+    if not (math.isfinite(s) and math.isfinite(e)):
+        return f"segment boundaries must be finite, got {seg!r}"
+    if e < s:
+        return f"segment end before start: {seg!r}"
+    return None
+
+
 def _stream_shape(path: Path, *, video: str, issues: Issues) -> tuple[int, ...] | None:
     try:
         return load_npy(path, mmap_mode="r").shape
@@ -105,23 +124,28 @@ def read_pervideo(root: str | Path, *, snippet_seconds: float, feature_dim: int 
     if cl_path.is_file():
         classes = [ln.strip() for ln in _text_file(cl_path).splitlines() if ln.strip()]
     else:
-        classes = sorted({str(a.get("label")) for v in database.values() if isinstance(v, dict)
-                          for a in v.get("annotations", []) if isinstance(a, dict) and a.get("label") is not None})
+        classes = sorted({a["label"] for v in database.values() if isinstance(v, dict)
+                          and isinstance(v.get("annotations"), list)
+                          for a in v["annotations"] if isinstance(a, dict) and isinstance(a.get("label"), str)})
     class_id = {c: i for i, c in enumerate(classes)}
 
-    entries: list[tuple[str, str]] = []
+    entries: list[tuple[str, Any]] = []  # (video, subset): a subset from gt.json is checked below
     splits = [(s, root / f"split_{s}.txt") for s in SUBSETS]
-    if any(p.is_file() for _, p in splits):
+    from_splits = any(p.is_file() for _, p in splits)
+    if from_splits:
         for subset, p in splits:
             if p.is_file():
                 entries += [(name, subset) for name in _text_file(p).split()]
     else:
-        entries = [(vid, str(v.get("subset", ""))) if isinstance(v, dict) else (vid, "")
-                   for vid, v in database.items()]
+        entries = [(vid, v.get("subset")) if isinstance(v, dict) else (vid, "") for vid, v in database.items()]
 
     records: list[tuple[Any, ...]] = []
     seen: set[str] = set()
     for vid, subset in entries:
+        if not isinstance(subset, str) or (not subset and isinstance(database.get(vid), dict)):
+            issues.report(f"video has no 'subset' (a string; no split file lists it), got {subset!r}",
+                          file=str(gt_path), video=vid, field="subset")
+            continue
         if not safe_name(vid) or (subset and not safe_name(subset)):
             issues.report("video name is not a plain file name (a path separator, '..' or an absolute path): "
                           "its feature paths would leave the data root", file=str(gt_path), video=vid, field="name")
@@ -133,19 +157,28 @@ def read_pervideo(root: str | Path, *, snippet_seconds: float, feature_dim: int 
         seen.add(vid)
         entry = database.get(vid)
         if not isinstance(entry, dict):
-            issues.report("video listed in the split file has no entry in gt.json", file=str(gt_path),
+            issues.report("video listed in the split file has no entry in gt.json" if from_splits else
+                          f"video entry must be an object, got {type(entry).__name__}", file=str(gt_path),
                           video=vid, field="database")
             continue
         ok = True
         raw_segs, seg_cls = [], []
         anns = entry.get("annotations", [])
-        for k, a in enumerate(anns if isinstance(anns, list) else []):
-            try:
-                seg = [float(t) for t in a["segment"]]
-                label = a["label"]
-            except (KeyError, TypeError, ValueError) as e:
-                issues.report(f"annotation {k} is malformed ({type(e).__name__}: {e})", file=str(gt_path),
-                              video=vid, field=f"annotations[{k}]")
+        if not isinstance(anns, list):
+            issues.report(f"'annotations' must be a list, got {type(anns).__name__}", file=str(gt_path), video=vid,
+                          field="annotations")
+            ok, anns = False, []
+        for k, a in enumerate(anns):
+            problem = _annotation_problem(a)
+            if problem:
+                issues.report(f"annotation {k}: {problem}", file=str(gt_path), video=vid,
+                              field=f"annotations[{k}]" + (".segment" if "segment" in problem else ""))
+                ok = False
+                continue
+            seg, label = [float(t) for t in a["segment"]], a["label"]
+            if not isinstance(label, str):
+                issues.report(f"label must be a string, got {label!r} (annotation {k})", file=str(gt_path),
+                              video=vid, field=f"annotations[{k}].label")
                 ok = False
                 continue
             if label not in class_id:
@@ -178,7 +211,8 @@ def read_pervideo(root: str | Path, *, snippet_seconds: float, feature_dim: int 
         T, D = rs[0], rs[1] + fs[1]
         duration = entry.get("duration")
         try:
-            duration = float(duration) if duration is not None else T * snippet_seconds
+            duration = float(duration) if duration is not None and not isinstance(duration, bool) else (
+                T * snippet_seconds if duration is None else math.nan)
         except (TypeError, ValueError):
             duration = float("nan")
         if not (math.isfinite(duration) and duration > 0):

@@ -77,8 +77,8 @@ def _read_header(fh: BinaryIO, path: Path) -> tuple[tuple[int, ...], bool, np.dt
             return npformat.read_array_header_1_0(fh)
         # 2.0 and 3.0 differ only in the header length field / its text encoding
         return npformat.read_array_header_2_0(fh)
-    except (ValueError, EOFError, SyntaxError) as e:
-        raise DataError(f"not a valid .npy file: {e}", file=str(path)) from None
+    except Exception as e:  # numpy's header parser raises ValueError, EOFError, SyntaxError, tokenize errors...
+        raise DataError(f"not a valid .npy file: {type(e).__name__}: {e}", file=str(path)) from None
 
 
 def load_npy(path: str | os.PathLike, *, mmap_mode: str | None = None, encoding: str = "bytes") -> np.ndarray:
@@ -91,9 +91,18 @@ def load_npy(path: str | os.PathLike, *, mmap_mode: str | None = None, encoding:
     path = Path(path)
     if not path.is_file():
         raise DataError("missing file", file=str(path))
-    with open(path, "rb") as fh:
+    try:
+        fh = open(path, "rb")
+    except OSError as e:
+        raise DataError(f"cannot read the file: {e.strerror or e}", file=str(path)) from None
+    with fh:
         shape, fortran, dtype = _read_header(fh, path)
         if not dtype.hasobject:
+            need = int(np.prod(shape, dtype=object)) * dtype.itemsize  # exact: no overflow for any header
+            have = os.fstat(fh.fileno()).st_size - fh.tell()
+            if need != have:
+                raise DataError(f"the header promises {need} bytes of {dtype} data of shape {shape}, the file "
+                                f"holds {have}", file=str(path))
             fh.close()
             try:
                 return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)  # type: ignore[arg-type]  # np.load checks it

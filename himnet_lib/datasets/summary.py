@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -112,8 +113,9 @@ def check_data(root: str | Path, *, snippet_seconds: float = DEFAULT_SNIPPET_SEC
     root = Path(root)
     issues = Issues(collect=True)
     ds = None
-    if not snippet_seconds > 0:
-        issues.add(DataError(f"snippet_seconds must be positive, got {snippet_seconds}", field="snippet_seconds"))
+    if not (math.isfinite(snippet_seconds) and snippet_seconds > 0):
+        issues.add(DataError(f"snippet_seconds must be a finite number > 0, got {snippet_seconds}",
+                              field="snippet_seconds"))
     else:
         try:
             ds = read_dataset(root, snippet_seconds=snippet_seconds, feature_dim=feature_dim, issues=issues)

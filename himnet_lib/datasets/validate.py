@@ -69,7 +69,7 @@ def check_features(x: np.ndarray, *, issues: Issues, file: str, video: str,
         ok = False
     if T and not np.isfinite(x).all():
         bad_rows = np.flatnonzero(~np.isfinite(x).all(axis=1))
-        issues.report(f"features contain NaN/Inf in {bad_rows.size} of {T} snippets (first at snippet {bad_rows[0]})",
+        issues.report(f"features contain NaN/Inf in {bad_rows.size} of {T} snippets: {_snippets(x, bad_rows)}",
                       file=file, video=video, field="features")
         ok = False
     elif T and x.dtype.itemsize > 4 and np.issubdtype(x.dtype, np.floating):
@@ -81,6 +81,19 @@ def check_features(x: np.ndarray, *, issues: Issues, file: str, video: str,
                           f"of {T} snippets (first at snippet {bad_rows[0]})", file=file, video=video, field="features")
             ok = False
     return ok
+
+
+SHOWN_SNIPPETS = 5  # non-finite snippets named one by one in a message (then a count)
+
+
+def _snippets(x: np.ndarray, rows: np.ndarray) -> str:
+    """``snippet 3 (nan at feature 5), snippet 6 (inf at feature 0), and 2 more``."""
+    parts = []
+    for t in rows[:SHOWN_SNIPPETS]:
+        d = int(np.flatnonzero(~np.isfinite(x[t]))[0])
+        parts.append(f"snippet {t} ({x[t, d]} at feature {d})")
+    more = rows.size - SHOWN_SNIPPETS
+    return ", ".join(parts) + (f", and {more} more" if more > 0 else "")
 
 
 def most_common(values: Iterable[int]) -> int | None:

@@ -24,7 +24,7 @@ from himnet_lib.study.grids import RunSpec, unique_runs
 from himnet_lib.study.workspace import spec_data
 from himnet_lib.utils.errors import HimnetError, RunError
 from himnet_lib.utils.locks import holder, run_lock
-from himnet_lib.utils.run_folder import RunDir, finished_metrics, read_record
+from himnet_lib.utils.run_folder import RunDir, finished_metrics, read_params
 
 __all__ = ["run_specs", "run_study_specs", "notebook_parameters", "default_threads", "TRAINED", "REUSED", "BUSY",
            "VIA"]
@@ -38,7 +38,7 @@ def _finished(run_dir: Path, spec: RunSpec, fingerprint: str | None = None) -> b
     if not run.finished():
         return False
     try:
-        saved = read_record(run.params_path)
+        saved = read_params(run.params_path)
     except RunError:
         return False  # damaged: training names it
     want = {"config": spec.config().to_dict(), "data": {"fingerprint": fingerprint}}

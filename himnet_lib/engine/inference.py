@@ -5,23 +5,22 @@ re-exported here for callers of this module."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from himnet_lib.config.run import RunConfig, apply_overrides
+from himnet_lib.config.run import RunConfig, apply_overrides, check_config
 from himnet_lib.datasets import load_dataset
 from himnet_lib.engine.checkpoints import load_checkpoint
 from himnet_lib.engine.run_params import dataset_fingerprint
 from himnet_lib.evaluation.localization import RESULTS_VERSION, localize_videos, write_results
 from himnet_lib.modeling.builder import build_variant
 from himnet_lib.utils.device import autocast, select_device
-from himnet_lib.utils.errors import RunError
+from himnet_lib.utils.errors import HimnetError, RunError
 from himnet_lib.utils.fileio import loads_bounded
-from himnet_lib.utils.run_folder import RunDir
+from himnet_lib.utils.run_folder import RunDir, read_params
 
 # --- model variants ------------------------------------------------------------------------------
 
@@ -58,13 +57,24 @@ def load_run(run_dir: str | os.PathLike, data=None, device: str = "auto"):
     params_path, ckpt_path = RunDir(run_dir).params_path, RunDir(run_dir).checkpoint_path
     if not params_path.exists() or not ckpt_path.exists():
         raise RunError(f"{run_dir} is not a trained run directory (params.json and checkpoint.pt needed)")
-    params = json.loads(params_path.read_text())
-    cfg = RunConfig.from_dict(params["config"])
-    ds = data if hasattr(data, "videos") else load_dataset(data or params["data"]["root"],
+    way_out = f"retrain it with himnet train --out {run_dir} --force"
+    params = read_params(params_path, way_out)
+    try:
+        cfg = RunConfig.from_dict(params["config"])
+        check_config(cfg)
+    except HimnetError as e:
+        raise RunError(f"record {params_path} is damaged ({e}); {way_out}") from None
+    if cfg.identity() != params.get("identity"):
+        raise RunError(f"record {params_path} is damaged (its config is not the run {params.get('identity')!r} it "
+                       f"names); {way_out}")
+    data_record = params.get("data", {})
+    if data is None and not isinstance(data_record.get("root"), str):
+        raise RunError(f"record {params_path} names no data root; pass --data")
+    ds = data if hasattr(data, "videos") else load_dataset(data or data_record["root"],
                                                            snippet_seconds=cfg.snippet_seconds)
-    if dataset_fingerprint(ds) != params["data"]["fingerprint"]:
+    if dataset_fingerprint(ds) != data_record.get("fingerprint"):
         raise RunError(f"the dataset given differs from the one {run_dir} was trained on "
-                       f"(fingerprint {dataset_fingerprint(ds)} vs {params['data']['fingerprint']})")
+                       f"(fingerprint {dataset_fingerprint(ds)} vs {data_record.get('fingerprint')})")
     dev = select_device(device)
     model, _ = build_variant(cfg)
     state = load_checkpoint(ckpt_path, dev, identity=params.get("identity"),
@@ -72,10 +82,18 @@ def load_run(run_dir: str | os.PathLike, data=None, device: str = "auto"):
     if state["iteration"] != cfg.train.iterations:
         raise RunError(f"{run_dir} is unfinished (iteration {state['iteration']} of {cfg.train.iterations}); "
                        "rerun himnet train to resume it")
-    if cfg.train.select_on_test and state.get("best"):
-        model.load_state_dict(state["best"]["model"])
-    else:
-        model.load_state_dict(state["model"])
+    try:
+        if cfg.train.select_on_test and state.get("best"):
+            model.load_state_dict(state["best"]["model"])
+        else:
+            model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError, TypeError) as e:  # tensors of other shapes or names than the config's model
+        raise RunError(f"checkpoint {ckpt_path} does not fit the model of {params_path} "
+                       f"({(str(e).strip().splitlines() or [''])[0][:160]}); {way_out}") from None
+    bad = next((name for name, t in model.state_dict().items()
+                if t.is_floating_point() and not bool(torch.isfinite(t).all())), None)
+    if bad is not None:
+        raise RunError(f"checkpoint {ckpt_path} holds non-finite weights (tensor {bad!r}); {way_out}")
     return cfg, ds, model.to(dev), dev
 
 

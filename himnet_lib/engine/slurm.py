@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from himnet_lib.config.profiles import get_profile
+from himnet_lib.engine.slurm_values import check_settings, format_minutes, parse_time
 from himnet_lib.utils.errors import HimnetError, RunError
 from himnet_lib.utils.run_folder import RunDir
 
@@ -47,33 +48,6 @@ ACTIVE = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "REQUEU
 RUNNING = {"RUNNING", "CONFIGURING", "COMPLETING", "SIGNALING", "STAGE_OUT"}
 
 
-def parse_time(value: Any) -> int:
-    """Minutes of a Slurm time limit: ``90``, ``"90"``, ``"MM:SS"``, ``"HH:MM:SS"``, ``"D-HH"``,
-    ``"D-HH:MM"``, ``"D-HH:MM:SS"``; rounded up to whole minutes."""
-    text = str(value).strip()
-    m = re.fullmatch(r"(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?", text)
-    if not m or (m[1] is None and m[3] is None and m[4] is not None):
-        raise HimnetError(f"slurm time {value!r}: use minutes, MM:SS, HH:MM:SS or D-HH[:MM[:SS]]")
-    days, b, c = (int(x) if x is not None else None for x in (m[1], m[3], m[4]))
-    a = int(m[2])
-    if days is not None:  # D-HH[:MM[:SS]]
-        seconds = days * 86400 + a * 3600 + (b or 0) * 60 + (c or 0)
-    elif c is not None:  # HH:MM:SS
-        seconds = a * 3600 + (b or 0) * 60 + c
-    elif b is not None:  # MM:SS
-        seconds = a * 60 + b
-    else:
-        seconds = a * 60
-    if seconds <= 0:
-        raise HimnetError(f"slurm time {value!r} must be positive")
-    return math.ceil(seconds / 60)
-
-
-def format_minutes(minutes: int) -> str:
-    d, rest = divmod(int(minutes), 1440)
-    return (f"{d}-" if d else "") + f"{rest // 60:02d}:{rest % 60:02d}:00"
-
-
 def _value(text: str) -> Any:
     return int(text) if text.isdigit() else text
 
@@ -93,9 +67,11 @@ def load_cluster_file(path: str | os.PathLike) -> dict[str, Any]:
     """Settings from a YAML (``.yaml``/``.yml``) or TOML (``.toml``) file: a flat mapping."""
     p = Path(path)
     try:
-        text = p.read_text()
+        text = p.read_bytes().decode("utf-8")
     except OSError as e:
         raise HimnetError(f"cluster file {p}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise HimnetError(f"cluster file {p}: not UTF-8 text (byte {e.start})") from None
     try:
         if p.suffix == ".toml":
             data = tomllib.loads(text)
@@ -107,7 +83,12 @@ def load_cluster_file(path: str | os.PathLike) -> dict[str, Any]:
                           f"{str(e).splitlines()[0]}") from None
     if not isinstance(data, dict) or any(isinstance(v, (dict, list)) for v in data.values()):
         raise HimnetError(f"cluster file {p}: expected a flat mapping of settings (partition: cpu, time: 60, ...)")
-    return {str(k).replace("-", "_"): v for k, v in data.items()}
+    out = {str(k).replace("-", "_"): v for k, v in data.items()}
+    if "additional_parameters" in out:  # a flat file has no mapping to give it: its keys go in at the top
+        raise HimnetError(f"cluster file {p}: setting additional_parameters: write its sbatch options as "
+                          "settings of their own")
+    check_settings(out, f"cluster file {p}")
+    return out
 
 
 def settings(cluster_file: str | os.PathLike | None = None, options: dict[str, Any] | None = None,
@@ -115,8 +96,13 @@ def settings(cluster_file: str | os.PathLike | None = None, options: dict[str, A
     """The one settings dict: the cluster file, then ``extra`` (``key=value``), then the named options
     that were given (None: not given)."""
     out = load_cluster_file(cluster_file) if cluster_file else {}
-    out.update(parse_set(extra))
-    out.update({k: v for k, v in (options or {}).items() if v is not None})
+    given = parse_set(extra)
+    check_settings(given, "--slurm-set")
+    out.update(given)
+    for key, value in (options or {}).items():
+        if value is not None:
+            check_settings({key: value}, f"--slurm-{key.replace('_', '-')}")
+            out[key] = value
     return out
 
 
@@ -134,7 +120,8 @@ def estimate_minutes(profile: str, iterations: int) -> int:
 
 def executor_parameters(cfg: dict[str, Any], *, default_minutes: int, name: str, parallelism: int,
                         threads: int | None) -> dict[str, Any]:
-    """submitit SlurmExecutor parameters from settings ``cfg``."""
+    """submitit SlurmExecutor parameters from settings ``cfg`` (checked: a notebook passes its own)."""
+    check_settings(cfg, "slurm settings")
     cfg = dict(cfg)
     params: dict[str, Any] = {"job_name": name, "array_parallelism": max(1, parallelism)}
     params["time"] = parse_time(cfg.pop("time")) if cfg.get("time") is not None else default_minutes
@@ -163,25 +150,28 @@ def _run(cmd: list[str], timeout: float = 30) -> subprocess.CompletedProcess:
 
 def partition_limit(partition: str | None) -> tuple[str, int | None] | None:
     """(partition name, MaxTime in minutes or None for no limit) of ``partition`` or the default one;
-    None where scontrol cannot tell."""
+    None where there is no scontrol to ask or no default partition. A partition Slurm does not have,
+    or a controller that does not answer, is a :class:`HimnetError` (the submission would fail)."""
     try:
-        out = _run(["scontrol", "show", "partition", "-o"] + ([partition] if partition else [])).stdout
+        p = _run(["scontrol", "show", "partition", "-o"] + ([partition] if partition else []))
     except (OSError, subprocess.SubprocessError):
         return None
-    for line in out.splitlines():
-        fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
-        if partition is None and fields.get("Default") != "YES":
-            continue
-        name, max_time = fields.get("PartitionName", partition or "?"), fields.get("MaxTime", "UNLIMITED")
-        if max_time.upper() in ("UNLIMITED", "INFINITE", "NONE"):
-            return name, None
-        try:
-            return name, parse_time(max_time)
-        except HimnetError:
-            return None
-    if partition is not None and out.strip() == "":
-        raise HimnetError(f"Slurm has no partition {partition!r} (scontrol show partition)")
-    return None
+    found = [f for f in (dict(x.split("=", 1) for x in line.split() if "=" in x) for line in p.stdout.splitlines())
+             if "PartitionName" in f and (f["PartitionName"] == partition if partition else f.get("Default") == "YES")]
+    said = " ".join((p.stderr.strip() or p.stdout.strip()).splitlines()[-1:])
+    if not found and p.returncode != 0 and "not found" not in said.lower():
+        raise HimnetError(f"Slurm does not answer (scontrol show partition: {said or f'exit status {p.returncode}'})")
+    if not found:
+        if partition is not None:
+            raise HimnetError(f"Slurm has no partition {partition!r} (scontrol show partition)")
+        return None
+    name, max_time = found[0]["PartitionName"], found[0].get("MaxTime", "UNLIMITED")
+    if max_time.upper() in ("UNLIMITED", "INFINITE", "NONE"):
+        return name, None
+    try:
+        return name, parse_time(max_time)
+    except HimnetError:
+        return None
 
 
 def check_time_limit(partition: str | None, minutes: int, given: bool) -> None:

@@ -33,10 +33,10 @@ from himnet_lib.evaluation.scoring import evaluate_outputs, evaluation_dataset
 from himnet_lib.modeling.builder import build_variant
 from himnet_lib.modeling.losses.compose import balanced_config, effective_weights
 from himnet_lib.utils.device import autocast, select_device, tune_cpu_allocator
-from himnet_lib.utils.errors import RunError
+from himnet_lib.utils.errors import DivergenceError, RunError
 from himnet_lib.utils.fileio import atomic_write, atomic_write_json, write_npz
 from himnet_lib.utils.process_state import restored_process_settings
-from himnet_lib.utils.run_folder import RunDir, metrics_problem, read_record
+from himnet_lib.utils.run_folder import RunDir, metrics_problem, read_params, read_record
 from himnet_lib.utils.seeding import restore_rng_state, rng_state, seed_everything
 
 
@@ -73,6 +73,22 @@ def training_loss_config(cfg: RunConfig, train_labels: np.ndarray):
     if cfg.train.model != "himnet":
         return dataclasses.replace(cfg.loss, balance="printed")
     return balanced_config(cfg.loss, train_labels, cfg.train.seq_len)
+
+
+def _first_non_finite(loss: float, terms: dict[str, float]) -> str:
+    """Which term of Eq. 11 went non-finite first (in the order they are composed), with the values."""
+    shown = ", ".join(f"{k}={v:.4g}" for k, v in terms.items())
+    bad = [k for k, v in terms.items() if not math.isfinite(v)]
+    if not bad:
+        return f"the weighted total became {loss} while every term was finite ({shown}): a weight too large"
+    return f"the loss term {bad[0]!r} became {terms[bad[0]]} first (in Eq. 11's order: {shown})"
+
+
+def _diverged(run_dir: Path, iteration: int, what: str, saved_at: int | None) -> DivergenceError:
+    kept = (f"its checkpoint of iteration {saved_at} is kept (a rerun resumes there, and diverges again)"
+            if saved_at is not None else "no checkpoint had been written yet")
+    return DivergenceError(f"run {run_dir} diverged at iteration {iteration}: {what}; training stopped, the run is "
+                           f"not finished, {kept}; lower train.lr or check the data")
 
 
 @restored_process_settings()  # the caller's threads, deterministic mode, allocator and RNGs come back
@@ -137,10 +153,11 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
                            f"{', ...' if len(theirs) > 4 else ''}); refusing to overwrite it: choose a new or "
                            "empty --out")
     if params_path.exists() and not force:
-        saved = read_record(params_path)
+        saved = read_params(params_path)
         diffs = same_run(saved, params)
         if diffs:
-            raise RunError(f"run directory {run_dir} holds a different run; refusing to overwrite it "
+            raise RunError(f"run directory {run_dir} holds a different run (its {RunDir.PARAMS} differs); refusing "
+                           "to overwrite it "
                            f"(use another --out, or --force to discard it). Differences: " + "; ".join(diffs[:8]))
         if metrics_path.exists():
             metrics = read_record(metrics_path)
@@ -175,11 +192,19 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
         start, history, acc, best = state["iteration"], state["history"], state["accumulator"], state.get("best")
         log(f"resuming {run_dir} at iteration {start}/{tc.iterations}")
 
+    saved_at = start if ckpt_path.exists() and not force else None  # the iteration of the last good checkpoint
+
     def checkpoint(it: int) -> None:
+        nonlocal saved_at
+        bad = next((name for name, p in model.named_parameters() if not bool(torch.isfinite(p).all())), None)
+        if bad is not None:  # the loss was finite, the step was not: keep the checkpoint before it
+            raise _diverged(run_dir, it, f"the weight {bad!r} became non-finite (the loss terms were finite)",
+                            saved_at)
         save_checkpoint(ckpt_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
                                     "rng": rng_state(data_rng), "iteration": it, "history": history,
                                     "accumulator": acc, "best": best, "identity": params["identity"]})
         write_history(rd.history_path, history)
+        saved_at = it
 
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=tc.iterations, initial=start, disable=not show, desc=run_dir.name, leave=False)
@@ -190,13 +215,15 @@ def train_run(cfg: RunConfig, data: str | os.PathLike | Any, run_dir: str | os.P
         x = torch.from_numpy(feats).to(dev)
         y = torch.from_numpy(labels_np).to(dev)
         total, terms = step(model, opt, compose, x, y, loss_cfg, dev, tc.amp)
-        if not math.isfinite(float(total.detach())):
-            raise RunError(f"loss became {float(total)} at iteration {it + 1}; terms: "
-                           + ", ".join(f"{k}={float(v):.4g}" for k, v in terms.items()))
+        loss = float(total.detach())
+        values = {k: float(v.detach()) for k, v in terms.items()}
+        if not math.isfinite(loss):
+            bar.close()
+            raise _diverged(run_dir, it + 1, _first_non_finite(loss, values), saved_at)
         acc["n"] = acc.get("n", 0) + 1
-        acc["loss"] = acc.get("loss", 0.0) + float(total.detach())
-        for k, v in terms.items():
-            acc[k] = acc.get(k, 0.0) + float(v.detach())
+        acc["loss"] = acc.get("loss", 0.0) + loss
+        for k, v in values.items():
+            acc[k] = acc.get(k, 0.0) + v
         done = it + 1
         if done % tc.log_interval == 0 or done == tc.iterations:
             n = acc.pop("n")

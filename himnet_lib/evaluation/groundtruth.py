@@ -189,8 +189,13 @@ def gt_from_anet_json(obj_or_path: Mapping[str, Any] | str | os.PathLike, subset
     for name, entry in db.items():
         if not isinstance(entry, Mapping) or "subset" not in entry:
             raise EvaluationError("video entry has no 'subset'" + where(source, name, "subset"))
+        if not isinstance(entry["subset"], str):
+            raise EvaluationError(f"'subset' must be a string, got {entry['subset']!r}" + where(source, name, "subset"))
         anns = entry.get("annotations", [])
-        n = len(anns) if isinstance(anns, list) else 0
+        if not isinstance(anns, list):  # before a default subset is chosen by the annotation counts
+            raise EvaluationError(f"'annotations' must be a list, got {type(anns).__name__}"
+                                  + where(source, name, "annotations"))
+        n = len(anns)
         subsets[entry["subset"]] = subsets.get(entry["subset"], 0) + n
     if subset is None:
         subset = next((s for s in _DEFAULT_SUBSETS if subsets.get(s, 0) > 0), None)
@@ -214,6 +219,9 @@ def gt_from_anet_json(obj_or_path: Mapping[str, Any] | str | os.PathLike, subset
                 raise EvaluationError("annotation needs 'label' and 'segment'"
                                       + where(source, name, f"annotations[{j}]"))
             s, e = parse_segment(ann["segment"], source, name, f"annotations[{j}].segment")
+            if not isinstance(ann["label"], str):
+                raise EvaluationError(f"label must be a string, got {ann['label']!r}"
+                                      + where(source, name, f"annotations[{j}].label"))
             records.append((name, ann["label"], s, e))
     return _check_nonempty(gt_from_records(subset, videos, records, source), subsets)
 

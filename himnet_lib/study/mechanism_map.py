@@ -17,7 +17,7 @@ import pandas as pd
 
 from himnet_lib.config.profiles import get_profile
 from himnet_lib.study import claims, grids
-from himnet_lib.study.claims_table import DEGENERATE_AVG, row_values
+from himnet_lib.study.claims_cells import DEGENERATE_AVG, row_values
 from himnet_lib.study.mechanisms import (
     MEASURES,
     MECHANISMS,
@@ -141,7 +141,7 @@ def control_verdict(trend: Trend, top: Mapping[str, Any], margin: float = FAIL_M
     level's CI rules out a gain of ``margin`` points (the term does nothing where its structure is
     strong); "inconclusive: ..." when that CI is too wide to rule it out; "n/a" without the seeds for
     a CI, "n/a (read-out degenerate)" when either side of the strongest level finds almost nothing
-    (mean AVG below the claims table's :data:`~himnet_lib.study.claims_table.DEGENERATE_AVG`)."""
+    (mean AVG below the claims table's :data:`~himnet_lib.study.claims_cells.DEGENERATE_AVG`)."""
     grows, falls = trend.lo > 0, trend.hi < 0
     top_pos, top_neg = top["ci_lo"] > 0, top["ci_hi"] < 0
     if not (math.isfinite(trend.lo) and math.isfinite(float(top["ci_lo"]))):

@@ -10,7 +10,7 @@ from contextlib import nullcontext
 
 import torch
 
-from himnet_lib.utils.errors import RunError
+from himnet_lib.utils.errors import HimnetError, RunError
 
 
 def select_device(preference: str = "auto") -> torch.device:
@@ -115,3 +115,18 @@ def reset_cpu_allocator() -> None:
         for param, value in _GLIBC_DEFAULTS:
             libc.mallopt(param, value)
     _allocator_tuned = None
+
+
+def check_device(preference: str) -> None:
+    """Refuse, before any work starts, a device name torch does not know or a CUDA device this
+    machine does not have (one :class:`HimnetError` line naming ``--device``)."""
+    if preference == "auto":
+        return
+    try:
+        dev = torch.device(preference)
+    except (RuntimeError, ValueError, TypeError):
+        raise HimnetError(f"--device {preference!r} is not a device (auto, cpu, cuda or cuda:N)") from None
+    if dev.type == "cuda":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0 or (dev.index or 0) >= n:
+            raise HimnetError(f"--device {preference}: this machine has {n} CUDA device(s) torch can use")

@@ -34,3 +34,7 @@ class EvaluationError(HimnetError):
 
 class RunError(HimnetError):
     """A training run that cannot proceed as asked (parameter mismatch, finished run, ...)."""
+
+
+class DivergenceError(RunError):
+    """Training went non-finite: the run stopped, its last good checkpoint kept, nothing marked finished."""

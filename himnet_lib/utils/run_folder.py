@@ -17,7 +17,9 @@ display.
 
 from __future__ import annotations
 
+import math
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,8 @@ import numpy as np
 from himnet_lib.utils.errors import RunError
 from himnet_lib.utils.fileio import loads_bounded
 
-__all__ = ["RunDir", "METRICS_SCHEMA", "read_record", "metrics_problem", "finished_metrics"]
+__all__ = ["RunDir", "METRICS_SCHEMA", "read_record", "read_params", "params_problem", "metrics_problem",
+           "finished_metrics", "WAY_OUT"]
 
 # metrics.json of a finished run: key -> the types its value may have
 METRICS_SCHEMA: dict[str, tuple[type, ...]] = {
@@ -36,8 +39,10 @@ METRICS_SCHEMA: dict[str, tuple[type, ...]] = {
 }
 
 
-def read_record(path: Path, way_out: str = "retrain: himnet train --force, or delete the run folder "
-                                        "(himnet reproduce)") -> dict:
+WAY_OUT = "retrain: himnet train --force, or delete the run folder (himnet reproduce)"
+
+
+def read_record(path: Path, way_out: str = WAY_OUT) -> dict:
     """A JSON record of a run (params.json, metrics.json) as a dict; a missing, unreadable or
     damaged one is one :class:`RunError` line naming the file and ``way_out``."""
     try:
@@ -51,6 +56,10 @@ def read_record(path: Path, way_out: str = "retrain: himnet train --force, or de
     return obj
 
 
+def _fraction(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and 0 <= v <= 1
+
+
 def metrics_problem(metrics: dict, identity: str | None = None) -> str | None:
     """Why ``metrics`` is not a finished run's metrics.json (of run ``identity`` when given), or None."""
     for key, types in METRICS_SCHEMA.items():
@@ -61,9 +70,42 @@ def metrics_problem(metrics: dict, identity: str | None = None) -> str | None:
             return f"{key!r} is a {type(v).__name__}"
     if len(metrics["mAP"]) != len(metrics["tiou"]):
         return "'mAP' and 'tiou' differ in length"
+    if not metrics["tiou"]:
+        return "'tiou' is empty"
+    for key in ("tiou", "mAP"):
+        bad = next((v for v in metrics[key] if not _fraction(v)), None)
+        if any(not _fraction(v) for v in metrics[key]):
+            return f"{key!r} holds {bad!r}, not a number in [0, 1]"
+    for key in ("average_mAP", "snippet_acc", "fg_bg_acc"):
+        if not _fraction(metrics[key]):
+            return f"{key!r} is {metrics[key]!r}, not a number in [0, 1]"
+    if metrics["selected_iteration"] < 0:
+        return "'selected_iteration' is negative"
     if identity is not None and metrics["identity"] != identity:
         return f"it belongs to run {metrics['identity']}, not {identity}"
     return None
+
+
+def params_problem(params: dict) -> str | None:
+    """Why ``params`` (a decoded params.json) is not a run's settings record, or None."""
+    if not isinstance(params.get("config"), dict):
+        return "no 'config' object" if "config" not in params else f"'config' is a {type(params['config']).__name__}"
+    for key in ("data", "config"):
+        if not isinstance(params.get(key, {}), dict):
+            return f"{key!r} is a {type(params[key]).__name__}, not an object"
+    for section, value in params["config"].items():
+        if section in ("train", "model", "loss", "localize", "baseline") and not isinstance(value, dict):
+            return f"'config.{section}' is a {type(value).__name__}, not an object"
+    return None
+
+
+def read_params(path: Path, way_out: str = WAY_OUT) -> dict:
+    """params.json as a dict, checked by :func:`params_problem` (one :class:`RunError` line naming it)."""
+    p = read_record(path, way_out)
+    problem = params_problem(p)
+    if problem:
+        raise RunError(f"record {path} is damaged ({problem}); {way_out}")
+    return p
 
 
 def finished_metrics(run_dir: Path, identity: str | None = None) -> dict | None:
@@ -139,6 +181,9 @@ class RunDir:
         p = read_record(self.params_path)
         if "config" not in p:
             raise RunError(f"record {self.params_path} has no 'config'; not a run record of this version")
+        problem = params_problem(p)
+        if problem:
+            raise RunError(f"record {self.params_path} is damaged ({problem}); {WAY_OUT}")
         return p
 
     def loss_weights(self) -> dict[str, float]:
@@ -157,16 +202,51 @@ class RunDir:
     def outputs(self) -> dict[str, dict[str, np.ndarray]]:
         """outputs.npz as ``{video: {attention, cas, cas_supp, bg_prob}}``."""
         out: dict[str, dict[str, np.ndarray]] = {}
-        with np.load(self.outputs_path, allow_pickle=False) as z:
-            for key in z.files:
-                name, field = key.rsplit("/", 1)
-                out.setdefault(name, {})[field] = z[key]
+        try:
+            with np.load(self.outputs_path, allow_pickle=False) as z:
+                for key in z.files:
+                    name, field = key.rsplit("/", 1)
+                    out.setdefault(name, {})[field] = z[key]
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise RunError(f"record {self.outputs_path} is damaged or unreadable ({type(e).__name__}: "
+                           f"{str(e).splitlines()[0][:160] if str(e) else ''}); {WAY_OUT}") from None
         return out
 
     def predictions(self) -> dict[str, list[dict]]:
         """predictions.json's ``results``: ``{video: [{"label", "segment", "score"}, ...]}``."""
-        return read_record(self.predictions_path)["results"]
+        results = read_record(self.predictions_path).get("results")
+        if not isinstance(results, dict) or not all(isinstance(v, list) for v in results.values()):
+            raise RunError(f"record {self.predictions_path} is damaged (its 'results' is not an object of lists); "
+                           f"{WAY_OUT}")
+        return results
 
     def history(self):
+        """history.csv as a DataFrame: its first column ``iteration`` (increasing integers), every other a
+        number per row (blank where not logged); a damaged file is one :class:`RunError` naming it."""
         import pandas as pd
-        return pd.read_csv(self.history_path)
+        path = self.history_path
+        try:
+            h = pd.read_csv(path)
+        except (OSError, ValueError) as e:  # pandas' parser errors and UnicodeDecodeError are ValueErrors
+            raise RunError(f"record {path} cannot be read ({str(e).splitlines()[0][:160] if str(e) else e!r}); "
+                           f"{WAY_OUT}") from None
+        problem = _history_problem(h)
+        if problem:
+            raise RunError(f"record {path} is damaged ({problem}); {WAY_OUT}")
+        return h
+
+
+def _history_problem(h) -> str | None:
+    """Why a history table is not one written by the trainer, or None."""
+    if not len(h.columns) or h.columns[0] != "iteration":
+        return "its first column is not 'iteration'"
+    for col in h.columns:
+        values = h[col]
+        if values.dtype.kind not in "iuf":
+            return f"column {col!r} holds text that is not a number"
+        if not np.isfinite(values.dropna()).all():
+            return f"column {col!r} holds a non-finite number"
+    it = h["iteration"]
+    if it.isna().any() or not (it == it.round()).all() or not it.is_monotonic_increasing:
+        return "column 'iteration' is not increasing integers"
+    return None
