@@ -170,7 +170,7 @@ def declared_claims() -> tuple[Claim, ...]:
     """Every claim of the paper that the study tests, and the placebo control, in the table's order."""
     p1, p4, p5 = paper_numbers.TABLE1_2, paper_numbers.TABLE4, paper_numbers.TABLE5
     scl_row, scl_before = grids.added_terms()["scl"]
-    noninf = {"test": "non-inferiority", "margin": NONINFERIORITY_MARGIN}
+    margin = NONINFERIORITY_MARGIN
     return (
         *added_term_claims(),
         Claim("SCL beats L_guide (Table 4)", "avg", "diff", ("table4", "L_SCL"), ("table4", "L_guide"),
@@ -178,9 +178,10 @@ def declared_claims() -> tuple[Claim, ...]:
         Claim("SCL beats L_ml (Table 4)", "avg", "diff", ("table4", "L_SCL"), ("table4", "L_ml"),
               p4["L_SCL"][4] - p4["L_ml"][4]),
         Claim("U(p||q) >= U(q||p) (Table 4)", "avg", "diff", ("table4", "L_SCL"), ("table4", "L_SCL with U(q||p)"),
-              p4["L_SCL"][4] - p4["L_SCL with U(q||p)"][4], **noninf),
+              p4["L_SCL"][4] - p4["L_SCL with U(q||p)"][4], test="non-inferiority", margin=margin),
         Claim("U(q||p) >= w/o U (Table 4)", "avg", "diff", ("table4", "L_SCL with U(q||p)"),
-              ("table4", "L_SCL w/o U(p||q)"), p4["L_SCL with U(q||p)"][4] - p4["L_SCL w/o U(p||q)"][4], **noninf),
+              ("table4", "L_SCL w/o U(p||q)"), p4["L_SCL with U(q||p)"][4] - p4["L_SCL w/o U(p||q)"][4],
+              test="non-inferiority", margin=margin),
         Claim("alpha = 4 is best (Fig. 6)", "avg", "best", ("alpha", "alpha=4"), ("alpha", "alpha="), _NAN,
               test="best-of-k"),
         Claim("SCL raises U on GT background (Fig. 7)", "u_bg", "diff", _t3(scl_row), _t3(scl_before), _NAN,

@@ -214,8 +214,9 @@ def cell_results(records: Sequence[Mapping[str, Any]], claims: Sequence[Claim] |
                     degenerate = _degenerate(recs, claim.compared_rows(), ro, claim.metric)
                     dose = (_dose_tests(claim, recs, ro) if claim.dose and not degenerate
                             and grids.covered("dose", profile, bench_arg, reading) else None)
-                    out.append(CellResult(claim, bench, reading, readout, *got, compare_samples(claim, *got),
-                                          degenerate, dose))
+                    a, b, others = got
+                    out.append(CellResult(claim, bench, reading, readout, a, b, others,
+                                          compare_samples(claim, a, b, others), degenerate, dose))
     return out
 
 

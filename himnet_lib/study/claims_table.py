@@ -123,7 +123,8 @@ def sequential_verdict(cell: CellResult, design: sequential.Design) -> dict[str,
     reached = [k for k, n in enumerate(design.looks) if n <= available]
     levels = sequential.nominal_levels(design)
     out: dict[str, Any] = {}
-    for k in reached or [None]:
+    looks: list[int | None] = list(reached) or [None]
+    for k in looks:
         n = design.looks[k] if k is not None else available
         sub = _first(cell, n)
         if claim.kind == "best":
@@ -255,7 +256,7 @@ def claims_table(records: Sequence[Mapping[str, Any]], claims: Sequence[Claim] |
     secondary = [c for c in cells if id(c) not in primary_ids and not c.degenerate
                  and c.claim.kind != "placebo" and c.claim in claims and c.test.n >= 2]
     sec_rows = [_base_row(c, "secondary") for c in secondary]
-    p_bh = stats.adjust([_null_p(c) for c in secondary], "bh") if secondary else []
+    p_bh = list(stats.adjust([_null_p(c) for c in secondary], "bh")) if secondary else []
     rejected = sum(1 for p in p_bh if p < FDR)
     level = 1 - max(rejected, 1) * FDR / max(len(secondary), 1)  # Benjamini-Yekutieli's FCR level
     for r, c, p in zip(sec_rows, secondary, p_bh):

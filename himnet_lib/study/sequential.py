@@ -369,6 +369,7 @@ def run_sequential(data: Union[Sequence[float], np.ndarray,
         result = SequentialResult(label, k, n, (lo, hi))
         if label != _v.INCONCLUSIVE:
             return result
+    assert result is not None  # the design has at least one look
     return result
 
 
