@@ -155,7 +155,8 @@ def test_workers_die_with_a_killed_parent(tmp_path):
 
 KILL_SCRIPT = textwrap.dedent("""
     import dataclasses, sys
-    from himnet_lib import scheduler, study
+    from himnet_lib.engine import executor as scheduler
+    from himnet_lib.study import grids as study
     from himnet_lib.utils.errors import RunError
     specs = study.table3_specs("smoke", 1, rows=("Exp 1", "Exp 2", "Exp 3"))
     specs = [dataclasses.replace(s, overrides=s.overrides + (("train.iterations", 400),)) for s in specs]

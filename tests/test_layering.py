@@ -205,3 +205,9 @@ def test_evaluate_and_help_load_no_torch():
         code = ("import sys\nfrom himnet_lib.cli import main\n"
                 f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass")
         assert "torch" not in _loaded(code), argv
+
+
+def test_running_many_runs_loads_torch_only_to_train():
+    """The executor and reproduce import without torch: a notebook whose runs are all finished reads
+    its records without loading it (the training worker imports it)."""
+    assert "torch" not in _loaded("import himnet_lib.engine.executor, himnet_lib.engine.reproduce")

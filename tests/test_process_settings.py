@@ -99,7 +99,7 @@ def test_allocator_setting_is_undone():
 _KERNEL_CODE = r'''
 import dataclasses, json, random
 import numpy as np, torch
-from himnet_lib.config.run import build_config
+from himnet_lib.config.profiles import build_config
 from himnet_lib.utils.process_state import process_settings
 from himnet_lib.engine.train import train_run
 torch.set_num_threads(2)

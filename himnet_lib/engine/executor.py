@@ -18,7 +18,6 @@ from himnet_lib.engine.notebook_exec import execute_notebook
 from himnet_lib.engine.process_pool import DIED, ERROR, WorkerPool
 from himnet_lib.engine.progress import Progress, stderr_log
 from himnet_lib.engine.run_params import DATA_DIMENSIONS, dataset_fingerprint, same_run
-from himnet_lib.engine.train import train_run
 from himnet_lib.study import manifest
 from himnet_lib.study.grids import RunSpec, unique_runs
 from himnet_lib.study.workspace import spec_data
@@ -79,6 +78,7 @@ def _worker_init(threads: int) -> None:
 def _train_in_process(spec: RunSpec, data_root: str, run_dir: Path, threads: int) -> None:
     """Train ``spec`` in this process by :func:`himnet_lib.engine.train.train_run`; the dataset is loaded
     once per worker process and reused by its next runs."""
+    from himnet_lib.engine.train import train_run  # here, in the worker: a notebook that only reads loads no torch
     cfg = spec.config()
     key = (str(data_root), float(cfg.snippet_seconds))
     if key not in _worker_datasets:

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from himnet_lib.config.run import RunConfig
 from himnet_lib.config.sections import ModelConfig
-from himnet_lib.engine.checkpoints import load_checkpoint, save_checkpoint
 from himnet_lib.utils.errors import HimnetError, RunError
 from himnet_lib.utils.fileio import atomic_write_json
 from himnet_lib.utils.run_folder import RunDir, read_record
@@ -98,6 +97,7 @@ def migrate_runs(runs_dir: str | os.PathLike, log=print) -> list[tuple[str, str]
                 record["identity"] = now
                 atomic_write_json(path, record)
         if run.checkpoint_path.is_file():
+            from himnet_lib.engine.checkpoints import load_checkpoint, save_checkpoint  # torch, only here
             state = load_checkpoint(run.checkpoint_path, identity=saved, way_out=f"delete {run.checkpoint_path}")
             state["identity"] = now
             save_checkpoint(run.checkpoint_path, {k: v for k, v in state.items() if k != "format"})

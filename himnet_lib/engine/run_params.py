@@ -16,11 +16,9 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import torch
 
 from himnet_lib import __version__
 from himnet_lib.config.run import RunConfig, flatten, identity_settings
-from himnet_lib.utils.device import resolve_amp
 from himnet_lib.utils.fileio import atomic_write_text
 from himnet_lib.utils.paths import PROJECT_ROOT
 
@@ -59,7 +57,12 @@ def _git_commit() -> str | None:
 
 # --- the params record ---------------------------------------------------------------------------
 
-def params_record(cfg: RunConfig, ds, data_root: str, device: torch.device) -> dict:
+def params_record(cfg: RunConfig, ds, data_root: str, device) -> dict:
+    """The params record of a run about to train on ``device`` (a ``torch.device``)."""
+    import torch  # the trainer's: reading and comparing records needs no torch
+
+    from himnet_lib.utils.device import resolve_amp
+
     return {
         "config": cfg.to_dict(),
         "identity": cfg.identity(),
