@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from himnet_lib.engine import executor, notebook_exec, reproduce
-from himnet_lib.study import claims_table, grids, mechanism_map, run_table, workspace
+from himnet_lib.study import claims, claims_table, grids, mechanism_map, run_table, workspace
 from himnet_lib.utils.paths import PROJECT_ROOT, notebooks_dir
 
 pytest.importorskip("papermill")
@@ -320,24 +320,32 @@ def test_10_claims(shared):
     execute("10_claims", shared, seeds=2, seeds_other=1)
     t = read_table(shared, "claims")
     assert list(t.columns) == list(claims_table.CLAIM_COLUMNS)
-    assert set(t["verdict"]) <= {"holds", "reversed", "within noise", "n/a", "n/a (read-out degenerate)"}
+    from himnet_lib.study.verdicts import VERDICTS
+    assert set(t["verdict"]) <= {*VERDICTS, "-"}
+    prim = t[t["primary"]]
+    tested = [c.name for c in claims.declared_claims() if c.kind != "placebo"]
+    assert sorted(prim["claim"]) == sorted(tested)   # exactly one primary per claim
+    assert set(t["role"]) <= {"primary", "secondary", "diagnostic", "control"}
+    assert (t[t["role"] == "diagnostic"]["verdict"] == "-").all()
     assert set(t["benchmark"]) == {"smoke", "smoke-b"}
     assert {"literal", "lineage", "-"} <= set(t["reading"])
     assert {"fixed", "minmax", "-"} == set(t["readout"])
     assert any(t["claim"].str.startswith("placebo"))
     claims_md = (shared["results"] / "tables" / "claims.md").read_text()
     assert "CLL improves AVG (Exp 2 vs Exp 1)" in claims_md
-    # verdicts follow the stated rule from the numbers in the same row
-    for r in t.itertuples():
-        p, eff = float(r.p_adjusted or "nan"), float(r.our_effect)
-        if r.verdict == "within noise":
-            assert p >= 0.05 or eff == 0
-        elif r.verdict in ("holds", "reversed"):
-            assert p < 0.05
+    # verdicts follow the stated rule from the interval in the same row
+    for r in t[t["role"].isin(["primary", "secondary"])].itertuples():
+        if r.verdict == "reproduces" and r.test == "superiority" and r.paper_effect > 0:
+            assert r.ci_low > 0 and r.ci_high >= r.paper_effect
+        elif r.verdict == "reversed" and r.test == "superiority":
+            assert r.ci_high < 0
+        elif r.verdict == "inconclusive" and r.test == "superiority" and r.paper_effect > 0:
+            assert r.ci_low <= 0 <= r.paper_effect <= r.ci_high
     # the table is rebuilt from runs.csv alone
     rebuilt = claims_table.claims_table(run_table.read_runs_csv(shared["results"] / "tables" / "runs.csv"))
     text = rebuilt.to_csv(index=False, float_format="%.4f", lineterminator="\n")
     assert text == (shared["results"] / "tables" / "claims.csv").read_text()
+    assert (shared["results"] / "tables" / "claims_cells.csv").exists()
     assert_figure(shared, "fig_claims")
 
 
