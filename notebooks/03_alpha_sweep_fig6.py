@@ -37,18 +37,17 @@ alphas: list = [0.5, 1.0, 2.0, 4.0, 6.0, 8.0, 10.0]  # alphas shown: grids.ALPHA
 # %%
 from IPython.display import display
 
-from himnet_lib.engine.executor import run_specs
+from himnet_lib.engine.executor import run_study_specs
 from himnet_lib.study import figures, manifest, run_table, table_files, tables, workspace
 
 results = workspace.results_root(profile, results_dir or None)
-data = workspace.main_data(profile, data_root or None, results, data_roots)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
 
 # %%
 specs = [s for s in manifest.entry("03_alpha_sweep_fig6").specs(profile, seeds, reading=reading)
          if s.config().loss.alpha in {float(a) for a in alphas}]
-run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm, threads=threads or None,
-          via=via)
+run_study_specs(specs, profile, results, data_root or None, roots=data_roots, workers=workers,
+                executor=executor, slurm=slurm, threads=threads or None, via=via)
 df = run_table.with_alpha(run_table.collect(specs, runs_dir), specs)
 
 # %% [markdown]

@@ -18,9 +18,10 @@
 #
 # Which U: the weight of the background-probability half of Eq. 10,
 # U(b‖1-a) = exp(-α·KL(b‖1-a)) with p = B_BG (the prediction being taught) and q = 1 - A
-# (its pseudo target), self-centred, computed by the library's `himnet_lib.modeling.losses.scl.uncertainty`
-# (the same function the loss uses, with each run's own α and KL form from its config) on the
-# saved test-set outputs. U near 1 means the two branches agree on the snippet (consensus).
+# (its pseudo target), self-centred, computed by `himnet_lib.evaluation.diagnostics.uncertainty_numpy`
+# (Eq. 9 as the loss's `himnet_lib.modeling.losses.scl.uncertainty` computes it, in numpy; with each
+# run's own α and KL form from its config) on the saved test-set outputs. U near 1 means the two
+# branches agree on the snippet (consensus).
 #
 # Background snippets: ground-truth background, i.e. snippets whose centre lies in no GT
 # instance (`himnet_lib.evaluation.snippet_metrics.snippet_labels`, last column), of every test video, pooled over
@@ -44,7 +45,7 @@ reading: str = ""  # reading of the paper: literal | lineage; empty for the prof
 from IPython.display import display
 
 from himnet_lib.datasets import load_dataset
-from himnet_lib.engine.executor import run_specs
+from himnet_lib.engine.executor import run_study_specs
 from himnet_lib.study import aggregate, figures, manifest, run_table, table_files, tables, workspace
 
 results = workspace.results_root(profile, results_dir or None)
@@ -53,8 +54,8 @@ runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", result
 
 # %%
 specs = manifest.entry("04_uncertainty_kde_fig7").specs(profile, seeds, reading=reading)
-run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm, threads=threads or None,
-          via=via)
+run_study_specs(specs, profile, results, data_root or None, roots=data_roots, workers=workers,
+                executor=executor, slurm=slurm, threads=threads or None, via=via)
 
 # %% [markdown]
 # ## U on ground-truth background snippets

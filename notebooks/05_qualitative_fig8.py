@@ -50,7 +50,7 @@ interactive: bool = False  # add an ipywidgets picker (JupyterLab only, never un
 from IPython.display import display
 
 from himnet_lib.datasets import load_dataset
-from himnet_lib.engine.executor import run_specs
+from himnet_lib.engine.executor import run_study_specs
 from himnet_lib.study import figures, grids, manifest, run_table, workspace
 from himnet_lib.study.figures import picker
 from himnet_lib.utils.run_folder import RunDir
@@ -65,8 +65,8 @@ grid = manifest.entry("05_qualitative_fig8").specs(profile, seed + 1, reading=re
 specs = [s for s in grid if s.seed == seed and s.label in rows]
 missing = sorted(set(rows) - {s.label for s in specs})
 assert not missing, f"unknown Table 3 rows {missing}; known: {[lab for lab, _ in grids.TABLE3_ROWS]}"
-run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm, threads=threads or None,
-          via=via)
+run_study_specs(specs, profile, results, data_root or None, roots=data_roots, workers=workers,
+                executor=executor, slurm=slurm, threads=threads or None, via=via)
 
 # the draw these runs trained on (the main benchmark's one draw, or seed `seed`'s under per-seed draws)
 ds = run_table.run_dataset(specs[0], runs_dir, load_dataset(data, snippet_seconds=specs[0].config().snippet_seconds))

@@ -38,17 +38,16 @@ reading: str = ""  # reading of the paper: literal | lineage; empty for the prof
 # %%
 from IPython.display import display
 
-from himnet_lib.engine.executor import run_specs
+from himnet_lib.engine.executor import run_study_specs
 from himnet_lib.study import compare, figures, manifest, run_table, table_files, tables, workspace
 
 results = workspace.results_root(profile, results_dir or None)
-data = workspace.main_data(profile, data_root or None, results, data_roots)
 runs_dir, tables_dir, figures_dir = results / "runs", results / "tables", results / "figures"
 
 # %%
 specs = manifest.entry("06_scl_variants_table4").specs(profile, seeds, reading=reading)
-run_specs(specs, data, runs_dir, workers=workers, executor=executor, slurm=slurm, threads=threads or None,
-          via=via)
+run_study_specs(specs, profile, results, data_root or None, roots=data_roots, workers=workers,
+                executor=executor, slurm=slurm, threads=threads or None, via=via)
 df = run_table.collect(specs, runs_dir)
 table_files.write_table(df, "table4_runs", tables_dir)
 

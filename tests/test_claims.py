@@ -25,7 +25,7 @@ def _rec(table, label, seed, avg, acc=0.8, reading="literal", bench="smoke", avg
     m = a if avg_minmax is None else avg_minmax / 100
     r = {c: float("nan") for c in run_table.RUN_COLUMNS}
     r.update({"run_id": f"{table}-{label}-{seed}-{reading}-{bench}", "table": table, "label": label, "seed": seed,
-              "profile": "smoke", "benchmark": bench, "main_benchmark": bench == "smoke", "reading": reading,
+              "profile": "smoke", "benchmark": bench, "on_main_benchmark": bench == "smoke", "reading": reading,
               "avg[fixed]": a, "avg[minmax]": m, "avg_0.5[fixed]": a + 0.05, "avg_0.5[minmax]": m + 0.05,
               "avg_0.5_nms[fixed]": a + 0.04, "avg_0.5_nms[minmax]": m + 0.06, "snippet_acc": acc,
               "snippet_acc_fg": acc - 0.1, "snippet_acc_bg": acc + 0.1, "snippet_acc_balanced": acc,
@@ -53,7 +53,7 @@ def test_paired_effect_se_df_p_by_hand():
 
 
 def test_welch_without_shared_seeds():
-    recs = [_rec("placebo", "Exp 4", 3 + i, v) for i, v in enumerate([20.0, 22.0, 21.0])]
+    recs = [_rec("placebo", "Exp 4", 4 + i, v) for i, v in enumerate([20.0, 22.0, 21.0])]
     recs += [_rec("table3", "Exp 4", i, v) for i, v in enumerate([19.0, 21.0, 23.0, 20.0])]
     placebo = [c for c in declared_claims() if c.kind == "placebo"][0]
     row = claims_cells.claims_cells_table(recs, [placebo]).iloc[0]
@@ -61,6 +61,9 @@ def test_welch_without_shared_seeds():
     assert not row.paired and row.p == pytest.approx(ref.pvalue)
     assert row.p_adjusted == row.p                       # the placebo keeps its own p
     assert row.verdict == "within noise"
+    # seeds a sequential stage adds to Exp 4 (4, 5, 6: the placebo's own runs) stay out of its control side
+    more = recs + [_rec("table3", "Exp 4", 4 + i, v) for i, v in enumerate([20.0, 22.0, 21.0])]
+    assert claims_cells.claims_cells_table(more, [placebo]).iloc[0].p == pytest.approx(ref.pvalue)
 
 
 def test_holm_across_rows_and_verdicts_from_the_adjusted_p():
@@ -169,7 +172,7 @@ def test_rows_per_reading_and_benchmark_and_reading_free_table5():
     ham = t[t.claim == "CLL helps HAM-Net (Table 5)"]
     assert set(ham.reading) == {"-"} and set(ham.benchmark) == {"smoke"}   # main benchmark only
     assert (ham.our_effect.round(9) == -1.0).all()
-    assert list(t.columns) == list(claims_cells.CLAIM_COLUMNS)
+    assert list(t.columns) == list(claims_cells.CELL_COLUMNS)
 
 
 def test_every_claim_row_exists_in_the_study_grids():

@@ -23,7 +23,7 @@ def _rec(table, label, seed, avg, reading="literal", bench="smoke", profile="smo
     r = {c: float("nan") for c in run_table.RUN_COLUMNS}
     a = avg / 100
     r.update({"run_id": f"{table}-{label}-{seed}-{reading}-{bench}", "table": table, "label": label, "seed": seed,
-              "profile": profile, "benchmark": bench, "main_benchmark": main, "reading": reading,
+              "profile": profile, "benchmark": bench, "on_main_benchmark": main, "reading": reading,
               "avg[fixed]": a, "avg[minmax]": a, "avg_0.5[fixed]": a, "avg_0.5[minmax]": a,
               "avg_0.5_nms[fixed]": a, "avg_0.5_nms[minmax]": a, "snippet_acc": acc, "snippet_acc_fg": acc,
               "snippet_acc_bg": acc, "snippet_acc_balanced": acc, "attention_range_median": 0.5})

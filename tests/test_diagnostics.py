@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from himnet_lib.config.localize import LocalizeConfig
-from himnet_lib.evaluation.diagnostics import attention_diagnostics, background_uncertainty, roc_auc, uncertainty
+from himnet_lib.evaluation.diagnostics import attention_diagnostics, background_uncertainty, roc_auc, uncertainty_numpy
 from himnet_lib.evaluation.localization import localize_video, normalize_attention
 
 
@@ -75,11 +75,12 @@ def test_background_uncertainty_is_eq9_on_background_snippets():
 def test_numpy_uncertainty_hand_values():
     # p = 1/2, q = 1/4, α = 1: Bernoulli KL = ½ ln(4/3), so U = sqrt(3)/2; the printed one-term KL
     # is ½ ln 2, so U = 2^-½
-    assert uncertainty(np.array(0.5), np.array(0.25), alpha=1.0) == pytest.approx(np.sqrt(3) / 2, rel=1e-12)
-    assert uncertainty(np.array(0.5), np.array(0.25), alpha=1.0, kl="paper") == pytest.approx(2 ** -0.5, rel=1e-12)
-    assert uncertainty(np.array([0.3]), np.array([0.3]), alpha=4.0)[0] == pytest.approx(1.0, abs=1e-15)
+    assert uncertainty_numpy(np.array(0.5), np.array(0.25), alpha=1.0) == pytest.approx(np.sqrt(3) / 2, rel=1e-12)
+    assert uncertainty_numpy(np.array(0.5), np.array(0.25), alpha=1.0, kl="paper") == pytest.approx(2 ** -0.5,
+                                                                                                rel=1e-12)
+    assert uncertainty_numpy(np.array([0.3]), np.array([0.3]), alpha=4.0)[0] == pytest.approx(1.0, abs=1e-15)
     with pytest.raises(ValueError, match="kl must be"):
-        uncertainty(np.array(0.5), np.array(0.5), kl="js")
+        uncertainty_numpy(np.array(0.5), np.array(0.5), kl="js")
 
 
 @pytest.mark.parametrize("kl", ["bernoulli", "paper"])
@@ -91,7 +92,7 @@ def test_numpy_uncertainty_matches_the_training_loss(kl):
     p = np.concatenate([rng.random(200), [0.0, 1.0, 1e-9]])
     q = np.concatenate([rng.random(200), [1.0, 0.0, 0.5]])
     ref = torch_uncertainty(torch.from_numpy(p), torch.from_numpy(q), alpha=4.0, kl=kl, centre="self").numpy()
-    np.testing.assert_allclose(uncertainty(p, q, alpha=4.0, kl=kl), ref, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(uncertainty_numpy(p, q, alpha=4.0, kl=kl), ref, rtol=1e-12, atol=0)
 
 
 def test_minmax_readout_is_scale_free():

@@ -17,7 +17,7 @@ from himnet_lib.study import dose, grids, run_table
 def _rec(table, label, seed, value):
     r = {c: float("nan") for c in run_table.RUN_COLUMNS}
     r.update({"run_id": f"{table}-{label}-{seed}", "table": table, "label": label, "seed": seed, "profile": "smoke",
-              "benchmark": "smoke", "main_benchmark": True, "reading": "literal"})
+              "benchmark": "smoke", "on_main_benchmark": True, "reading": "literal"})
     r.update({m: value for m in dose.DOSE_METRICS})
     return r
 

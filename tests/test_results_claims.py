@@ -77,3 +77,16 @@ def test_committed_dose_response_rebuilds_from_committed_runs_csv(profile):
             assert rebuilt[c].tolist() == committed[c].tolist(), c
         else:
             np.testing.assert_allclose(rebuilt[c], committed[c], rtol=1e-3, atol=2e-4, err_msg=c)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_profiles_weights_follow_the_balance_chosen_on_validation(profile):
+    """loss.balance_terms of the demo and study profiles is the per-term choice that
+    balance_choice.csv records (made on demo's validation fold; the study's table repeats it)."""
+    import pandas as pd
+
+    from himnet_lib.config import build_config
+    path = _tables("demo") / "balance_choice.csv"
+    choice = pd.read_csv(path, keep_default_na=False)
+    assert set(choice["term"]) >= {"cll", "vcl", "scl"} and (choice[choice["benchmark"] == "all"]["chosen"] != "").all()
+    assert tuple(build_config(profile).loss.balance_terms) == dose.chosen_balance_terms(choice)

@@ -123,12 +123,12 @@ def test_holm_and_bh_hand_worked():
 
 def test_verdict_rule():
     t = S.paired_test({0: 3.0, 1: 4.0, 2: 5.5}, {0: 1.0, 1: 1.5, 2: 2.0})   # effect > 0
-    assert S.verdict(t, 0.01) == "holds"
-    assert S.verdict(t, 0.01, direction=-1) == "reversed"
-    assert S.verdict(t, 0.05) == "within noise"           # strictly below the level
-    assert S.verdict(t, float("nan")) == "n/a"
+    assert S.test_outcome(t, 0.01) == "holds"
+    assert S.test_outcome(t, 0.01, direction=-1) == "reversed"
+    assert S.test_outcome(t, 0.05) == "within noise"           # strictly below the level
+    assert S.test_outcome(t, float("nan")) == "n/a"
     small = S.paired_test({0: 1.0}, {0: 0.0})
-    assert S.verdict(small, 0.0) == "n/a"
+    assert S.test_outcome(small, 0.0) == "n/a"
 
 
 # --- best of k -----------------------------------------------------------------------------------
@@ -160,7 +160,7 @@ def test_best_of_k_reversed_side_and_verdict():
     less = sps.ttest_rel([1, 2, 3, 2.5], [4, 5.1, 5.9, 5.5], alternative="less").pvalue
     assert got.side == "reversed" and got.best_other == "w"
     assert got.p_reversed == pytest.approx(2 * less) and got.p == pytest.approx(4 * less)
-    assert S.verdict(got, got.p) == "reversed"
+    assert S.test_outcome(got, got.p) == "reversed"
 
 
 # --- simulated null data -------------------------------------------------------------------------
@@ -225,7 +225,7 @@ def test_best_of_k_null_and_power():
     for _ in range(sims):
         x = _correlated_rows(rng, 7, 3)
         t = S.best_of_k_test(_seeds(x[0]), {f"arm{j}": _seeds(x[j]) for j in range(1, 7)})
-        called += S.verdict(t, t.p) != "within noise"
+        called += S.test_outcome(t, t.p) != "within noise"
     assert called / sims <= LEVEL + 0.015
     # the former rule (target against the observed best other, unpaired 2 SE) on independent arms
     old = 0
@@ -238,5 +238,5 @@ def test_best_of_k_null_and_power():
         x = _correlated_rows(rng, 7, 3)
         x[0] += 3.0                                  # arm 0 truly best by 3 sd (about 9 sd of a paired difference)
         t = S.best_of_k_test(_seeds(x[0]), {f"arm{j}": _seeds(x[j]) for j in range(1, 7)})
-        detected += S.verdict(t, t.p) == "holds"
+        detected += S.test_outcome(t, t.p) == "holds"
     assert detected / 200 > 0.8

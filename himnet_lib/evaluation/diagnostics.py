@@ -26,7 +26,7 @@ import numpy as np
 
 from himnet_lib.utils.errors import EvaluationError
 
-__all__ = ["roc_auc", "attention_diagnostics", "uncertainty", "background_uncertainty", "DIAGNOSTIC_KEYS"]
+__all__ = ["roc_auc", "attention_diagnostics", "uncertainty_numpy", "background_uncertainty", "DIAGNOSTIC_KEYS"]
 
 EPS = 1e-6  # the probability clamp of himnet_lib.modeling.losses (its module docstring)
 
@@ -120,13 +120,13 @@ def attention_diagnostics(outputs: Mapping[str, Mapping[str, np.ndarray]], video
     }
 
 
-def uncertainty(p: np.ndarray, q: np.ndarray, alpha: float = 4.0, kl: str = "bernoulli",
+def uncertainty_numpy(p: np.ndarray, q: np.ndarray, alpha: float = 4.0, kl: str = "bernoulli",
                 eps: float = EPS) -> np.ndarray:
     """Eq. 9, self-centred, in numpy: U(p‖q) = exp(-α·KL(p‖q)) elementwise, p and q clamped to
     [eps, 1-eps]; kl="bernoulli" is the two-outcome KL, kl="paper" the printed p log(p/q).
     The torch :func:`himnet_lib.modeling.losses.scl.uncertainty` (centre="self") is the training-side twin."""
     if kl not in ("bernoulli", "paper"):
-        raise ValueError(f"uncertainty: kl must be 'bernoulli' or 'paper', got {kl!r}")
+        raise ValueError(f"uncertainty_numpy: kl must be 'bernoulli' or 'paper', got {kl!r}")
     p = np.clip(np.asarray(p, np.float64), eps, 1 - eps)
     q = np.clip(np.asarray(q, np.float64), eps, 1 - eps)
     div = p * np.log(p / q)
@@ -148,7 +148,7 @@ def background_uncertainty(outputs: Mapping[str, Mapping[str, np.ndarray]], vide
     for v, m in zip(videos, memberships):
         o = outputs[v.name]
         is_bg = np.asarray(m, dtype=bool)[:, -1]
-        u = uncertainty(np.asarray(o["bg_prob"], np.float64), 1 - np.asarray(o["attention"], np.float64),
+        u = uncertainty_numpy(np.asarray(o["bg_prob"], np.float64), 1 - np.asarray(o["attention"], np.float64),
                         alpha=alpha, kl=kl)
         values.append(u[is_bg])
     return np.concatenate(values) if values else np.zeros(0)

@@ -49,7 +49,7 @@ DEGENERATE_AVG = 1.0     # percent: a read-out whose mean AVG is below this find
 DEGENERATE_RANGE = 0.15  # A's median per-video range below which fixed thresholds cannot separate
 
 
-CLAIM_COLUMNS = ("claim", "metric", "reading", "readout", "benchmark", "paper_effect", "our_effect", "se", "n_seeds",
+CELL_COLUMNS = ("claim", "metric", "reading", "readout", "benchmark", "paper_effect", "our_effect", "se", "n_seeds",
                  "paired", "df", "p", "p_adjusted", "verdict", "verdict_2se", "dose_response")
 
 
@@ -124,7 +124,7 @@ def _dose_verdict(tests: Sequence[tuple[float, stats.Test]], adjusted: Sequence[
     """The λ factors at which the claim holds / reverses against λ = 0 (module docstring)."""
     if not tests:
         return "-"
-    verdicts = [(f, stats.verdict(t, p, level=LEVEL)) for (f, t), p in zip(tests, adjusted)]
+    verdicts = [(f, stats.test_outcome(t, p, level=LEVEL)) for (f, t), p in zip(tests, adjusted)]
     holds = [f"{f:g}" for f, v in verdicts if v == "holds"]
     rev = [f"{f:g}" for f, v in verdicts if v == "reversed"]
     parts = ([f"holds at x{', x'.join(holds)}"] if holds else []) + ([f"reversed at x{', x'.join(rev)}"] if rev else [])
@@ -167,6 +167,10 @@ def samples(claim: Claim, records, readout: str):
                                                prefix=True).items() if lab != claim.better[1]}
         return (a, {}, others) if a and others else None
     b = row_values(records, *claim.worse, column, scale)
+    if claim.kind == "placebo" and a:
+        # the control side is the configuration's runs below the placebo's seeds (seeds 0..n-1), not
+        # the seeds a sequential stage adds to the same row, which are the placebo's own runs
+        b = {s: v for s, v in b.items() if s < min(a)}
     return (a, b, {}) if a and b else None
 
 
@@ -193,16 +197,14 @@ def cell_results(records: Sequence[Mapping[str, Any]], claims: Sequence[Claim] |
     benches = list(dict.fromkeys(r["benchmark"] for r in records))
     readings = [x for x in READINGS if any(r["reading"] == x for r in records if r["table"] != "table5")]
     profile = str(records[0]["profile"]) if records else ""
-    main_of = {r["benchmark"]: bool(r["main_benchmark"]) for r in records}
     for claim, _ in with_diagnostics(declared_claims() if claims is None else claims):
         for bench in benches:
             recs_b = [r for r in records if r["benchmark"] == bench]
-            bench_arg = "" if main_of.get(bench) else bench
             for reading in (["-"] if claim.reading_free else readings):
                 if not claim.reading_free:
-                    if not all(grids.covered(t, profile, bench_arg, reading) for t, _ in claim.compared_rows()):
+                    if not all(grids.covered(t, profile, bench, reading) for t, _ in claim.compared_rows()):
                         continue
-                elif not grids.covered(claim.better[0], profile, bench_arg, grids.default_reading(profile)):
+                elif not grids.covered(claim.better[0], profile, bench, grids.default_reading(profile)):
                     continue
                 recs = recs_b if claim.reading_free else [r for r in recs_b if r["reading"] == reading]
                 for readout in (["-"] if claim.metric in NO_READOUT else list(READOUT_NORMS)):
@@ -213,7 +215,7 @@ def cell_results(records: Sequence[Mapping[str, Any]], claims: Sequence[Claim] |
                                        f"{claim.rows()[:2]} are missing from the records")
                     degenerate = _degenerate(recs, claim.compared_rows(), ro, claim.metric)
                     dose = (_dose_tests(claim, recs, ro) if claim.dose and not degenerate
-                            and grids.covered("dose", profile, bench_arg, reading) else None)
+                            and grids.covered("dose", profile, bench, reading) else None)
                     a, b, others = got
                     out.append(CellResult(claim, bench, reading, readout, a, b, others,
                                           compare_samples(claim, a, b, others), degenerate, dose))
@@ -236,7 +238,7 @@ def claims_cells_table(records: Sequence[Mapping[str, Any]], claims: Sequence[Cl
     """The earlier claims table, one row per claim cell (``claims_cells.csv``, kept for one release
     beside the primary-test table of :mod:`himnet_lib.study.claims_table`): every cell tested against
     zero, Holm across every tested cell (the placebo keeps its own p), verdicts "holds" /
-    "reversed" / "within noise" and the earlier 2-SE rule beside them (:data:`CLAIM_COLUMNS`)."""
+    "reversed" / "within noise" and the earlier 2-SE rule beside them (:data:`CELL_COLUMNS`)."""
     import pandas as pd
     cells = cell_results(records, claims)
     rows: list[dict[str, Any]] = []
@@ -257,10 +259,10 @@ def claims_cells_table(records: Sequence[Mapping[str, Any]], claims: Sequence[Cl
             continue
         if not math.isfinite(row["p_adjusted"]):  # the placebo, or fewer than two seeds: its own p
             row["p_adjusted"] = row["p"]
-        row["verdict"] = stats.verdict(c.test, row["p_adjusted"], level=LEVEL)
+        row["verdict"] = stats.test_outcome(c.test, row["p_adjusted"], level=LEVEL)
     for row, verdict in zip(rows, dose_verdicts(cells, adjust)):
         row["dose_response"] = verdict
-    return pd.DataFrame(rows, columns=list(CLAIM_COLUMNS))
+    return pd.DataFrame(rows, columns=list(CELL_COLUMNS))
 
 
 def background_u(roots: Mapping[str, str | Path], runs_dir: str | Path) -> Callable[[RunSpec], float]:
@@ -268,11 +270,11 @@ def background_u(roots: Mapping[str, str | Path], runs_dir: str | Path) -> Calla
     loss settings) over the ground-truth background snippets of the evaluated videos.
     ``roots``: benchmark -> dataset root of draw 0 (as :func:`himnet_lib.engine.executor.run_study_specs`
     returns); a run on another draw reads the dataset it recorded."""
-    cache: dict[tuple[str, int, float], Any] = {}
+    cache: dict[tuple[str, int, float, int, float], Any] = {}
 
     def stat(spec: RunSpec) -> float:
         cfg = spec.config()
-        key = (spec.benchmark, spec.draw, cfg.train.val_fraction)
+        key = (spec.benchmark, spec.draw, cfg.train.val_fraction, cfg.train.val_seed, cfg.snippet_seconds)
         if key not in cache:
             if spec.draw == 0 and spec.benchmark in roots:
                 full = load_dataset(roots[spec.benchmark], snippet_seconds=cfg.snippet_seconds)

@@ -2,8 +2,10 @@
 
 The pilot trains every claim's rows at the pilot's seeds (:func:`himnet_lib.study.claims.claims_specs`).
 Then, stage by stage, each primary whose verdict is still *inconclusive* at the last look its seeds
-reach gets the seeds of its next look (``Profile.looks``), on its primary cell only (the other
-cells keep the pilot's seeds), until every primary is decisive or at the cap. Which primary stopped
+reach gets the seeds of its next look (``Profile.looks``): its compared rows are trained on its
+primary cell's benchmark and reading, until every primary is decisive or at the cap. Other cells
+that read the same runs (the fixed read-out, other claims on the same rows) see those seeds too
+and use them; cells on the other benchmark or reading keep the pilot's seeds. Which primary stopped
 where is a pure function of the run records (:func:`himnet_lib.study.claims_table.sequential_verdict`
 reads only the first n_k seeds at look k), so the table rebuilt from ``runs.csv`` repeats the stages.
 """
@@ -27,7 +29,7 @@ def next_looks(records: Sequence[Mapping[str, Any]], claims: Sequence[Claim] | N
     claims = [c for c in (declared_claims() if claims is None else claims) if c.kind != "placebo"]
     cells = cell_results(records, claims)
     profile = str(records[0]["profile"])
-    main = next(r["benchmark"] for r in records if r["main_benchmark"])
+    main = next(r["benchmark"] for r in records if r["on_main_benchmark"])
     out = {}
     for claim in claims:
         cell = primary_cell(claim, cells, main, profile)

@@ -94,8 +94,9 @@ def _kind(claim: Claim) -> str:
 
 
 def _first(cell: CellResult, n: int) -> CellResult:
-    """``cell`` with only its first ``n`` seeds (of each side)."""
-    keep = sorted(set(cell.a))[:n]
+    """``cell`` with only its first ``n`` seeds: of those both sides share (of the target's, for a
+    best-of-k claim)."""
+    keep = sorted(set(cell.a) if cell.claim.kind == "best" else set(cell.a) & set(cell.b))[:n]
 
     def cut(v):
         return {s: v[s] for s in keep if s in v}
@@ -116,12 +117,12 @@ def sequential_verdict(cell: CellResult, design: sequential.Design) -> dict[str,
     """The primary's verdict under ``design``: the first decisive look among those its seeds reach
     (else the last one reached, inconclusive), with the interval, the seeds used and the look
     (1-based; 0 when even the first look's seeds are missing: then the fixed-sample interval at
-    the design's alpha)."""
+    the design's alpha, which decides nothing when the design has looks to come)."""
     claim = cell.claim
     kind = _kind(claim)
     available = len(set(cell.a)) if claim.kind == "best" else len(paired_differences(cell))
     reached = [k for k, n in enumerate(design.looks) if n <= available]
-    levels = sequential.nominal_levels(design)
+    levels = sequential.look_levels(design)
     out: dict[str, Any] = {}
     looks: list[int | None] = list(reached) or [None]
     for k in looks:
@@ -142,8 +143,10 @@ def sequential_verdict(cell: CellResult, design: sequential.Design) -> dict[str,
                 level = design.alpha
                 _, low, high, _, _ = verdicts.t_interval(d, 1 - level)
             label = verdicts.judge(low, high, claim.paper_effect, kind, claim.margin)
+        if k is None and len(design.looks) > 1:
+            label = verdicts.INCONCLUSIVE  # an unplanned look before the first: no decision (its stage follows)
         out = {"cell": sub, "low": low, "high": high, "n": n, "look": 0 if k is None else k + 1,
-               "ci_level": 1 - level, "verdict": label}
+               "ci_level": 1 - level, "verdict": label, "final_level": levels[-1]}
         if label != verdicts.INCONCLUSIVE:
             break
     return out
@@ -166,17 +169,22 @@ def _sd(cell: CellResult) -> float:
     return float(d.std(ddof=1)) if d.size > 1 else _NAN
 
 
-def _power_columns(claim: Claim, cell: CellResult, alpha: float) -> dict[str, Any]:
-    """mde, seeds_needed and the one-seed sign probabilities of a row at two-sided level ``alpha``."""
+def _power_columns(claim: Claim, cell: CellResult, alpha: float, alpha_seeds: float | None = None) -> dict[str, Any]:
+    """mde at two-sided level ``alpha`` (the row's interval's), seeds_needed at ``alpha_seeds``
+    (default ``alpha``; a primary's: its design's last look), and the one-seed sign probabilities."""
     sd, n, effect = _sd(cell), cell.test.n, cell.test.effect
     e = claim.paper_effect
     target = (e + claim.margin) if claim.test == "non-inferiority" and claim.margin is not None else e
-    need = (verdicts.seeds_needed(sd, target, alpha) if _kind(claim) != "sign" or claim.test == "non-inferiority"
+    level = alpha if alpha_seeds is None else alpha_seeds
+    need = (verdicts.seeds_needed(sd, target, level) if _kind(claim) != "sign" or claim.test == "non-inferiority"
             else None)
     sign = -1.0 if math.isfinite(e) and e < 0 else 1.0
+    from scipy import stats as sps
     return {"mde": verdicts.mde(sd, n, alpha) if math.isfinite(sd) else _NAN,
             "seeds_needed": float(need) if need is not None else _NAN,
-            "p_one_seed_sign": verdicts.one_run_sign_probability(sign * effect, sd) if math.isfinite(sd) else _NAN,
+            # P(one seed's difference has the claimed sign) under a normal with our mean and SD
+            "p_one_seed_sign": (float(sps.norm.cdf(sign * effect / sd)) if math.isfinite(sd) and sd > 0
+                                else float(sign * effect > 0) if math.isfinite(effect) else _NAN),
             "p_one_seed_sign_paper": (verdicts.one_run_sign_probability(abs(e), sd)
                                       if math.isfinite(e) and e != 0 and math.isfinite(sd) else _NAN)}
 
@@ -223,7 +231,7 @@ def claims_table(records: Sequence[Mapping[str, Any]], claims: Sequence[Claim] |
     cells = cell_results(records, claims)
     dose = dose_verdicts(cells)
     profile = str(records[0]["profile"])
-    main = next(r["benchmark"] for r in records if r["main_benchmark"])
+    main = next(r["benchmark"] for r in records if r["on_main_benchmark"])
     tested = [c for c in claims if c.kind != "placebo"]
     primaries = {id(c): primary_cell(c, cells, main, profile) for c in tested}
     missing = [c.name for c in tested if primaries[id(c)] is None]
@@ -246,7 +254,7 @@ def claims_table(records: Sequence[Mapping[str, Any]], claims: Sequence[Claim] |
         sub = res["cell"]
         row.update({"our_effect": sub.test.effect, "se": sub.test.se, "n_seeds": sub.test.n, "look": res["look"],
                     "ci_level": res["ci_level"], "ci_low": res["low"], "ci_high": res["high"], "p": _null_p(sub),
-                    "verdict": res["verdict"], **_power_columns(claim, sub, ALPHA / m)})
+                    "verdict": res["verdict"], **_power_columns(claim, sub, 1 - res["ci_level"], res["final_level"])})
         row["boot_low"], row["boot_high"] = _bootstrap(sub, res["ci_level"])
         rows.append(row)
     ps = [r["p"] for r in rows if r["role"] == "primary"]

@@ -143,14 +143,15 @@ class RunSpec:
         return get_profile(self.profile).draw(self.seed)
 
     @property
-    def main_benchmark(self) -> bool:
+    def on_main_benchmark(self) -> bool:
+        """Whether it trains on its profile's main benchmark."""
         return self.benchmark == main_benchmark(self.profile)
 
     @property
     def run_id(self) -> str:
         """Deterministic id from the resolved settings (and the benchmark): equal settings give the
         same run."""
-        bench = "" if self.main_benchmark else f"{self.benchmark}-"
+        bench = "" if self.on_main_benchmark else f"{self.benchmark}-"
         return f"{self.profile}-{bench}s{self.seed}-{self.config().identity()[:12]}"
 
     @property
@@ -162,13 +163,14 @@ class RunSpec:
 
 
 def _specs(table: str, rows: Iterable[tuple[str, dict[str, Any]]], profile: str, seeds: int,
-           reading: str | None = None, benchmark: str = "") -> list[RunSpec]:
+           reading: str | None = None, benchmark: str | None = None) -> list[RunSpec]:
     extra = {} if reading in (None, default_reading(profile)) else {"reading": reading}
-    return [RunSpec(table, label, seed, tuple(sorted({**over, **extra}.items())), profile, benchmark)
+    bench = benchmark or main_benchmark(profile)
+    return [RunSpec(table, label, seed, tuple(sorted({**over, **extra}.items())), profile, bench)
             for label, over in rows for seed in range(seeds)]
 
 
-def table3_specs(profile: str, seeds: int, reading: str | None = None, benchmark: str = "",
+def table3_specs(profile: str, seeds: int, reading: str | None = None, benchmark: str | None = None,
                  rows: Iterable[str] | None = None) -> list[RunSpec]:
     keep = set(rows) if rows is not None else None
     return _specs("table3", [(lab, {"loss.terms": terms}) for lab, terms in TABLE3_ROWS
@@ -176,20 +178,21 @@ def table3_specs(profile: str, seeds: int, reading: str | None = None, benchmark
 
 
 def alpha_specs(profile: str, seeds: int, alphas: Iterable[float] = ALPHAS, reading: str | None = None,
-                benchmark: str = "") -> list[RunSpec]:
+                benchmark: str | None = None) -> list[RunSpec]:
     return _specs("alpha", [(f"alpha={a:g}", {"loss.terms": FULL, "loss.alpha": float(a)}) for a in alphas],
                   profile, seeds, reading, benchmark)
 
 
-def table4_specs(profile: str, seeds: int, reading: str | None = None, benchmark: str = "") -> list[RunSpec]:
+def table4_specs(profile: str, seeds: int, reading: str | None = None, benchmark: str | None = None) -> list[RunSpec]:
     return _specs("table4", TABLE4_ROWS, profile, seeds, reading, benchmark)
 
 
-def table1_specs(profile: str, seeds: int, reading: str | None = None, benchmark: str = "") -> list[RunSpec]:
+def table1_specs(profile: str, seeds: int, reading: str | None = None, benchmark: str | None = None) -> list[RunSpec]:
     return _specs("table1", TABLE1_ROWS, profile, seeds, reading, benchmark)
 
 
-def uncertainty_specs(profile: str, seeds: int, reading: str | None = None, benchmark: str = "") -> list[RunSpec]:
+def uncertainty_specs(profile: str, seeds: int, reading: str | None = None,
+                      benchmark: str | None = None) -> list[RunSpec]:
     return _specs("fig7", UNCERTAINTY_ROWS, profile, seeds, reading, benchmark)
 
 
@@ -201,7 +204,7 @@ def unique_runs(specs: Iterable[RunSpec]) -> list[RunSpec]:
     return list(seen.values())
 
 
-def table5_specs(profile: str, seeds: int, benchmark: str = "") -> list[RunSpec]:
+def table5_specs(profile: str, seeds: int, benchmark: str | None = None) -> list[RunSpec]:
     """Baselines train their own objective: the reading does not apply to them."""
     return _specs("table5", TABLE5_ROWS, profile, seeds, None, benchmark)
 
@@ -260,7 +263,7 @@ def dose_rows(profile: str) -> list[tuple[str, dict[str, Any]]]:
     return rows
 
 
-def dose_specs(profile: str, seeds: int, benchmark: str = "") -> list[RunSpec]:
+def dose_specs(profile: str, seeds: int, benchmark: str | None = None) -> list[RunSpec]:
     return _specs("dose", dose_rows(profile), profile, seeds, None, benchmark)
 
 
@@ -279,8 +282,9 @@ def dose_grid(profile: str, seeds_table3: int, seeds_other: int) -> list[RunSpec
 PLACEBO_ROW = FULL_MODEL_ROW
 
 
-def placebo_specs(profile: str, seeds: int, benchmark: str = "") -> list[RunSpec]:
-    return [RunSpec("placebo", PLACEBO_ROW, seeds + s, (("loss.terms", FULL),), profile, benchmark)
+def placebo_specs(profile: str, seeds: int, benchmark: str | None = None) -> list[RunSpec]:
+    return [RunSpec("placebo", PLACEBO_ROW, seeds + s, (("loss.terms", FULL),), profile,
+                    benchmark or main_benchmark(profile))
             for s in range(seeds)]
 
 
@@ -296,14 +300,14 @@ CLAIM_COVERAGE: dict[str, tuple[tuple[str, str], ...]] = {
 
 
 def covered(table: str, profile: str, benchmark: str, reading: str) -> bool:
-    """Whether the claims table reads ``table`` on ``benchmark`` (empty: the main one) under ``reading``."""
-    main = benchmark in ("", main_benchmark(profile))
+    """Whether the claims table reads ``table`` on ``benchmark`` (a name) under ``reading``."""
+    main = benchmark == main_benchmark(profile)
     return any((where == "all" or main) and (which in ("both", "free") or reading == default_reading(profile))
                for where, which in CLAIM_COVERAGE.get(table, ()))
 
 
 def row_specs(table: str, label: str, profile: str, seeds: int, reading: str | None = None,
-              benchmark: str = "") -> list[RunSpec]:
+              benchmark: str | None = None) -> list[RunSpec]:
     """The runs of one row of a study table (an unknown table or row is an error)."""
     grids = {"table3": lambda: table3_specs(profile, seeds, reading, benchmark, rows=[label]),
              "table4": lambda: table4_specs(profile, seeds, reading, benchmark),
@@ -368,8 +372,9 @@ def selection_rows(profile: str) -> list[tuple[str, dict[str, Any]]]:
     return rows
 
 
-def selection_specs(profile: str, seeds: int = 1, benchmark: str = "") -> list[RunSpec]:
-    return [RunSpec("selection", label, seed, tuple(sorted(over.items())), profile, benchmark)
+def selection_specs(profile: str, seeds: int = 1, benchmark: str | None = None) -> list[RunSpec]:
+    return [RunSpec("selection", label, seed, tuple(sorted(over.items())), profile,
+                    benchmark or main_benchmark(profile))
             for label, over in selection_rows(profile) for seed in range(seeds)]
 
 
@@ -401,7 +406,7 @@ def balance_rows(profile: str) -> list[tuple[str, dict[str, Any]]]:
     return rows
 
 
-def balance_specs(profile: str, seeds: int, benchmark: str = "") -> list[RunSpec]:
+def balance_specs(profile: str, seeds: int, benchmark: str | None = None) -> list[RunSpec]:
     """The balance selection runs (:func:`balance_rows`) on the validation fold of the training
     videos, under the profile's reading and schedule."""
     return _specs("balance", balance_rows(profile), profile, seeds, None, benchmark)

@@ -54,7 +54,7 @@ def run_record(spec: RunSpec, runs_dir: str | os.PathLike) -> dict[str, Any]:
                        ) from None
     row: dict[str, Any] = {"run_id": spec.run_id, "table": spec.table, "label": spec.label, "seed": spec.seed,
                            "profile": spec.profile, "benchmark": spec.benchmark,
-                           "main_benchmark": spec.main_benchmark, "reading": spec.reading}
+                           "on_main_benchmark": spec.on_main_benchmark, "reading": spec.reading}
     for k in ("average_mAP", "average_mAP_0.1_0.5", *_ACC_KEYS, *DIAGNOSTIC_KEYS, "wall_time_s", "selection"):
         row[k] = m.get(k)
     for t, v in zip(m.get("tiou", ()), m.get("mAP", ())):
@@ -108,7 +108,7 @@ def collect(specs: Iterable[RunSpec], runs_dir: str | os.PathLike):
 
 def run_columns() -> tuple[str, ...]:
     """The columns of ``runs.csv``, in order."""
-    return ("run_id", "table", "label", "seed", "profile", "benchmark", "main_benchmark", "reading",
+    return ("run_id", "table", "label", "seed", "profile", "benchmark", "on_main_benchmark", "reading",
             *grids.weight_fields(grids.dose_terms()).values(),
             *(f"{m}[{ro}]" for m in ("avg", "avg_0.5", "avg_nms", "avg_0.5_nms") for ro in READOUT_NAMES.values()),
             *_ACC_KEYS, *DIAGNOSTIC_KEYS, "u_bg")
@@ -158,7 +158,7 @@ def read_runs_csv(path: str | Path) -> list[dict[str, Any]]:
     missing = [c for c in run_columns() if c not in df.columns]
     if missing:
         raise ValueError(f"{path}: not a runs.csv of this version (missing columns {missing[:5]})")
-    df["main_benchmark"] = df["main_benchmark"].astype(bool)
+    df["on_main_benchmark"] = df["on_main_benchmark"].astype(bool)
     return df.to_dict("records")
 
 
@@ -171,6 +171,7 @@ def write_runs(records: Sequence[Mapping[str, Any]], out_dir: str | Path) -> Pat
 # --- re-scoring saved outputs --------------------------------------------------------------------
 
 _DATASETS: dict[tuple[str, float], Any] = {}
+_DATASETS_KEPT = 4  # a few draws at a time (about 75 MB each at demo scale)
 
 
 def run_dataset(spec: RunSpec, runs_dir: str | os.PathLike, default=None):
@@ -181,9 +182,15 @@ def run_dataset(spec: RunSpec, runs_dir: str | os.PathLike, default=None):
     root = RunDir(Path(runs_dir) / spec.run_id).params()["data"]["root"]
     key = (str(root), float(spec.config().snippet_seconds))
     if key not in _DATASETS:
-        _DATASETS.clear()  # one at a time: the draws of a study come grouped by seed
+        if len(_DATASETS) >= _DATASETS_KEPT:
+            _DATASETS.pop(next(iter(_DATASETS)))  # the oldest: callers go through the runs draw by draw
         _DATASETS[key] = load_dataset(root, snippet_seconds=key[1])
     return _DATASETS[key]
+
+
+def by_draw(specs: Sequence[RunSpec]) -> list[tuple[int, RunSpec]]:
+    """(position, spec) in the order of their draws, so that each draw is loaded once."""
+    return sorted(enumerate(specs), key=lambda x: (x[1].benchmark, x[1].draw, x[0]))
 
 
 POST_PROCESSING_NAMES = {"nms": "NMS", "soft": "Soft-NMS"}  # localize.nms value -> display name
@@ -195,8 +202,9 @@ def relocalized(specs: Sequence[RunSpec], ds, runs_dir: str | os.PathLike,
     retraining): one row per (run, post-processing) with per-tIoU mAP and both THUMOS averages.
     The run's own setting must reproduce its ``metrics.json`` (checked)."""
     names = POST_PROCESSING_NAMES
-    rows = []
-    for spec in specs:
+    rows_of: dict[int, list[dict]] = {}
+    for i, spec in by_draw(specs):
+        rows = rows_of.setdefault(i, [])
         run_dir = Path(runs_dir) / spec.run_id
         own = RunDir(run_dir).metrics()["average_mAP"]
         for pp in post_processing:
@@ -209,7 +217,7 @@ def relocalized(specs: Sequence[RunSpec], ds, runs_dir: str | os.PathLike,
                    "average_mAP_0.1_0.5": m.get("average_mAP_0.1_0.5"), "average_mAP": m["average_mAP"]}
             row.update({f"mAP@{t:g}": v for t, v in zip(m["tiou"], m["mAP"])})
             rows.append(row)
-    df = pd.DataFrame(rows)
+    df = pd.DataFrame([r for i in sorted(rows_of) for r in rows_of[i]])
     df["row"] = df["Method"] + " · " + df["Post-processing"]
     return df
 
@@ -225,12 +233,18 @@ def with_alpha(df: pd.DataFrame, specs: Iterable[RunSpec]) -> pd.DataFrame:
 def background_values(specs: Sequence[RunSpec], ds, runs_dir: str | os.PathLike) -> dict[str, list[np.ndarray]]:
     """label -> one array per run (seed) of U(B_BG||1-A) on the ground-truth background snippets of
     every test video (:func:`himnet_lib.evaluation.diagnostics.background_uncertainty`, the run's own α and KL)."""
-    values: dict[str, list[np.ndarray]] = {}
-    for spec in specs:
+    got: dict[int, np.ndarray] = {}
+    memberships: dict[int, tuple] = {}  # id(dataset) -> its test videos and their snippet memberships
+    for i, spec in by_draw(specs):
         run_ds = run_dataset(spec, runs_dir, ds)
-        videos = run_ds.test_videos()
-        members = snippet_memberships(run_ds, videos)
+        if id(run_ds) not in memberships:
+            # the dataset itself is kept with them, so that its id is not reused while this runs
+            memberships[id(run_ds)] = (run_ds, run_ds.test_videos(), snippet_memberships(run_ds, run_ds.test_videos()))
+        _, videos, members = memberships[id(run_ds)]
         lcfg = spec.config().loss
-        values.setdefault(spec.label, []).append(background_uncertainty(
-            RunDir(Path(runs_dir) / spec.run_id).outputs(), videos, members, alpha=lcfg.alpha, kl=lcfg.scl_kl))
+        got[i] = background_uncertainty(RunDir(Path(runs_dir) / spec.run_id).outputs(), videos, members,
+                                        alpha=lcfg.alpha, kl=lcfg.scl_kl)
+    values: dict[str, list[np.ndarray]] = {}
+    for i, spec in enumerate(specs):
+        values.setdefault(spec.label, []).append(got[i])
     return values

@@ -22,7 +22,7 @@ def selection_curves(specs: Iterable[RunSpec], runs_dir: str | Path) -> dict[str
         h = RunDir(Path(runs_dir) / s.run_id).history()
         if "val_average_mAP" in h.columns:
             h = h[h["val_average_mAP"].notna()].reset_index(drop=True)
-        label = s.label if s.main_benchmark else f"{s.label} · {s.benchmark}"
+        label = s.label if s.on_main_benchmark else f"{s.label} · {s.benchmark}"
         out[f"{label} · s{s.seed}"] = h
     return out
 

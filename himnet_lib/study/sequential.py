@@ -73,8 +73,8 @@ from himnet_lib.study import verdicts as _v
 
 __all__ = [
     "SPENDINGS", "T_VERSIONS", "Design", "alpha_spent", "boundaries", "nominal_levels", "t_calibration",
-    "t_quantiles", "repeated_interval", "SequentialResult", "run_sequential", "look_correlation", "mvn_box",
-    "block_t_stats",
+    "t_quantiles", "look_levels", "repeated_interval", "SequentialResult", "run_sequential", "look_correlation",
+    "mvn_box", "block_t_stats",
 ]
 
 SPENDINGS = ("obrien-fleming", "obrien-fleming-total", "pocock")
@@ -285,6 +285,13 @@ def nominal_levels(design: Design) -> tuple:
     from scipy import stats
 
     return tuple(float(2.0 * stats.norm.sf(c)) for c in boundaries(design))
+
+
+def look_levels(design: Design) -> tuple:
+    """The two-sided level of each look's t interval, gamma * p_k: what :func:`t_quantiles` uses
+    (p_k itself for t_version="nominal")."""
+    g = t_calibration(design)
+    return tuple(g * p for p in nominal_levels(design))
 
 
 def t_quantiles(design: Design) -> tuple:

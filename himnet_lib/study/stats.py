@@ -9,7 +9,7 @@ so their per-seed results are correlated and the comparison is paired over the s
 * :func:`compare`: paired where the rows share at least two seeds, Welch otherwise.
 * :func:`best_of_k_test`: "this row is the best of k + 1" with the selection accounted for.
 * :func:`adjust`: Holm (family-wise error) or Benjamini-Hochberg (false discovery rate) adjusted p.
-* :func:`verdict`: ``holds`` / ``reversed`` / ``within noise`` / ``n/a`` from an adjusted p-value.
+* :func:`test_outcome`: ``holds`` / ``reversed`` / ``within noise`` / ``n/a`` from an adjusted p-value.
 
 All p-values are two-sided unless named one-sided. Sample standard deviations use ddof = 1.
 """
@@ -26,9 +26,9 @@ from scipy import stats as _sps
 from himnet_lib.utils.errors import HimnetError
 
 __all__ = ["Summary", "Test", "mean_sd_se", "paired_test", "welch_test", "compare", "best_of_k_test", "adjust",
-           "verdict", "TEST_OUTCOMES"]
+           "test_outcome", "TEST_OUTCOMES"]
 
-TEST_OUTCOMES = ("holds", "reversed", "within noise", "n/a")  # of verdict(): a test against 0
+TEST_OUTCOMES = ("holds", "reversed", "within noise", "n/a")  # of test_outcome(): a test against 0
 
 _NAN = float("nan")
 
@@ -243,7 +243,7 @@ def adjust(p: Sequence[float] | np.ndarray, method: Literal["holm", "bh"] = "hol
     return out
 
 
-def verdict(test: Test, p_adjusted: float, direction: int = 1, level: float = 0.05) -> str:
+def test_outcome(test: Test, p_adjusted: float, direction: int = 1, level: float = 0.05) -> str:
     """``holds`` / ``reversed`` when ``p_adjusted < level``, by the sign of the effect times
     ``direction`` (+1: the claim says a > b); ``within noise`` otherwise; ``n/a`` when n < 2 or the
     effect or ``p_adjusted`` is not finite. A best-of-k test's sign is its ``side`` (holds = +1).

@@ -22,8 +22,8 @@ def results_root(profile: str, results: str | os.PathLike | None = None) -> Path
 
 
 def ensure_data(profile: str, data_root: str | os.PathLike | None, results: Path, seed: int = 0,
-                benchmark: str = "") -> Path:
-    """The dataset root of one of ``profile``'s benchmarks (empty: its main one): the user's
+                benchmark: str | None = None) -> Path:
+    """The dataset root of one of ``profile``'s benchmarks (None: its main one): the user's
     ``data_root`` for a profile on real data (or for the main benchmark, when given), else the
     synthetic preset of that name, generated once under ``<results>/data`` (deterministic, so
     regenerating gives the same files). A variant of a synthetic benchmark
