@@ -165,3 +165,22 @@ def test_per_seed_draws_give_each_seed_its_own_benchmark(tmp_path, monkeypatch):
     assert made == [("demo-b", 0), ("demo-b", 1)]
     fixed = grids.table3_specs("demo", 2, None, "demo-b", rows=("Exp 1",))
     assert [s.draw for s in fixed] == [0, 0]
+
+
+def test_reproduce_passes_notebooks_the_users_data_root_so_per_seed_draws_survive(tmp_path, monkeypatch):
+    """A notebook resolves each run's dataset from the parameters reproduce gives it: with no data
+    of the user's, seed s of the study profile's main benchmark must still train on draw s (a
+    non-empty ``data_root`` stands for every draw: every seed would train on draw 0)."""
+    monkeypatch.setattr(workspace, "make_synthetic", lambda preset, seed, out: Path(out).mkdir(parents=True))
+    roots = workspace.data_roots("study", None, tmp_path)
+    params = reproduce.study_notebook_params("02_ablation_table3", "study", None, roots, tmp_path, seeds=2,
+                                             seeds_other=2, workers=1, executor="local", reading=None,
+                                             slurm=None, threads=None, via="process")
+    specs = grids.table3_specs("study", 2, rows=("Exp 1",))
+    got = [workspace.spec_data(s, params["data_root"] or None, tmp_path, params["data_roots"]) for s in specs]
+    assert [s.draw for s in specs] == [0, 1]
+    assert [p.name for p in got] == [f"synthetic-{specs[0].benchmark}-seed0", f"synthetic-{specs[0].benchmark}-seed1"]
+    users = reproduce.study_notebook_params("02_ablation_table3", "study", "/data/thumos", roots, tmp_path, seeds=2,
+                                            seeds_other=2, workers=1, executor="local", reading=None,
+                                            slurm=None, threads=None, via="process")
+    assert users["data_root"] == "/data/thumos"

@@ -20,11 +20,11 @@ from himnet_lib.study.claims_stages import staged_claims_specs
 from himnet_lib.study.grids import RunSpec, main_benchmark
 from himnet_lib.study.manifest import STUDY, TRAIN_NOTEBOOK, notebook_file, study_notebooks
 from himnet_lib.study.run_table import run_records
-from himnet_lib.study.workspace import data_roots, results_root
+from himnet_lib.study.workspace import data_roots, results_root, spec_data
 from himnet_lib.utils.errors import RunError
 from himnet_lib.utils.paths import notebooks_dir
 
-__all__ = ["reproduce", "all_study_specs", "STUDY_NOTEBOOKS", "NOTEBOOK_WORKERS_MAX"]
+__all__ = ["reproduce", "all_study_specs", "study_notebook_params", "STUDY_NOTEBOOKS", "NOTEBOOK_WORKERS_MAX"]
 
 STUDY_NOTEBOOKS = study_notebooks()   # himnet_lib.study.manifest is the one list
 
@@ -70,21 +70,18 @@ def reproduce(profile: str, *, data_root: str | None = None, seeds: int = 5, see
         if not (notebooks_dir() / notebook_file(name)).exists():
             log(f"skipping {name}: notebook not present")
             continue
-        kind = {e.notebook: e.seeds for e in STUDY}.get(name, "other")
-        params = {"profile": profile, "data_root": str(data), "data_roots": {b: str(r) for b, r in roots.items()},
-                  "workers": workers, "results_dir": str(root),
-                  "executor": executor, "reading": reading or "",
-                  "seeds": seeds_other if kind == "other" else seeds,
-                  "slurm": dict(slurm or {}), "threads": int(threads or 0), "via": via}
-        if kind == "both":
-            params["seeds_other"] = seeds_other
+        params = study_notebook_params(name, profile, data_root, roots, root, seeds=seeds, seeds_other=seeds_other,
+                                       workers=workers, executor=executor, reading=reading, slurm=slurm,
+                                       threads=threads, via=via)
         jobs.append((name, notebook_file(name), root / "notebooks" / notebook_file(name), params))
     # 01_train for the full model (first seed): the unit of work, shown with its outputs. Executed
-    # on the finished run (train_run reuses it), so it costs a kernel start, not a training.
+    # on the finished run (train_run reuses it), so it costs a kernel start, not a training. Its
+    # dataset is the one that run trained on (with per-seed draws, the first seed's draw).
     full = [s for s in grids.table1_specs(profile, 1, reading) if s.label == "HiM-Net"][0]
     train = notebook_file(TRAIN_NOTEBOOK)
     jobs.append((TRAIN_NOTEBOOK, train, root / "notebooks" / train,
-                 notebook_parameters(full, data.resolve(), (runs_dir / full.run_id).resolve(), threads=1)))
+                 notebook_parameters(full, spec_data(full, data_root, root, roots).resolve(),
+                                     (runs_dir / full.run_id).resolve(), threads=1)))
     # side by side only once every run is trained (a notebook given alone trains its own runs with
     # ``workers`` processes; several at once would oversubscribe the cores), on this machine, and
     # at most NOTEBOOK_WORKERS_MAX (with Slurm, ``workers`` is the array's parallelism, not cores)
@@ -92,6 +89,27 @@ def reproduce(profile: str, *, data_root: str | None = None, seeds: int = 5, see
     _execute_notebooks(jobs, min(workers, NOTEBOOK_WORKERS_MAX) if side_by_side else 1, log)
     log(f"reproduce {profile}: done in {time.time() - t0:.0f}s -> {root}")
     return root
+
+
+def study_notebook_params(name: str, profile: str, data_root: str | os.PathLike | None,
+                          roots: dict[str, Path], root: Path, *, seeds: int, seeds_other: int, workers: int,
+                          executor: str, reading: str | None, slurm: dict[str, Any] | None,
+                          threads: int | None, via: str) -> dict[str, Any]:
+    """The papermill parameters of study notebook ``name``. ``data_root`` is the user's (empty when
+    none was given), not the generated root of the main benchmark: a notebook resolves each run's
+    dataset itself (:func:`himnet_lib.study.workspace.spec_data`), and a non-empty ``data_root``
+    stands for every draw of the main benchmark, which would train a profile with per-seed draws
+    on draw 0 for every seed. ``roots`` are the draw-0 roots, made ready once."""
+    kind = {e.notebook: e.seeds for e in STUDY}.get(name, "other")
+    params = {"profile": profile, "data_root": str(data_root or ""),
+              "data_roots": {b: str(r) for b, r in roots.items()},
+              "workers": workers, "results_dir": str(root),
+              "executor": executor, "reading": reading or "",
+              "seeds": seeds_other if kind == "other" else seeds,
+              "slurm": dict(slurm or {}), "threads": int(threads or 0), "via": via}
+    if kind == "both":
+        params["seeds_other"] = seeds_other
+    return params
 
 
 def _claims_stages(profile: str, seeds: int, seeds_other: int, root: Path, data_root, roots, log, **train) -> None:
