@@ -188,7 +188,7 @@ def test_mechanism_table_trends_and_verdicts_by_hand():
     assert trends.loc["cll", "slope"] == pytest.approx(11.0)
     assert trends.loc["cll", "slope_lo"] == pytest.approx(11.0 - T975[2] * 1.0 / math.sqrt(3))
     assert trends.loc["cll", "verdict"] == "holds" and trends.loc["cll", "top_knob"].startswith("family")
-    assert trends.loc["scl", "verdict"] == "reversed"
+    assert trends.loc["scl", "verdict"] == mechanism_map.REVERSED_HURTS
     # VCL: effect 0.1 s at the top (CI [-0.15, 0.35] < 1 point), slope 0.5 s per unit: no clear trend
     assert trends.loc["vcl", "verdict"].startswith("fails")
     assert trends.loc["cll", "claims"].startswith("CLL improves AVG (Exp 2 vs Exp 1)")
@@ -197,7 +197,7 @@ def test_mechanism_table_trends_and_verdicts_by_hand():
 
     controls = mechanism_map.claim_controls(mechanism_map.trend_table(table))
     assert controls["CLL improves AVG (Exp 2 vs Exp 1)"] == "CLL positive control: holds"
-    assert controls["SCL raises U on GT background (Fig. 7)"] == "SCL positive control: reversed"
+    assert controls["SCL raises U on GT background (Fig. 7)"] == f"SCL positive control: {mechanism_map.REVERSED_HURTS}"
     assert "SCL beats L_guide (Table 4)" not in controls
 
     positions = mechanism_map.positions_table(struct, "smoke")
@@ -210,7 +210,11 @@ def test_mechanism_table_trends_and_verdicts_by_hand():
     assert len(sentences) == 4
     assert sentences[0].startswith("CLL helps where its structure is") and "smoke at 0.3" in sentences[0]
     assert sentences[1].startswith("VCL's positive control fails") and "our implementation" in sentences[1]
-    assert sentences[2].startswith("SCL's positive control reverses")
+    assert sentences[2].startswith("SCL's positive control reverses") and "hurts where" in sentences[2]
+    shrinking = mechanism_map.trend_table(table)
+    shrinking.loc[shrinking["term"] == "scl", "verdict"] = mechanism_map.REVERSED_SHRINKS
+    said = mechanism_map.when_each_term_helps(shrinking, positions)[2]
+    assert said.startswith("SCL's positive control reverses: its gain") and "something other than" in said
 
 
 def test_control_verdict_cases():
@@ -222,7 +226,10 @@ def test_control_verdict_cases():
     assert v(trend(0.1, 2), top(-0.2, 3)).startswith("partial: grows")
     assert v(trend(-1, 2), top(-0.5, 0.8)).startswith("fails")
     assert v(trend(-1, 2), top(-3, 4)).startswith("inconclusive")
-    assert v(trend(-3, -1), top(-0.5, 0.8)) == "reversed" and v(trend(-1, 2), top(-2, -0.1)) == "reversed"
+    assert v(trend(-3, -1), top(0.5, 0.8)) == mechanism_map.REVERSED_SHRINKS    # helps, less with more structure
+    assert v(trend(-3, -1), top(-0.5, 0.8)) == mechanism_map.REVERSED_SHRINKS
+    assert v(trend(-1, 2), top(-2, -0.1)) == mechanism_map.REVERSED_HURTS
+    assert v(trend(-3, -1), top(-2, -0.1)) == mechanism_map.REVERSED_HURTS
     assert v(trend(math.nan, math.nan), top(0.1, 1)) == "n/a"
     assert v(trend(0.1, 2), {"ci_lo": 0.2, "ci_hi": 3, "with_avg": 5.0, "without_avg": 0.6}) == \
         "n/a (read-out degenerate)"

@@ -132,12 +132,16 @@ def _points(rows: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 FAIL_MARGIN = 1.0  # AVG points: a control "fails" only when its top-level CI rules out a gain this large
+# the two ways a control reverses: they call for different explanations (a term that hurts where its
+# structure is strong, or a gain that comes from something other than the planted structure)
+REVERSED_HURTS = "reversed: hurts where the structure is strongest"
+REVERSED_SHRINKS = "reversed: the gain shrinks as the structure grows"
 
 
 def control_verdict(trend: Trend, top: Mapping[str, Any], margin: float = FAIL_MARGIN) -> str:
     """The positive control's verdict: "holds" when the effect grows with the structure (slope CI above
-    0) and is clearly positive at the strongest level (its CI above 0); "reversed" when either is
-    clearly negative; "partial: ..." for one of the two; "fails: ..." when neither and the strongest
+    0) and is clearly positive at the strongest level (its CI above 0); "reversed: ..." when either is
+    clearly negative (:data:`REVERSED_HURTS` at the top, else :data:`REVERSED_SHRINKS`); "partial: ..." for one of the two; "fails: ..." when neither and the strongest
     level's CI rules out a gain of ``margin`` points (the term does nothing where its structure is
     strong); "inconclusive: ..." when that CI is too wide to rule it out; "n/a" without the seeds for
     a CI, "n/a (read-out degenerate)" when either side of the strongest level finds almost nothing
@@ -148,8 +152,10 @@ def control_verdict(trend: Trend, top: Mapping[str, Any], margin: float = FAIL_M
         return "n/a"
     if min(float(top.get("with_avg", math.inf)), float(top.get("without_avg", math.inf))) < DEGENERATE_AVG:
         return "n/a (read-out degenerate)"
-    if falls or top_neg:
-        return "reversed"
+    if top_neg:
+        return REVERSED_HURTS
+    if falls:
+        return REVERSED_SHRINKS
     if grows and top_pos:
         return "holds"
     if grows:
@@ -263,11 +269,17 @@ def when_each_term_helps(trends: pd.DataFrame, positions: pd.DataFrame) -> list[
         elif r["verdict"].startswith("inconclusive"):
             s = (f"{m.name}: inconclusive, the seeds do not rule out a gain where its structure is strongest "
                  f"({top}; {slope})")
+        elif r["verdict"] == REVERSED_SHRINKS:
+            s = (f"{m.name}'s positive control reverses: its gain ({m.compared}) shrinks as the {measure} grows "
+                 f"({slope}), to {top}; the gain it brings comes from something other than the structure "
+                 "this knob plants")
         else:
-            s = (f"{m.name}'s positive control {'reverses' if r['verdict'] == 'reversed' else 'fails'}: even at "
+            hurts = r["verdict"] == REVERSED_HURTS
+            s = (f"{m.name}'s positive control {'reverses' if hurts else 'fails'}: even at "
                  f"{r['top_knob']} ({measure} {_plain(r['top_structure'])}) adding it changes AVG by "
-                 f"{_num(r['top_effect'])} [{_num(r['top_lo'])}, {_num(r['top_hi'])}] ({slope}); a term that does "
-                 "nothing where its structure is strong points first at our implementation, then at the term")
+                 f"{_num(r['top_effect'])} [{_num(r['top_lo'])}, {_num(r['top_hi'])}] ({slope}); a term that "
+                 f"{'hurts' if hurts else 'does nothing'} where its structure is strong points first at our "
+                 "implementation, then at the term")
         out.append(s + (f"; on this axis {where}." if where else "."))
     return out
 
