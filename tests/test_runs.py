@@ -184,3 +184,7 @@ def test_reproduce_passes_notebooks_the_users_data_root_so_per_seed_draws_surviv
                                             seeds_other=2, workers=1, executor="local", reading=None,
                                             slurm=None, threads=None, via="process")
     assert users["data_root"] == "/data/thumos"
+    relative = reproduce.study_notebook_params("02_ablation_table3", "study", "thumos", roots, tmp_path, seeds=2,
+                                               seeds_other=2, workers=1, executor="local", reading=None,
+                                               slurm=None, threads=None, via="process")
+    assert relative["data_root"] == str(Path("thumos").resolve())

@@ -101,7 +101,8 @@ def study_notebook_params(name: str, profile: str, data_root: str | os.PathLike 
     stands for every draw of the main benchmark, which would train a profile with per-seed draws
     on draw 0 for every seed. ``roots`` are the draw-0 roots, made ready once."""
     kind = {e.notebook: e.seeds for e in STUDY}.get(name, "other")
-    params = {"profile": profile, "data_root": str(data_root or ""),
+    # absolute: papermill runs a notebook in its own folder
+    params = {"profile": profile, "data_root": str(Path(data_root).resolve()) if data_root else "",
               "data_roots": {b: str(r) for b, r in roots.items()},
               "workers": workers, "results_dir": str(root),
               "executor": executor, "reading": reading or "",
