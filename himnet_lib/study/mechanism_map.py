@@ -141,7 +141,8 @@ REVERSED_SHRINKS = "reversed: the gain shrinks as the structure grows"
 def control_verdict(trend: Trend, top: Mapping[str, Any], margin: float = FAIL_MARGIN) -> str:
     """The positive control's verdict: "holds" when the effect grows with the structure (slope CI above
     0) and is clearly positive at the strongest level (its CI above 0); "reversed: ..." when either is
-    clearly negative (:data:`REVERSED_HURTS` at the top, else :data:`REVERSED_SHRINKS`); "partial: ..." for one of the two; "fails: ..." when neither and the strongest
+    clearly negative (:data:`REVERSED_HURTS` at the top, else :data:`REVERSED_SHRINKS`);
+    "partial: ..." for one of the two; "fails: ..." when neither and the strongest
     level's CI rules out a gain of ``margin`` points (the term does nothing where its structure is
     strong); "inconclusive: ..." when that CI is too wide to rule it out; "n/a" without the seeds for
     a CI, "n/a (read-out degenerate)" when either side of the strongest level finds almost nothing
