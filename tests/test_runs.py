@@ -173,18 +173,16 @@ def test_reproduce_passes_notebooks_the_users_data_root_so_per_seed_draws_surviv
     non-empty ``data_root`` stands for every draw: every seed would train on draw 0)."""
     monkeypatch.setattr(workspace, "make_synthetic", lambda preset, seed, out: Path(out).mkdir(parents=True))
     roots = workspace.data_roots("study", None, tmp_path)
-    params = reproduce.study_notebook_params("02_ablation_table3", "study", None, roots, tmp_path, seeds=2,
-                                             seeds_other=2, workers=1, executor="local", reading=None,
-                                             slurm=None, threads=None, via="process")
-    specs = grids.table3_specs("study", 2, rows=("Exp 1",))
-    got = [workspace.spec_data(s, params["data_root"] or None, tmp_path, params["data_roots"]) for s in specs]
-    assert [s.draw for s in specs] == [0, 1]
-    assert [p.name for p in got] == [f"synthetic-{specs[0].benchmark}-seed0", f"synthetic-{specs[0].benchmark}-seed1"]
-    users = reproduce.study_notebook_params("02_ablation_table3", "study", "/data/thumos", roots, tmp_path, seeds=2,
-                                            seeds_other=2, workers=1, executor="local", reading=None,
-                                            slurm=None, threads=None, via="process")
-    assert users["data_root"] == "/data/thumos"
-    relative = reproduce.study_notebook_params("02_ablation_table3", "study", "thumos", roots, tmp_path, seeds=2,
+
+    def params(data_root):
+        return reproduce.study_notebook_params("02_ablation_table3", "study", data_root, roots, tmp_path, seeds=2,
                                                seeds_other=2, workers=1, executor="local", reading=None,
                                                slurm=None, threads=None, via="process")
-    assert relative["data_root"] == str(Path("thumos").resolve())
+
+    given = params(None)
+    specs = grids.table3_specs("study", 2, rows=("Exp 1",))
+    got = [workspace.spec_data(s, given["data_root"] or None, tmp_path, given["data_roots"]) for s in specs]
+    assert [s.draw for s in specs] == [0, 1]
+    assert [p.name for p in got] == [f"synthetic-{specs[0].benchmark}-seed0", f"synthetic-{specs[0].benchmark}-seed1"]
+    assert params("/data/thumos")["data_root"] == "/data/thumos"
+    assert params("thumos")["data_root"] == str(Path("thumos").resolve())  # papermill runs in the notebook's folder
